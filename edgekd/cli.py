@@ -1,0 +1,175 @@
+"""The ``edgekd`` command line. Stays fast: each command imports what it needs when it runs.
+
+Exit codes: 0 ok · 1 a gate/budget failed · 2 bad usage, recipe or input · 3 a backend failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from edgekd import __version__
+from edgekd.errors import EdgekdError
+
+
+def _quiet_backends() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from edgekd.pipeline import run
+    from edgekd.recipe import load_recipe
+
+    recipe = load_recipe(args.recipe, args.set)
+    out = Path(args.out) if args.out else Path("runs") / recipe.name
+    run(recipe, args.recipe, out)
+    print(out / "report.md")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from edgekd.runtime.evaluate import evaluate_folder
+
+    def progress(done: int, total: int) -> None:
+        if sys.stderr.isatty():
+            print(f"\r{done}/{total} recordings", end="" if done < total else "\n", file=sys.stderr)
+
+    result = evaluate_folder(args.artifact, args.data, threads=args.threads, resample=args.resample, progress=progress)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{result['artifact']}: {result['n']} recordings, accuracy {result['accuracy']:.3f}, "
+              f"balanced accuracy {result['balanced_accuracy']:.3f}")
+        if "macc" in result:
+            print(f"  sensitivity {result['sensitivity']:.3f}  specificity {result['specificity']:.3f}  "
+                  f"MAcc {result['macc']:.3f}  (positive: {result['positive']})")
+        print(f"  confusion (rows true {result['labels']}): {result['confusion']}")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from edgekd.runtime.artifact import load_artifact
+    from edgekd.runtime.latency import measure_latency
+
+    threads = args.threads
+    if args.target:
+        from edgekd.targets import load_target
+
+        profile = load_target(args.target)
+        if profile.runner.kind != "local":
+            from edgekd.errors import InputError
+
+            raise InputError(f"target {profile.name!r} is measured by the {profile.runner.kind!r} runner, "
+                             "which this version of edgekd does not have yet; use a local target")
+        fmt = Path(args.artifact).suffix.lstrip(".")
+        if fmt not in profile.formats:
+            from edgekd.errors import InputError
+
+            raise InputError(f"{args.artifact}: format {fmt!r} is not one the target {profile.name!r} runs "
+                             f"({', '.join(profile.formats)})")
+        threads = threads or profile.threads
+    art = load_artifact(args.artifact, threads=threads or 1)
+    result = measure_latency(art, runs=args.runs, warmup=args.warmup, max_seconds=args.max_seconds)
+    if args.target:
+        result["target"] = args.target
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{result['artifact']} on {result['runtime']} {result['runtime_version']} ({result['threads']} threads): "
+              f"p50 {result['p50_ms']:.3f} ms  p90 {result['p90_ms']:.3f} ms  p99 {result['p99_ms']:.3f} ms  "
+              f"cv {result['cv']:.3f}  ({result['runs']} runs after {result['warmup']} warm-up)")
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from edgekd.audit import inspect_artifact
+
+    result = inspect_artifact(args.artifact)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{result['artifact']}: {result['size_bytes'] / 1024:.1f} KB, {result['params']} params, "
+              f"{result['n_ops']} ops, fully integer: {result['fully_integer']}, transposes: {result['transposes']}")
+        print("  ops: " + ", ".join(f"{k}×{v}" for k, v in sorted(result["ops"].items())))
+        if result["float_ops"]:
+            print("  float ops inside the quantized graph: " + ", ".join(map(str, result["float_ops"])))
+    return 0
+
+
+def cmd_targets(args: argparse.Namespace) -> int:
+    from edgekd.targets import available_targets, load_target
+
+    profiles = [load_target(p) for p in available_targets().values()]
+    if args.json:
+        print(json.dumps([p.model_dump() for p in profiles]))
+    else:
+        for p in profiles:
+            print(f"{p.name:12s} {p.arch:9s} {'/'.join(p.formats):12s} {'/'.join(p.precisions):16s} "
+                  f"runner={p.runner.kind}  {p.description}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="edgekd",
+        description="Distil, quantize and export a PyTorch model per device target, and measure the artifacts.",
+    )
+    parser.add_argument("--version", action="version", version=f"edgekd {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("run", help="run a recipe end to end (train, distil, export, measure, report)")
+    p.add_argument("recipe", help="recipe YAML file")
+    p.add_argument("--out", help="output folder (default runs/<recipe name>)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a recipe key, e.g. --set student.train.epochs=5")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("eval", help="run an artifact on a labelled folder and print its metrics")
+    p.add_argument("artifact", help=".tflite or .onnx file with its .edgekd.json sidecar")
+    p.add_argument("--data", required=True, help="labelled folder: labels.csv (file,label), REFERENCE.csv or class sub-folders")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--resample", action="store_true", help="resample recordings at another sample rate")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("bench", help="latency of an artifact")
+    p.add_argument("artifact")
+    p.add_argument("--target", help="target profile name or YAML path (threads and runner)")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--runs", type=int, default=200)
+    p.add_argument("--warmup", type=int, default=20)
+    p.add_argument("--max-seconds", type=float, default=30.0)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("inspect", help="audit an artifact's graph (ops, float ops, transposes, quantization)")
+    p.add_argument("artifact")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_inspect)
+
+    p = sub.add_parser("targets", help="list target device profiles")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_targets)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _quiet_backends()
+    try:
+        return int(args.func(args))
+    except EdgekdError as exc:
+        print(f"edgekd {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

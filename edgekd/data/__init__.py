@@ -1,0 +1,1 @@
+"""Dataset readers, record-wise splits and the feature cache (training side)."""

@@ -1,0 +1,1 @@
+"""Distillation losses (one registry) and the trainer."""

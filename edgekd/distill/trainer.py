@@ -1,0 +1,238 @@
+"""Training loop with distillation, validation per epoch, early stopping, checkpoints and resume.
+
+Teacher logits are computed once for the training windows (the teacher is frozen
+and sees clean inputs), so distillation costs little more than plain training.
+Validation scores recordings, not windows: window probabilities are averaged per
+recording, as at deployment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from edgekd.data.features import WindowSet
+from edgekd.distill.losses import LossFn
+from edgekd.runtime.metrics import aggregate_by_group, classification_metrics, softmax
+
+
+@dataclass
+class TrainConfig:
+    """How to train one model (the recipe's ``train`` section)."""
+
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    patience: int = 8
+    spec_augment: bool = True
+    threads: int = 2
+
+
+@dataclass
+class TrainResult:
+    """What training produced: the best epoch and the per-epoch history."""
+
+    best_epoch: int
+    best_score: float
+    epochs_run: int
+    resumed_from: int
+    history: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def predict_logits(model: nn.Module, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Torch-side logits for a window array (eval mode, no grad)."""
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(x), batch_size):
+            out.append(model(torch.from_numpy(x[i : i + batch_size])).numpy())
+    return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+
+
+def recording_metrics(
+    logits: np.ndarray, windows: WindowSet, labels: list[str], positive: str | None
+) -> dict:
+    """Recording-level metrics from window logits (probabilities averaged per recording)."""
+    ids, probs = aggregate_by_group(softmax(logits), windows.rec)
+    return classification_metrics(windows.y_rec[ids], probs.argmax(1), labels, positive)
+
+
+def score_of(metrics: dict) -> float:
+    """The model-selection score: MAcc for two classes, else balanced accuracy."""
+    return float(metrics.get("macc", metrics["balanced_accuracy"]))
+
+
+def _spec_augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """One frequency mask (≤ 1/8 of the bins) and one time mask (≤ 1/10 of the frames) per example."""
+    n, _, f, t = x.shape
+    x = x.clone()
+    fw = torch.randint(0, max(f // 8, 1) + 1, (n,), generator=gen)
+    tw = torch.randint(0, max(t // 10, 1) + 1, (n,), generator=gen)
+    for i in range(n):
+        f0 = int(torch.randint(0, f - int(fw[i]) + 1, (1,), generator=gen))
+        t0 = int(torch.randint(0, t - int(tw[i]) + 1, (1,), generator=gen))
+        fill = x[i].mean()
+        x[i, :, f0 : f0 + int(fw[i]), :] = fill
+        x[i, :, :, t0 : t0 + int(tw[i])] = fill
+    return x
+
+
+def _fingerprint(model: nn.Module, cfg: TrainConfig, train: WindowSet, seed: int, extra: str) -> str:
+    h = hashlib.sha256()
+    h.update(json.dumps(asdict(cfg), sort_keys=True).encode())
+    h.update(f"{type(model).__name__}|{sum(p.numel() for p in model.parameters())}|{seed}|{extra}".encode())
+    h.update(np.ascontiguousarray(train.y).tobytes())
+    h.update(str(train.x.shape).encode())
+    h.update(np.ascontiguousarray(train.x[:: max(len(train.x) // 64, 1)]).tobytes())
+    return h.hexdigest()[:16]
+
+
+def train_model(
+    model: nn.Module,
+    train: WindowSet,
+    val: WindowSet,
+    loss_fn: LossFn,
+    *,
+    labels: list[str],
+    positive: str | None,
+    cfg: TrainConfig,
+    seed: int,
+    checkpoint_dir: Path,
+    teacher: nn.Module | None = None,
+    log: Callable[[str], None] = lambda s: print(s, file=sys.stderr),
+    fingerprint_extra: str = "",
+) -> TrainResult:
+    """Train ``model`` in place and leave it holding the best validation weights.
+
+    Args:
+        model: the network to train.
+        train, val: window sets; validation is scored per recording.
+        loss_fn: from ``edgekd.distill.losses.build_loss``.
+        labels, positive: class names and the positive class (for MAcc).
+        cfg: epochs, batch size, learning rate, early-stopping patience.
+        seed: seeds torch for init-independent parts (shuffling, augmentation).
+        checkpoint_dir: ``last.pt`` (for resume) and ``best.pt`` are kept here;
+            a run with the same fingerprint resumes from ``last.pt``.
+        teacher: frozen teacher whose logits feed a distillation loss.
+        log: where the per-epoch line goes.
+    """
+    torch.set_num_threads(cfg.threads)
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    fp = _fingerprint(model, cfg, train, seed, fingerprint_extra)
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps_per_epoch = max(1, -(-len(train.x) // cfg.batch_size))
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch)
+    teacher_logits = None
+    if teacher is not None:
+        teacher_logits = torch.from_numpy(predict_logits(teacher, train.x))
+
+    state = {"epoch": 0, "best_score": -1.0, "best_epoch": 0, "bad_epochs": 0, "history": []}
+    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    last_path, best_path = checkpoint_dir / "last.pt", checkpoint_dir / "best.pt"
+    resumed_from = 0
+    if last_path.is_file():
+        ckpt = torch.load(last_path, map_location="cpu", weights_only=True)
+        if ckpt.get("fingerprint") == fp:
+            model.load_state_dict(ckpt["model"])
+            opt.load_state_dict(ckpt["optimizer"])
+            sched.load_state_dict(ckpt["scheduler"])
+            gen.set_state(ckpt["generator"])
+            best_state = ckpt["best_model"]
+            state = json.loads(ckpt["state"])
+            resumed_from = state["epoch"]
+            log(f"resuming from {last_path} at epoch {resumed_from}")
+        else:
+            log(f"ignoring {last_path}: it belongs to a different run (fingerprint differs)")
+
+    x_all, y_all = torch.from_numpy(train.x), torch.from_numpy(train.y)
+    t_start = time.perf_counter()
+    stopped = state["bad_epochs"] >= cfg.patience
+    while state["epoch"] < cfg.epochs and not stopped:
+        epoch = state["epoch"] + 1
+        model.train()
+        perm = torch.randperm(len(x_all), generator=gen)
+        total, seen = 0.0, 0
+        for i in _progress(range(steps_per_epoch), f"epoch {epoch}/{cfg.epochs}"):
+            idx = perm[i * cfg.batch_size : (i + 1) * cfg.batch_size]
+            if len(idx) < 2:  # BatchNorm needs two examples; keep the schedule in step
+                sched.step()
+                continue
+            xb, yb = x_all[idx], y_all[idx]
+            if cfg.spec_augment:
+                xb = _spec_augment(xb, gen)
+            tb = teacher_logits[idx] if teacher_logits is not None else None
+            loss = loss_fn(model(xb), yb, tb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += float(loss) * len(idx)
+            seen += len(idx)
+        val_metrics = recording_metrics(predict_logits(model, val.x), val, labels, positive)
+        score = score_of(val_metrics)
+        row = {"epoch": epoch, "loss": total / max(seen, 1), "val_score": score, "val_accuracy": val_metrics["accuracy"]}
+        state["history"].append(row)
+        state["epoch"] = epoch
+        improved = score > state["best_score"]
+        if improved:
+            state.update(best_score=score, best_epoch=epoch, bad_epochs=0)
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            _save({"model": best_state, "fingerprint": fp, "epoch": epoch}, best_path)
+        else:
+            state["bad_epochs"] += 1
+        log(
+            f"epoch {epoch:3d}/{cfg.epochs}  loss {row['loss']:.4f}  val MAcc {score:.3f}"
+            f"{'  *' if improved else ''}"
+        )
+        _save(
+            {
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(),
+                "generator": gen.get_state(),
+                "best_model": best_state,
+                "state": json.dumps(state),
+                "fingerprint": fp,
+            },
+            last_path,
+        )
+        stopped = state["bad_epochs"] >= cfg.patience
+        if stopped:
+            log(f"early stop: no better val score for {cfg.patience} epochs")
+    model.load_state_dict(best_state)
+    model.eval()
+    return TrainResult(
+        best_epoch=state["best_epoch"],
+        best_score=state["best_score"],
+        epochs_run=state["epoch"],
+        resumed_from=resumed_from,
+        history=state["history"],
+        seconds=time.perf_counter() - t_start,
+    )
+
+
+def _progress(it, desc: str):
+    """A tqdm bar on a terminal, a plain iterator otherwise (CI logs stay readable)."""
+    if not sys.stderr.isatty():
+        return it
+    from tqdm import tqdm
+
+    return tqdm(it, desc=desc, leave=False, unit="batch")
+
+
+def _save(obj: dict, path: Path) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(obj, tmp)
+    tmp.replace(path)

@@ -1,0 +1,50 @@
+"""Parameter and multiply-accumulate counts, measured by a forward pass with hooks."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def count_params(model: nn.Module) -> int:
+    """Number of parameter elements (buffers such as BN running stats excluded)."""
+    return sum(p.numel() for p in model.parameters())
+
+
+def count_macs(model: nn.Module, input_shape: tuple[int, ...]) -> int:
+    """Multiply-accumulates of one forward pass on a batch of one.
+
+    Counts Conv and Linear layers, which dominate these CNNs; BN is folded into
+    the conv at export and pooling/activations are not MACs.
+
+    Args:
+        model: the network (left in the mode it was in).
+        input_shape: one example's shape, channel first, without the batch dim.
+    """
+    total = 0
+
+    def conv_hook(m: nn.Conv2d, _inp, out: torch.Tensor) -> None:
+        nonlocal total
+        k = m.kernel_size[0] * m.kernel_size[1] * (m.in_channels // m.groups)
+        total += int(out.numel() // out.shape[0]) * k
+
+    def linear_hook(m: nn.Linear, _inp, out: torch.Tensor) -> None:
+        nonlocal total
+        total += int(out.numel() // out.shape[0]) * m.in_features
+
+    handles = []
+    for m in model.modules():
+        if isinstance(m, nn.Conv2d):
+            handles.append(m.register_forward_hook(conv_hook))
+        elif isinstance(m, nn.Linear):
+            handles.append(m.register_forward_hook(linear_hook))
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, *input_shape))
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    return total

@@ -1,0 +1,115 @@
+"""2-D CNNs over log-mel windows of heart sounds: a teacher and a small student.
+
+The student uses only Conv-BN-ReLU, max-pooling, a global average and one
+linear layer: every op has an integer kernel in TFLite and ONNX Runtime, so its
+int8 graph stays fully integer (no residual ADD left in float).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from edgekd.models.registry import MODELS
+
+
+def conv_bn_relu(c_in: int, c_out: int, k: int = 3) -> nn.Sequential:
+    """A same-padded convolution, batch norm (folded at export) and ReLU."""
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, k, padding=k // 2, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.ReLU(inplace=True),
+    )
+
+
+class ResidualBlock(nn.Module):
+    """Two 3x3 convolutions with a (1x1 projected) identity shortcut."""
+
+    def __init__(self, c_in: int, c_out: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            conv_bn_relu(c_in, c_out),
+            nn.Conv2d(c_out, c_out, 3, padding=1, bias=False),
+            nn.BatchNorm2d(c_out),
+        )
+        self.shortcut = (
+            nn.Identity()
+            if c_in == c_out
+            else nn.Sequential(nn.Conv2d(c_in, c_out, 1, bias=False), nn.BatchNorm2d(c_out))
+        )
+        self.act = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.body(x) + self.shortcut(x))
+
+
+class HeartTeacher(nn.Module):
+    """Residual CNN, about 0.45 M parameters at the default widths.
+
+    Pooling comes early so the wide residual stages run on small maps: the
+    teacher stays trainable on two CPU cores.
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        input_shape: tuple[int, ...],
+        widths: tuple[int, int, int, int] = (24, 48, 96, 128),
+        dropout: float = 0.3,
+    ) -> None:
+        super().__init__()
+        w0, w1, w2, w3 = widths
+        self.features = nn.Sequential(
+            conv_bn_relu(input_shape[0], w0),
+            nn.MaxPool2d(2),
+            conv_bn_relu(w0, w1),
+            nn.MaxPool2d(2),
+            ResidualBlock(w1, w2),
+            nn.MaxPool2d(2),
+            ResidualBlock(w2, w3),
+        )
+        self.head = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(w3, num_classes)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+class HeartStudent(nn.Module):
+    """Plain four-block CNN, under 20 k parameters at the default widths."""
+
+    def __init__(
+        self,
+        num_classes: int,
+        input_shape: tuple[int, ...],
+        widths: tuple[int, ...] = (8, 16, 32, 40),
+        dropout: float = 0.1,
+    ) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        c_in = input_shape[0]
+        for c_out in widths:
+            layers += [conv_bn_relu(c_in, c_out), nn.MaxPool2d(2)]
+            c_in = c_out
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(c_in, num_classes)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+@MODELS.register("heart_teacher")
+def heart_teacher(
+    *, num_classes: int, input_shape: tuple[int, ...], widths: tuple[int, ...] = (24, 48, 96, 128), dropout: float = 0.3
+) -> nn.Module:
+    return HeartTeacher(num_classes, input_shape, widths=tuple(widths), dropout=dropout)
+
+
+@MODELS.register("heart_student")
+def heart_student(
+    *, num_classes: int, input_shape: tuple[int, ...], widths: tuple[int, ...] = (8, 16, 32, 40), dropout: float = 0.1
+) -> nn.Module:
+    return HeartStudent(num_classes, input_shape, widths=tuple(widths), dropout=dropout)

@@ -1,0 +1,26 @@
+"""The model registry: recipes name a key, never an import path."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from edgekd.errors import InputError
+from edgekd.registry import Registry
+
+MODELS: Registry[Callable[..., Any]] = Registry("model")
+
+
+def build_model(name: str, *, num_classes: int, input_shape: tuple[int, ...], **kwargs: Any):
+    """Build a registered model.
+
+    Args:
+        name: registry key, e.g. ``heart_student``.
+        num_classes: size of the output layer.
+        input_shape: one example's shape, channel first, e.g. ``(1, 32, 188)``.
+        kwargs: architecture options the builder accepts (e.g. ``width``).
+    """
+    builder = MODELS.get(name)
+    try:
+        return builder(num_classes=num_classes, input_shape=input_shape, **kwargs)
+    except TypeError as exc:
+        raise InputError(f"model {name!r}: {exc}") from None

@@ -1,0 +1,340 @@
+"""The pipeline: recipe → data → teacher → distilled student → artifacts per target → measured report.
+
+Each stage is a function with a clear input and output; ``run`` only wires them.
+Every figure in the report is measured by running the exported file on test
+recordings the models never trained on; torch-side numbers stand beside them,
+labelled ``torch``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from edgekd.errors import InputError
+from edgekd.recipe import ModelSpec, Recipe
+from edgekd.runtime.frontend import AudioFrontend
+from edgekd.targets import TargetProfile, load_target
+
+Log = Callable[[str], None]
+
+
+def default_log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+@dataclass
+class Prepared:
+    """The data stage's output: windows per split and what they came from."""
+
+    windows: dict  # split -> WindowSet
+    recordings: list
+    classes: list[str]
+    positive: str | None
+    data_hash: str
+
+
+@dataclass
+class Trained:
+    """A trained model with its complexity and torch-side test metrics."""
+
+    role: str
+    spec: ModelSpec
+    model: object
+    params: int
+    macs: int
+    train: object
+    torch_metrics: dict
+
+
+# ---------------------------------------------------------------- checks first
+def check_recipe(recipe: Recipe) -> tuple[AudioFrontend, list[TargetProfile]]:
+    """Everything that can be checked before any work: front-end, targets, registry names."""
+    frontend = AudioFrontend.from_dict(recipe.frontend)
+    targets = [load_target(t) for t in recipe.export.targets]
+    from edgekd.distill.losses import build_loss, needs_teacher
+    from edgekd.models import MODELS
+
+    for role in ("teacher", "student"):
+        spec: ModelSpec = getattr(recipe, role)
+        MODELS.get(spec.model)
+        build_loss(spec.loss.name, spec.loss.params, where=f"{role}.loss")
+        if role == "teacher" and needs_teacher(spec.loss.name):
+            raise InputError(f"teacher.loss: {spec.loss.name!r} needs a teacher; train the teacher with 'ce'")
+        if spec.checkpoint and not Path(spec.checkpoint).is_file():
+            raise InputError(f"{role}.checkpoint: {spec.checkpoint}: file not found")
+    if not Path(recipe.data.path).is_dir():
+        raise InputError(f"data.path: {recipe.data.path}: folder not found")
+    return frontend, targets
+
+
+# ---------------------------------------------------------------- data
+def prepare_data(recipe: Recipe, frontend: AudioFrontend, log: Log) -> Prepared:
+    """List, validate, split (record-wise, stratified) and featurise the recordings."""
+    from edgekd.data.features import FeatureCache, build_windows
+    from edgekd.data.recordings import dataset_hash, list_recordings
+    from edgekd.data.splits import stratified_split
+
+    d = recipe.data
+    recs = list_recordings(d.path, d.classes)
+    strata = ["|".join(r.label if k == "label" else r.group for k in d.stratify) for r in recs]
+    idx = stratified_split(strata, d.split.model_dump(), recipe.seed)
+    cache = FeatureCache(d.cache_dir)
+    windows = {}
+    for split, ids in idx.items():
+        if not ids:
+            raise InputError(f"data.split: the {split} split is empty; {len(recs)} recordings are too few")
+        windows[split] = build_windows(
+            [recs[i] for i in ids], d.classes, frontend, cache, resample=d.resample, progress=sys.stderr.isatty()
+        )
+    for split, ws in windows.items():
+        log(f"  {split:5s}: {len(ws.recordings):4d} recordings, {len(ws.x):5d} windows")
+    return Prepared(windows, recs, list(d.classes), d.positive, dataset_hash(recs))
+
+
+# ---------------------------------------------------------------- training
+def train_role(
+    role: str, recipe: Recipe, data: Prepared, frontend: AudioFrontend, out: Path, log: Log, teacher=None
+) -> Trained:
+    """Build and train (or load) the teacher or the student, then score it torch-side on the test split."""
+    import torch
+
+    from edgekd.distill.losses import build_loss
+    from edgekd.distill.trainer import TrainConfig, predict_logits, recording_metrics, train_model
+    from edgekd.models import build_model
+    from edgekd.models.complexity import count_macs, count_params
+
+    spec: ModelSpec = getattr(recipe, role)
+    torch.manual_seed(recipe.seed)
+    model = build_model(spec.model, num_classes=len(data.classes), input_shape=frontend.input_shape, **spec.params)
+    if spec.checkpoint:
+        state = torch.load(spec.checkpoint, map_location="cpu", weights_only=True)
+        model.load_state_dict(state.get("model", state) if isinstance(state, dict) else state)
+        log(f"  loaded {role} weights from {spec.checkpoint}")
+    params = dict(spec.loss.params)
+    if spec.loss.name in ("ce", "kd") and "class_weights" not in params:
+        counts = np.bincount(data.windows["train"].y, minlength=len(data.classes)).astype(float)
+        params["class_weights"] = (counts.sum() / (len(counts) * np.maximum(counts, 1))).tolist()
+    loss = build_loss(spec.loss.name, params, where=f"{role}.loss")
+    result = train_model(
+        model,
+        data.windows["train"],
+        data.windows["val"],
+        loss,
+        labels=data.classes,
+        positive=data.positive,
+        cfg=TrainConfig(**spec.train.model_dump()),
+        seed=recipe.seed,
+        checkpoint_dir=out / "checkpoints" / role,
+        teacher=teacher,
+        log=lambda s: log(f"  [{role}] {s}"),
+        fingerprint_extra=f"{spec.model}|{spec.params}|{spec.loss}|{data.data_hash}",
+    )
+    test = data.windows["test"]
+    metrics = recording_metrics(predict_logits(model, test.x), test, data.classes, data.positive)
+    return Trained(
+        role=role,
+        spec=spec,
+        model=model,
+        params=count_params(model),
+        macs=count_macs(model, frontend.input_shape),
+        train=result,
+        torch_metrics=metrics,
+    )
+
+
+# ---------------------------------------------------------------- export
+def export_plan(target: TargetProfile, role: str, export_teacher: bool) -> list[tuple[str, str]]:
+    """(format, precision) pairs to export for one model on one target."""
+    if role == "teacher":
+        return [(f, "fp32") for f in target.formats] if export_teacher else []
+    supported = {"fp32", "int8"}
+    return [(f, p) for f in target.formats for p in target.precisions if p in supported]
+
+
+def export_artifacts(
+    recipe: Recipe,
+    trained: list[Trained],
+    data: Prepared,
+    frontend: AudioFrontend,
+    targets: list[TargetProfile],
+    out: Path,
+    log: Log,
+) -> list[dict]:
+    """Write every artifact and its sidecar; identical exports are made once and copied per target."""
+    import torch
+
+    from edgekd.export import EXPORTERS
+    from edgekd.runtime.artifact import describe_io
+    from edgekd.runtime.sidecar import write_sidecar
+    from edgekd.versions import versions
+
+    rng = np.random.default_rng(recipe.seed)
+    train_x = data.windows["train"].x
+    n_cal = min(recipe.export.calibration_windows, len(train_x))
+    calibration = train_x[np.sort(rng.choice(len(train_x), n_cal, replace=False))]
+    example = torch.from_numpy(train_x[:1].copy())
+    made: dict[tuple[str, str, str], Path] = {}
+    entries = []
+    for target in targets:
+        for t in trained:
+            for fmt, precision in export_plan(target, t.role, recipe.export.teacher):
+                name = f"{t.role}-{precision}"
+                path = out / "artifacts" / target.name / f"{name}.{fmt}"
+                key = (t.role, fmt, precision)
+                t0 = time.perf_counter()
+                if key in made:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(made[key], path)
+                else:
+                    EXPORTERS.get(f"{fmt}-{precision}")(t.model, example, path, calibration)
+                    made[key] = path
+                io = describe_io(path)
+                write_sidecar(
+                    path,
+                    {
+                        "name": name,
+                        "task": recipe.task,
+                        "labels": data.classes,
+                        "positive": data.positive,
+                        "frontend": frontend.to_dict(),
+                        "aggregation": "mean window probability per recording",
+                        "format": fmt,
+                        "precision": precision,
+                        "target": target.name,
+                        "backend": "litert-torch" if fmt == "tflite" else "torch.onnx+onnxruntime.quantization",
+                        "model": {"name": t.spec.model, "role": t.role, "params": t.params, "macs": t.macs},
+                        "calibration": {"windows": n_cal, "source": "training split"} if precision == "int8" else None,
+                        "input": io["input"],
+                        "output": io["output"],
+                        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                        "versions": versions(),
+                    },
+                )
+                log(f"  {target.name}/{path.name}: {path.stat().st_size / 1024:.1f} KB ({time.perf_counter() - t0:.1f} s)")
+                entries.append(
+                    {"name": name, "role": t.role, "target": target.name, "format": fmt, "precision": precision, "file": path}
+                )
+    return entries
+
+
+# ---------------------------------------------------------------- measurement
+def measure_artifacts(
+    recipe: Recipe, entries: list[dict], data: Prepared, targets: list[TargetProfile], out: Path, log: Log
+) -> list[dict]:
+    """Accuracy on the test split, latency and audit of every artifact, by running the file."""
+    from edgekd.audit import inspect_artifact
+    from edgekd.runtime.artifact import load_artifact
+    from edgekd.runtime.evaluate import evaluate_windows
+    from edgekd.runtime.latency import measure_latency
+
+    by_name = {t.name: t for t in targets}
+    test = data.windows["test"]
+    groups = [r.group for r in test.recordings]
+    results = []
+    for e in entries:
+        target = by_name[e["target"]]
+        art = load_artifact(e["file"], threads=target.threads)
+        metrics = evaluate_windows(art, test.x, test.rec, test.y_rec, data.classes, data.positive, groups)
+        metrics["artifact"] = str(e["file"].relative_to(out))
+        latency = measure_latency(
+            art, runs=recipe.bench.runs, warmup=recipe.bench.warmup, max_seconds=recipe.bench.max_seconds
+        )
+        latency["artifact"] = metrics["artifact"]
+        audit = inspect_artifact(e["file"])
+        row = {
+            "name": e["name"],
+            "role": e["role"],
+            "target": e["target"],
+            "format": e["format"],
+            "precision": e["precision"],
+            "path": str(e["file"].relative_to(out)),
+            "size_bytes": e["file"].stat().st_size,
+            "metrics": metrics,
+            "latency": latency,
+            "audit": audit,
+        }
+        score = metrics.get("macc", metrics["balanced_accuracy"])
+        log(
+            f"  {e['target']}/{e['file'].name:22s} {row['size_bytes'] / 1024:8.1f} KB  "
+            f"MAcc {score:.3f}  p50 {latency['p50_ms']:.3f} ms  ({art.runtime})"
+        )
+        results.append(row)
+    return results
+
+
+def check_budgets(artifacts: list[dict], targets: list[TargetProfile]) -> None:
+    """Fill each artifact's ``budget`` from its target's budgets (students only: teachers are references)."""
+    by_name = {t.name: t for t in targets}
+    for a in artifacts:
+        if a["role"] != "student":
+            a["budget"] = {"passed": None, "violations": [], "checked": False, "reason": "reference model, not deployed"}
+            continue
+        b = by_name[a["target"]].budgets
+        score = a["metrics"].get("macc", a["metrics"]["balanced_accuracy"])
+        violations = []
+
+        def over(budget: str, value: float, limit: float | None, unit: str, lower_is_better: bool = True) -> None:
+            if limit is None:
+                return
+            broken = value > limit if lower_is_better else value < limit
+            if broken:
+                violations.append({"budget": budget, "value": value, "limit": limit, "unit": unit})
+
+        over("size_kb", a["size_bytes"] / 1024, b.size_kb, "KB")
+        over("latency_p90_ms", a["latency"]["p90_ms"], b.latency_p90_ms, "ms")
+        over("min_metric", score, b.min_metric, "", lower_is_better=False)
+        if b.accuracy_drop_pp is not None and a["precision"] != "fp32":
+            twin = next(
+                (x for x in artifacts if x["role"] == a["role"] and x["target"] == a["target"]
+                 and x["format"] == a["format"] and x["precision"] == "fp32"),
+                None,
+            )
+            if twin is not None:
+                ref = twin["metrics"].get("macc", twin["metrics"]["balanced_accuracy"])
+                over("accuracy_drop_pp", round((ref - score) * 100, 3), b.accuracy_drop_pp, "pp")
+        a["budget"] = {"passed": not violations, "violations": violations, "checked": True}
+
+
+# ---------------------------------------------------------------- the whole run
+def run(recipe: Recipe, recipe_path: str, out: Path, log: Log = default_log) -> dict:
+    """Run the recipe end to end and write ``report.json`` / ``report.md`` into ``out``.
+
+    Returns:
+        The report (schema ``edgekd.report/1``).
+    """
+    from edgekd.report.markdown import render_markdown
+    from edgekd.report.schema import build_report, write_report
+
+    t0 = time.perf_counter()
+    frontend, targets = check_recipe(recipe)
+    out.mkdir(parents=True, exist_ok=True)
+    log(f"[1/5] data: {recipe.data.path}")
+    data = prepare_data(recipe, frontend, log)
+    log(f"[2/5] teacher: {recipe.teacher.model}")
+    teacher = train_role("teacher", recipe, data, frontend, out, log)
+    log(f"[3/5] student: {recipe.student.model} ({recipe.student.loss.name} from the teacher)")
+    student = train_role("student", recipe, data, frontend, out, log, teacher=teacher.model)
+    for t in (teacher, student):
+        log(f"  {t.role}: {t.params} params, {t.macs / 1e6:.2f} M MACs, torch test MAcc "
+            f"{t.torch_metrics.get('macc', t.torch_metrics['balanced_accuracy']):.3f}")
+    log(f"[4/5] export: {', '.join(t.name for t in targets)}")
+    entries = export_artifacts(recipe, [teacher, student], data, frontend, targets, out, log)
+    log("[5/5] measure the artifacts on the test split")
+    artifacts = measure_artifacts(recipe, entries, data, targets, out, log)
+    check_budgets(artifacts, targets)
+    report = build_report(recipe, recipe_path, data, frontend, [teacher, student], artifacts, targets,
+                          seconds=time.perf_counter() - t0)
+    write_report(report, out)
+    from edgekd.atomic import write_text
+
+    write_text(out / "report.md", render_markdown(report))
+    log(f"report: {out / 'report.json'} and {out / 'report.md'} ({time.perf_counter() - t0:.0f} s)")
+    return report

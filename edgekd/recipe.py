@@ -1,0 +1,172 @@
+"""The recipe: one YAML file describes a whole experiment (torchdistill-style), typed with pydantic.
+
+A misspelled key or a wrong value fails before any work starts, with a message
+naming the file and the key. Names (models, losses, targets) are registry keys,
+never import paths. ``--set a.b=value`` overrides any key from the command line.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from edgekd.errors import InputError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SplitSpec(_Strict):
+    train: float = 0.6
+    val: float = 0.2
+    test: float = 0.2
+
+
+class DataSpec(_Strict):
+    path: str
+    classes: list[str] = Field(min_length=2)
+    positive: Optional[str] = None
+    resample: bool = False
+    split: SplitSpec = SplitSpec()
+    stratify: list[Literal["label", "group"]] = ["label", "group"]
+    cache_dir: Optional[str] = ".cache/edgekd/features"
+
+
+class TrainSpec(_Strict):
+    epochs: int = Field(30, ge=1)
+    batch_size: int = Field(64, ge=2)
+    lr: float = Field(3e-3, gt=0)
+    weight_decay: float = Field(1e-4, ge=0)
+    patience: int = Field(8, ge=1)
+    spec_augment: bool = True
+    threads: int = Field(2, ge=1)
+
+
+class LossSpec(_Strict):
+    name: str
+    params: dict[str, Any] = {}
+
+
+class ModelSpec(_Strict):
+    model: str
+    params: dict[str, Any] = {}
+    loss: LossSpec = LossSpec(name="ce")
+    train: TrainSpec = TrainSpec()
+    checkpoint: Optional[str] = None  # a local state_dict to start from (loaded with weights_only=True)
+
+
+class ExportSpec(_Strict):
+    targets: list[str] = Field(["x86_64"], min_length=1)
+    calibration_windows: int = Field(256, ge=8)
+    teacher: bool = True  # also export the teacher in fp32, for the size/accuracy comparison
+
+
+class BenchSpec(_Strict):
+    runs: int = Field(200, ge=5)
+    warmup: int = Field(20, ge=0)
+    max_seconds: float = Field(20.0, gt=0)
+
+
+class Recipe(_Strict):
+    """A whole experiment: data, front-end, teacher, student, export targets, benchmark."""
+
+    name: str
+    task: Literal["audio-classification"] = "audio-classification"
+    seed: int = 0
+    data: DataSpec
+    frontend: dict[str, Any] = {}
+    teacher: ModelSpec
+    student: ModelSpec
+    export: ExportSpec = ExportSpec()
+    bench: BenchSpec = BenchSpec()
+
+
+def _set_dotted(tree: dict, dotted: str, value: Any, source: str) -> None:
+    keys = dotted.split(".")
+    node = tree
+    for k in keys[:-1]:
+        nxt = node.setdefault(k, {})
+        if not isinstance(nxt, dict):
+            raise InputError(f"{source}: --set {dotted}: {k!r} is not a section")
+        node = nxt
+    node[keys[-1]] = value
+
+
+def parse_overrides(pairs: list[str]) -> list[tuple[str, Any]]:
+    """``["student.train.epochs=5"]`` → ``[("student.train.epochs", 5)]`` (values parsed as YAML)."""
+    out = []
+    for pair in pairs:
+        if "=" not in pair:
+            raise InputError(f"--set {pair!r}: expected key=value")
+        key, raw = pair.split("=", 1)
+        out.append((key.strip(), yaml.safe_load(raw)))
+    return out
+
+
+def _known_keys(model: type[BaseModel], loc: tuple) -> list[str]:
+    """Field names of the (nested) model at ``loc``, for did-you-mean hints."""
+    current: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = getattr(current, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        ann = field.annotation
+        current = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+        if current is None:
+            return []
+    return list(getattr(current, "model_fields", {}))
+
+
+def _format_errors(exc: ValidationError, source: str) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        key = ".".join(str(p) for p in loc)
+        if err["type"] == "extra_forbidden":
+            close = difflib.get_close_matches(str(loc[-1]), _known_keys(Recipe, loc), n=1)
+            hint = f" (did you mean {'.'.join([*map(str, loc[:-1]), close[0]])!r}?)" if close else ""
+            lines.append(f"{source}: unknown key {key!r}{hint}")
+        elif err["type"] == "missing":
+            lines.append(f"{source}: missing key {key!r}")
+        else:
+            lines.append(f"{source}: {key}: {err['msg']} (got {err.get('input')!r})")
+    return "\n".join(lines)
+
+
+def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
+    """Read and validate a recipe file.
+
+    Args:
+        path: the YAML file.
+        overrides: ``key=value`` strings applied before validation.
+
+    Raises:
+        InputError: unreadable file, YAML error, unknown key, bad value.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: recipe file not found")
+    try:
+        tree = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(tree, dict):
+        raise InputError(f"{path}: a recipe is a mapping of keys (name, data, teacher, student, ...)")
+    for key, value in parse_overrides(overrides or []):
+        _set_dotted(tree, key, value, str(path))
+    try:
+        recipe = Recipe.model_validate(tree)
+    except ValidationError as exc:
+        raise InputError(_format_errors(exc, str(path))) from None
+    if recipe.data.positive is not None and recipe.data.positive not in recipe.data.classes:
+        raise InputError(
+            f"{path}: data.positive {recipe.data.positive!r} is not one of data.classes ({', '.join(recipe.data.classes)})"
+        )
+    return recipe

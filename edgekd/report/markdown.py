@@ -1,0 +1,72 @@
+"""``report.md``: the report as tables a reviewer can read in a pull request."""
+
+from __future__ import annotations
+
+
+def _score(m: dict) -> float:
+    return m.get("macc", m["balanced_accuracy"])
+
+
+def _fmt_metrics(m: dict) -> str:
+    if "macc" in m:
+        return f"{m['macc']:.3f} | {m['sensitivity']:.3f} | {m['specificity']:.3f} | {m['accuracy']:.3f}"
+    return f"{m['balanced_accuracy']:.3f} | – | – | {m['accuracy']:.3f}"
+
+
+def render_markdown(report: dict) -> str:
+    """Render a report dict (schema ``edgekd.report/1``) as Markdown."""
+    d = report["data"]
+    lines = [
+        f"# edgekd report: {report['recipe']['name']}",
+        "",
+        f"Created {report['created']} in {report.get('seconds', 0):.0f} s · seed {report['seed']} · "
+        f"data `{d['name']}` ({', '.join(d['classes'])}; positive: {d.get('positive')}) · data hash `{d['hash'][:12]}`",
+        "",
+        "Every artifact figure below was measured by running the exported file on the test split "
+        "(recordings never seen in training); predictions are per recording (mean of window probabilities).",
+        "",
+        "## Splits (record-wise, stratified by label and database)",
+        "",
+        "| split | recordings | windows | by database |",
+        "|---|---:|---:|---|",
+    ]
+    for split, s in d["splits"].items():
+        by = "; ".join(f"{g}: " + ", ".join(f"{k} {v}" for k, v in sorted(c.items())) for g, c in sorted(s["by_group"].items()))
+        lines.append(f"| {split} | {s['recordings']} | {s['windows']} | {by} |")
+    lines += ["", "## Models (torch-side, for reference)", "",
+              "| model | role | params | MACs | loss | best epoch | torch test MAcc | sens | spec | acc |",
+              "|---|---|---:|---:|---|---:|---:|---:|---:|---:|"]
+    for m in report["models"]:
+        loss = ", ".join(f"{k}={v}" for k, v in m["loss"].items() if k != "class_weights")
+        lines.append(
+            f"| {m['name']} | {m['role']} | {m['params']:,} | {m['macs'] / 1e6:.2f} M | {loss} | "
+            f"{m['train']['best_epoch']} | {_fmt_metrics(m['metrics_torch'])} |"
+        )
+    targets = sorted({a["target"] for a in report["artifacts"]})
+    for target in targets:
+        rows = [a for a in report["artifacts"] if a["target"] == target]
+        lines += ["", f"## Target `{target}`: artifacts measured on the test split", "",
+                  "| artifact | size KB | MAcc | sens | spec | acc | p50 ms | p90 ms | runtime (threads) | fully int | budget |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|"]
+        for a in rows:
+            lat, au, b = a["latency"], a["audit"], a["budget"]
+            if b.get("checked"):
+                verdict = "pass" if b["passed"] else "FAIL: " + ", ".join(
+                    f"{v['budget']} {v['value']:.3g} > {v['limit']:g}" for v in b["violations"])
+            else:
+                verdict = "– (reference)"
+            lines.append(
+                f"| `{a['path'].split('/')[-1]}` | {a['size_bytes'] / 1024:.1f} | {_fmt_metrics(a['metrics'])} | "
+                f"{lat['p50_ms']:.3f} | {lat['p90_ms']:.3f} | {lat['runtime']} ({lat['threads']}) | "
+                f"{'yes' if au.get('fully_integer') else 'no'} | {verdict} |"
+            )
+        groups = sorted({g for a in rows for g in a["metrics"].get("per_group", {})})
+        if groups:
+            lines += ["", f"### Per database (MAcc on the test split, `{target}`)", "",
+                      "| artifact | " + " | ".join(groups) + " |", "|---|" + "---:|" * len(groups)]
+            for a in rows:
+                pg = a["metrics"]["per_group"]
+                cells = [f"{_score(pg[g]):.3f} (n={pg[g]['n']})" if g in pg else "–" for g in groups]
+                lines.append(f"| `{a['path'].split('/')[-1]}` | " + " | ".join(cells) + " |")
+    lines += ["", "## Versions", "", ", ".join(f"{k} {v}" for k, v in report["versions"].items()), ""]
+    return "\n".join(lines)

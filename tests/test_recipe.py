@@ -1,0 +1,48 @@
+"""Recipe validation: wrong keys and values fail before any work, naming the key and the file."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from edgekd.errors import InputError
+from edgekd.recipe import load_recipe
+
+ROOT = Path(__file__).resolve().parent.parent
+HEART = ROOT / "recipes" / "heart.yaml"
+
+
+def test_shipped_recipe_is_valid():
+    r = load_recipe(HEART)
+    assert r.student.loss.name == "kd" and r.student.loss.params == {"temperature": 7.0, "alpha": 0.1}
+
+
+def test_misspelled_key_names_the_file_and_suggests(tmp_path):
+    bad = tmp_path / "r.yaml"
+    bad.write_text(HEART.read_text().replace("  classes:", "  clases:"))
+    with pytest.raises(InputError) as err:
+        load_recipe(bad)
+    assert str(bad) in str(err.value)
+    assert "data.clases" in str(err.value) and "data.classes" in str(err.value)
+
+
+def test_set_overrides_a_nested_key():
+    r = load_recipe(HEART, ["student.train.epochs=3", "seed=7"])
+    assert r.student.train.epochs == 3 and r.seed == 7
+
+
+def test_bad_value_is_named(tmp_path):
+    with pytest.raises(InputError, match="student.train.epochs"):
+        load_recipe(HEART, ["student.train.epochs=0"])
+
+
+def test_positive_class_must_be_a_class():
+    with pytest.raises(InputError, match="data.positive"):
+        load_recipe(HEART, ["data.positive=murmur"])
+
+
+def test_yaml_tags_are_not_executed(tmp_path):
+    bad = tmp_path / "r.yaml"
+    bad.write_text("name: !!python/object/apply:os.system ['echo pwned']\n")
+    with pytest.raises(InputError, match="not valid YAML"):
+        load_recipe(bad)
