@@ -192,10 +192,6 @@ def train_model(
             _save({"model": best_state, "fingerprint": fp, "epoch": epoch}, best_path)
         else:
             state["bad_epochs"] += 1
-        log(
-            f"epoch {epoch:3d}/{cfg.epochs}  loss {row['loss']:.4f}  val MAcc {score:.3f}"
-            f"{'  *' if improved else ''}"
-        )
         _save(
             {
                 "model": model.state_dict(),
@@ -207,6 +203,10 @@ def train_model(
                 "fingerprint": fp,
             },
             last_path,
+        )
+        log(
+            f"epoch {epoch:3d}/{cfg.epochs}  loss {row['loss']:.4f}  val MAcc {score:.3f}"
+            f"{'  *' if improved else ''}"
         )
         stopped = state["bad_epochs"] >= cfg.patience
         if stopped:

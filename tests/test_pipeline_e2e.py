@@ -1,0 +1,114 @@
+"""End to end on the bundled real recordings: recipe → teacher → KD student → four artifacts → measured report.
+
+Training is cut to a few epochs (the figures are not the point here; `make demo`
+and benchmarks/ train fully): this checks that every artifact exists, loads, is
+measured, and that the report and sidecars hold what the contracts promise.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from edgekd.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "data" / "heart-sample"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("heart-run")
+    code = main([
+        "run", str(ROOT / "recipes" / "heart.yaml"), "--out", str(out),
+        "--set", "teacher.train.epochs=2", "--set", "student.train.epochs=2",
+        "--set", "bench.runs=20", "--set", "bench.warmup=2",
+        "--set", f"data.cache_dir={out / 'cache'}",
+    ])
+    assert code == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def report(run_dir):
+    return json.loads((run_dir / "report.json").read_text())
+
+
+def _artifact(report, role, fmt, precision):
+    return next(a for a in report["artifacts"]
+                if a["role"] == role and a["format"] == fmt and a["precision"] == precision)
+
+
+def test_report_has_the_contract_keys(report):
+    assert report["schema"] == "edgekd.report/1"
+    for key in ("recipe", "created", "versions", "seed", "data", "models", "artifacts"):
+        assert key in report
+    assert report["data"]["classes"] == ["normal", "abnormal"] and len(report["data"]["hash"]) == 64
+    assert {"torch", "onnxruntime", "ai-edge-litert"} <= set(report["versions"])
+
+
+def test_four_student_artifacts_each_measured(report, run_dir):
+    students = [a for a in report["artifacts"] if a["role"] == "student"]
+    assert {(a["format"], a["precision"]) for a in students} == {
+        ("tflite", "fp32"), ("tflite", "int8"), ("onnx", "fp32"), ("onnx", "int8")}
+    for a in students:
+        assert (run_dir / a["path"]).stat().st_size == a["size_bytes"]
+        assert a["metrics"]["n"] == report["data"]["splits"]["test"]["recordings"]
+        assert {"macc", "sensitivity", "specificity", "confusion"} <= set(a["metrics"])
+        assert a["latency"]["p50_ms"] > 0 and a["latency"]["estimated"] is False
+        assert "fully_integer" in a["audit"] and "passed" in a["budget"]
+
+
+def test_splits_are_record_wise(report):
+    s = report["data"]["splits"]
+    assert sum(s[k]["recordings"] for k in ("train", "val", "test")) == 72
+
+
+def test_int8_tflite_is_at_most_a_third_and_a_half_of_fp32(report):
+    fp32 = _artifact(report, "student", "tflite", "fp32")["size_bytes"]
+    int8 = _artifact(report, "student", "tflite", "int8")["size_bytes"]
+    assert int8 * 3.5 <= fp32
+
+
+def test_student_int8_is_20x_smaller_than_teacher_fp32(report):
+    teacher = _artifact(report, "teacher", "tflite", "fp32")["size_bytes"]
+    assert _artifact(report, "student", "tflite", "int8")["size_bytes"] * 20 <= teacher
+
+
+def test_int8_tflite_student_is_fully_integer(report):
+    audit = _artifact(report, "student", "tflite", "int8")["audit"]
+    assert audit["fully_integer"] and audit["transposes"] == 0
+
+
+def test_sidecar_describes_the_artifact(report, run_dir):
+    a = _artifact(report, "student", "tflite", "int8")
+    meta = json.loads((run_dir / a["path"]).with_suffix("").with_suffix(".edgekd.json").read_text())
+    assert meta["labels"] == ["normal", "abnormal"] and meta["positive"] == "abnormal"
+    assert meta["frontend"]["sample_rate"] == 2000
+    assert meta["input"]["dtype"] == "int8" and meta["input"]["quantization"]["scale"]
+
+
+def test_report_markdown_written(run_dir):
+    md = (run_dir / "report.md").read_text()
+    assert "student-int8.tflite" in md and "training-e" in md
+
+
+def test_eval_on_a_labelled_folder_prints_the_contract_json(report, run_dir, capsys):
+    art = run_dir / _artifact(report, "student", "tflite", "int8")["path"]
+    assert main(["eval", str(art), "--data", str(SAMPLE), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["n"] == 72 and out["labels"] == ["normal", "abnormal"]
+    for key in ("artifact", "accuracy", "balanced_accuracy", "confusion", "per_class", "sensitivity",
+                "specificity", "macc"):
+        assert key in out
+
+
+def test_bench_prints_the_contract_json(report, run_dir, capsys):
+    art = run_dir / _artifact(report, "student", "onnx", "int8")["path"]
+    assert main(["bench", str(art), "--target", "x86_64", "--runs", "10", "--warmup", "1", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    for key in ("artifact", "runtime", "runtime_version", "threads", "runs", "warmup", "p50_ms", "p90_ms",
+                "p99_ms", "mean_ms", "cv", "runner", "estimated", "host"):
+        assert key in out
