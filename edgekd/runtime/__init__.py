@@ -1,0 +1,1 @@
+"""Device side: numpy + one runtime; never torch/TF/onnx."""
