@@ -16,11 +16,11 @@ $(STAMP): requirements/main.lock requirements/extra.lock pyproject.toml
 	$(VENV)/bin/python -m pip install -q --no-deps --no-build-isolation -e .
 	touch $@
 
-$(DEVICE_STAMP): requirements/device.lock pyproject.toml
+$(DEVICE_STAMP): requirements/device.lock requirements/device-extra.lock pyproject.toml
 	test -x $(DEVICE_VENV)/bin/python || $(PY) -m venv $(DEVICE_VENV)
 	$(DEVICE_VENV)/bin/python -m pip install -q --no-deps -r requirements/device.lock
-	$(DEVICE_VENV)/bin/python -m pip install -q --no-deps pytest==9.2.0 iniconfig==2.3.1 pluggy==1.7.0 packaging==26.3 PyYAML==6.0.3 flatbuffers==25.12.19 protobuf==7.36.2 coloredlogs==15.0.1 humanfriendly==10.0 sympy==1.14.0 mpmath==1.3.0
-	$(DEVICE_VENV)/bin/python -m pip install -q --no-deps --no-build-isolation -e . || $(DEVICE_VENV)/bin/python -m pip install -q --no-deps -e .
+	$(DEVICE_VENV)/bin/python -m pip install -q --no-deps -r requirements/device-extra.lock
+	$(DEVICE_VENV)/bin/python -m pip install -q --no-deps --no-build-isolation -e .
 	touch $@
 
 ## demo: train the heart-sound teacher and student on the bundled recordings, export, measure, report

@@ -178,7 +178,7 @@ def train_model(
             loss.backward()
             opt.step()
             sched.step()
-            total += float(loss) * len(idx)
+            total += float(loss.detach()) * len(idx)
             seen += len(idx)
         val_metrics = recording_metrics(predict_logits(model, val.x), val, labels, positive)
         score = score_of(val_metrics)

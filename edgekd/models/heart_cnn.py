@@ -77,20 +77,27 @@ class HeartTeacher(nn.Module):
 
 
 class HeartStudent(nn.Module):
-    """Plain four-block CNN, under 20 k parameters at the default widths."""
+    """Plain three-block CNN, about 16 k parameters at the default widths.
+
+    Few, wide 5x5 layers rather than many thin 3x3 ones: an int8 TFLite file
+    stores a scale and a 64-bit zero point per output channel (weights and
+    bias) plus fixed per-tensor tables, so for the same parameter count fewer
+    channels and fewer ops keep the int8 file closer to a quarter of the fp32 one.
+    """
 
     def __init__(
         self,
         num_classes: int,
         input_shape: tuple[int, ...],
-        widths: tuple[int, ...] = (8, 16, 32, 40),
+        widths: tuple[int, ...] = (8, 16, 32),
+        kernel: int = 5,
         dropout: float = 0.1,
     ) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         c_in = input_shape[0]
         for c_out in widths:
-            layers += [conv_bn_relu(c_in, c_out), nn.MaxPool2d(2)]
+            layers += [conv_bn_relu(c_in, c_out, kernel), nn.MaxPool2d(2)]
             c_in = c_out
         self.features = nn.Sequential(*layers)
         self.head = nn.Sequential(
@@ -110,6 +117,11 @@ def heart_teacher(
 
 @MODELS.register("heart_student")
 def heart_student(
-    *, num_classes: int, input_shape: tuple[int, ...], widths: tuple[int, ...] = (8, 16, 32, 40), dropout: float = 0.1
+    *,
+    num_classes: int,
+    input_shape: tuple[int, ...],
+    widths: tuple[int, ...] = (8, 16, 32),
+    kernel: int = 5,
+    dropout: float = 0.1,
 ) -> nn.Module:
-    return HeartStudent(num_classes, input_shape, widths=tuple(widths), dropout=dropout)
+    return HeartStudent(num_classes, input_shape, widths=tuple(widths), kernel=kernel, dropout=dropout)
