@@ -172,7 +172,6 @@ def export_artifacts(
     import torch
 
     from edgekd.export import EXPORTERS
-    from edgekd.export.tflite_strip import strip_debug_strings
     from edgekd.runtime.artifact import describe_io
     from edgekd.runtime.sidecar import write_sidecar
     from edgekd.versions import versions
@@ -196,8 +195,6 @@ def export_artifacts(
                     shutil.copyfile(made[key], path)
                 else:
                     EXPORTERS.get(f"{fmt}-{precision}")(t.model, example, path, calibration)
-                    if fmt == "tflite":
-                        strip_debug_strings(path)
                     made[key] = path
                 io = describe_io(path)
                 write_sidecar(

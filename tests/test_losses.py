@@ -3,7 +3,8 @@
 import math
 
 import pytest
-import torch
+
+torch = pytest.importorskip("torch")
 
 from edgekd.distill.losses import build_loss, kd_soft_term
 from edgekd.errors import InputError

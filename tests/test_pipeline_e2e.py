@@ -112,3 +112,44 @@ def test_bench_prints_the_contract_json(report, run_dir, capsys):
     for key in ("artifact", "runtime", "runtime_version", "threads", "runs", "warmup", "p50_ms", "p90_ms",
                 "p99_ms", "mean_ms", "cv", "runner", "estimated", "host"):
         assert key in out
+
+
+def _write_wav(path, data, rate=2000, channels=1):
+    import wave
+
+    import numpy as np
+
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes((np.asarray(data) * 8000).astype("<i2").tobytes())
+
+
+@pytest.mark.parametrize(
+    "case, expect",
+    [("stereo", "stereo"), ("rate", "4000 Hz"), ("short", "shorter"), ("empty", "empty"), ("label", "murmur")],
+)
+def test_eval_refuses_bad_recordings_with_exit_2(report, run_dir, tmp_path, capsys, case, expect):
+    import numpy as np
+
+    t = np.arange(2000 * 6) / 2000
+    sig = np.sin(2 * np.pi * 50 * t)
+    name, label = "x0001.wav", "normal"
+    if case == "stereo":
+        _write_wav(tmp_path / name, np.repeat(sig, 2), channels=2)
+    elif case == "rate":
+        _write_wav(tmp_path / name, sig, rate=4000)
+    elif case == "short":
+        _write_wav(tmp_path / name, sig[:2000])
+    elif case == "empty":
+        (tmp_path / name).write_bytes(b"")
+    else:
+        _write_wav(tmp_path / name, sig)
+        label = "murmur"
+    (tmp_path / "labels.csv").write_text(f"file,label\n{name},{label}\n")
+    art = run_dir / _artifact(report, "student", "tflite", "int8")["path"]
+    assert main(["eval", str(art), "--data", str(tmp_path), "--json"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and expect in captured.err
+    assert (name in captured.err) or ("labels.csv" in captured.err)

@@ -1,0 +1,258 @@
+"""What is really inside an exported artifact (the ``edgekd inspect --json`` contract).
+
+A converter can silently leave ops in float, add layout TRANSPOSEs or fall
+back to per-tensor weights; this reads the file itself and reports it.
+
+The dictionary returned by ``inspect_artifact``:
+
+- ``artifact``, ``format`` (``"tflite"``/``"onnx"``), ``size_bytes``;
+- ``params``: elements of the constant weight tensors (kernels, biases; not
+  quantization scales/zero points, not shape constants);
+- ``ops`` (``{op_type: count}``) and ``n_ops``;
+- ``quantized``: some weight is int8/uint8;
+- ``fully_integer``: quantized and no op computes in float, except a Quantize
+  of a graph input and a Dequantize into a graph output; for ONNX QDQ a compute
+  node is integer when its float inputs come from DequantizeLinear and its float
+  outputs go only to QuantizeLinear;
+- ``float_ops``: the ops that break that rule (empty for an unquantized graph),
+  ONNX node names or ``"OP_TYPE#index"`` for TFLite;
+- ``transposes``, ``quantize_ops``, ``dequantize_ops``;
+- ``per_channel_weights`` / ``per_tensor_weights``: int8/uint8 weight tensors
+  with several scales / one scale;
+- ``input_dtypes``, ``output_dtypes``.
+
+This is host-side tooling: it may import onnx and ai-edge-litert (inside the functions).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgekd.errors import InputError
+
+_INT8 = ("int8", "uint8")
+
+
+def inspect_artifact(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Describe the graph of a ``.tflite`` or ``.onnx`` file.
+
+    Args:
+        path: the artifact.
+
+    Returns:
+        The dictionary described in the module docstring.
+
+    Raises:
+        InputError: unknown suffix, missing or unreadable file.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".tflite", ".onnx"):
+        raise InputError(f"{path}: cannot inspect {suffix or 'a file without suffix'} (expected .tflite or .onnx)")
+    if not path.is_file():
+        raise InputError(f"{path}: artifact not found")
+    try:
+        loaded = _load_tflite(path) if suffix == ".tflite" else _load_onnx(path)
+    except Exception as exc:  # the readers raise ValueError, RuntimeError, DecodeError, ...
+        reason = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+        raise InputError(f"{path}: not a readable {suffix[1:]} model ({reason})") from None
+    graph = _tflite_graph(loaded) if suffix == ".tflite" else _onnx_graph(loaded)
+    return {"artifact": str(path), "format": suffix[1:], "size_bytes": path.stat().st_size, **graph}
+
+
+def _summary(
+    ops: list[str],
+    weights: list[tuple[str, int, int]],
+    float_ops: list[str],
+    quantize: str,
+    dequantize: str,
+    transpose: str,
+    inputs: list[str],
+    outputs: list[str],
+) -> dict[str, Any]:
+    """Assemble the format-independent part of the report.
+
+    Args:
+        ops: the op type of every node.
+        weights: ``(dtype, elements, number of scales)`` of every weight tensor.
+        float_ops: the nodes computing in float, as if the graph were quantized.
+        quantize, dequantize, transpose: this format's names of those ops.
+        inputs, outputs: graph input / output dtypes.
+    """
+    quantized_weights = [w for w in weights if w[0] in _INT8]
+    quantized = bool(quantized_weights)
+    counts = Counter(ops)
+    return {
+        "params": sum(w[1] for w in weights),
+        "ops": dict(sorted(counts.items())),
+        "n_ops": len(ops),
+        "quantized": quantized,
+        "fully_integer": quantized and not float_ops,
+        "float_ops": float_ops if quantized else [],
+        "transposes": counts[transpose],
+        "quantize_ops": counts[quantize],
+        "dequantize_ops": counts[dequantize],
+        "per_channel_weights": sum(1 for w in quantized_weights if w[2] > 1),
+        "per_tensor_weights": sum(1 for w in quantized_weights if w[2] <= 1),
+        "input_dtypes": inputs,
+        "output_dtypes": outputs,
+    }
+
+
+def _load_tflite(path: Path) -> Any:
+    """Open a TFLite model in an interpreter without delegates (XNNPACK would hide the ops)."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    return Interpreter(
+        model_path=str(path), experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    )
+
+
+def _load_onnx(path: Path) -> Any:
+    """Load an ONNX model (with its external data, if any)."""
+    import onnx
+
+    return onnx.load(str(path))
+
+
+def _tflite_graph(interpreter: Any) -> dict[str, Any]:
+    """Describe the main subgraph of a TFLite model from its interpreter.
+
+    Constant tensors are those that feed an op, come from no op and are not graph
+    inputs. Weights are the float/8-bit ones, plus int32 ones carrying scales
+    (quantized biases).
+    """
+    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
+    ops = interpreter._get_ops_details()
+    graph_in = {d["index"] for d in interpreter.get_input_details()}
+    graph_out = {d["index"] for d in interpreter.get_output_details()}
+    produced = {i for op in ops for i in op["outputs"]}
+    const = {i for op in ops for i in op["inputs"] if i >= 0 and i not in produced and i not in graph_in}
+
+    def dtype(i: int) -> str:
+        return np.dtype(tensors[i]["dtype"]).name
+
+    def n_scales(i: int) -> int:
+        return len(tensors[i]["quantization_parameters"]["scales"])
+
+    weights = [
+        (dtype(i), int(np.prod(tensors[i]["shape"])), n_scales(i))
+        for i in sorted(const)
+        if dtype(i).startswith("float") or dtype(i) in _INT8 or (dtype(i) == "int32" and n_scales(i))
+    ]
+    float_ops = []
+    for op in ops:
+        name = op["op_name"]
+        if name == "QUANTIZE" and set(op["inputs"]) <= graph_in:
+            continue
+        if name == "DEQUANTIZE" and set(op["outputs"]) <= graph_out:
+            continue
+        if any(dtype(i).startswith("float") for i in [*op["inputs"], *op["outputs"]] if i >= 0):
+            float_ops.append(f"{name}#{op['index']}")
+    return _summary(
+        [op["op_name"] for op in ops],
+        weights,
+        float_ops,
+        "QUANTIZE",
+        "DEQUANTIZE",
+        "TRANSPOSE",
+        [dtype(i) for i in sorted(graph_in)],
+        [dtype(i) for i in sorted(graph_out)],
+    )
+
+
+def _onnx_graph(model: Any) -> dict[str, Any]:
+    """Describe an ONNX model's main graph (initializers and Constant nodes are the constants).
+
+    Weights are float/8-bit constants that are not a Q/DQ scale or zero point,
+    plus int32 constants dequantized by DequantizeLinear (quantized biases).
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    graph = model.graph
+    try:
+        types = _onnx_value_types(onnx.shape_inference.infer_shapes(model).graph)
+    except Exception:  # shape inference is best effort; unknown values count as float
+        types = _onnx_value_types(graph)
+    consts = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    for node in graph.node:
+        if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
+            consts[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
+    consumers: dict[str, list[onnx.NodeProto]] = {}
+    producers: dict[str, onnx.NodeProto] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+        for name in node.output:
+            producers[name] = node
+
+    def scales_of(name: str) -> int:
+        """Number of scales of the DequantizeLinear that reads constant ``name`` (0 if none)."""
+        for node in consumers.get(name, []):
+            if node.op_type == "DequantizeLinear" and node.input[0] == name and node.input[1] in consts:
+                return int(consts[node.input[1]].size)
+        return 0
+
+    def is_weight(name: str, kind: str) -> bool:
+        """A float/8-bit constant that is not only a Q/DQ scale or zero point, or a quantized bias."""
+        users = consumers.get(name, [])
+        qdq_param = bool(users) and all(
+            n.op_type in ("QuantizeLinear", "DequantizeLinear") and list(n.input).index(name) > 0 for n in users
+        )
+        bias = kind == "int32" and scales_of(name) > 0
+        return not qdq_param and (kind.startswith("float") or kind in _INT8 or bias)
+
+    weights = [
+        (value.dtype.name, int(value.size), scales_of(name))
+        for name, value in consts.items()
+        if is_weight(name, value.dtype.name)
+    ]
+
+    def is_float(name: str) -> bool:
+        return types.get(name, "float32").startswith(("float", "bfloat"))
+
+    float_ops = []
+    for i, node in enumerate(graph.node):
+        if node.op_type in ("QuantizeLinear", "DequantizeLinear", "Constant"):
+            continue
+        bad_in = any(
+            name and is_float(name) and getattr(producers.get(name), "op_type", None) != "DequantizeLinear"
+            for name in node.input
+            if name not in consts or consts[name].dtype.kind == "f"
+        )
+        bad_out = any(
+            is_float(name)
+            and (not consumers.get(name) or any(n.op_type != "QuantizeLinear" for n in consumers[name]))
+            for name in node.output
+        )
+        if bad_in or bad_out:
+            float_ops.append(node.name or f"{node.op_type}#{i}")
+    initializer_names = {t.name for t in graph.initializer}
+    return _summary(
+        [node.op_type for node in graph.node],
+        weights,
+        float_ops,
+        "QuantizeLinear",
+        "DequantizeLinear",
+        "Transpose",
+        [types.get(v.name, "unknown") for v in graph.input if v.name not in initializer_names],
+        [types.get(v.name, "unknown") for v in graph.output],
+    )
+
+
+def _onnx_value_types(graph: Any) -> dict[str, str]:
+    """Map every typed value of ``graph`` (inputs, outputs, value_info, initializers) to a numpy dtype name."""
+    import onnx
+
+    types = {t.name: onnx.helper.tensor_dtype_to_np_dtype(t.data_type).name for t in graph.initializer}
+    for value in [*graph.input, *graph.output, *graph.value_info]:
+        elem = value.type.tensor_type.elem_type
+        if elem:
+            types[value.name] = onnx.helper.tensor_dtype_to_np_dtype(elem).name
+    return types

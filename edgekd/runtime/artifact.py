@@ -1,0 +1,295 @@
+"""Run an exported ``.tflite`` / ``.onnx`` artifact with an on-device runtime.
+
+This is what ``edgekd eval`` and ``edgekd bench`` use on the device, so it
+imports only numpy and a runtime (ai-edge-litert, tflite-runtime or ONNX
+Runtime), never torch, TensorFlow or onnx. ``Artifact.predict`` hides the
+differences between artifacts: it takes the float NCHW batches the model was
+trained on and returns float logits, whatever layout, dtype and batch size the
+artifact itself expects.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from edgekd.errors import InputError
+
+_FORMATS = {".tflite": "tflite", ".onnx": "onnx"}
+# runtime name (= pip package) → (format it runs, module to import)
+_RUNTIMES = {
+    "ai-edge-litert": ("tflite", "ai_edge_litert.interpreter"),
+    "tflite-runtime": ("tflite", "tflite_runtime.interpreter"),
+    "onnxruntime": ("onnx", "onnxruntime"),
+}
+_ORT_TYPES = {"float": "float32", "double": "float64"}
+
+
+class Artifact:
+    """A loaded artifact: its I/O description plus a callable that runs it.
+
+    Attributes:
+        path: the artifact file.
+        format: ``"tflite"`` or ``"onnx"``.
+        runtime: the runtime's pip name (``"ai-edge-litert"``, ``"tflite-runtime"``, ``"onnxruntime"``).
+        runtime_version: the runtime's version string.
+        threads: CPU threads the runtime was given.
+        input: ``{"name", "shape", "dtype", "layout", "quantization"}`` of the first input;
+            ``shape`` has ``None`` for dynamic dims, ``layout`` is ``"NCHW"``/``"NHWC"``
+            (``None`` unless 4-D), ``quantization`` is ``{"scale": [...], "zero_point": [...]}`` or ``None``.
+        output: the same (without ``layout``) for the first output.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        format: str,
+        runtime: str,
+        runtime_version: str,
+        threads: int,
+        input: dict[str, Any],
+        output: dict[str, Any],
+        run: Callable[[np.ndarray], np.ndarray],
+    ) -> None:
+        self.path = path
+        self.format = format
+        self.runtime = runtime
+        self.runtime_version = runtime_version
+        self.threads = threads
+        self.input = input
+        self.output = output
+        self._run = run
+
+    def __repr__(self) -> str:
+        return f"Artifact({str(self.path)!r}, {self.runtime} {self.runtime_version}, threads={self.threads})"
+
+    def invoke_raw(self, x: np.ndarray) -> np.ndarray:
+        """Run one input already in the artifact's own dtype, layout and batch size.
+
+        No conversion happens here, so latency loops time the runtime alone.
+
+        Args:
+            x: an array matching ``self.input`` exactly.
+
+        Returns:
+            The raw first output (integer for an int8 output).
+        """
+        return self._run(x)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Run float NCHW batches and return float logits.
+
+        Transposes to NHWC when the artifact's input is NHWC, quantizes to the
+        input's int8/uint8 with its scale and zero point, runs the artifact in
+        chunks of its fixed batch size (TFLite: 1) or in one call when the batch
+        dim is dynamic (ONNX), and dequantizes an integer output.
+
+        Args:
+            x: float array ``(N, C, H, W)`` as the model was trained on.
+
+        Returns:
+            float32 array ``(N, classes)``.
+
+        Raises:
+            InputError: ``x`` does not fit the artifact's input shape.
+        """
+        x = np.asarray(x, dtype=np.float32)
+        if x.ndim != 4:
+            raise InputError(f"{self.path}: predict takes (N, C, H, W) batches, got shape {x.shape}")
+        if self.input["layout"] == "NHWC":
+            x = x.transpose(0, 2, 3, 1)
+        shape = self.input["shape"]
+        batch = shape[0]
+        fits = len(shape) == x.ndim and all(e is None or e == g for e, g in zip(shape[1:], x.shape[1:]))
+        if not fits or not len(x) or (batch is not None and len(x) % batch):
+            raise InputError(
+                f"{self.path}: input is {shape} ({self.input['layout']}), "
+                f"the batch has shape {list(x.shape)} in that layout"
+            )
+        xq = np.ascontiguousarray(_quantize(x, self.input))
+        step = batch or len(xq)
+        outs = [self._run(xq[i : i + step]) for i in range(0, len(xq), step)]
+        return _dequantize(np.concatenate(outs), self.output)
+
+
+def load_artifact(
+    path: str | os.PathLike[str], *, threads: int | None = None, runtime: str | None = None
+) -> Artifact:
+    """Load a ``.tflite`` or ``.onnx`` file in a runtime, ready to run.
+
+    Args:
+        path: the artifact.
+        threads: CPU threads for the runtime (default: all cores, passed explicitly).
+        runtime: force ``"ai-edge-litert"``, ``"tflite-runtime"`` or ``"onnxruntime"``;
+            by default ``.tflite`` tries ai-edge-litert then tflite-runtime.
+
+    Returns:
+        The loaded ``Artifact``.
+
+    Raises:
+        InputError: unknown suffix, missing or corrupt file, a runtime that cannot
+            run this format, or no runtime installed (the message names the pip package).
+    """
+    path = Path(path)
+    fmt = _FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise InputError(f"{path}: unknown artifact type {path.suffix!r} (expected .tflite or .onnx)")
+    if not path.is_file():
+        raise InputError(f"{path}: artifact not found")
+    threads = threads or os.cpu_count() or 1
+    name, version, module = _import_runtime(fmt, runtime)
+    try:
+        if fmt == "tflite":
+            return _load_tflite(path, module, name, version, threads)
+        return _load_onnx(path, module, name, version, threads)
+    except InputError:
+        raise
+    except Exception as exc:  # runtimes raise ValueError, RuntimeError or their own types
+        reason = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+        raise InputError(f"{path}: {name} {version} cannot load it: {reason}") from None
+
+
+def describe_io(path: str | os.PathLike[str], *, runtime: str | None = None) -> dict[str, Any]:
+    """Describe an artifact's input and output as its runtime reports them (for sidecars).
+
+    Args:
+        path: the artifact.
+        runtime: as in ``load_artifact``.
+
+    Returns:
+        ``{"input": {...}, "output": {...}}`` as in ``Artifact.input`` / ``Artifact.output``.
+    """
+    artifact = load_artifact(path, threads=1, runtime=runtime)
+    return {"input": artifact.input, "output": artifact.output}
+
+
+def _import_runtime(fmt: str, runtime: str | None) -> tuple[str, str, Any]:
+    """Import the first available runtime for ``fmt`` (or the forced one).
+
+    Returns:
+        ``(pip name, version, imported module)``.
+    """
+    if runtime is not None and runtime not in _RUNTIMES:
+        raise InputError(f"unknown runtime {runtime!r} (known: {', '.join(_RUNTIMES)})")
+    if runtime is not None and _RUNTIMES[runtime][0] != fmt:
+        raise InputError(f"runtime {runtime!r} cannot run .{fmt} files")
+    names = [runtime] if runtime else [n for n, (f, _) in _RUNTIMES.items() if f == fmt]
+    for name in names:
+        try:
+            module = importlib.import_module(_RUNTIMES[name][1])
+        except ImportError:
+            continue
+        try:
+            version = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            version = "unknown"
+        return name, version, module
+    raise InputError(f"no runtime for .{fmt} files is installed: pip install {' or '.join(names)}")
+
+
+def _load_tflite(path: Path, module: Any, name: str, version: str, threads: int) -> Artifact:
+    """Build an ``Artifact`` around a TFLite interpreter (XNNPACK on, ``threads`` threads)."""
+    interpreter = module.Interpreter(model_path=str(path), num_threads=threads)
+    interpreter.allocate_tensors()
+    inp = interpreter.get_input_details()[0]
+    out = interpreter.get_output_details()[0]
+    in_index, out_index = inp["index"], out["index"]
+
+    def run(x: np.ndarray) -> np.ndarray:
+        interpreter.set_tensor(in_index, x)
+        interpreter.invoke()
+        return interpreter.get_tensor(out_index)
+
+    io_in = _tflite_io(inp)
+    io_in["layout"] = _layout(io_in["shape"], default="NHWC")
+    return Artifact(path, "tflite", name, version, threads, io_in, _tflite_io(out), run)
+
+
+def _tflite_io(detail: dict[str, Any]) -> dict[str, Any]:
+    """Turn one TFLite tensor detail into the artifact I/O description."""
+    signature = detail.get("shape_signature", detail["shape"])
+    qp = detail["quantization_parameters"]
+    quant = None
+    if len(qp["scales"]):
+        quant = {"scale": [float(s) for s in qp["scales"]], "zero_point": [int(z) for z in qp["zero_points"]]}
+    return {
+        "name": detail["name"],
+        "shape": [int(d) if d >= 0 else None for d in signature],
+        "dtype": np.dtype(detail["dtype"]).name,
+        "quantization": quant,
+    }
+
+
+def _load_onnx(path: Path, ort: Any, name: str, version: str, threads: int) -> Artifact:
+    """Build an ``Artifact`` around an ONNX Runtime CPU session (all graph optimizations on)."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1  # sequential execution: one op at a time, each on `threads`
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3
+    session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+    inp, out = session.get_inputs()[0], session.get_outputs()[0]
+    in_name, out_name = inp.name, out.name
+
+    def run(x: np.ndarray) -> np.ndarray:
+        return session.run([out_name], {in_name: x})[0]
+
+    io_in = _onnx_io(inp)
+    io_in["layout"] = _layout(io_in["shape"], default="NCHW")
+    return Artifact(path, "onnx", name, version, threads, io_in, _onnx_io(out), run)
+
+
+def _onnx_io(arg: Any) -> dict[str, Any]:
+    """Turn one ONNX Runtime ``NodeArg`` into the artifact I/O description.
+
+    QDQ models keep float I/O, so ``quantization`` is always ``None`` here.
+    """
+    elem = arg.type.removeprefix("tensor(").removesuffix(")")
+    return {
+        "name": arg.name,
+        "shape": [d if isinstance(d, int) and d >= 0 else None for d in arg.shape],
+        "dtype": _ORT_TYPES.get(elem, elem),
+        "quantization": None,
+    }
+
+
+def _layout(shape: list[int | None], default: str) -> str | None:
+    """Guess a 4-D input's layout: the channel dim is the smaller of dims 1 and 3.
+
+    Spectrogram inputs have 1 channel against 32+ mel bins, so the guess is
+    safe; ties and dynamic dims fall back to the format's usual layout.
+    """
+    if len(shape) != 4:
+        return None
+    second, last = shape[1], shape[3]
+    if second is None or last is None or second == last:
+        return default
+    return "NHWC" if last < second else "NCHW"
+
+
+def _quantize(x: np.ndarray, io: dict[str, Any]) -> np.ndarray:
+    """Cast float ``x`` to the input dtype, quantizing (round, clip) an integer input."""
+    dtype = np.dtype(io["dtype"])
+    quant = io["quantization"]
+    if dtype.kind not in "iu" or quant is None:
+        return x.astype(dtype, copy=False)
+    if len(quant["scale"]) != 1:
+        raise InputError("per-channel quantized model inputs are not supported")
+    info = np.iinfo(dtype)
+    q = np.round(x / quant["scale"][0] + quant["zero_point"][0])
+    return np.clip(q, info.min, info.max).astype(dtype)
+
+
+def _dequantize(y: np.ndarray, io: dict[str, Any]) -> np.ndarray:
+    """Return ``y`` as float32, dequantizing an integer output with its scale and zero point."""
+    quant = io["quantization"]
+    if np.dtype(io["dtype"]).kind not in "iu" or quant is None:
+        return y.astype(np.float32, copy=False)
+    scale = np.float32(quant["scale"][0])
+    return (y.astype(np.float32) - np.float32(quant["zero_point"][0])) * scale

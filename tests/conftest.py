@@ -1,0 +1,87 @@
+"""Shared fixtures: a tiny trained spectrogram CNN and its four exported artifacts.
+
+The student is trained for a few steps on a synthetic two-class task (a band of
+energy in the low vs. the high mel bins) so its logits separate the classes and
+int8 argmax agreement means something. Exports run once per session.
+
+torch is imported inside the fixtures: the device environment (numpy + a
+runtime, no torch) loads this file too when it runs the ``device`` tests.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+SHAPE = (1, 32, 188)  # (C, mel bins, frames)
+EXPORT_KEYS = ("onnx-fp32", "onnx-int8", "tflite-fp32", "tflite-int8")
+
+
+def spectrograms(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Synthetic log-mel-like windows ``(n, 1, 32, 188)`` float32 and their labels."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, n)
+    x = rng.normal(0.0, 0.5, (n, *SHAPE)).astype(np.float32)
+    for i, label in enumerate(labels):
+        low = 4 if label == 0 else 20
+        x[i, 0, low : low + 6] += rng.uniform(0.8, 1.6)
+    return x, labels
+
+
+def tiny_student(widths: tuple[int, ...] = (16, 32, 64), classes: int = 2) -> Any:
+    """Conv-BN-ReLU-MaxPool x3, global average pool, Linear (about 23.5k weights)."""
+    from torch import nn
+
+    layers: list[nn.Module] = []
+    cin = SHAPE[0]
+    for width in widths:
+        conv = nn.Conv2d(cin, width, 3, padding=1, bias=False)
+        layers += [conv, nn.BatchNorm2d(width), nn.ReLU(), nn.MaxPool2d(2)]
+        cin = width
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cin, classes))
+
+
+@pytest.fixture(scope="session")
+def student() -> Any:
+    """The trained student, in eval mode."""
+    import torch
+
+    torch.manual_seed(0)
+    model = tiny_student()
+    x, y = spectrograms(192, seed=0)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for step in range(12):
+        batch = slice(step * 16, step * 16 + 16)
+        loss = torch.nn.functional.cross_entropy(model(torch.from_numpy(x[batch])), torch.from_numpy(y[batch]))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return model.eval()
+
+
+@pytest.fixture(scope="session")
+def example() -> Any:
+    import torch
+
+    return torch.zeros(1, *SHAPE)
+
+
+@pytest.fixture(scope="session")
+def calibration() -> np.ndarray:
+    """64 representative windows (seeded)."""
+    return spectrograms(64, seed=1)[0]
+
+
+@pytest.fixture(scope="session")
+def exported(student, example, calibration, tmp_path_factory) -> dict[str, Path]:
+    """The four artifacts of ``student``, exported once: export key → path."""
+    from edgekd.export import EXPORTERS
+
+    folder = tmp_path_factory.mktemp("artifacts")
+    return {
+        key: EXPORTERS.get(key)(student, example, folder / f"student-{key}.{key.split('-')[0]}", calibration)
+        for key in EXPORT_KEYS
+    }
