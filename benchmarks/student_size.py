@@ -1,0 +1,105 @@
+"""Where the bytes of a small int8 TFLite file go: int8/fp32 file ratio against the student's size.
+
+For heart students of several widths: fp32 and int8 TFLite file sizes (as exported by the
+pipeline: litert-torch, debug names stripped), their ratio, and the int8 file split into
+weight data, quantization arrays (a float32 scale and an int64 zero point per channel) and
+the rest (tensor/op tables). Weights are untrained (size does not depend on their values);
+calibration uses real feature windows of the bundled sample.
+
+Run:  .venv/bin/python benchmarks/student_size.py
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+
+WIDTHS = [(8, 16, 32), (8, 16, 40), (8, 16, 48), (8, 16, 56), (8, 16, 64), (8, 24, 64)]
+
+
+def breakdown(path: Path) -> dict:
+    """Bytes of weight data, quantization arrays and everything else in a TFLite file."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    m = flatbuffer_utils.read_model(str(path))
+    data = sum(len(b.data) for b in m.buffers if b.data is not None)
+    quant = 0
+    for sg in m.subgraphs:
+        for t in sg.tensors:
+            q = t.quantization
+            if q is not None:
+                quant += sum(a.nbytes for a in (q.scale, q.zeroPoint) if a is not None)
+    size = path.stat().st_size
+    return {"size": size, "data": data, "quant_arrays": quant, "tables": size - data - quant}
+
+
+def main() -> int:
+    import tempfile
+
+    import torch
+
+    from edgekd.atomic import write_json, write_text
+    from edgekd.data.features import FeatureCache, build_windows
+    from edgekd.data.recordings import list_recordings
+    from edgekd.export import EXPORTERS
+    from edgekd.models import build_model
+    from edgekd.models.complexity import count_macs, count_params
+    from edgekd.recipe import load_recipe
+    from edgekd.runtime.frontend import AudioFrontend
+
+    recipe = load_recipe(ROOT / "recipes" / "heart.yaml")
+    fe = AudioFrontend.from_dict(recipe.frontend)
+    recs = list_recordings(ROOT / "data" / "heart-sample", recipe.data.classes)[:24]
+    x = build_windows(recs, recipe.data.classes, fe, FeatureCache(ROOT / recipe.data.cache_dir)).x
+    cal = x[np.random.default_rng(0).choice(len(x), 128, replace=False)]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for widths in WIDTHS:
+            torch.manual_seed(0)
+            model = build_model("heart_student", num_classes=2, input_shape=fe.input_shape, widths=widths).eval()
+            row = {"widths": list(widths), "params": count_params(model), "macs": count_macs(model, fe.input_shape)}
+            for prec in ("fp32", "int8"):
+                path = Path(tmp) / f"s-{prec}.tflite"
+                EXPORTERS.get(f"tflite-{prec}")(model, torch.from_numpy(cal[:1].copy()), path, cal)
+                row[prec] = breakdown(path)
+            row["ratio_int8_over_fp32"] = row["int8"]["size"] / row["fp32"]["size"]
+            row["weights_ratio"] = row["int8"]["data"] / row["fp32"]["data"]
+            print(row, flush=True)
+            rows.append(row)
+    out = ROOT / "benchmarks" / "results"
+    write_json(out / "student_size.json", {"command": "python benchmarks/student_size.py", "rows": rows})
+    lines = [
+        "# Heart student: TFLite file size vs parameters (int8 per-channel, litert-torch, debug names stripped)",
+        "",
+        "Command: `python benchmarks/student_size.py`. Int8 bytes split into weight data, quantization arrays",
+        "(per-channel scale float32 + zero point int64, for weights and biases) and tables (tensors, ops, signatures).",
+        "",
+        "| widths | params | MACs | fp32 bytes | int8 bytes | int8/fp32 | int8 data | int8 quant arrays | int8 tables | fp32 tables |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {tuple(r['widths'])} | {r['params']:,} | {r['macs'] / 1e6:.1f} M | {r['fp32']['size']:,} | "
+            f"{r['int8']['size']:,} | {r['ratio_int8_over_fp32']:.3f} | {r['int8']['data']:,} | "
+            f"{r['int8']['quant_arrays']:,} | {r['int8']['tables']:,} | {r['fp32']['tables']:,} |"
+        )
+    lines += [
+        "",
+        "The weight data alone shrinks 4x (ratio of data bytes "
+        f"{min(r['weights_ratio'] for r in rows):.3f}–{max(r['weights_ratio'] for r in rows):.3f}); the fixed",
+        "tables and per-channel arrays (about 4 KB in int8, 2.5 KB in fp32) are what keeps a 16–20 k-parameter",
+        "int8 file above 1/3.5 of its fp32 twin; the ratio reaches 1/3.5 only at about 37 k parameters.",
+        "The recipe's student is (8, 16, 40): 19.6 k parameters, the ~20 k budget of a wearable.",
+        "",
+    ]
+    write_text(out / "student_size.md", "\n".join(lines))
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
