@@ -7,14 +7,14 @@ never import paths. ``--set a.b=value`` overrides any key from the command line.
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Any, Literal, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from edgekd.errors import InputError
+from edgekd.yamlconf import read_yaml_mapping, validate
 
 
 class _Strict(BaseModel):
@@ -108,38 +108,6 @@ def parse_overrides(pairs: list[str]) -> list[tuple[str, Any]]:
     return out
 
 
-def _known_keys(model: type[BaseModel], loc: tuple) -> list[str]:
-    """Field names of the (nested) model at ``loc``, for did-you-mean hints."""
-    current: Any = model
-    for part in loc[:-1]:
-        if isinstance(part, int):
-            continue
-        field = getattr(current, "model_fields", {}).get(part)
-        if field is None:
-            return []
-        ann = field.annotation
-        current = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
-        if current is None:
-            return []
-    return list(getattr(current, "model_fields", {}))
-
-
-def _format_errors(exc: ValidationError, source: str) -> str:
-    lines = []
-    for err in exc.errors():
-        loc = tuple(err["loc"])
-        key = ".".join(str(p) for p in loc)
-        if err["type"] == "extra_forbidden":
-            close = difflib.get_close_matches(str(loc[-1]), _known_keys(Recipe, loc), n=1)
-            hint = f" (did you mean {'.'.join([*map(str, loc[:-1]), close[0]])!r}?)" if close else ""
-            lines.append(f"{source}: unknown key {key!r}{hint}")
-        elif err["type"] == "missing":
-            lines.append(f"{source}: missing key {key!r}")
-        else:
-            lines.append(f"{source}: {key}: {err['msg']} (got {err.get('input')!r})")
-    return "\n".join(lines)
-
-
 def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
     """Read and validate a recipe file.
 
@@ -151,20 +119,10 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
         InputError: unreadable file, YAML error, unknown key, bad value.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: recipe file not found")
-    try:
-        tree = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(tree, dict):
-        raise InputError(f"{path}: a recipe is a mapping of keys (name, data, teacher, student, ...)")
+    tree = read_yaml_mapping(path, "recipe")
     for key, value in parse_overrides(overrides or []):
         _set_dotted(tree, key, value, str(path))
-    try:
-        recipe = Recipe.model_validate(tree)
-    except ValidationError as exc:
-        raise InputError(_format_errors(exc, str(path))) from None
+    recipe: Recipe = validate(Recipe, tree, str(path))
     if recipe.data.positive is not None and recipe.data.positive not in recipe.data.classes:
         raise InputError(
             f"{path}: data.positive {recipe.data.positive!r} is not one of data.classes ({', '.join(recipe.data.classes)})"

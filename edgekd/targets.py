@@ -11,12 +11,12 @@ from __future__ import annotations
 import difflib
 import os
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Literal, Optional
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from edgekd.errors import InputError
+from edgekd.yamlconf import read_yaml_mapping, validate
 
 Format = Literal["tflite", "onnx"]
 Precision = Literal["fp32", "fp16", "int8", "int8-dynamic", "int4-weights", "mixed"]
@@ -89,8 +89,6 @@ def load_target(name_or_path: str | Path) -> TargetProfile:
     candidate = Path(name_or_path)
     if candidate.suffix in (".yaml", ".yml") or candidate.is_file():
         path = candidate
-        if not path.is_file():
-            raise InputError(f"{path}: target profile file not found")
     else:
         known = available_targets()
         if str(name_or_path) not in known:
@@ -100,24 +98,7 @@ def load_target(name_or_path: str | Path) -> TargetProfile:
                 f"unknown target {str(name_or_path)!r}{hint} (known: {', '.join(sorted(known)) or 'none'})"
             )
         path = known[str(name_or_path)]
-    try:
-        tree: Any = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(tree, dict):
-        raise InputError(f"{path}: a target profile is a mapping of keys")
+    tree = read_yaml_mapping(path, "target profile")
     tree.setdefault("name", path.stem)
-    try:
-        profile = TargetProfile.model_validate(tree)
-    except ValidationError as exc:
-        msgs = []
-        for err in exc.errors():
-            key = ".".join(str(p) for p in err["loc"])
-            if err["type"] == "extra_forbidden":
-                msgs.append(f"{path}: unknown key {key!r}")
-            elif err["type"] == "missing":
-                msgs.append(f"{path}: missing key {key!r}")
-            else:
-                msgs.append(f"{path}: {key}: {err['msg']} (got {err.get('input')!r})")
-        raise InputError("\n".join(msgs)) from None
+    profile: TargetProfile = validate(TargetProfile, tree, str(path))
     return profile.model_copy(update={"source": str(path)})

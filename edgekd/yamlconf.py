@@ -1,0 +1,74 @@
+"""Reading typed YAML files (recipes, target profiles): safe loading and messages that name the key.
+
+``yaml.safe_load`` only: a config can never construct Python objects or run code.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from edgekd.errors import InputError
+
+
+def read_yaml_mapping(path: Path, what: str) -> dict[str, Any]:
+    """Load ``path`` as a YAML mapping, or raise ``InputError`` naming the file.
+
+    Args:
+        path: the file.
+        what: what it is, for messages (``"recipe"``, ``"target profile"``).
+    """
+    if not path.is_file():
+        raise InputError(f"{path}: {what} file not found")
+    try:
+        tree = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(tree, dict):
+        raise InputError(f"{path}: a {what} is a mapping of keys")
+    return tree
+
+
+def _known_keys(model: type[BaseModel], loc: tuple) -> list[str]:
+    """Field names of the (nested) model that holds the key at ``loc``, for did-you-mean hints."""
+    current: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = getattr(current, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        ann = field.annotation
+        current = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+        if current is None:
+            return []
+    return list(getattr(current, "model_fields", {}))
+
+
+def validation_message(exc: ValidationError, source: str, model: type[BaseModel]) -> str:
+    """One line per problem: ``FILE: unknown key 'data.clases' (did you mean 'data.classes'?)``."""
+    lines = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        key = ".".join(str(p) for p in loc)
+        if err["type"] == "extra_forbidden":
+            close = difflib.get_close_matches(str(loc[-1]), _known_keys(model, loc), n=1)
+            hint = f" (did you mean {'.'.join([*map(str, loc[:-1]), close[0]])!r}?)" if close else ""
+            lines.append(f"{source}: unknown key {key!r}{hint}")
+        elif err["type"] == "missing":
+            lines.append(f"{source}: missing key {key!r}")
+        else:
+            lines.append(f"{source}: {key}: {err['msg']} (got {err.get('input')!r})")
+    return "\n".join(lines)
+
+
+def validate(model: type[BaseModel], tree: dict[str, Any], source: str) -> Any:
+    """``model.model_validate(tree)``, turning validation errors into one ``InputError``."""
+    try:
+        return model.model_validate(tree)
+    except ValidationError as exc:
+        raise InputError(validation_message(exc, source, model)) from None
