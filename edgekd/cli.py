@@ -16,8 +16,15 @@ from edgekd.errors import EdgekdError
 
 
 def _quiet_backends() -> None:
+    """Keep the backends' import chatter and deprecation notices out of the user's terminal."""
+    import logging
+    import warnings
+
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    logging.getLogger("torch.onnx").setLevel(logging.ERROR)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
