@@ -186,7 +186,7 @@ def export_artifacts(
     for target in targets:
         for t in trained:
             for fmt, precision in export_plan(target, t.role, recipe.export.teacher):
-                name = f"{t.role}-{precision}"
+                name = f"{t.role}-{fmt}-{precision}"  # unique per format: each has its own sidecar
                 path = out / "artifacts" / target.name / f"{name}.{fmt}"
                 key = (t.role, fmt, precision)
                 t0 = time.perf_counter()

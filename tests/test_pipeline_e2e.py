@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from edgekd.cli import main
+from edgekd.runtime.sidecar import sidecar_path
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "data" / "heart-sample"
@@ -86,15 +87,22 @@ def test_int8_tflite_student_is_fully_integer(report):
 
 def test_sidecar_describes_the_artifact(report, run_dir):
     a = _artifact(report, "student", "tflite", "int8")
-    meta = json.loads((run_dir / a["path"]).with_suffix("").with_suffix(".edgekd.json").read_text())
+    meta = json.loads(sidecar_path(run_dir / a["path"]).read_text())
     assert meta["labels"] == ["normal", "abnormal"] and meta["positive"] == "abnormal"
     assert meta["frontend"]["sample_rate"] == 2000
     assert meta["input"]["dtype"] == "int8" and meta["input"]["quantization"]["scale"]
 
 
+def test_every_artifact_has_its_own_sidecar(report, run_dir):
+    for a in report["artifacts"]:
+        path = run_dir / a["path"]
+        meta = json.loads(sidecar_path(path).read_text())
+        assert (meta["format"], meta["precision"], meta["model"]["role"]) == (a["format"], a["precision"], a["role"])
+
+
 def test_report_markdown_written(run_dir):
     md = (run_dir / "report.md").read_text()
-    assert "student-int8.tflite" in md and "training-e" in md
+    assert "student-tflite-int8.tflite" in md and "training-e" in md
 
 
 def test_eval_on_a_labelled_folder_prints_the_contract_json(report, run_dir, capsys):
