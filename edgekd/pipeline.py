@@ -172,15 +172,15 @@ def export_artifacts(
     import torch
 
     from edgekd.export import EXPORTERS
+    from edgekd.quantize.calibration import calibration_windows
     from edgekd.runtime.artifact import describe_io
     from edgekd.runtime.sidecar import write_sidecar
     from edgekd.versions import versions
 
-    rng = np.random.default_rng(recipe.seed)
-    train_x = data.windows["train"].x
-    n_cal = min(recipe.export.calibration_windows, len(train_x))
-    calibration = train_x[np.sort(rng.choice(len(train_x), n_cal, replace=False))]
-    example = torch.from_numpy(train_x[:1].copy())
+    train = data.windows["train"]
+    calibration = calibration_windows(train, recipe.export.calibration_windows, recipe.seed)
+    n_cal = len(calibration)
+    example = torch.from_numpy(train.x[:1].copy())
     made: dict[tuple[str, str, str], Path] = {}
     entries = []
     for target in targets:
@@ -211,7 +211,7 @@ def export_artifacts(
                         "target": target.name,
                         "backend": "litert-torch" if fmt == "tflite" else "torch.onnx+onnxruntime.quantization",
                         "model": {"name": t.spec.model, "role": t.role, "params": t.params, "macs": t.macs},
-                        "calibration": {"windows": n_cal, "source": "training split"} if precision == "int8" else None,
+                        "calibration": {"windows": n_cal, "source": "training split, round-robin over recordings"} if precision == "int8" else None,
                         "input": io["input"],
                         "output": io["output"],
                         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

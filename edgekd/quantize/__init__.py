@@ -1,0 +1,1 @@
+"""Quantization helpers shared by the backends (calibration data selection)."""
