@@ -43,6 +43,7 @@ class TrainSpec(_Strict):
     lr: float = Field(3e-3, gt=0)
     weight_decay: float = Field(1e-4, ge=0)
     patience: int = Field(8, ge=1)
+    smooth: int = Field(3, ge=1)  # model selection on the mean val score of the last N epochs
     spec_augment: bool = True
     threads: int = Field(2, ge=1)
 

@@ -25,11 +25,11 @@ def _model() -> nn.Module:
     return nn.Sequential(nn.Flatten(), nn.Linear(24, 8), nn.ReLU(), nn.Linear(8, 2))
 
 
-def _train(tmp_path, log, epochs=4, teacher=None, loss="ce"):
+def _train(tmp_path, log, epochs=4, teacher=None, loss="ce", smooth=1):
     params = {"alpha": 0.5, "temperature": 2.0} if loss == "kd" else {}
     return train_model(
         _model(), _windows(20, 0), _windows(8, 1), build_loss(loss, params), labels=["n", "a"], positive="a",
-        cfg=TrainConfig(epochs=epochs, batch_size=8, lr=0.05, patience=10, spec_augment=False, threads=1),
+        cfg=TrainConfig(epochs=epochs, batch_size=8, lr=0.05, patience=10, smooth=smooth, spec_augment=False, threads=1),
         seed=0, checkpoint_dir=tmp_path, teacher=teacher, log=log,
     )
 
@@ -37,6 +37,15 @@ def _train(tmp_path, log, epochs=4, teacher=None, loss="ce"):
 def test_learns_a_separable_problem(tmp_path):
     result = _train(tmp_path, log=lambda s: None)
     assert result.best_score == 1.0
+
+
+def test_selection_uses_the_mean_of_the_last_epochs(tmp_path):
+    result = _train(tmp_path, log=lambda s: None, epochs=5, smooth=3)
+    scores = [h["val_score"] for h in result.history]
+    best = result.best_epoch
+    window = scores[max(0, best - 3) : best]
+    assert result.best_score == pytest.approx(sum(window) / len(window))
+    assert all(h["val_score_smoothed"] <= result.best_score + 1e-12 for h in result.history)
 
 
 def test_resume_after_interruption_continues_from_last_epoch(tmp_path):

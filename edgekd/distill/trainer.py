@@ -34,6 +34,7 @@ class TrainConfig:
     lr: float = 3e-3
     weight_decay: float = 1e-4
     patience: int = 8
+    smooth: int = 3
     spec_augment: bool = True
     threads: int = 2
 
@@ -185,9 +186,14 @@ def train_model(
         row = {"epoch": epoch, "loss": total / max(seen, 1), "val_score": score, "val_accuracy": val_metrics["accuracy"]}
         state["history"].append(row)
         state["epoch"] = epoch
-        improved = score > state["best_score"]
+        # select on the mean of the last `smooth` epochs: one lucky epoch on a small validation set
+        # (100 recordings: one recording moves MAcc by 1-2 points) does not pick the weights
+        recent = [h["val_score"] for h in state["history"][-cfg.smooth :]]
+        smoothed = sum(recent) / len(recent)
+        row["val_score_smoothed"] = smoothed
+        improved = smoothed > state["best_score"]
         if improved:
-            state.update(best_score=score, best_epoch=epoch, bad_epochs=0)
+            state.update(best_score=smoothed, best_epoch=epoch, bad_epochs=0)
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             _save({"model": best_state, "fingerprint": fp, "epoch": epoch}, best_path)
         else:
@@ -205,7 +211,7 @@ def train_model(
             last_path,
         )
         log(
-            f"epoch {epoch:3d}/{cfg.epochs}  loss {row['loss']:.4f}  val MAcc {score:.3f}"
+            f"epoch {epoch:3d}/{cfg.epochs}  loss {row['loss']:.4f}  val MAcc {score:.3f} (mean of last {len(recent)}: {smoothed:.3f})"
             f"{'  *' if improved else ''}"
         )
         stopped = state["bad_epochs"] >= cfg.patience

@@ -22,6 +22,23 @@ def conv_bn_relu(c_in: int, c_out: int, k: int = 3) -> nn.Sequential:
     )
 
 
+def global_avg_pool(features: nn.Module, input_shape: tuple[int, ...]) -> nn.AvgPool2d:
+    """A global average pool written as one fixed-size ``AvgPool2d`` over the final feature map.
+
+    ``AdaptiveAvgPool2d(1)`` lowers to TFLite's MEAN, whose int8 kernel shifted
+    the heart student's logit margin by +0.81 on average (window top-1 agreement
+    with fp32 96.5 %); AVERAGE_POOL_2D over the same map shifts it by 0.17
+    (99.75 %). The two are identical in float, and the map size is fixed by the
+    input shape.
+    """
+    was_training = features.training
+    features.eval()  # a dummy pass must not touch BatchNorm running statistics
+    with torch.no_grad():
+        h, w = features(torch.zeros(1, *input_shape)).shape[2:]
+    features.train(was_training)
+    return nn.AvgPool2d(kernel_size=(int(h), int(w)))
+
+
 class ResidualBlock(nn.Module):
     """Two 3x3 convolutions with a (1x1 projected) identity shortcut."""
 
@@ -69,7 +86,7 @@ class HeartTeacher(nn.Module):
             ResidualBlock(w2, w3),
         )
         self.head = nn.Sequential(
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(w3, num_classes)
+            global_avg_pool(self.features, input_shape), nn.Flatten(), nn.Dropout(dropout), nn.Linear(w3, num_classes)
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -103,7 +120,7 @@ class HeartStudent(nn.Module):
             c_in = c_out
         self.features = nn.Sequential(*layers)
         self.head = nn.Sequential(
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(c_in, num_classes)
+            global_avg_pool(self.features, input_shape), nn.Flatten(), nn.Dropout(dropout), nn.Linear(c_in, num_classes)
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
