@@ -70,6 +70,17 @@ def check_recipe(recipe: Recipe) -> tuple[AudioFrontend, list[TargetProfile]]:
             raise InputError(f"teacher.loss: {spec.loss.name!r} needs a teacher; train the teacher with 'ce'")
         if spec.checkpoint and not Path(spec.checkpoint).is_file():
             raise InputError(f"{role}.checkpoint: {spec.checkpoint}: file not found")
+    from edgekd.export import EXPORTERS
+
+    for target in targets:
+        for fmt in target.formats:
+            for precision in target.precisions:
+                if f"{fmt}-{precision}" not in EXPORTERS:
+                    can = sorted(k.split("-", 1)[1] for k in EXPORTERS.names() if k.startswith(f"{fmt}-"))
+                    raise InputError(
+                        f"target {target.name!r} ({target.source}) asks for {fmt} {precision}, which edgekd cannot "
+                        f"produce yet; {fmt} precisions available: {', '.join(can)}"
+                    )
     if not Path(recipe.data.path).is_dir():
         raise InputError(f"data.path: {recipe.data.path}: folder not found")
     return frontend, targets
@@ -155,8 +166,7 @@ def export_plan(target: TargetProfile, role: str, export_teacher: bool) -> list[
     """(format, precision) pairs to export for one model on one target."""
     if role == "teacher":
         return [(f, "fp32") for f in target.formats] if export_teacher else []
-    supported = {"fp32", "int8"}
-    return [(f, p) for f in target.formats for p in target.precisions if p in supported]
+    return [(f, p) for f in target.formats for p in target.precisions]
 
 
 def export_artifacts(
