@@ -8,7 +8,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export TF_ENABLE_ONEDNN_OPTS := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo test test-fast device-env device-test benchmark clean
+.PHONY: demo test test-fast device-env device-test benchmark clean browser
 
 $(STAMP): requirements/main.lock requirements/extra.lock pyproject.toml
 	test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
@@ -27,8 +27,12 @@ $(DEVICE_STAMP): requirements/device.lock requirements/device-extra.lock pyproje
 demo: $(STAMP)
 	$(VENV)/bin/edgekd run recipes/heart.yaml --out runs/heart-demo
 
+## browser: Debian's chromium for the headless browser test of report.html
+browser:
+	command -v chromium || (apt-get update && apt-get install -y --no-install-recommends chromium)
+
 ## test: the whole suite (the runtime's tests run again in the device environment)
-test: $(STAMP) $(DEVICE_STAMP)
+test: $(STAMP) $(DEVICE_STAMP) browser
 	$(VENV)/bin/python -m pytest -q
 	$(DEVICE_VENV)/bin/python -m pytest -q -m device -p no:cacheprovider tests
 

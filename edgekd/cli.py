@@ -107,6 +107,29 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_gate(args: argparse.Namespace) -> int:
+    from edgekd.atomic import write_bytes
+    from edgekd.report.gate import run_gate
+    from edgekd.report.summary import render_gate_markdown, render_text
+
+    result = run_gate(args.report, target=args.target, budgets_file=args.budgets, overrides=args.budget,
+                      artifact_patterns=args.artifact)
+    if args.junit:
+        from edgekd.report.junit import junit_bytes
+
+        write_bytes(args.junit, junit_bytes(result))
+    if args.markdown and args.markdown != "-":
+        # A plain write, not an atomic rename: the file may be $GITHUB_STEP_SUMMARY.
+        Path(args.markdown).write_text(render_gate_markdown(result), encoding="utf-8")
+    if args.json:
+        print(json.dumps(result.to_dict()))
+    elif args.markdown == "-":
+        print(render_gate_markdown(result), end="")
+    else:
+        print(render_text(result))
+    return result.exit_code
+
+
 def cmd_targets(args: argparse.Namespace) -> int:
     from edgekd.targets import available_targets, load_target
 
@@ -157,6 +180,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("artifact")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_inspect)
+
+    p = sub.add_parser("gate", help="check a report's deployed artifacts against budgets (exit 1 if any is broken)",
+                       description="Budgets come from each target's profile, then --budgets FILE, then --budget "
+                                   "overrides. Exit 0: all budgets hold; 1: a budget is broken; 2: bad input.")
+    p.add_argument("report", help="report.json (schema edgekd.report/1)")
+    p.add_argument("--target", help="gate only this target of the report")
+    p.add_argument("--budgets", metavar="FILE", help="YAML mapping target name -> budgets, over the profiles'")
+    p.add_argument("--budget", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a budget for every gated target, e.g. --budget size_kb=30 (none removes it); "
+                        "keys: size_kb, latency_p90_ms, ram_kb, accuracy_drop_pp, min_metric, allow_estimated_latency")
+    p.add_argument("--artifact", action="append", default=[], metavar="GLOB",
+                   help="gate only artifacts whose name matches, e.g. 'student-*-int8' (repeatable)")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p.add_argument("--junit", metavar="FILE", help="write JUnit XML: one test case per artifact x budget")
+    p.add_argument("--markdown", metavar="FILE",
+                   help="write a Markdown summary (fits $GITHUB_STEP_SUMMARY); '-' prints it instead of the text one")
+    p.set_defaults(func=cmd_gate)
 
     p = sub.add_parser("targets", help="list target device profiles")
     p.add_argument("--json", action="store_true")

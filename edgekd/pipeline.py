@@ -280,39 +280,6 @@ def measure_artifacts(
     return results
 
 
-def check_budgets(artifacts: list[dict], targets: list[TargetProfile]) -> None:
-    """Fill each artifact's ``budget`` from its target's budgets (students only: teachers are references)."""
-    by_name = {t.name: t for t in targets}
-    for a in artifacts:
-        if a["role"] != "student":
-            a["budget"] = {"passed": None, "violations": [], "checked": False, "reason": "reference model, not deployed"}
-            continue
-        b = by_name[a["target"]].budgets
-        score = a["metrics"].get("macc", a["metrics"]["balanced_accuracy"])
-        violations = []
-
-        def over(budget: str, value: float, limit: float | None, unit: str, lower_is_better: bool = True) -> None:
-            if limit is None:
-                return
-            broken = value > limit if lower_is_better else value < limit
-            if broken:
-                violations.append({"budget": budget, "value": value, "limit": limit, "unit": unit})
-
-        over("size_kb", a["size_bytes"] / 1024, b.size_kb, "KB")
-        over("latency_p90_ms", a["latency"]["p90_ms"], b.latency_p90_ms, "ms")
-        over("min_metric", score, b.min_metric, "", lower_is_better=False)
-        if b.accuracy_drop_pp is not None and a["precision"] != "fp32":
-            twin = next(
-                (x for x in artifacts if x["role"] == a["role"] and x["target"] == a["target"]
-                 and x["format"] == a["format"] and x["precision"] == "fp32"),
-                None,
-            )
-            if twin is not None:
-                ref = twin["metrics"].get("macc", twin["metrics"]["balanced_accuracy"])
-                over("accuracy_drop_pp", round((ref - score) * 100, 3), b.accuracy_drop_pp, "pp")
-        a["budget"] = {"passed": not violations, "violations": violations, "checked": True}
-
-
 # ---------------------------------------------------------------- the whole run
 def run(recipe: Recipe, recipe_path: str, out: Path, log: Log = default_log) -> dict:
     """Run the recipe end to end and write ``report.json`` / ``report.md`` into ``out``.
@@ -320,6 +287,8 @@ def run(recipe: Recipe, recipe_path: str, out: Path, log: Log = default_log) -> 
     Returns:
         The report (schema ``edgekd.report/1``).
     """
+    from edgekd.report.budgets import apply_budgets, profile_budgets
+    from edgekd.report.html import render_html
     from edgekd.report.markdown import render_markdown
     from edgekd.report.schema import build_report, write_report
 
@@ -339,12 +308,13 @@ def run(recipe: Recipe, recipe_path: str, out: Path, log: Log = default_log) -> 
     entries = export_artifacts(recipe, [teacher, student], data, frontend, targets, out, log)
     log("[5/5] measure the artifacts on the test split")
     artifacts = measure_artifacts(recipe, entries, data, targets, out, log)
-    check_budgets(artifacts, targets)
+    apply_budgets(artifacts, {t.name: profile_budgets(t) for t in targets})
     report = build_report(recipe, recipe_path, data, frontend, [teacher, student], artifacts, targets,
                           seconds=time.perf_counter() - t0)
     write_report(report, out)
     from edgekd.atomic import write_text
 
     write_text(out / "report.md", render_markdown(report))
+    render_html(report, out)
     log(f"report: {out / 'report.json'} and {out / 'report.md'} ({time.perf_counter() - t0:.0f} s)")
     return report

@@ -31,6 +31,8 @@ class Budgets(BaseModel):
     ram_kb: Optional[float] = Field(None, gt=0)
     accuracy_drop_pp: Optional[float] = Field(None, ge=0)
     min_metric: Optional[float] = Field(None, ge=0, le=1)
+    # Gate ``latency_p90_ms`` on an estimated figure (runner ``estimate``) instead of skipping it.
+    allow_estimated_latency: bool = False
 
 
 class Runner(BaseModel):

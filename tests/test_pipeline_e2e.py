@@ -100,6 +100,11 @@ def test_every_artifact_has_its_own_sidecar(report, run_dir):
         assert (meta["format"], meta["precision"], meta["model"]["role"]) == (a["format"], a["precision"], a["role"])
 
 
+def test_report_html_and_plots_written(run_dir):
+    html = (run_dir / "report.html").read_text()
+    assert "<img" in html and "http://" not in html and list((run_dir / "plots").glob("*.png"))
+
+
 def test_report_markdown_written(run_dir):
     md = (run_dir / "report.md").read_text()
     assert "student-tflite-int8.tflite" in md and "training-e" in md

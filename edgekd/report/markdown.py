@@ -2,6 +2,20 @@
 
 from __future__ import annotations
 
+from edgekd.report.flags import audit_flags
+from edgekd.report.plots import AXES, front_of, plot_name
+
+
+def _verdict(b: dict) -> str:
+    """An artifact's stored budget verdict as one table cell."""
+    if not b.get("checked"):
+        return "– (reference)"
+    if b["passed"]:
+        skipped = b.get("skipped") or []
+        return "pass" + (" (not checked: " + ", ".join(s["budget"] for s in skipped) + ")" if skipped else "")
+    return "FAIL: " + ", ".join(
+        v.get("message") or f"{v['budget']} {v['value']:.3g} > {v['limit']:g}" for v in b["violations"])
+
 
 def _score(m: dict) -> float:
     return m.get("macc", m["balanced_accuracy"])
@@ -50,16 +64,21 @@ def render_markdown(report: dict) -> str:
                   "|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|"]
         for a in rows:
             lat, au, b = a["latency"], a["audit"], a["budget"]
-            if b.get("checked"):
-                verdict = "pass" if b["passed"] else "FAIL: " + ", ".join(
-                    f"{v['budget']} {v['value']:.3g} > {v['limit']:g}" for v in b["violations"])
-            else:
-                verdict = "– (reference)"
+            verdict = _verdict(b)
             lines.append(
                 f"| `{a['path'].split('/')[-1]}` | {a['size_bytes'] / 1024:.1f} | {_fmt_metrics(a['metrics'])} | "
                 f"{lat['p50_ms']:.3f} | {lat['p90_ms']:.3f} | {lat['runtime']} ({lat['threads']}) | "
                 f"{'yes' if au.get('fully_integer') else 'no'} | {verdict} |"
             )
+        lines += ["", f"### Pareto front and plots (`{target}`)", ""]
+        for axis, spec in AXES.items():
+            on = [name for name, flag in front_of(rows, axis).items() if flag]
+            lines.append(f"- metric vs {spec.label.split(' (')[0]}: " + ", ".join(f"`{n}`" for n in on))
+        lines += [""] + [f"![metric vs {axis}](plots/{plot_name(target, axis)})" for axis in AXES]
+        flagged = [(a["name"], audit_flags(a)) for a in rows]
+        flagged = [(n, f) for n, f in flagged if f]
+        lines += ["", f"### Audit flags (`{target}`)", ""]
+        lines += [f"- `{n}`: " + "; ".join(f) for n, f in flagged] or ["None."]
         groups = sorted({g for a in rows for g in a["metrics"].get("per_group", {})})
         if groups:
             lines += ["", f"### Per database (MAcc on the test split, `{target}`)", "",

@@ -1,0 +1,223 @@
+"""``edgekd gate``: a report's deployed artifacts against budgets, as a verdict CI can act on.
+
+Budgets are resolved per target in three layers, each overriding the keys it sets:
+
+1. the target profile of that name in ``targets/`` (``$EDGEKD_TARGETS``, ./targets,
+   the repo's); when no profile of that name exists, the budgets recorded in
+   the report at run time;
+2. ``--budgets FILE``: a YAML mapping ``target name → budgets``;
+3. ``--budget KEY=VALUE`` overrides, applied to every gated target
+   (``none`` removes a budget).
+
+Every layer is validated with the ``Budgets`` model, so a misspelled key is an
+``InputError`` (exit 2) naming it, never a silently ignored budget. The figures
+themselves are judged by ``edgekd.report.budgets`` (the same code the pipeline
+uses for ``report.json``).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Optional, Sequence
+
+from edgekd.errors import InputError
+from edgekd.report.budgets import Check, evaluate, is_deployed, profile_budgets
+from edgekd.report.schema import load_report
+from edgekd.targets import Budgets, available_targets, load_target
+from edgekd.yamlconf import read_yaml_mapping, validate
+
+#: Keys every artifact needs for the gate to judge it.
+REQUIRED_ARTIFACT_KEYS = ("name", "target", "format", "precision", "size_bytes", "metrics")
+
+
+@dataclass
+class TargetBudgets:
+    """The budgets a target is gated on, and where each layer came from."""
+
+    target: str
+    budgets: Budgets
+    sources: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"budgets": self.budgets.model_dump(exclude_none=True), "sources": self.sources}
+
+
+@dataclass
+class GateResult:
+    """What ``edgekd gate`` found: one ``Check`` per gated artifact × set budget."""
+
+    report_path: str
+    report: Mapping[str, Any]
+    targets: dict[str, TargetBudgets]
+    checks: list[Check]
+    not_gated: list[str]
+
+    @property
+    def violations(self) -> list[Check]:
+        return [c for c in self.checks if c.status == "fail"]
+
+    @property
+    def skipped(self) -> list[Check]:
+        return [c for c in self.checks if c.status == "skip"]
+
+    @property
+    def passed(self) -> bool:
+        return not self.violations
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every budget holds, 1 when any is broken (the CLI contract)."""
+        return 0 if self.passed else 1
+
+    @property
+    def gated_artifacts(self) -> list[str]:
+        return list(dict.fromkeys(c.artifact for c in self.checks))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "report": self.report_path,
+            "passed": self.passed,
+            "exit_code": self.exit_code,
+            "targets": {name: t.to_dict() for name, t in self.targets.items()},
+            "checks": [c.to_dict() for c in self.checks],
+            "violations": [c.to_dict() for c in self.violations],
+            "not_gated": self.not_gated,
+        }
+
+
+def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
+    """``["size_kb=30", "min_metric=none"]`` → ``{"size_kb": "30", "min_metric": None}``, validated by key.
+
+    Raises:
+        InputError: an item without ``=``, or a key ``Budgets`` does not have (with a did-you-mean).
+    """
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--budget {item!r}: expected KEY=VALUE, e.g. --budget size_kb=64")
+        value = value.strip()
+        out[key.strip()] = None if value.lower() in ("", "none", "null") else value
+    validate(Budgets, out, "--budget")
+    return out
+
+
+def read_budgets_file(path: str | Path, report_targets: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """A YAML mapping ``target → budgets``, each validated; a target the report lacks is an error."""
+    path = Path(path)
+    tree = read_yaml_mapping(path, "budgets")
+    out: dict[str, dict[str, Any]] = {}
+    for target, budgets in tree.items():
+        if str(target) not in report_targets:
+            raise InputError(f"{path}: target {target!r} is not in the report "
+                             f"(report targets: {', '.join(report_targets)})")
+        if budgets is None:
+            budgets = {}
+        if not isinstance(budgets, dict):
+            raise InputError(f"{path}: {target}: budgets are a mapping of keys (size_kb, latency_p90_ms, ...)")
+        validate(Budgets, budgets, f"{path}: {target}")
+        out[str(target)] = budgets
+    return out
+
+
+def _shown_path(path: Path) -> str:
+    """``path`` relative to the working directory when it is under it (shorter CI logs), else as is."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def base_budgets(report: Mapping[str, Any], target: str) -> tuple[dict[str, Any], str]:
+    """The first layer for ``target``: its profile in ``targets/``, else the budgets recorded in the report."""
+    known = available_targets()
+    if target in known:
+        profile = load_target(known[target])
+        b = profile_budgets(profile)
+        return b.model_dump(exclude_none=True), f"profile {_shown_path(known[target])}"
+    for t in report.get("targets") or []:
+        if t.get("name") == target:
+            return dict(t.get("budgets") or {}), "budgets recorded in the report (no profile of that name)"
+    return {}, "no profile and none recorded in the report"
+
+
+def check_report_shape(report: Mapping[str, Any], path: str) -> list[dict[str, Any]]:
+    """The report's artifacts, or an ``InputError`` naming the first one the gate cannot judge."""
+    artifacts = report.get("artifacts")
+    if not isinstance(artifacts, list) or not artifacts:
+        raise InputError(f"{path}: the report has no artifacts to gate")
+    for i, a in enumerate(artifacts):
+        if not isinstance(a, dict):
+            raise InputError(f"{path}: artifacts[{i}] is not an object")
+        missing = [k for k in REQUIRED_ARTIFACT_KEYS if k not in a]
+        if missing:
+            raise InputError(f"{path}: artifacts[{i}] ({a.get('name', '?')}) has no {', '.join(map(repr, missing))}")
+        if not isinstance(a["metrics"], dict) or not ({"macc", "balanced_accuracy"} & set(a["metrics"])):
+            raise InputError(f"{path}: artifacts[{i}] ({a['name']}) has no 'macc' or 'balanced_accuracy' metric")
+    return artifacts
+
+
+def run_gate(
+    report_path: str | Path,
+    *,
+    target: Optional[str] = None,
+    budgets_file: Optional[str | Path] = None,
+    overrides: Sequence[str] = (),
+    artifact_patterns: Sequence[str] = (),
+) -> GateResult:
+    """Load the report, resolve each target's budgets, judge its deployed artifacts.
+
+    Args:
+        report_path: ``report.json`` (schema ``edgekd.report/1``).
+        target: gate only this target (it must be in the report).
+        budgets_file: YAML ``target → budgets`` layered over the profiles.
+        overrides: ``KEY=VALUE`` budgets layered over everything, for every gated target.
+        artifact_patterns: gate only artifacts whose name matches one of these globs
+            (``student-*-int8``); the others are listed as not gated.
+
+    Raises:
+        InputError: unknown schema, malformed report, unknown budget key, a target or
+            artifact pattern the report does not have (exit 2).
+    """
+    path = str(report_path)
+    report = load_report(report_path)
+    artifacts = check_report_shape(report, path)
+    report_targets = list(dict.fromkeys(a["target"] for a in artifacts))
+    if target is not None and target not in report_targets:
+        raise InputError(f"{path}: target {target!r} is not in the report "
+                         f"(report targets: {', '.join(report_targets)})")
+    gated_targets = [target] if target else report_targets
+
+    override_tree = parse_overrides(overrides)
+    file_tree = read_budgets_file(budgets_file, report_targets) if budgets_file else {}
+    resolved: dict[str, TargetBudgets] = {}
+    for t in gated_targets:
+        tree, source = base_budgets(report, t)
+        sources = [source]
+        if t in file_tree:
+            tree.update(file_tree[t])
+            sources.append(f"budgets file {budgets_file}")
+        if override_tree:
+            tree.update(override_tree)
+            sources.append("--budget " + " ".join(f"{k}={v}" for k, v in override_tree.items()))
+        tree = {k: v for k, v in tree.items() if v is not None}
+        resolved[t] = TargetBudgets(t, validate(Budgets, tree, f"budgets of {t}"), sources)
+
+    selected = [a for a in artifacts if a["target"] in resolved]
+    if artifact_patterns:
+        chosen = [a for a in selected if any(fnmatch.fnmatchcase(a["name"], p) for p in artifact_patterns)]
+        if not chosen:
+            names = ", ".join(a["name"] for a in selected)
+            raise InputError(f"--artifact {' '.join(artifact_patterns)}: matches no artifact (report has: {names})")
+    else:
+        chosen = selected
+    chosen_names = {a["name"] for a in chosen}
+    # Twins for the accuracy drop come from the whole report, even when only int8 files are gated.
+    checks = [c for c in evaluate(artifacts, {t: r.budgets for t, r in resolved.items()}) if c.artifact in chosen_names]
+    not_gated = [
+        f"{a['name']} ({'reference model, not deployed' if not is_deployed(a) else 'not selected'})"
+        for a in selected if a["name"] not in chosen_names or not is_deployed(a)
+    ]
+    return GateResult(path, report, resolved, checks, not_gated)

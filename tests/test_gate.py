@@ -1,0 +1,181 @@
+"""`edgekd gate`: exit 0 within budget, 1 with the right violations, 2 on bad input; JUnit and Markdown outputs."""
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from edgekd.cli import main
+
+DATA = Path(__file__).resolve().parent / "data"
+WITHIN = DATA / "reports" / "within.json"
+BREAKS = DATA / "reports" / "breaks.json"
+OLD = DATA / "reports" / "old-schema.json"
+STUDENTS = ["student-tflite-fp32", "student-tflite-int8", "student-onnx-fp32", "student-onnx-int8"]
+BUDGETS = ["size_kb", "latency_p90_ms", "accuracy_drop_pp"]
+
+
+@pytest.fixture(autouse=True)
+def test_profiles(monkeypatch):
+    """Budgets come from tests/data/targets/x86_64.yaml (size 128 KB, p90 20 ms, drop 2 pp), not the repo's."""
+    monkeypatch.setenv("EDGEKD_TARGETS", str(DATA / "targets"))
+
+
+def _gate(args, capsys):
+    code = main(["gate", *map(str, args)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_within_budget_exits_0(capsys):
+    code, out, err = _gate([WITHIN], capsys)
+    assert code == 0, out + err
+    assert "PASS" in out and "all 12 budget checks hold" in out
+
+
+def test_broken_budgets_exit_1_with_exactly_those_violations(capsys):
+    code, out, _ = _gate([BREAKS, "--json"], capsys)
+    assert code == 1
+    result = json.loads(out)
+    got = {(v["artifact"], v["budget"]) for v in result["violations"]}
+    assert got == {("student-tflite-int8", "size_kb"), ("student-onnx-int8", "latency_p90_ms"),
+                   ("student-onnx-int8", "accuracy_drop_pp")}
+    by = {(v["artifact"], v["budget"]): v for v in result["violations"]}
+    assert by[("student-tflite-int8", "size_kb")]["value"] == 200.0
+    assert by[("student-onnx-int8", "accuracy_drop_pp")]["value"] == pytest.approx(4.0)
+
+
+def test_violation_message_names_figure_budget_and_artifact(capsys):
+    code, out, _ = _gate([BREAKS], capsys)
+    assert code == 1
+    assert "FAIL student-tflite-int8 [x86_64] size_kb: file size 200 KB > budget 128 KB" in out
+    assert "FAIL student-onnx-int8 [x86_64] latency_p90_ms: latency p90 45 ms > budget 20 ms" in out
+
+
+def test_teachers_are_not_gated(capsys):
+    _, out, _ = _gate([WITHIN, "--json"], capsys)
+    result = json.loads(out)
+    assert {c["artifact"] for c in result["checks"]} == set(STUDENTS)
+    assert any(n.startswith("teacher-tflite-fp32") for n in result["not_gated"])
+
+
+def test_budget_override_on_the_command_line_breaks_the_gate(capsys):
+    code, out, _ = _gate([WITHIN, "--budget", "size_kb=30", "--json"], capsys)
+    assert code == 1
+    assert {v["artifact"] for v in json.loads(out)["violations"]} == {
+        "student-tflite-fp32", "student-onnx-fp32", "student-onnx-int8"}
+
+
+def test_budgets_file_is_layered_over_the_profile(tmp_path, capsys):
+    f = tmp_path / "budgets.yaml"
+    f.write_text("x86_64:\n  latency_p90_ms: 0.3\n")
+    code, out, _ = _gate([WITHIN, "--budgets", f, "--json"], capsys)
+    result = json.loads(out)
+    assert code == 1
+    assert {(v["artifact"], v["budget"]) for v in result["violations"]} == {
+        ("student-tflite-fp32", "latency_p90_ms"), ("student-onnx-int8", "latency_p90_ms")}
+    assert result["targets"]["x86_64"]["budgets"]["size_kb"] == 128
+
+
+def test_artifact_selection_gates_only_the_shipped_files(capsys):
+    code, out, _ = _gate([WITHIN, "--artifact", "student-*-int8", "--budget", "size_kb=64", "--json"], capsys)
+    assert code == 0
+    assert {c["artifact"] for c in json.loads(out)["checks"]} == {"student-tflite-int8", "student-onnx-int8"}
+
+
+def test_unknown_schema_exits_2(capsys):
+    code, out, err = _gate([OLD], capsys)
+    assert code == 2 and "schema 'edgekd.report/0' is not 'edgekd.report/1'" in err
+    assert "Traceback" not in err
+
+
+def test_malformed_artifact_exits_2(tmp_path, capsys):
+    report = json.loads(WITHIN.read_text())
+    del report["artifacts"][3]["size_bytes"]
+    bad = tmp_path / "report.json"
+    bad.write_text(json.dumps(report))
+    code, _, err = _gate([bad], capsys)
+    assert code == 2 and "artifacts[3] (student-tflite-int8) has no 'size_bytes'" in err
+
+
+def test_misspelled_budget_key_in_file_exits_2(tmp_path, capsys):
+    f = tmp_path / "budgets.yaml"
+    f.write_text("x86_64:\n  size_kbb: 30\n")
+    code, _, err = _gate([WITHIN, "--budgets", f], capsys)
+    assert code == 2 and "unknown key 'size_kbb'" in err and "did you mean 'size_kb'" in err
+
+
+def test_misspelled_budget_key_in_override_exits_2(capsys):
+    code, _, err = _gate([WITHIN, "--budget", "latency_p90=5"], capsys)
+    assert code == 2 and "--budget: unknown key 'latency_p90'" in err and "latency_p90_ms" in err
+
+
+def test_target_missing_from_report_exits_2(capsys):
+    code, _, err = _gate([WITHIN, "--target", "rpi4"], capsys)
+    assert code == 2 and "target 'rpi4' is not in the report (report targets: x86_64)" in err
+
+
+def test_budgets_file_naming_a_target_missing_from_report_exits_2(tmp_path, capsys):
+    f = tmp_path / "budgets.yaml"
+    f.write_text("rpi4:\n  size_kb: 30\n")
+    code, _, err = _gate([WITHIN, "--budgets", f], capsys)
+    assert code == 2 and "target 'rpi4' is not in the report" in err
+
+
+def test_target_without_profile_uses_budgets_recorded_in_report(tmp_path, capsys):
+    report = json.loads(WITHIN.read_text())
+    for a in report["artifacts"]:
+        a["target"] = "lab-box"
+    report["targets"][0]["name"] = "lab-box"  # recorded budgets: size 64 KB, p90 20 ms, drop 2 pp
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(report))
+    code, out, _ = _gate([path, "--json"], capsys)
+    result = json.loads(out)
+    assert code == 1 and "recorded in the report" in result["targets"]["lab-box"]["sources"][0]
+    assert {v["artifact"] for v in result["violations"]} == {"student-tflite-fp32", "student-onnx-fp32"}
+
+
+def test_junit_has_one_case_per_artifact_and_budget(tmp_path, capsys):
+    xml_path = tmp_path / "gate.xml"
+    code, _, _ = _gate([BREAKS, "--junit", xml_path], capsys)
+    assert code == 1
+    root = ET.parse(xml_path).getroot()
+    cases = root.findall(".//testcase")
+    keys = [(c.get("classname").rsplit(".", 1)[-1], c.get("name")) for c in cases]
+    assert sorted(keys) == sorted((a, b) for a in STUDENTS for b in BUDGETS)
+    failed = {(c.get("classname").rsplit(".", 1)[-1], c.get("name")) for c in cases if c.find("failure") is not None}
+    assert failed == {("student-tflite-int8", "size_kb"), ("student-onnx-int8", "latency_p90_ms"),
+                      ("student-onnx-int8", "accuracy_drop_pp")}
+    assert root.get("tests") == "12" and root.get("failures") == "3"
+
+
+def test_junit_marks_unmeasured_ram_as_skipped(tmp_path, capsys):
+    xml_path = tmp_path / "gate.xml"
+    code, _, _ = _gate([WITHIN, "--budget", "ram_kb=256", "--junit", xml_path], capsys)
+    assert code == 0
+    ram = [c for c in ET.parse(xml_path).getroot().iter("testcase") if c.get("name") == "ram_kb"]
+    assert len(ram) == 4 and all(c.find("skipped") is not None and c.find("failure") is None for c in ram)
+
+
+def test_markdown_summary_has_the_table(tmp_path, capsys):
+    md = tmp_path / "summary.md"
+    _gate([BREAKS, "--markdown", md], capsys)
+    text = md.read_text()
+    assert text.startswith("## edgekd gate: ❌ 3 budget(s) broken")
+    assert "| artifact | target | budget | value | limit | result | detail |" in text
+    assert "| `student-tflite-int8` | x86_64 | size_kb | 200 KB | 128 KB | ❌ FAIL |" in text
+    assert sum(line.startswith("| `student-") for line in text.splitlines()) == 12
+
+
+def test_gate_does_not_import_matplotlib_or_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom edgekd.cli import main\n"
+            f"rc = main(['gate', {str(WITHIN)!r}, '--json'])\n"
+            "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('matplotlib', 'torch', 'tensorflow'))\n"
+            "print('HEAVY', heavy, rc)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**__import__("os").environ, "EDGEKD_TARGETS": str(DATA / "targets")}).stdout
+    assert "HEAVY [] 0" in out
