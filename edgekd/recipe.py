@@ -45,6 +45,7 @@ class TrainSpec(_Strict):
     patience: int = Field(8, ge=1)
     smooth: int = Field(3, ge=1)  # model selection on the mean val score of the last N epochs
     spec_augment: bool = True
+    consistent_teacher: bool = True  # the teacher labels the student's augmented view (else clean windows, once)
     threads: int = Field(2, ge=1)
 
 

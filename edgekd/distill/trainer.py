@@ -1,7 +1,9 @@
 """Training loop with distillation, validation per epoch, early stopping, checkpoints and resume.
 
-Teacher logits are computed once for the training windows (the teacher is frozen
-and sees clean inputs), so distillation costs little more than plain training.
+With ``consistent_teacher`` (the default) the frozen teacher labels the same
+augmented view the student sees, batch by batch ("a good teacher is patient and
+consistent", Beyer et al., CVPR 2022); otherwise its logits on the clean
+training windows are computed once, which is cheaper.
 Validation scores recordings, not windows: window probabilities are averaged per
 recording, as at deployment.
 """
@@ -36,6 +38,7 @@ class TrainConfig:
     patience: int = 8
     smooth: int = 3
     spec_augment: bool = True
+    consistent_teacher: bool = True
     threads: int = 2
 
 
@@ -89,9 +92,17 @@ def _spec_augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return x
 
 
-def _fingerprint(model: nn.Module, cfg: TrainConfig, train: WindowSet, seed: int, extra: str) -> str:
+def _fingerprint(model: nn.Module, cfg: TrainConfig, train: WindowSet, seed: int, extra: str, distil: bool) -> str:
+    """Identity of a training run: a checkpoint is resumed only by the same run.
+
+    Teacher options are left out when there is no teacher (they cannot change the result), so
+    adding one does not throw away a finished teacher.
+    """
+    settings = asdict(cfg)
+    if not distil:
+        settings.pop("consistent_teacher")
     h = hashlib.sha256()
-    h.update(json.dumps(asdict(cfg), sort_keys=True).encode())
+    h.update(json.dumps(settings, sort_keys=True).encode())
     h.update(f"{type(model).__name__}|{sum(p.numel() for p in model.parameters())}|{seed}|{extra}".encode())
     h.update(np.ascontiguousarray(train.y).tobytes())
     h.update(str(train.x.shape).encode())
@@ -130,14 +141,17 @@ def train_model(
     """
     torch.set_num_threads(cfg.threads)
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    fp = _fingerprint(model, cfg, train, seed, fingerprint_extra)
+    fp = _fingerprint(model, cfg, train, seed, fingerprint_extra, distil=teacher is not None)
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = max(1, -(-len(train.x) // cfg.batch_size))
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch)
     teacher_logits = None
+    online_teacher = teacher is not None and cfg.consistent_teacher and cfg.spec_augment
     if teacher is not None:
-        teacher_logits = torch.from_numpy(predict_logits(teacher, train.x))
+        teacher.eval()
+        if not online_teacher:
+            teacher_logits = torch.from_numpy(predict_logits(teacher, train.x))
 
     state = {"epoch": 0, "best_score": -1.0, "best_epoch": 0, "bad_epochs": 0, "history": []}
     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -173,7 +187,11 @@ def train_model(
             xb, yb = x_all[idx], y_all[idx]
             if cfg.spec_augment:
                 xb = _spec_augment(xb, gen)
-            tb = teacher_logits[idx] if teacher_logits is not None else None
+            if online_teacher:
+                with torch.no_grad():
+                    tb = teacher(xb)
+            else:
+                tb = teacher_logits[idx] if teacher_logits is not None else None
             loss = loss_fn(model(xb), yb, tb)
             opt.zero_grad()
             loss.backward()
