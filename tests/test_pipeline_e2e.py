@@ -143,7 +143,7 @@ def _write_wav(path, data, rate=2000, channels=1):
 
 @pytest.mark.parametrize(
     "case, expect",
-    [("stereo", "stereo"), ("rate", "4000 Hz"), ("short", "shorter"), ("empty", "empty"), ("label", "murmur")],
+    [("stereo", "stereo"), ("rate", "4000 Hz"), ("short", "too short"), ("empty", "empty"), ("label", "murmur")],
 )
 def test_eval_refuses_bad_recordings_with_exit_2(report, run_dir, tmp_path, capsys, case, expect):
     import numpy as np
