@@ -5,7 +5,8 @@ front-end as the networks, so the comparison is about the model, not the data.
 Per recording: 13 MFCCs (c1..c13, c0 dropped: it carries the level, a label leak)
 from every frame of every window, summarised by mean and standard deviation
 (26 features), then standardised and fed to an L2 logistic regression whose C is
-chosen on the validation split by MAcc.
+chosen on the validation split by MAcc; the decision threshold is chosen on the
+validation split too, exactly as for the networks (``edgekd.runtime.threshold``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from edgekd.runtime.metrics import classification_metrics
+from edgekd.runtime.threshold import choose_threshold, decide
 
 
 def mfcc_stats(windows) -> np.ndarray:
@@ -46,11 +48,14 @@ def run_baseline(data, seed: int = 0) -> dict:
         if best is None or score > best[0]:
             best = (score, c, clf)
     _, c, clf = best
-    pred = clf.predict(x["test"])
+    pos = data.classes.index(data.positive)
+    threshold = choose_threshold(clf.predict_proba(x["val"])[:, pos], y["val"] == pos)
+    pred = decide(clf.predict_proba(x["test"]), pos, threshold)
     test = classification_metrics(y["test"], pred, data.classes, data.positive)
     groups = np.array([r.group for r in w["test"].recordings])
     test["per_group"] = {
         g: classification_metrics(y["test"][groups == g], pred[groups == g], data.classes, data.positive)
         for g in sorted(set(groups))
     }
-    return {"name": "MFCC(13) mean+std + logistic regression", "C": c, "val_score": best[0], "metrics": test}
+    return {"name": "MFCC(13) mean+std + logistic regression", "C": c, "threshold": threshold,
+            "val_score": best[0], "metrics": test}

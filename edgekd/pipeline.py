@@ -118,7 +118,7 @@ def train_role(
     import torch
 
     from edgekd.distill.losses import build_loss
-    from edgekd.distill.trainer import TrainConfig, predict_logits, recording_metrics, train_model
+    from edgekd.distill.trainer import TrainConfig, train_model
     from edgekd.models import build_model
     from edgekd.models.complexity import count_macs, count_params
 
@@ -148,8 +148,7 @@ def train_role(
         log=lambda s: log(f"  [{role}] {s}"),
         fingerprint_extra=f"{spec.model}|{spec.params}|{spec.loss}|{data.data_hash}",
     )
-    test = data.windows["test"]
-    metrics = recording_metrics(predict_logits(model, test.x), test, data.classes, data.positive)
+    metrics = torch_test_metrics(model, data)
     return Trained(
         role=role,
         spec=spec,
@@ -159,6 +158,25 @@ def train_role(
         train=result,
         torch_metrics=metrics,
     )
+
+
+def torch_test_metrics(model, data: Prepared) -> dict:
+    """Torch-side test metrics with the same decision rule as the artifacts (threshold chosen on val)."""
+    from edgekd.distill.trainer import predict_logits
+    from edgekd.runtime.metrics import aggregate_by_group, classification_metrics, softmax
+    from edgekd.runtime.threshold import choose_threshold, decide
+
+    val, test = data.windows["val"], data.windows["test"]
+    pos = data.classes.index(data.positive) if data.positive in data.classes else None
+    threshold = None
+    if pos is not None and len(data.classes) == 2:
+        ids, probs = aggregate_by_group(softmax(predict_logits(model, val.x)), val.rec)
+        threshold = choose_threshold(probs[:, pos], val.y_rec[ids] == pos)
+    ids, probs = aggregate_by_group(softmax(predict_logits(model, test.x)), test.rec)
+    out = classification_metrics(test.y_rec[ids], decide(probs, pos, threshold), data.classes, data.positive)
+    if threshold is not None:
+        out["threshold"] = threshold
+    return out
 
 
 # ---------------------------------------------------------------- export
@@ -236,6 +254,28 @@ def export_artifacts(
 
 
 # ---------------------------------------------------------------- measurement
+def operating_point(art, val, data: Prepared) -> float | None:
+    """Choose a two-class artifact's threshold on the validation split and record it in its sidecar."""
+    from edgekd.runtime.evaluate import recording_probabilities
+    from edgekd.runtime.sidecar import read_sidecar, write_sidecar
+    from edgekd.runtime.threshold import choose_threshold
+
+    if len(data.classes) != 2 or data.positive is None:
+        return None
+    pos = data.classes.index(data.positive)
+    ids, probs = recording_probabilities(art, val.x, val.rec)
+    threshold = choose_threshold(probs[:, pos], val.y_rec[ids] == pos)
+    meta = read_sidecar(art.path)
+    meta["decision"] = {
+        "positive": data.positive,
+        "threshold": threshold,
+        "rule": "recording is positive when its mean window probability of the positive class >= threshold",
+        "chosen_on": f"validation split ({len(ids)} recordings), max MAcc, by running this artifact",
+    }
+    write_sidecar(art.path, meta)
+    return threshold
+
+
 def measure_artifacts(
     recipe: Recipe, entries: list[dict], data: Prepared, targets: list[TargetProfile], out: Path, log: Log
 ) -> list[dict]:
@@ -246,13 +286,14 @@ def measure_artifacts(
     from edgekd.runtime.latency import measure_latency
 
     by_name = {t.name: t for t in targets}
-    test = data.windows["test"]
+    test, val = data.windows["test"], data.windows["val"]
     groups = [r.group for r in test.recordings]
     results = []
     for e in entries:
         target = by_name[e["target"]]
         art = load_artifact(e["file"], threads=target.threads)
-        metrics = evaluate_windows(art, test.x, test.rec, test.y_rec, data.classes, data.positive, groups)
+        threshold = operating_point(art, val, data)
+        metrics = evaluate_windows(art, test.x, test.rec, test.y_rec, data.classes, data.positive, groups, threshold)
         metrics["artifact"] = str(e["file"].relative_to(out))
         latency = measure_latency(
             art, runs=recipe.bench.runs, warmup=recipe.bench.warmup, max_seconds=recipe.bench.max_seconds

@@ -91,6 +91,7 @@ def test_sidecar_describes_the_artifact(report, run_dir):
     assert meta["labels"] == ["normal", "abnormal"] and meta["positive"] == "abnormal"
     assert meta["frontend"]["sample_rate"] == 2000
     assert meta["input"]["dtype"] == "int8" and meta["input"]["quantization"]["scale"]
+    assert 0.0 < meta["decision"]["threshold"] < 1.0 and "validation" in meta["decision"]["chosen_on"]
 
 
 def test_every_artifact_has_its_own_sidecar(report, run_dir):

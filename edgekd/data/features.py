@@ -8,13 +8,12 @@ and stops with a message naming it.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from edgekd.atomic import atomic_path
 from edgekd.data.recordings import Recording
 from edgekd.runtime.audio import read_wav
 from edgekd.runtime.frontend import AudioFrontend
@@ -42,15 +41,8 @@ class FeatureCache:
         path = self._path(key)
         if path is None:
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npy.tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.save(f, value, allow_pickle=False)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.save(f, value, allow_pickle=False)
 
 
 def recording_features(

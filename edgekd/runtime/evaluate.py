@@ -19,6 +19,7 @@ from edgekd.runtime.frontend import AudioFrontend
 from edgekd.runtime.labelled import read_labelled_folder
 from edgekd.runtime.metrics import aggregate_by_group, classification_metrics, softmax
 from edgekd.runtime.sidecar import read_sidecar
+from edgekd.runtime.threshold import decide
 
 
 def predict_windows(artifact: Artifact, x: np.ndarray, batch_size: int = 64) -> np.ndarray:
@@ -28,10 +29,9 @@ def predict_windows(artifact: Artifact, x: np.ndarray, batch_size: int = 64) -> 
     return softmax(logits.astype(np.float64)).astype(np.float32)
 
 
-def recording_predictions(probs: np.ndarray, rec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(recording ids, predicted class) from window probabilities."""
-    ids, mean = aggregate_by_group(probs, rec)
-    return ids, mean.argmax(axis=1)
+def recording_probabilities(artifact: Artifact, x: np.ndarray, rec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(recording ids, mean class probabilities per recording), by running the artifact on every window."""
+    return aggregate_by_group(predict_windows(artifact, x), rec)
 
 
 def evaluate_windows(
@@ -42,6 +42,7 @@ def evaluate_windows(
     labels: list[str],
     positive: Optional[str],
     groups: Optional[list[str]] = None,
+    threshold: Optional[float] = None,
 ) -> dict:
     """Recording-level metrics of ``artifact`` on pre-computed feature windows.
 
@@ -51,10 +52,14 @@ def evaluate_windows(
         y_rec: true class index per recording.
         labels, positive: class names and the positive class.
         groups: database of each recording; adds ``per_group`` metrics.
+        threshold: positive-class probability threshold (two classes); argmax when None.
     """
-    probs = predict_windows(artifact, x)
-    ids, pred = recording_predictions(probs, rec)
+    ids, mean = recording_probabilities(artifact, x, rec)
+    pos = labels.index(positive) if positive in labels else None
+    pred = decide(mean, pos, threshold)
     out = {"artifact": str(artifact.path), **classification_metrics(y_rec[ids], pred, labels, positive)}
+    if threshold is not None:
+        out["threshold"] = threshold
     if groups is not None:
         per = {}
         g = np.asarray(groups)[ids]
@@ -100,7 +105,8 @@ def evaluate_folder(
         if progress:
             progress(i + 1, len(items))
     result = evaluate_windows(
-        artifact, np.concatenate(xs), np.concatenate(recs), np.asarray(y), labels, meta.get("positive")
+        artifact, np.concatenate(xs), np.concatenate(recs), np.asarray(y), labels, meta.get("positive"),
+        threshold=(meta.get("decision") or {}).get("threshold"),
     )
     result["artifact"] = str(artifact_path)
     result["data"] = str(data_dir)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from edgekd.atomic import write_text
 from edgekd.errors import InputError
 
 SCHEMA = "edgekd.artifact/1"
@@ -71,12 +71,5 @@ def write_sidecar(artifact: str | os.PathLike[str], meta: dict[str, Any]) -> Pat
     path = sidecar_path(artifact)
     doc = {"schema": SCHEMA, **{k: v for k, v in meta.items() if k != "schema"}}
     text = json.dumps(doc, indent=2) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_text(path, text)
     return path
