@@ -64,7 +64,7 @@ def test_four_student_artifacts_each_measured(report, run_dir):
 
 def test_splits_are_record_wise(report):
     s = report["data"]["splits"]
-    assert sum(s[k]["recordings"] for k in ("train", "val", "test")) == 72
+    assert sum(s[k]["recordings"] for k in ("train", "val", "test")) == 150
 
 
 def test_int8_tflite_is_under_a_third_of_fp32(report):
@@ -115,7 +115,7 @@ def test_eval_on_a_labelled_folder_prints_the_contract_json(report, run_dir, cap
     art = run_dir / _artifact(report, "student", "tflite", "int8")["path"]
     assert main(["eval", str(art), "--data", str(SAMPLE), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["n"] == 72 and out["labels"] == ["normal", "abnormal"]
+    assert out["n"] == 150 and out["labels"] == ["normal", "abnormal"]
     for key in ("artifact", "accuracy", "balanced_accuracy", "confusion", "per_class", "sensitivity",
                 "specificity", "macc"):
         assert key in out
