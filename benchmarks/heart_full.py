@@ -70,12 +70,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--results", default=str(ROOT / "benchmarks" / "results"))
     ap.add_argument("--set", action="append", default=[])
     args = ap.parse_args(argv)
-    overrides = [f"data.path={args.data}", "name=heart-full", *args.set]
+    # 60/20/20 record-wise split: 100 test recordings (the demo recipe keeps a third for test on its small sample)
+    overrides = [f"data.path={args.data}", "name=heart-full", "data.split={train: 0.6, val: 0.2, test: 0.2}", *args.set]
     recipe = load_recipe(ROOT / "recipes" / "heart.yaml", overrides)
     report = run(recipe, "recipes/heart.yaml", Path(args.out))
     frontend, _ = check_recipe(recipe)
     baseline = run_baseline(prepare_data(recipe, frontend, default_log), seed=recipe.seed)
-    command = "python benchmarks/heart_full.py " + " ".join(f"--set {s}" for s in args.set)
+    command = "python benchmarks/heart_full.py " + " ".join(f"--set '{s}'" for s in args.set)
     results = Path(args.results)
     write_json(results / "heart_full.json", {"command": command.strip(), "report": report, "baseline": baseline})
     write_text(results / "heart_full.md", render(report, baseline, command.strip()))
