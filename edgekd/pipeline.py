@@ -126,8 +126,12 @@ def train_role(
     torch.manual_seed(recipe.seed)
     model = build_model(spec.model, num_classes=len(data.classes), input_shape=frontend.input_shape, **spec.params)
     if spec.checkpoint:
-        state = torch.load(spec.checkpoint, map_location="cpu", weights_only=True)
-        model.load_state_dict(state.get("model", state) if isinstance(state, dict) else state)
+        try:  # weights_only: a checkpoint from elsewhere must not run code when unpickled
+            state = torch.load(spec.checkpoint, map_location="cpu", weights_only=True)
+            model.load_state_dict(state.get("model", state) if isinstance(state, dict) else state)
+        except Exception as exc:  # corrupt file, pickled code, or weights of another architecture
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise InputError(f"{role}.checkpoint: {spec.checkpoint}: cannot load into {spec.model}: {first}") from None
         log(f"  loaded {role} weights from {spec.checkpoint}")
     params = dict(spec.loss.params)
     if spec.loss.name in ("ce", "kd") and "class_weights" not in params:

@@ -89,3 +89,13 @@ def test_target_asking_for_an_unavailable_precision(tmp_path, capsys):
     prof.write_text("name: board\narch: aarch64\nformats: [tflite]\nprecisions: [fp32, int4-weights]\n")
     code, err = _run(["run", str(RECIPE), "--out", str(tmp_path / "o"), "--set", f"export.targets=[{prof}]"], capsys)
     assert code == 2 and "int4-weights" in err and "board" in err
+
+
+def test_unloadable_teacher_checkpoint_is_named(tmp_path, capsys):
+    ckpt = tmp_path / "teacher.pt"
+    ckpt.write_bytes(b"not a checkpoint")
+    data = _small_copy(tmp_path, n=12)
+    code, err = _run(["run", str(RECIPE), "--out", str(tmp_path / "o"), "--set", f"data.path={data}",
+                      "--set", f"teacher.checkpoint={ckpt}", "--set", "data.stratify=[label]"], capsys)
+    assert code == 2 and "teacher.checkpoint" in err and "teacher.pt" in err
+    assert not (tmp_path / "o" / "report.json").exists()
