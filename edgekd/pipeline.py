@@ -70,6 +70,8 @@ def check_recipe(recipe: Recipe) -> tuple[AudioFrontend, list[TargetProfile]]:
             raise InputError(f"teacher.loss: {spec.loss.name!r} needs a teacher; train the teacher with 'ce'")
         if spec.checkpoint and not Path(spec.checkpoint).is_file():
             raise InputError(f"{role}.checkpoint: {spec.checkpoint}: file not found")
+        if spec.train.epochs == 0 and not spec.checkpoint:
+            raise InputError(f"{role}.train.epochs: 0 means 'use {role}.checkpoint as it is', but no checkpoint is set")
     from edgekd.export import EXPORTERS
 
     for target in targets:
@@ -96,7 +98,8 @@ def prepare_data(recipe: Recipe, frontend: AudioFrontend, log: Log) -> Prepared:
     d = recipe.data
     recs = list_recordings(d.path, d.classes)
     strata = ["|".join(r.label if k == "label" else r.group for k in d.stratify) for r in recs]
-    idx = stratified_split(strata, d.split.model_dump(), recipe.seed)
+    split_seed = recipe.seed if d.split.seed is None else d.split.seed
+    idx = stratified_split(strata, d.split.fractions(), split_seed)
     cache = FeatureCache(d.cache_dir)
     windows = {}
     for split, ids in idx.items():
@@ -138,20 +141,28 @@ def train_role(
         counts = np.bincount(data.windows["train"].y, minlength=len(data.classes)).astype(float)
         params["class_weights"] = (counts.sum() / (len(counts) * np.maximum(counts, 1))).tolist()
     loss = build_loss(spec.loss.name, params, where=f"{role}.loss")
-    result = train_model(
-        model,
-        data.windows["train"],
-        data.windows["val"],
-        loss,
-        labels=data.classes,
-        positive=data.positive,
-        cfg=TrainConfig(**spec.train.model_dump()),
-        seed=recipe.seed,
-        checkpoint_dir=out / "checkpoints" / role,
-        teacher=teacher,
-        log=lambda s: log(f"  [{role}] {s}"),
-        fingerprint_extra=f"{spec.model}|{spec.params}|{spec.loss}|{data.data_hash}",
-    )
+    if spec.train.epochs == 0:  # a trained checkpoint used as it is: scored on validation, not trained
+        from edgekd.distill.trainer import TrainResult, predict_logits, recording_metrics, score_of
+
+        val = data.windows["val"]
+        score = score_of(recording_metrics(predict_logits(model, val.x), val, data.classes, data.positive))
+        log(f"  [{role}] train.epochs is 0: using {spec.checkpoint} as it is (val score {score:.3f})")
+        result = TrainResult(best_epoch=0, best_score=score, epochs_run=0, resumed_from=0)
+    else:
+        result = train_model(
+            model,
+            data.windows["train"],
+            data.windows["val"],
+            loss,
+            labels=data.classes,
+            positive=data.positive,
+            cfg=TrainConfig(**spec.train.model_dump()),
+            seed=recipe.seed,
+            checkpoint_dir=out / "checkpoints" / role,
+            teacher=teacher,
+            log=lambda s: log(f"  [{role}] {s}"),
+            fingerprint_extra=f"{spec.model}|{spec.params}|{spec.loss}|{data.data_hash}",
+        )
     metrics = torch_test_metrics(model, data)
     return Trained(
         role=role,

@@ -25,6 +25,11 @@ class SplitSpec(_Strict):
     train: float = 0.6
     val: float = 0.2
     test: float = 0.2
+    # Seed of the record-wise split; None: the recipe's seed. Fix it to vary training seeds on one split.
+    seed: Optional[int] = None
+
+    def fractions(self) -> dict[str, float]:
+        return {"train": self.train, "val": self.val, "test": self.test}
 
 
 class DataSpec(_Strict):
@@ -38,7 +43,7 @@ class DataSpec(_Strict):
 
 
 class TrainSpec(_Strict):
-    epochs: int = Field(30, ge=1)
+    epochs: int = Field(30, ge=0)  # 0: use the model's `checkpoint` as it is (no training)
     batch_size: int = Field(64, ge=2)
     lr: float = Field(3e-3, gt=0)
     weight_decay: float = Field(1e-4, ge=0)

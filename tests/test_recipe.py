@@ -33,7 +33,7 @@ def test_set_overrides_a_nested_key():
 
 def test_bad_value_is_named(tmp_path):
     with pytest.raises(InputError, match="student.train.epochs"):
-        load_recipe(HEART, ["student.train.epochs=0"])
+        load_recipe(HEART, ["student.train.epochs=-1"])
 
 
 def test_positive_class_must_be_a_class():
@@ -46,3 +46,17 @@ def test_yaml_tags_are_not_executed(tmp_path):
     bad.write_text("name: !!python/object/apply:os.system ['echo pwned']\n")
     with pytest.raises(InputError, match="not valid YAML"):
         load_recipe(bad)
+
+
+def test_split_seed_defaults_to_the_recipe_seed_and_can_be_fixed():
+    assert load_recipe(HEART).data.split.seed is None
+    r = load_recipe(HEART, ["seed=3", "data.split.seed=0"])
+    assert r.seed == 3 and r.data.split.seed == 0
+    assert r.data.split.fractions() == {"train": 0.5, "val": 0.17, "test": 0.33}
+
+
+def test_zero_epochs_needs_a_checkpoint():
+    from edgekd.pipeline import check_recipe
+
+    with pytest.raises(InputError, match=r"teacher.train.epochs: 0 .*no checkpoint"):
+        check_recipe(load_recipe(HEART, ["teacher.train.epochs=0"]))

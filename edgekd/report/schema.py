@@ -41,6 +41,7 @@ def build_report(recipe, recipe_path, data, frontend, trained, artifacts, target
             "classes": data.classes,
             "positive": data.positive,
             "hash": data.data_hash,
+            "split_seed": recipe.seed if recipe.data.split.seed is None else recipe.data.split.seed,
             "splits": _split_summary(data.windows),
             "test_files": [r.file for r in data.windows["test"].recordings],
         },
