@@ -8,7 +8,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export TF_ENABLE_ONEDNN_OPTS := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo test test-fast device-env device-test benchmark clean browser
+.PHONY: demo test test-fast device-env device-test benchmark ablation clean browser sshd-deps arm64-root
 
 $(STAMP): requirements/main.lock requirements/extra.lock pyproject.toml
 	test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
@@ -31,8 +31,18 @@ demo: $(STAMP)
 browser:
 	command -v chromium || (apt-get update && apt-get install -y --no-install-recommends chromium)
 
+## sshd-deps: Debian's OpenSSH server and client, for the ssh runner's tests against a loopback sshd
+sshd-deps:
+	test -x /usr/sbin/sshd && command -v ssh && command -v scp || \
+	  (apt-get update && apt-get install -y --no-install-recommends openssh-server openssh-client)
+
+## arm64-root: the emulated runner's arm64 Debian root (qemu-user + ARM wheels of LiteRT/ORT), built once
+## (about 6 min) into ~/.cache/edgekd/arm64-root or $$EDGEKD_ARM64_ROOT; later calls only re-check it
+arm64-root: $(STAMP) requirements/arm64-root.lock
+	$(VENV)/bin/python -m edgekd.bench.emulated_root build --lock requirements/arm64-root.lock
+
 ## test: the whole suite (the runtime's tests run again in the device environment)
-test: $(STAMP) $(DEVICE_STAMP) browser
+test: $(STAMP) $(DEVICE_STAMP) browser sshd-deps arm64-root
 	$(VENV)/bin/python -m pytest -q
 	$(DEVICE_VENV)/bin/python -m pytest -q -m device -p no:cacheprovider tests
 
@@ -45,6 +55,12 @@ device-test: $(DEVICE_STAMP)
 ## benchmark: the heart recipe on all 500 dev recordings (needs ../shared/data)
 benchmark: $(STAMP)
 	$(VENV)/bin/python benchmarks/heart_full.py
+
+## ablation: teacher / PTQ / scratch / KD / KD+pruning (KD or CE recovery) on the full heart set, 3 seeds, int8 TFLite
+## (reuses the teacher of `make benchmark`; resumable; writes benchmarks/results/ablation.{json,md})
+ablation: $(STAMP)
+	test -f runs/heart-full/checkpoints/teacher/best.pt || $(MAKE) benchmark
+	$(VENV)/bin/python benchmarks/ablation.py
 
 clean:
 	rm -rf runs .pytest_cache

@@ -59,37 +59,40 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from edgekd.runtime.artifact import load_artifact
-    from edgekd.runtime.latency import measure_latency
+    from edgekd.bench.options import BenchOptions
+    from edgekd.bench.registry import run_bench
 
-    threads = args.threads
+    profile = None
     if args.target:
         from edgekd.targets import load_target
 
         profile = load_target(args.target)
-        if profile.runner.kind != "local":
-            from edgekd.errors import InputError
-
-            raise InputError(f"target {profile.name!r} is measured by the {profile.runner.kind!r} runner, "
-                             "which this version of edgekd does not have yet; use a local target")
-        fmt = Path(args.artifact).suffix.lstrip(".")
-        if fmt not in profile.formats:
-            from edgekd.errors import InputError
-
-            raise InputError(f"{args.artifact}: format {fmt!r} is not one the target {profile.name!r} runs "
-                             f"({', '.join(profile.formats)})")
-        threads = threads or profile.threads
-    art = load_artifact(args.artifact, threads=threads or 1)
-    result = measure_latency(art, runs=args.runs, warmup=args.warmup, max_seconds=args.max_seconds)
-    if args.target:
-        result["target"] = args.target
+    opts = BenchOptions(runs=args.runs, warmup=args.warmup, threads=args.threads, max_seconds=args.max_seconds,
+                        cv_target=args.cv_target, timeout_s=args.timeout)
+    result = run_bench(args.artifact, profile, opts, runner=args.runner)
+    parity = result.get("parity") or {}
+    failed = parity.get("passed") is False  # the ARM build of the runtime disagrees with x86: a failed check
     if args.json:
         print(json.dumps(result))
+        return 1 if failed else 0
+    if result.get("estimated"):
+        tag = " [ESTIMATED, not measured]"
+    elif result.get("emulated"):
+        tag = " [EMULATED under qemu: the latency means nothing for the device]"
     else:
-        print(f"{result['artifact']} on {result['runtime']} {result['runtime_version']} ({result['threads']} threads): "
-              f"p50 {result['p50_ms']:.3f} ms  p90 {result['p90_ms']:.3f} ms  p99 {result['p99_ms']:.3f} ms  "
-              f"cv {result['cv']:.3f}  ({result['runs']} runs after {result['warmup']} warm-up)")
-    return 0
+        tag = "" if result["runner"] == "local" else f" [measured by the {result['runner']} runner]"
+    print(f"{result['artifact']} on {result['runtime']} {result['runtime_version']} ({result['threads']} threads)"
+          f"{tag}: p50 {result['p50_ms']:.3f} ms  p90 {result['p90_ms']:.3f} ms  p99 {result['p99_ms']:.3f} ms  "
+          f"cv {result['cv']:.3f}  ({result['runs']} runs after {result['warmup']} warm-up)")
+    if result.get("peak_rss_kb"):
+        print(f"  peak RSS {result['peak_rss_kb'] / 1024:.1f} MiB (whole process)")
+    if result.get("method"):
+        print(f"  how: {result['method']}")
+    if parity:
+        verdict = "passed" if parity.get("passed") else "FAILED"
+        print(f"  parity with {parity.get('reference', 'x86')}: {verdict} on {parity.get('n')} inputs "
+              f"(max |diff| {parity.get('max_abs_diff')}, tolerance {parity.get('tolerance')})")
+    return 1 if failed else 0
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
@@ -102,6 +105,10 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         print(f"{result['artifact']}: {result['size_bytes'] / 1024:.1f} KB, {result['params']} params, "
               f"{result['n_ops']} ops, fully integer: {result['fully_integer']}, transposes: {result['transposes']}")
         print("  ops: " + ", ".join(f"{k}×{v}" for k, v in sorted(result["ops"].items())))
+        print(f"  quantize/dequantize: {result['quantize_ops']}/{result['dequantize_ops']}, weights per-channel/"
+              f"per-tensor: {result['per_channel_weights']}/{result['per_tensor_weights']}, weight dtypes: "
+              + ", ".join(f"{k}×{v}" for k, v in result.get("weight_dtypes", {}).items())
+              + f", I/O: {','.join(result['input_dtypes'])} → {','.join(result['output_dtypes'])}")
         if result["float_ops"]:
             print("  float ops inside the quantized graph: " + ", ".join(map(str, result["float_ops"])))
     return 0
@@ -138,7 +145,7 @@ def cmd_targets(args: argparse.Namespace) -> int:
         print(json.dumps([p.model_dump() for p in profiles]))
     else:
         for p in profiles:
-            print(f"{p.name:12s} {p.arch:9s} {'/'.join(p.formats):12s} {'/'.join(p.precisions):16s} "
+            print(f"{p.name:22s} {p.arch:9s} {'/'.join(p.formats):12s} {'/'.join(p.precisions):16s} "
                   f"runner={p.runner.kind}  {p.description}")
     return 0
 
@@ -160,7 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="run an artifact on a labelled folder and print its metrics")
     p.add_argument("artifact", help=".tflite or .onnx file with its .edgekd.json sidecar")
-    p.add_argument("--data", required=True, help="labelled folder: labels.csv (file,label), REFERENCE.csv or class sub-folders")
+    p.add_argument("--data", required=True, help="labelled folder: labels.csv (file,label), REFERENCE.csv or class "
+                   "sub-folders, of recordings or images as the sidecar's task says")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--resample", action="store_true", help="resample recordings at another sample rate")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -169,10 +177,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="latency of an artifact")
     p.add_argument("artifact")
     p.add_argument("--target", help="target profile name or YAML path (threads and runner)")
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--runs", type=int, default=200)
-    p.add_argument("--warmup", type=int, default=20)
-    p.add_argument("--max-seconds", type=float, default=30.0)
+    p.add_argument("--runner", choices=["local", "ssh", "emulated", "estimate"],
+                   help="use this runner instead of the profile's (e.g. estimate for a device not at hand)")
+    p.add_argument("--threads", type=int, default=None, help="runtime threads (default: the profile's, else 1)")
+    p.add_argument("--runs", type=int, default=200, help="timed runs (at most, with --cv-target)")
+    p.add_argument("--warmup", type=int, default=20, help="untimed runs first")
+    p.add_argument("--max-seconds", type=float, default=30.0, help="cap on the timed loop")
+    p.add_argument("--cv-target", type=float, default=None,
+                   help="stop once the timings' coefficient of variation (std/mean) is below this, after 30 runs")
+    p.add_argument("--timeout", type=float, default=300.0, help="cap in seconds for every remote or emulated call")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_bench)
 

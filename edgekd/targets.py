@@ -11,15 +11,16 @@ from __future__ import annotations
 import difflib
 import os
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from edgekd.errors import InputError
 from edgekd.yamlconf import read_yaml_mapping, validate
 
 Format = Literal["tflite", "onnx"]
-Precision = Literal["fp32", "fp16", "int8", "int8-dynamic", "int4-weights", "mixed"]
+# int8-qat: full-integer int8 after quantization-aware fine-tuning (edgekd.quantize.qat)
+Precision = Literal["fp32", "fp16", "int8", "int8-dynamic", "int8-qat", "int4-weights", "mixed"]
 
 
 class Budgets(BaseModel):
@@ -33,13 +34,110 @@ class Budgets(BaseModel):
     min_metric: Optional[float] = Field(None, ge=0, le=1)
     # Gate ``latency_p90_ms`` on an estimated figure (runner ``estimate``) instead of skipping it.
     allow_estimated_latency: bool = False
+    # Every quantized artifact must be fully integer (no float op); set from the profile's ``fully_integer``.
+    fully_integer: bool = False
+
+
+RunnerKind = Literal["local", "ssh", "emulated", "estimate"]
 
 
 class Runner(BaseModel):
-    """How latency is measured on the target: ``local`` here, ``ssh``, ``emulated`` or ``estimate``."""
+    """How latency is measured on the target: ``local`` here, ``ssh``, ``emulated`` or ``estimate``.
 
-    model_config = ConfigDict(extra="allow")
-    kind: Literal["local", "ssh", "emulated", "estimate"] = "local"
+    The base of the typed runner sections below; every runner has a ``kind``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    kind: RunnerKind = "local"
+
+
+class LocalRunner(Runner):
+    """Measured on this machine (``edgekd bench`` runs the artifact here)."""
+
+    kind: Literal["local"] = "local"
+
+
+class SshRunner(Runner):
+    """Measured on a real device over SSH with the device's own Python and runtime.
+
+    Key-only login with host-key checking against a pinned known-hosts file:
+    ``ssh-keyscan -p PORT HOST > FILE``, then check the fingerprint against the
+    device's own (``ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`` on the device).
+    ``~`` is expanded; relative paths are relative to the working directory.
+    """
+
+    kind: Literal["ssh"] = "ssh"
+    host: str = Field(min_length=1)
+    port: int = Field(22, ge=1, le=65535)
+    user: str = Field(min_length=1)
+    key: str = Field(min_length=1, description="private key file (key-only login, no passwords)")
+    known_hosts: str = Field(min_length=1, description="pinned known_hosts file holding the device's host key")
+    python: str = Field("python3", min_length=1, description="the device's interpreter (absolute path is safest)")
+    workdir: str = Field("/tmp", min_length=1, description="remote folder the temporary run folder is made in")
+    connect_timeout_s: float = Field(10.0, gt=0)
+
+
+class McuSettings(BaseModel):
+    """An MCU board: accelerator, memories, and the Vela settings the MCU analysis compiles with."""
+
+    model_config = ConfigDict(extra="forbid")
+    accelerator: Optional[str] = Field(None, description="Vela accelerator config, e.g. ethos-u55-128; none: CPU only")
+    system_config: str = "Ethos_U55_High_End_Embedded"
+    memory_mode: str = "Shared_Sram"
+    config_file: Optional[str] = Field(None, description="a Vela .ini with the system config (default: Vela's own)")
+    cpu_mhz: Optional[float] = Field(None, gt=0)
+    sram_kb: float = Field(gt=0)
+    flash_kb: float = Field(gt=0)
+
+
+class EstimateRunner(Runner):
+    """Not measured: latency estimated from per-op MACs and bytes with the profile's ``estimate`` coefficients.
+
+    ``mcu`` describes a microcontroller board (arena/flash and an Ethos-U compile).
+    """
+
+    kind: Literal["estimate"] = "estimate"
+    mcu: Optional[McuSettings] = None
+
+
+class EmulatedRunner(Runner):
+    """Run under qemu-user in an arm64 Debian root: proves the ARM runtimes load and run the artifact
+    and that outputs match x86; its latency is marked emulated and never gated."""
+
+    kind: Literal["emulated"] = "emulated"
+    root: Optional[str] = Field(None, description="the arm64 root (default: $EDGEKD_ARM64_ROOT or the cache)")
+    fp32_atol: float = Field(1e-5, gt=0, description="max |aarch64 - x86| for float outputs")
+    int8_lsb: int = Field(1, ge=0, description="max difference of integer outputs, in LSB")
+    samples: int = Field(8, ge=1, description="inputs compared for parity")
+
+
+#: kind → its typed settings.
+RUNNER_MODELS: dict[str, type[Runner]] = {
+    "local": LocalRunner,
+    "ssh": SshRunner,
+    "emulated": EmulatedRunner,
+    "estimate": EstimateRunner,
+}
+
+AnyRunner = Annotated[Union[LocalRunner, SshRunner, EmulatedRunner, EstimateRunner], Field(discriminator="kind")]
+
+
+class EstimateCoefficients(BaseModel):
+    """Throughput coefficients for the ``estimate`` runner, per thread, with where they come from.
+
+    latency = invoke_overhead + sum over ops of (op_overhead + MACs / (GMAC/s x speed-up) + bytes / bandwidth),
+    speed-up = 1 + (threads - 1) x thread_efficiency (threads capped at ``cores``).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    int8_gmacs: float = Field(gt=0, description="effective GMAC/s of one thread on int8 conv/matmul")
+    fp32_gmacs: float = Field(gt=0, description="effective GMAC/s of one thread on fp32 conv/matmul")
+    mem_gbps: float = Field(gt=0, description="effective memory bandwidth, GB/s")
+    op_overhead_us: float = Field(ge=0, description="fixed cost per op (dispatch, packing), µs")
+    invoke_overhead_us: float = Field(0.0, ge=0, description="fixed cost per invoke (set/get tensors, Python), µs")
+    thread_efficiency: float = Field(0.7, gt=0, le=1)
+    cores: int = Field(1, ge=1)
+    sources: list[str] = Field(min_length=1, description="where each figure comes from")
 
 
 class TargetProfile(BaseModel):
@@ -55,7 +153,13 @@ class TargetProfile(BaseModel):
     runtime: dict[str, str] = {}
     threads: int = Field(1, ge=1)
     budgets: Budgets = Budgets()
-    runner: Runner = Runner()
+    runner: AnyRunner = LocalRunner()
+    estimate: Optional[EstimateCoefficients] = None
+    # Export backend per format (``edgekd.export.backends``), e.g. ``{tflite: onnx2tf}``; unset: the default one.
+    backends: dict[Format, str] = {}
+    # The device runs only integer graphs (MCU, NPU): pick a backend whose int8 graphs are fully integer,
+    # and flag any quantized artifact with a float op as a budget violation.
+    fully_integer: bool = False
     source: str = ""
 
 
@@ -102,5 +206,26 @@ def load_target(name_or_path: str | Path) -> TargetProfile:
         path = known[str(name_or_path)]
     tree = read_yaml_mapping(path, "target profile")
     tree.setdefault("name", path.stem)
+    check_runner(tree.get("runner"), str(path))
     profile: TargetProfile = validate(TargetProfile, tree, str(path))
     return profile.model_copy(update={"source": str(path)})
+
+
+def check_runner(section: Any, source: str) -> None:
+    """Validate a profile's ``runner`` section against its kind's typed settings, with messages
+    that name the key as written (``runner.hsot``), not pydantic's union branch.
+
+    Raises:
+        InputError: not a mapping, unknown kind, unknown or missing key, wrong value.
+    """
+    if section is None:
+        return
+    if not isinstance(section, dict):
+        raise InputError(f"{source}: runner: a mapping with a 'kind' ({', '.join(RUNNER_MODELS)}), got {section!r}")
+    kind = section.get("kind", "local")
+    if kind not in RUNNER_MODELS:
+        close = difflib.get_close_matches(str(kind), RUNNER_MODELS, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise InputError(f"{source}: runner.kind: unknown runner {kind!r}{hint} (known: {', '.join(RUNNER_MODELS)})")
+    wrapper = create_model("Profile", __config__=ConfigDict(extra="forbid"), runner=(RUNNER_MODELS[kind], ...))
+    validate(wrapper, {"runner": section}, source)

@@ -14,12 +14,15 @@ Rules:
 * ``latency_p90_ms``: the measured ``latency.p90_ms``. An estimated figure
   (``latency.estimated``) is gated only when the budgets allow it
   (``allow_estimated_latency``), and the message says "estimated"; otherwise the
-  check is skipped, never passed.
-* ``ram_kb``: the MCU tensor arena (``mcu.arena_bytes``) when the artifact has
-  one; otherwise "not measured" (skipped).
+  check is skipped, never passed. An emulated figure (``latency.emulated``, qemu)
+  is never gated.
+* ``ram_kb``: the MCU tensor arena (``mcu.arena_bytes``, or ``latency.arena_bytes``
+  from the MCU runner) when the artifact has one; otherwise "not measured" (skipped).
 * ``accuracy_drop_pp``: points of the selection metric (MAcc, else balanced
   accuracy) lost against the fp32 twin of the same role, target and format.
 * ``min_metric``: the selection metric itself.
+* ``fully_integer`` (profiles with ``fully_integer: true``): a quantized artifact
+  whose audit finds float ops fails, naming them; float artifacts are skipped.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from edgekd.targets import Budgets, TargetProfile
 Status = Literal["pass", "fail", "skip"]
 
 #: The budget keys, in the order they are checked and listed.
-BUDGET_KEYS: tuple[str, ...] = ("size_kb", "latency_p90_ms", "ram_kb", "accuracy_drop_pp", "min_metric")
+BUDGET_KEYS: tuple[str, ...] = ("size_kb", "latency_p90_ms", "ram_kb", "accuracy_drop_pp", "min_metric", "fully_integer")
 
 _TITLES = {
     "size_kb": "file size",
@@ -40,6 +43,7 @@ _TITLES = {
     "ram_kb": "RAM (arena)",
     "accuracy_drop_pp": "accuracy drop",
     "min_metric": "metric",
+    "fully_integer": "float ops in the integer graph",
 }
 
 
@@ -131,6 +135,9 @@ def check_artifact(artifact: Mapping[str, Any], artifacts: list[Mapping[str, Any
         p90 = lat.get("p90_ms")
         if p90 is None:
             skip("latency_p90_ms", budgets.latency_p90_ms, "ms", "latency not measured")
+        elif lat.get("emulated"):
+            skip("latency_p90_ms", budgets.latency_p90_ms, "ms",
+                 f"only an emulated figure ({p90:.3g} ms under qemu), which says nothing about the device")
         elif lat.get("estimated"):
             if budgets.allow_estimated_latency:
                 judge("latency_p90_ms", float(p90), budgets.latency_p90_ms, "ms",
@@ -143,6 +150,8 @@ def check_artifact(artifact: Mapping[str, Any], artifacts: list[Mapping[str, Any
 
     if budgets.ram_kb is not None:
         arena = (artifact.get("mcu") or {}).get("arena_bytes")
+        if arena is None:  # the MCU runner's result, when it measured the artifact's latency entry
+            arena = (artifact.get("latency") or {}).get("arena_bytes")
         if arena is None:
             skip("ram_kb", budgets.ram_kb, "KB", "RAM not measured (no MCU arena figure for this artifact)")
         else:
@@ -165,12 +174,24 @@ def check_artifact(artifact: Mapping[str, Any], artifacts: list[Mapping[str, Any
 
     if budgets.min_metric is not None:
         judge("min_metric", score, budgets.min_metric, "", mname, upper=False)
+
+    if budgets.fully_integer:
+        audit = artifact.get("audit") or {}
+        if not audit.get("quantized"):
+            skip("fully_integer", 0, "", "a float artifact, not an integer deploy candidate")
+        else:
+            floats = list(audit.get("float_ops", []))
+            shown = ", ".join(floats[:4]) + (", ..." if len(floats) > 4 else "")
+            judge("fully_integer", len(floats), 0, "", f"the target runs integer kernels only: {shown}" if floats
+                  else "every op is integer")
     return checks
 
 
 def profile_budgets(profile: TargetProfile) -> Budgets:
     """A profile's budgets; the ``estimate`` runner's profiles accept estimated latency unless they say not."""
     b = profile.budgets
+    if getattr(profile, "fully_integer", False) and not b.fully_integer:
+        b = b.model_copy(update={"fully_integer": True})
     if profile.runner.kind == "estimate" and "allow_estimated_latency" not in b.model_fields_set:
         return b.model_copy(update={"allow_estimated_latency": True})
     return b

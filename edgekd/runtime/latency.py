@@ -51,6 +51,12 @@ def sample_input(artifact: Artifact, seed: int = 0) -> np.ndarray:
     return rng.standard_normal(shape).astype(dtype)
 
 
+def peak_rss_kb() -> int:
+    """Peak resident memory of this process so far, in KiB (``getrusage``: KiB on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak // 1024 if sys.platform == "darwin" else peak)
+
+
 def measure_latency(
     artifact: Artifact,
     *,
@@ -58,32 +64,54 @@ def measure_latency(
     warmup: int = 20,
     max_seconds: float = 20.0,
     cv_target: Optional[float] = None,
+    min_runs: int = 30,
     x: Optional[np.ndarray] = None,
 ) -> dict:
     """Time ``artifact.invoke_raw`` and summarise, as the ``bench --json`` contract.
+
+    The thread count is the one the artifact was loaded with (set explicitly,
+    reported as ``threads``). Timing stops at the first of: ``runs`` timed runs,
+    ``max_seconds`` of timing, or — with ``cv_target`` — a coefficient of
+    variation (std/mean) below the target once ``min_runs`` runs are in
+    (checked every 10 runs). ``stopped`` says which.
 
     Args:
         artifact: loaded with the thread count to measure.
         runs: timed runs (at most).
         warmup: untimed runs first (allocations, caches, XNNPACK packing).
         max_seconds: stop timing after this long even if ``runs`` is not reached.
-        cv_target: stop early once at least 30 runs have a coefficient of variation below this.
+        cv_target: stop early once the timings' coefficient of variation is below this.
+        min_runs: timed runs before the CV target may stop the loop (capped at ``runs``).
         x: the input; a random one of the right shape and dtype by default.
+
+    Returns:
+        ``artifact, runtime, runtime_version, threads, runs, warmup, p50_ms, p90_ms,
+        p99_ms, mean_ms, min_ms, cv, runner, estimated, emulated, stopped,
+        peak_rss_kb`` (the process's peak resident memory, KiB), ``host``.
     """
     x = sample_input(artifact) if x is None else x
+    runs = max(1, int(runs))
+    min_runs = max(2, min(int(min_runs), runs))
     for _ in range(warmup):
         artifact.invoke_raw(x)
     times: list[float] = []
+    stopped = "runs"
     deadline = time.perf_counter() + max_seconds
-    while len(times) < runs and time.perf_counter() < deadline:
+    while len(times) < runs:
+        if time.perf_counter() >= deadline and times:
+            stopped = "max_seconds"
+            break
         t0 = time.perf_counter()
         artifact.invoke_raw(x)
         times.append((time.perf_counter() - t0) * 1e3)
-        if cv_target is not None and len(times) >= 30 and len(times) % 10 == 0:
+        n = len(times)
+        if cv_target is not None and n >= min_runs and (n - min_runs) % 10 == 0:
             arr = np.asarray(times)
             if arr.std() / arr.mean() < cv_target:
+                stopped = "cv_target"
                 break
     arr = np.asarray(times)
+    rss = peak_rss_kb()
     return {
         "artifact": str(artifact.path),
         "runtime": artifact.runtime,
@@ -97,9 +125,12 @@ def measure_latency(
         "mean_ms": float(arr.mean()),
         "min_ms": float(arr.min()),
         "cv": float(arr.std() / arr.mean()) if arr.mean() > 0 else 0.0,
+        "cv_target": cv_target,
+        "stopped": stopped,
         "runner": "local",
         "estimated": False,
         "emulated": False,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "peak_rss_kb": rss,
+        "peak_rss_mb": rss / 1024.0,
         "host": host_info(),
     }

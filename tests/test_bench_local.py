@@ -1,0 +1,70 @@
+"""The local runner and the device-side benchmark entry point (numpy + a runtime only: they run in .venv-device too)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from edgekd.bench.local import run_local
+from edgekd.bench.options import BenchOptions
+from edgekd.runtime.artifact import load_artifact
+from edgekd.runtime.latency import measure_latency
+
+pytestmark = pytest.mark.device
+
+ROOT = Path(__file__).resolve().parent.parent
+TFLITE = ROOT / "tests" / "data" / "heart-student-tflite-int8.tflite"
+ONNX = ROOT / "tests" / "data" / "heart-student-onnx-int8.onnx"
+CONTRACT = ("artifact", "runtime", "runtime_version", "threads", "runs", "warmup", "p50_ms", "p90_ms", "p99_ms",
+            "mean_ms", "cv", "runner", "estimated", "host")
+
+
+def test_cv_target_stops_after_the_minimum_runs():
+    art = load_artifact(ONNX, threads=1)
+    result = measure_latency(art, runs=200, warmup=1, cv_target=1e9, min_runs=12)
+    assert result["runs"] == 12 and result["stopped"] == "cv_target"
+
+
+def test_without_a_cv_target_all_runs_are_timed():
+    art = load_artifact(ONNX, threads=1)
+    result = measure_latency(art, runs=15, warmup=1, max_seconds=60.0)
+    assert result["runs"] == 15 and result["stopped"] == "runs" and result["cv_target"] is None
+
+
+def test_threads_are_set_explicitly_and_reported():
+    result = run_local(ONNX, None, BenchOptions(runs=5, warmup=1, threads=2))
+    assert result["threads"] == 2
+
+
+def test_local_result_has_the_contract_keys_and_peak_rss():
+    result = run_local(TFLITE, None, BenchOptions(runs=5, warmup=1, threads=1))
+    assert all(k in result for k in CONTRACT)
+    assert result["runner"] == "local" and result["estimated"] is False and result["emulated"] is False
+    assert isinstance(result["peak_rss_kb"], int) and result["peak_rss_kb"] > 1024
+    assert 0 < result["p50_ms"] <= result["p90_ms"] <= result["p99_ms"]
+    assert "measured on this machine" in result["method"]
+
+
+def test_shipped_device_files_are_self_contained(tmp_path):
+    """The files the ssh runner copies to a device run the benchmark without any other edgekd module."""
+    from edgekd.runtime.benchmain import SHIPPED_FILES
+
+    for rel in SHIPPED_FILES:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ROOT / rel, tmp_path / rel)
+    probe = (
+        "import json, sys\n"
+        "import edgekd.runtime.benchmain as b\n"
+        f"code = b.main([{str(ONNX)!r}, '--runs', '3', '--warmup', '1'])\n"
+        "files = sorted(m.__file__ for n, m in sys.modules.items() if n.split('.')[0] == 'edgekd')\n"
+        "print(json.dumps({'code': code, 'files': files}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=True)
+    bench, report = [json.loads(line) for line in out.stdout.strip().splitlines()[-2:]]
+    assert report["code"] == 0 and bench["runs"] == 3
+    assert report["files"] and all(f.startswith(str(tmp_path)) for f in report["files"])

@@ -1,0 +1,173 @@
+"""The ssh runner against a real OpenSSH server on 127.0.0.1, started and stopped by the tests.
+
+The "device" is this machine: sshd with its own config (key-only, random free port), a
+pinned known_hosts file, and the device venv's Python (numpy<2 + tflite-runtime 2.14 +
+onnxruntime, like an older Pi) as the remote interpreter. `make sshd-deps` installs
+Debian's openssh-server; `make device-env` builds the device venv (`make test` does both).
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from edgekd.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "tests" / "data"
+TFLITE = DATA / "heart-student-tflite-int8.tflite"
+ONNX = DATA / "heart-student-onnx-int8.onnx"
+DEVICE_PYTHON = ROOT / ".venv-device" / "bin" / "python"
+SSHD = Path("/usr/sbin/sshd")
+
+pytestmark = [
+    pytest.mark.skipif(not SSHD.is_file() or shutil.which("ssh") is None,
+                       reason="needs Debian's openssh-server and client: make sshd-deps"),
+    pytest.mark.skipif(not DEVICE_PYTHON.is_file(), reason="needs the device venv: make device-env"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _keygen(path: Path) -> None:
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "edgekd-test", "-f", str(path)],
+                   check=True, capture_output=True)
+
+
+def _wait_for_port(port: int, proc: subprocess.Popen, seconds: float = 15.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"sshd exited: {proc.stderr.read() if proc.stderr else ''}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"sshd did not listen on {port} within {seconds} s")
+
+
+@pytest.fixture(scope="module")
+def device(tmp_path_factory):
+    """A loopback sshd: yields its port, the user key, the pinned known_hosts and a spare host key."""
+    d = tmp_path_factory.mktemp("sshd")
+    for name in ("host_key", "user_key", "other_host_key"):
+        _keygen(d / name)
+    (d / "authorized_keys").write_text((d / "user_key.pub").read_text())
+    port = _free_port()
+    pub = (d / "host_key.pub").read_text().split()[:2]
+    (d / "known_hosts").write_text(f"[127.0.0.1]:{port} {' '.join(pub)}\n")
+    other = (d / "other_host_key.pub").read_text().split()[:2]
+    (d / "wrong_known_hosts").write_text(f"[127.0.0.1]:{port} {' '.join(other)}\n")
+    (d / "sshd_config").write_text(
+        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {d / 'host_key'}\nPidFile {d / 'sshd.pid'}\n"
+        f"AuthorizedKeysFile {d / 'authorized_keys'}\nPasswordAuthentication no\n"
+        "KbdInteractiveAuthentication no\nPubkeyAuthentication yes\nPermitRootLogin prohibit-password\n"
+        "StrictModes no\nUsePAM no\nSubsystem sftp internal-sftp\nLogLevel ERROR\n"
+    )
+    if os.geteuid() == 0:
+        Path("/run/sshd").mkdir(parents=True, exist_ok=True)  # privilege-separation dir sshd needs as root
+    proc = subprocess.Popen([str(SSHD), "-D", "-e", "-f", str(d / "sshd_config")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for_port(port, proc)
+        yield {"dir": d, "port": port}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _profile(device, tmp_path, **changes) -> Path:
+    """A target profile whose ssh runner points at the loopback device (``changes`` override runner keys)."""
+    workdir = tmp_path / "remote"
+    workdir.mkdir(exist_ok=True)
+    runner = {
+        "kind": "ssh", "host": "127.0.0.1", "port": device["port"], "user": getpass.getuser(),
+        "key": str(device["dir"] / "user_key"), "known_hosts": str(device["dir"] / "known_hosts"),
+        "python": str(DEVICE_PYTHON), "workdir": str(workdir), "connect_timeout_s": 5,
+    }
+    runner.update(changes.pop("runner", {}))
+    profile = {"name": "loopback", "arch": "x86_64", "formats": ["tflite", "onnx"], "precisions": ["fp32", "int8"],
+               "threads": 1, "runner": runner, **changes}
+    path = tmp_path / "loopback.yaml"
+    path.write_text(json.dumps(profile))  # JSON is YAML
+    return path
+
+
+def _bench(artifact: Path, profile: Path, capsys, *extra: str) -> tuple[int, str, str]:
+    code = main(["bench", str(artifact), "--target", str(profile), "--runs", "20", "--warmup", "2",
+                 "--timeout", "60", *extra])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("artifact", [TFLITE, ONNX], ids=["tflite", "onnx"])
+def test_bench_over_ssh_measures_on_the_device(device, tmp_path, capsys, artifact):
+    code, out, err = _bench(artifact, _profile(device, tmp_path), capsys, "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    for key in ("artifact", "runtime", "runtime_version", "threads", "runs", "warmup", "p50_ms", "p90_ms",
+                "p99_ms", "mean_ms", "cv", "runner", "estimated", "host"):
+        assert key in result, key
+    assert result["runner"] == "ssh" and result["estimated"] is False and result["emulated"] is False
+    assert result["runs"] == 20 and result["threads"] == 1 and result["p50_ms"] > 0
+    assert result["device"]["executable"].startswith(str(ROOT / ".venv-device"))
+    assert result["peak_rss_kb"] > 0 and result["artifact"] == str(artifact)
+    assert list((tmp_path / "remote").iterdir()) == []  # the run folder was removed
+
+
+def test_unknown_host_key_is_refused(device, tmp_path, capsys):
+    profile = _profile(device, tmp_path, runner={"known_hosts": str(device["dir"] / "wrong_known_hosts")})
+    code, _, err = _bench(TFLITE, profile, capsys)
+    assert code == 2 and "host key refused" in err and "wrong_known_hosts" in err
+
+
+def test_unreachable_port_fails_fast_with_a_clear_message(device, tmp_path, capsys):
+    profile = _profile(device, tmp_path, runner={"port": _free_port()})
+    code, _, err = _bench(TFLITE, profile, capsys)
+    assert code == 2 and "device unreachable" in err and "Connection refused" in err
+
+
+def test_remote_without_python_is_named(device, tmp_path, capsys):
+    profile = _profile(device, tmp_path, runner={"python": "/nonexistent/bin/python3"})
+    code, _, err = _bench(TFLITE, profile, capsys)
+    assert code == 2 and "no Python at '/nonexistent/bin/python3'" in err and "runner.python" in err
+
+
+def test_remote_python_without_runtime_is_named(device, tmp_path, capsys):
+    bare = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True)
+    profile = _profile(device, tmp_path, runner={"python": str(bare / "bin" / "python")})
+    code, _, err = _bench(ONNX, profile, capsys)
+    assert code == 2 and "has no numpy and no onnxruntime" in err
+
+
+def test_wrong_architecture_is_refused(device, tmp_path, capsys):
+    code, _, err = _bench(TFLITE, _profile(device, tmp_path, arch="aarch64"), capsys)
+    assert code == 2 and "the device is x86_64" in err and "says arch aarch64" in err
+
+
+def test_a_host_that_never_answers_times_out_instead_of_hanging(device, tmp_path, capsys):
+    """A port that accepts TCP but never speaks SSH: ConnectTimeout also bounds the handshake."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        profile = _profile(device, tmp_path, runner={"port": silent.getsockname()[1], "connect_timeout_s": 1})
+        code, _, err = _bench(TFLITE, profile, capsys)
+    assert code == 2 and "device unreachable" in err and "timed out" in err
