@@ -1,0 +1,335 @@
+"""Ablation: does distillation + structured pruning beat its baselines, measured on the exported int8 files?
+
+Rows (the full heart dev set, the same record-wise 60/20/20 split as
+``benchmarks/heart_full.py``, checked against its committed test list):
+
+- teacher fp32 TFLite, teacher int8 TFLite (post-training quantization alone);
+- student from scratch (cross-entropy, no teacher);
+- student with KD (Hinton, from the teacher);
+- student KD, pruned (``recipes/heart-pruned.yaml``'s ``prune:`` section), recovered with KD;
+- the same pruned student recovered with cross-entropy instead (no KD in recovery).
+
+Every student row trains ``--epochs`` epochs (the pruned rows start from the
+KD row's student and add ``--recover-epochs`` of recovery) for each of
+``--seeds`` training seeds. Every figure is measured by running the exported
+int8 TFLite file (fp32 for the teacher fp32 row): the decision threshold is
+chosen on the validation split by running the artifact (``pipeline.operating_point``),
+then MAcc / sensitivity / specificity on the test split, latency p50 with one thread.
+The teacher is the trained ``runs/heart-full`` teacher, not retrained; with
+``consistent_teacher: false`` the trainer computes its logits on the clean
+training windows once per process and looks them up (the teacher costs about
+5x a student epoch per pass on one CPU thread).
+
+Resumable: every (row, seed) result is written to ``--out/results/`` as it
+finishes and skipped on a re-run; training resumes from the trainer's checkpoints.
+
+Run:  make ablation     (or: .venv/bin/python benchmarks/ablation.py)
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+
+from edgekd.atomic import write_json, write_text  # noqa: E402
+from edgekd.errors import InputError  # noqa: E402
+from edgekd.pipeline import check_recipe, default_log, operating_point, prepare_data  # noqa: E402
+from edgekd.recipe import load_recipe  # noqa: E402
+
+ROWS = [
+    ("teacher-fp32", "teacher fp32 (TFLite fp32)"),
+    ("teacher-int8", "teacher int8 PTQ"),
+    ("student-ce", "student from scratch (CE, no KD)"),
+    ("student-kd", "student KD"),
+    ("student-kd-pruned-kd", "student KD + pruning + KD recovery"),
+    ("student-kd-pruned-ce", "student KD + pruning, CE recovery (no KD)"),
+]
+# the same recipe overrides as benchmarks/heart_full.py: 60/20/20 record-wise split, seed 0
+FULL_SET = ["name=heart-full", "data.split={train: 0.6, val: 0.2, test: 0.2}"]
+
+
+def measure(model, name: str, precision: str, data, frontend, calibration, out: Path, log) -> dict:
+    """Export ``model`` to TFLite (``precision``), pick its threshold on val by running it, score it on test."""
+    import torch
+
+    from edgekd.export import EXPORTERS
+    from edgekd.models.complexity import count_macs, count_params
+    from edgekd.runtime.artifact import describe_io, load_artifact
+    from edgekd.runtime.evaluate import evaluate_windows
+    from edgekd.runtime.latency import measure_latency
+    from edgekd.runtime.sidecar import write_sidecar
+
+    path = out / "artifacts" / f"{name}.tflite"
+    example = torch.from_numpy(data.windows["train"].x[:1].copy())
+    EXPORTERS.get(f"tflite-{precision}")(model, example, path, calibration)
+    io = describe_io(path)
+    write_sidecar(path, {"name": name, "task": "audio-classification", "labels": data.classes, "positive": data.positive,
+                         "frontend": frontend.to_dict(), "aggregation": "mean window probability per recording",
+                         "format": "tflite", "precision": precision, "input": io["input"], "output": io["output"]})
+    art = load_artifact(path, threads=1)
+    val, test = data.windows["val"], data.windows["test"]
+    threshold = operating_point(art, val, data)
+    metrics = evaluate_windows(art, test.x, test.rec, test.y_rec, data.classes, data.positive,
+                               [r.group for r in test.recordings], threshold)
+    latency = measure_latency(art, runs=200, warmup=20, max_seconds=10)
+    row = {
+        "artifact": str(path.relative_to(out)),
+        "params": count_params(model),
+        "macs": count_macs(model, frontend.input_shape),
+        "size_bytes": path.stat().st_size,
+        "threshold": threshold,
+        "macc": metrics["macc"],
+        "sensitivity": metrics["sensitivity"],
+        "specificity": metrics["specificity"],
+        "accuracy": metrics["accuracy"],
+        "p50_ms": latency["p50_ms"],
+        "runtime": f"{latency['runtime']} {latency['runtime_version']}",
+    }
+    log(f"  {name}: {row['params']:,} params, {row['macs'] / 1e6:.2f} M MACs, {row['size_bytes'] / 1024:.1f} KB, "
+        f"MAcc {row['macc']:.3f} (sens {row['sensitivity']:.3f}, spec {row['specificity']:.3f}), p50 {row['p50_ms']:.3f} ms")
+    return row
+
+
+def class_weights(data) -> list[float]:
+    counts = np.bincount(data.windows["train"].y, minlength=len(data.classes)).astype(float)
+    return (counts.sum() / (len(counts) * np.maximum(counts, 1))).tolist()
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def summarise(results: dict[str, list[dict]]) -> dict:
+    out = {}
+    for key, _ in ROWS:
+        rows = results.get(key, [])
+        if not rows:
+            continue
+        s = {"n": len(rows), "seeds": [r["seed"] for r in rows]}
+        for col in ("params", "macs", "size_bytes", "macc", "sensitivity", "specificity", "p50_ms"):
+            m, sd = _mean_std([float(r[col]) for r in rows])
+            s[col] = {"mean": m, "std": sd}
+        out[key] = s
+    return out
+
+
+def render(summary: dict, meta: dict, runs: dict[str, list[dict]]) -> str:
+    def pm(s, col, fmt):
+        v = s[col]
+        return f"{v['mean']:{fmt}} ± {v['std']:{fmt}}" if s["n"] > 1 else f"{v['mean']:{fmt}}"
+
+    lines = [
+        "# Ablation: distillation and structured pruning on the heart dev set (int8 TFLite artifacts)",
+        "",
+        f"Command: `{meta['command']}`  ",
+        f"Data: `{meta['data']['name']}`, hash `{meta['data']['hash'][:16]}`, record-wise 60/20/20 split (seed 0, stratified "
+        f"by label and database; the split of `benchmarks/heart_full.py`): {meta['data']['test_recordings']} test recordings.  ",
+        f"Students: {meta['epochs']} epochs each (seeds {', '.join(map(str, meta['seeds']))}); the pruned rows start from "
+        f"the KD row's student of the same seed and add {meta['recover_epochs']} recovery epochs. Pruning: "
+        f"{meta['prune']['summary']}.  ",
+        "Every figure was measured by running the exported TFLite file (int8, fully integer, except the teacher fp32 row): "
+        "decision threshold chosen on the validation split by running the artifact, metrics on the test split, "
+        f"latency p50 with 1 thread ({meta['runtime']}, {meta['cpu']}). Mean ± std over seeds; the teacher rows are "
+        "one trained teacher (`runs/heart-full`), so they have no spread. Latency was measured on a shared 2-core "
+        "machine while other jobs ran: read it as indicative (one recording moves MAcc by 1-2 points on 100 test "
+        "recordings, so is the metric's spread).",
+        "",
+        "| row | params | MACs | file KB | MAcc | sens | spec | p50 ms |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for key, label in ROWS:
+        if key not in summary:
+            continue
+        s = summary[key]
+        lines.append(
+            f"| {label} | {s['params']['mean']:,.0f} | {s['macs']['mean'] / 1e6:.2f} M | {s['size_bytes']['mean'] / 1024:.1f} | "
+            f"{pm(s, 'macc', '.3f')} | {pm(s, 'sensitivity', '.3f')} | {pm(s, 'specificity', '.3f')} | {pm(s, 'p50_ms', '.3f')} |"
+        )
+    c = meta.get("criteria")
+    if c:
+        lines += [
+            "",
+            "## Done criteria (issue 3)",
+            "",
+            f"- MACs, KD-only / KD + pruning: {c['mac_reduction']:.2f}x (goal >= 2x): **{'met' if c['mac_reduction'] >= 2 else 'not met'}**",
+            f"- int8 file, KD-only / KD + pruning: {c['size_kd_kb']:.1f} KB / {c['size_pruned_kb']:.1f} KB ({c['size_reduction']:.2f}x smaller)",
+            f"- MAcc, KD + pruning + KD recovery vs KD-only: {c['macc_pruned']:.3f} vs {c['macc_kd']:.3f} "
+            f"({c['macc_gap_points']:+.1f} points; goal within 1.5 points: **{'met' if abs(c['macc_gap_points']) <= 1.5 or c['macc_gap_points'] > 0 else 'not met'}**)",
+            f"- KD recovery vs CE recovery of the same pruned student: {c['macc_pruned']:.3f} vs {c['macc_pruned_ce']:.3f} MAcc",
+        ]
+        lines += ["", "Per seed (MAcc): " + "; ".join(
+            f"{k}: " + ", ".join(f"{v:.3f}" for v in vals) for k, vals in meta["per_seed_macc"].items()) + ".", "",
+            "Pruned students per seed (the Taylor ranking, hence the exact channels, depends on the KD student): "
+            + "; ".join(f"seed {r['seed']}: {r['params']:,} params, {r['macs'] / 1e6:.2f} M MACs, "
+                        f"{r['size_bytes'] / 1024:.1f} KB" for r in runs.get("student-kd-pruned-kd", [])) + "."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "heart-physionet2016"))
+    ap.add_argument("--recipe", default=str(ROOT / "recipes" / "heart-pruned.yaml"))
+    ap.add_argument("--teacher", default=str(ROOT / "runs" / "heart-full" / "checkpoints" / "teacher" / "best.pt"))
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--epochs", type=int, default=10, help="training epochs of every student row")
+    ap.add_argument("--recover-epochs", type=int, default=3, help="recovery epochs after pruning")
+    ap.add_argument("--out", default=str(ROOT / "runs" / "ablation"))
+    ap.add_argument("--results", default=str(ROOT / "benchmarks" / "results"))
+    ap.add_argument("--render", action="store_true", help="only re-render ablation.md from ablation.json")
+    args = ap.parse_args(argv)
+    if args.render:
+        stored = json.loads((Path(args.results) / "ablation.json").read_text())
+        write_text(Path(args.results) / "ablation.md", render(stored["summary"], stored, stored["runs"]))
+        print((Path(args.results) / "ablation.md").read_text())
+        return 0
+
+    import torch
+
+    torch.set_num_threads(1)
+    from edgekd.distill.losses import build_loss
+    from edgekd.distill.trainer import TrainConfig, train_model
+    from edgekd.models import build_model
+    from edgekd.prune.budget import budget_from_target, measure_cost
+    from edgekd.prune.prune import resolve_ignored
+    from edgekd.prune.schedule import PruneSettings, Recovery, prune_and_recover
+    from edgekd.quantize.calibration import calibration_windows
+    from edgekd.runtime.latency import host_info
+    from edgekd.versions import versions
+
+    log = default_log
+    t_start = time.perf_counter()
+    out = Path(args.out)
+    recipe = load_recipe(args.recipe, [f"data.path={args.data}", *FULL_SET])
+    if recipe.prune is None:
+        raise InputError(f"{args.recipe}: no prune: section")
+    frontend, _ = check_recipe(recipe)
+    data = prepare_data(recipe, frontend, log)
+    reference = ROOT / "benchmarks" / "results" / "heart_full.json"
+    if reference.is_file():  # the same split as the full-set benchmark, recording by recording
+        ref = json.loads(reference.read_text())["report"]["data"]
+        if ref["test_files"] != [r.file for r in data.windows["test"].recordings] or ref["hash"] != data.data_hash:
+            raise InputError(f"the test split differs from {reference}; the ablation must use the same split")
+    shape = frontend.input_shape
+    calibration = calibration_windows(data.windows["train"], recipe.export.calibration_windows, 0)
+    train, val = data.windows["train"], data.windows["val"]
+    weights = class_weights(data)
+    spec = recipe.student
+    kd_params = {**spec.loss.params, "class_weights": weights}
+    done_dir = out / "results"
+
+    def finished(key: str, seed: int) -> Path:
+        return done_dir / f"{key}-seed{seed}.json"
+
+    def record(key: str, seed: int, row: dict) -> dict:
+        row = {**row, "row": key, "seed": seed}
+        write_json(finished(key, seed), row)
+        return row
+
+    def load(key: str, seed: int) -> dict | None:
+        p = finished(key, seed)
+        return json.loads(p.read_text()) if p.is_file() else None
+
+    teacher = build_model(recipe.teacher.model, num_classes=len(data.classes), input_shape=shape, **recipe.teacher.params)
+    state = torch.load(args.teacher, map_location="cpu", weights_only=True)
+    teacher.load_state_dict(state.get("model", state))
+    teacher.eval()
+    results: dict[str, list[dict]] = {k: [] for k, _ in ROWS}
+    for key, precision in (("teacher-fp32", "fp32"), ("teacher-int8", "int8")):
+        row = load(key, 0) or record(key, 0, measure(teacher, key, precision, data, frontend, calibration, out, log))
+        results[key].append(row)
+
+    cfg = TrainConfig(**{**spec.train.model_dump(), "epochs": args.epochs, "threads": 1, "consistent_teacher": False})
+    p = recipe.prune
+    recover_cfg = TrainConfig(**{**cfg.__dict__, "epochs": args.recover_epochs, "lr": p.recover.lr})
+    prune_summary = (f"{p.importance} importance, {p.scope} scope, target {p.target.model_dump(exclude_none=True)}, "
+                     f"{p.schedule.kind} ({p.schedule.steps} step(s)), recovery lr {p.recover.lr}")
+    for seed in args.seeds:
+        students = {}
+        for key, loss_name in (("student-ce", "ce"), ("student-kd", "kd")):
+            ckpt_dir = out / "checkpoints" / f"seed{seed}" / key
+            torch.manual_seed(seed)
+            model = build_model(spec.model, num_classes=len(data.classes), input_shape=shape, **spec.params)
+            loss = build_loss(loss_name, {"class_weights": weights} if loss_name == "ce" else kd_params)
+            log(f"[seed {seed}] {key}: {args.epochs} epochs")
+            train_model(model, train, val, loss, labels=data.classes, positive=data.positive, cfg=cfg, seed=seed,
+                        checkpoint_dir=ckpt_dir, teacher=teacher if loss_name == "kd" else None,
+                        log=lambda s, k=key: log(f"  [{k} seed {seed}] {s}"),
+                        fingerprint_extra=f"ablation|{key}|{spec.model}|{spec.params}|{data.data_hash}")
+            students[key] = model
+            row = load(key, seed) or record(key, seed, measure(model, f"{key}-seed{seed}", "int8", data, frontend,
+                                                                calibration, out, log))
+            results[key].append(row)
+        kd_student = students["student-kd"]
+        ignored = resolve_ignored(kd_student, p.ignore, shape)
+        budget = budget_from_target(p.target, measure_cost(kd_student, shape))
+        for key, loss_name in (("student-kd-pruned-kd", "kd"), ("student-kd-pruned-ce", "ce")):
+            model = copy.deepcopy(kd_student)
+            loss = build_loss(loss_name, kd_params if loss_name == "kd" else {"class_weights": weights})
+            log(f"[seed {seed}] {key}: prune, then {args.recover_epochs} epochs of {loss_name} recovery")
+            prune_and_recover(
+                model,
+                PruneSettings(budget=budget, importance=p.importance, ignored=ignored, steps=p.schedule.steps,
+                              scope=p.scope, min_channels=p.min_channels, gradient_batches=p.gradient_batches,
+                              # both rows prune the same channels (Taylor scores from the KD loss): only recovery differs
+                              gradient_loss=build_loss("kd", kd_params), gradient_teacher=teacher),
+                Recovery(loss=loss, cfg=recover_cfg, teacher=teacher if loss_name == "kd" else None, name=loss_name),
+                train=train, val=val, labels=data.classes, positive=data.positive, input_shape=shape, seed=seed,
+                checkpoint_dir=out / "checkpoints" / f"seed{seed}" / key, log=lambda s, k=key: log(f"  [{k} seed {seed}] {s}"),
+                fingerprint_extra=f"ablation|{key}|{data.data_hash}",
+            )
+            row = load(key, seed) or record(key, seed, measure(model, f"{key}-seed{seed}", "int8", data, frontend,
+                                                                calibration, out, log))
+            results[key].append(row)
+
+    summary = summarise(results)
+    kd, pr, prce = summary["student-kd"], summary["student-kd-pruned-kd"], summary["student-kd-pruned-ce"]
+    criteria = {
+        "mac_reduction": kd["macs"]["mean"] / pr["macs"]["mean"],
+        "size_kd_kb": kd["size_bytes"]["mean"] / 1024,
+        "size_pruned_kb": pr["size_bytes"]["mean"] / 1024,
+        "size_reduction": kd["size_bytes"]["mean"] / pr["size_bytes"]["mean"],
+        "macc_kd": kd["macc"]["mean"],
+        "macc_pruned": pr["macc"]["mean"],
+        "macc_pruned_ce": prce["macc"]["mean"],
+        "macc_gap_points": 100 * (pr["macc"]["mean"] - kd["macc"]["mean"]),
+    }
+    defaults = ap.parse_args([])
+    flags = [f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}"
+             for k, v in vars(args).items() if k in ("seeds", "epochs", "recover_epochs") and v != getattr(defaults, k)]
+    host = host_info()
+    meta = {
+        "command": " ".join(["python benchmarks/ablation.py", *flags]),
+        "data": {"name": Path(recipe.data.path).name, "hash": data.data_hash,
+                 "test_recordings": len(data.windows["test"].recordings),
+                 "test_files": [r.file for r in data.windows["test"].recordings]},
+        "seeds": args.seeds,
+        "epochs": args.epochs,
+        "recover_epochs": args.recover_epochs,
+        "teacher": str(Path(args.teacher).relative_to(ROOT)) if Path(args.teacher).is_relative_to(ROOT) else args.teacher,
+        "prune": {"summary": prune_summary, "spec": p.model_dump(mode="json")},
+        "train": cfg.__dict__,
+        "runtime": results["student-kd"][0]["runtime"],
+        "cpu": host.get("cpu"),
+        "versions": versions(),
+        "criteria": criteria,
+        "per_seed_macc": {k: [r["macc"] for r in results[k]] for k, _ in ROWS if results[k]},
+        "seconds": round(time.perf_counter() - t_start, 1),
+    }
+    results_dir = Path(args.results)
+    write_json(results_dir / "ablation.json", {**meta, "summary": summary, "runs": results})
+    write_text(results_dir / "ablation.md", render(summary, meta, results))
+    print((results_dir / "ablation.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""The recipe's ``prune:`` section checked against the student before any data is read or any training starts.
+
+Refused with an ``InputError`` naming the key: an unknown importance or
+recovery loss, a layer name in ``ignore`` the student does not have (with a
+did-you-mean), an iterative schedule that cannot run, a target the student
+cannot reach even with one channel left per layer, and an int8 size smaller
+than the classifier alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from edgekd.errors import InputError
+
+
+@dataclass
+class PrunePlan:
+    """What the checks resolved: the layers kept whole and (for an int8 target) the size model."""
+
+    ignored: list[str]
+    size_model: object | None  # edgekd.prune.budget.Int8SizeModel
+
+
+def _classifier_bytes(model, name: str) -> int:
+    from edgekd.prune.budget import BYTES_PER_OUT_CHANNEL
+
+    layer = dict(model.named_modules())[name]
+    out = layer.out_channels if hasattr(layer, "out_channels") else layer.out_features
+    return layer.weight.numel() + out * BYTES_PER_OUT_CHANNEL
+
+
+def check_prune(recipe, input_shape: tuple[int, ...], *, calibrate: bool = False) -> PrunePlan | None:
+    """Check ``recipe.prune`` against a freshly built student.
+
+    Args:
+        recipe: the validated recipe.
+        input_shape: the student's input shape (from the front-end).
+        calibrate: for an ``int8_kb`` target, export the student once to measure the
+            file's fixed part (a few seconds); without it only the weights are bounded.
+
+    Returns:
+        The plan, or None when the recipe does not prune.
+    """
+    p = recipe.prune
+    if p is None:
+        return None
+    import torch
+
+    from edgekd.distill.losses import build_loss
+    from edgekd.models import build_model
+    from edgekd.prune.budget import budget_from_target, calibrate_int8_size, measure_cost
+    from edgekd.prune.importance import IMPORTANCES
+    from edgekd.prune.prune import floor_cost, resolve_ignored
+
+    try:
+        IMPORTANCES.get(p.importance)
+    except InputError as exc:
+        raise InputError(f"prune.importance: {exc}") from None
+    build_loss(p.recover.loss.name, p.recover.loss.params, where="prune.recover.loss")
+    if p.schedule.kind == "oneshot" and p.schedule.steps != 1:
+        raise InputError(f"prune.schedule.steps: a oneshot schedule has 1 step, got {p.schedule.steps} "
+                         "(use kind: iterative for several)")
+    if p.order == "prune-distill" and p.schedule.steps != 1:
+        raise InputError("prune.schedule: order prune-distill prunes the initialised student once before training; "
+                         "an iterative schedule needs order distill-prune-distill")
+    spec = recipe.student
+    torch.manual_seed(recipe.seed)
+    model = build_model(spec.model, num_classes=len(recipe.data.classes), input_shape=input_shape, **spec.params)
+    ignored = resolve_ignored(model, p.ignore, input_shape, where="prune.ignore")
+    size_model = calibrate_int8_size(model, input_shape) if (calibrate and p.target.int8_kb is not None) else None
+    reference = measure_cost(model, input_shape, size_model)
+    budget = budget_from_target(p.target, reference)
+    if p.target.int8_kb is not None:
+        head = ignored[-1]
+        head_bytes = _classifier_bytes(model, head) + (size_model.fixed_bytes if size_model else 0)
+        if budget.limit < head_bytes:
+            fixed = " plus the file's fixed tables" if size_model else ""
+            raise InputError(f"prune.target.int8_kb: {p.target.int8_kb:g} KB is smaller than the classifier alone "
+                             f"({head!r}: {head_bytes / 1024:.2f} KB int8{fixed})")
+        if size_model is None:  # bound the weights only; the fixed part is checked once calibrated
+            return PrunePlan(ignored=ignored, size_model=None)
+    floor = floor_cost(model, input_shape, ignored, p.min_channels, size_model)
+    if not budget.met(floor):
+        raise InputError(
+            f"{budget.key}: {budget.wanted} cannot be met: with {p.min_channels} channel(s) left in every prunable layer "
+            f"{spec.model} still has {budget.describe(floor)} (unpruned: {budget.describe(reference)}); "
+            "raise the target, lower prune.min_channels or shorten prune.ignore"
+        )
+    return PrunePlan(ignored=ignored, size_model=size_model)
