@@ -9,7 +9,7 @@ The dictionary returned by ``inspect_artifact``:
 - ``params``: elements of the constant weight tensors (kernels, biases; not
   quantization scales/zero points, not shape constants);
 - ``ops`` (``{op_type: count}``) and ``n_ops``;
-- ``quantized``: some weight is int8/uint8;
+- ``quantized``: some weight is int8/uint8/int4;
 - ``fully_integer``: quantized and no op computes in float, except a Quantize
   of a graph input and a Dequantize into a graph output; for ONNX QDQ a compute
   node is integer when its float inputs come from DequantizeLinear and its float
@@ -17,8 +17,10 @@ The dictionary returned by ``inspect_artifact``:
 - ``float_ops``: the ops that break that rule (empty for an unquantized graph),
   ONNX node names or ``"OP_TYPE#index"`` for TFLite;
 - ``transposes``, ``quantize_ops``, ``dequantize_ops``;
-- ``per_channel_weights`` / ``per_tensor_weights``: int8/uint8 weight tensors
+- ``per_channel_weights`` / ``per_tensor_weights``: integer weight tensors
   with several scales / one scale;
+- ``weight_dtypes``: ``{dtype: number of weight tensors}`` (float16 weights of an
+  fp16 file, int4 ones of an int4-weights file, ...);
 - ``input_dtypes``, ``output_dtypes``.
 
 This is host-side tooling: it may import onnx and ai-edge-litert (inside the functions).
@@ -35,7 +37,7 @@ import numpy as np
 
 from edgekd.errors import InputError
 
-_INT8 = ("int8", "uint8")
+_INT8 = ("int8", "uint8", "int4", "uint4")  # integer weight types (int4: ONNX weight-only)
 
 
 def inspect_artifact(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -99,6 +101,7 @@ def _summary(
         "dequantize_ops": counts[dequantize],
         "per_channel_weights": sum(1 for w in quantized_weights if w[2] > 1),
         "per_tensor_weights": sum(1 for w in quantized_weights if w[2] <= 1),
+        "weight_dtypes": dict(sorted(Counter(w[0] for w in weights).items())),
         "input_dtypes": inputs,
         "output_dtypes": outputs,
     }
@@ -193,17 +196,23 @@ def _onnx_graph(model: Any) -> dict[str, Any]:
             producers[name] = node
 
     def scales_of(name: str) -> int:
-        """Number of scales of the DequantizeLinear that reads constant ``name`` (0 if none)."""
+        """Number of scales of constant ``name``: its DequantizeLinear's, or for the weight of a
+        dynamic-range ConvInteger/MatMulInteger the size of its zero point (0 if none)."""
         for node in consumers.get(name, []):
             if node.op_type == "DequantizeLinear" and node.input[0] == name and node.input[1] in consts:
                 return int(consts[node.input[1]].size)
+            if node.op_type in ("ConvInteger", "MatMulInteger") and len(node.input) > 3 and node.input[1] == name:
+                zero_point = consts.get(node.input[3])
+                return int(zero_point.size) if zero_point is not None else 1
         return 0
 
     def is_weight(name: str, kind: str) -> bool:
         """A float/8-bit constant that is not only a Q/DQ scale or zero point, or a quantized bias."""
         users = consumers.get(name, [])
         qdq_param = bool(users) and all(
-            n.op_type in ("QuantizeLinear", "DequantizeLinear") and list(n.input).index(name) > 0 for n in users
+            (n.op_type in ("QuantizeLinear", "DequantizeLinear") and list(n.input).index(name) > 0)
+            or (n.op_type in ("ConvInteger", "MatMulInteger") and list(n.input).index(name) >= 2)  # zero points
+            for n in users
         )
         bias = kind == "int32" and scales_of(name) > 0
         return not qdq_param and (kind.startswith("float") or kind in _INT8 or bias)

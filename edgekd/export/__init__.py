@@ -2,7 +2,9 @@
 
 Importing this package is cheap: torch, onnx, onnxruntime, TensorFlow and
 litert-torch are imported inside the functions that need them. ``EXPORTERS``
-maps the export keys a recipe names to ``(model, example, path, calibration) -> Path``.
+maps ``{format}-{precision}`` to ``(model, example, path, calibration, *, context=None) -> Path``
+with the default backend; ``edgekd.export.backends.BACKENDS`` holds every backend
+(litert-torch, onnx2tf, onnxruntime) and what precisions each produces.
 
 The helpers below are shared by the exporter modules: they keep the error
 messages and the calibration checks identical across backends.
@@ -12,16 +14,18 @@ from __future__ import annotations
 
 import contextlib
 import re
-import tempfile
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
 from edgekd.errors import BackendError, InputError
 from edgekd.registry import Registry
 
-Exporter = Callable[[Any, Any, Path, Optional[np.ndarray]], Path]
+# (model, example, path, calibration, *, context: ExportContext | None = None) -> path
+Exporter = Callable[..., Path]
+#: ``{format}-{precision}`` → the exporter of that format's default backend for it
+#: (``edgekd.export.backends`` chooses among backends per target profile).
 EXPORTERS: Registry[Exporter] = Registry("exporter")
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -102,43 +106,5 @@ def eval_mode(model: Any) -> Iterator[Any]:
         model.train(was_training)
 
 
-@EXPORTERS.register("onnx-fp32")
-def _onnx_fp32(model: Any, example: Any, path: Path, calibration: Optional[np.ndarray] = None) -> Path:
-    """fp32 ONNX; ``calibration`` is ignored."""
-    from edgekd.export.onnx_export import export_onnx
-
-    return export_onnx(model, example, path)
-
-
-@EXPORTERS.register("onnx-int8")
-def _onnx_int8(model: Any, example: Any, path: Path, calibration: Optional[np.ndarray] = None) -> Path:
-    """fp32 ONNX in a temp folder, then ORT static QDQ U8S8 per-channel quantization."""
-    from edgekd.export.onnx_export import export_onnx
-    from edgekd.export.ort_quantize import quantize_onnx_int8
-
-    check_calibration(calibration, tuple(example.shape[1:]), type(model).__name__)
-    with tempfile.TemporaryDirectory(prefix="edgekd-onnx-") as tmp:
-        fp32 = export_onnx(model, example, Path(tmp) / "fp32.onnx")
-        return quantize_onnx_int8(fp32, path, calibration)
-
-
-@EXPORTERS.register("tflite-fp32")
-def _tflite_fp32(model: Any, example: Any, path: Path, calibration: Optional[np.ndarray] = None) -> Path:
-    """fp32 TFLite with NHWC input, internal tensor names stripped; ``calibration`` is ignored."""
-    from edgekd.export.litert_export import export_tflite
-    from edgekd.export.tflite_strip import strip_debug_strings
-
-    export_tflite(model, example, path, precision="fp32")
-    strip_debug_strings(path)
-    return path
-
-
-@EXPORTERS.register("tflite-int8")
-def _tflite_int8(model: Any, example: Any, path: Path, calibration: Optional[np.ndarray] = None) -> Path:
-    """Fully-integer int8 TFLite (int8 I/O, NHWC input) calibrated on ``calibration``, names stripped."""
-    from edgekd.export.litert_export import export_tflite
-    from edgekd.export.tflite_strip import strip_debug_strings
-
-    export_tflite(model, example, path, precision="int8", calibration=calibration)
-    strip_debug_strings(path)
-    return path
+# The backends register their exporters (and the ``{format}-{precision}`` aliases of the defaults).
+from edgekd.export import backends as _backends  # noqa: E402,F401

@@ -13,6 +13,7 @@ no float op (checked with ``edgekd.audit``).
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     import torch
 
 PRECISIONS = ("fp32", "int8")
+CALIBRATION_METHODS = ("histogram", "minmax")
 
 
 def export_tflite(
@@ -37,6 +39,7 @@ def export_tflite(
     precision: str = "fp32",
     calibration: np.ndarray | None = None,
     nhwc_input: bool = True,
+    calibration_method: str = "histogram",
 ) -> Path:
     """Convert ``model`` to a batch-1 TFLite file.
 
@@ -49,6 +52,8 @@ def export_tflite(
             (windows of the training set), run one at a time through the observers.
         nhwc_input: give the TFLite model an NHWC input (no TRANSPOSE in the graph);
             ``False`` keeps NCHW, at the price of a TRANSPOSE.
+        calibration_method: int8 activation observers: ``histogram`` (litert-torch's
+            default, clips outliers by minimising the quantization error) or ``minmax``.
 
     Returns:
         ``path``.
@@ -59,6 +64,9 @@ def export_tflite(
     """
     if precision not in PRECISIONS:
         raise InputError(f"TFLite precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if calibration_method not in CALIBRATION_METHODS:
+        raise InputError(f"litert-torch calibration method must be one of {', '.join(CALIBRATION_METHODS)}, "
+                         f"got {calibration_method!r}")
     import litert_torch
     import torch
 
@@ -78,14 +86,14 @@ def export_tflite(
             if data is None:
                 edge_model = litert_torch.convert(net, (example,))
             else:
-                edge_model = _convert_int8(net, example, data)
+                edge_model = _convert_int8(net, example, data, calibration_method)
             edge_model.export(str(tmp))
         except Exception as exc:
             raise backend_error(f"TFLite {precision} conversion", name, exc) from exc
     return path
 
 
-def _convert_int8(net: torch.nn.Module, example: torch.Tensor, data: torch.Tensor) -> Any:
+def _convert_int8(net: torch.nn.Module, example: torch.Tensor, data: torch.Tensor, method: str = "histogram") -> Any:
     """Quantize ``net`` with PT2E on ``data`` (in ``example``'s layout) and convert it.
 
     Returns:
@@ -97,9 +105,10 @@ def _convert_int8(net: torch.nn.Module, example: torch.Tensor, data: torch.Tenso
     from litert_torch.quantize.quant_config import QuantConfig
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
-    quantizer = PT2EQuantizer().set_global(
-        get_symmetric_quantization_config(is_per_channel=True, is_dynamic=False)
-    )
+    config = get_symmetric_quantization_config(is_per_channel=True, is_dynamic=False)
+    if method == "minmax":
+        config = _with_minmax_activations(config)
+    quantizer = PT2EQuantizer().set_global(config)
     graph = prepare_pt2e(torch.export.export(net, (example,)).module(), quantizer)
     with torch.no_grad():
         for sample in data:
@@ -109,6 +118,46 @@ def _convert_int8(net: torch.nn.Module, example: torch.Tensor, data: torch.Tenso
     # litert-torch checks (it would warn "converted in training mode").
     graph.training = False
     return litert_torch.convert(graph, (example,), quant_config=QuantConfig(pt2e_quantizer=quantizer))
+
+
+def _with_minmax_activations(config: Any) -> Any:
+    """The same quantization config with min/max activation observers instead of histograms."""
+    import dataclasses
+
+    from torchao.quantization.pt2e.observer import MinMaxObserver
+
+    def swap(spec: Any) -> Any:
+        if spec is None:
+            return None
+        return dataclasses.replace(spec, observer_or_fake_quant_ctr=MinMaxObserver.with_args(eps=2**-12))
+
+    return dataclasses.replace(
+        config, input_activation=swap(config.input_activation), output_activation=swap(config.output_activation)
+    )
+
+
+def export_tflite_qat(qat: Any, path: str | os.PathLike[str]) -> Path:
+    """Convert a quantization-aware fine-tuned network (``edgekd.quantize.qat.QATModel``) to int8 TFLite.
+
+    The fake-quant graph is converted with ``convert_pt2e`` (ranges learned in
+    fine-tuning) and lowered by litert-torch with the same quantizer: int8
+    weights, activations, input and output, NHWC input.
+    """
+    import litert_torch
+    from litert_torch.quantize.quant_config import QuantConfig
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e
+
+    path = Path(path)
+    qat.net.eval()
+    with _quiet(), atomic_path(path) as tmp:
+        try:
+            graph = convert_pt2e(copy.deepcopy(qat.net.graph), fold_quantize=False)
+            graph.training = False
+            edge_model = litert_torch.convert(graph, (qat.example,), quant_config=QuantConfig(pt2e_quantizer=qat.quantizer))
+            edge_model.export(str(tmp))
+        except Exception as exc:
+            raise backend_error("TFLite int8-qat conversion", type(qat.float_model).__name__, exc) from exc
+    return path
 
 
 @contextlib.contextmanager

@@ -27,6 +27,7 @@ def export_onnx(
     input_name: str = "input",
     output_name: str = "logits",
     opset: int = 18,
+    dynamic_batch: bool = True,
 ) -> Path:
     """Export ``model`` to a single-file fp32 ONNX model with a dynamic batch dim.
 
@@ -40,6 +41,8 @@ def export_onnx(
         input_name: the graph input's name.
         output_name: the graph output's name.
         opset: the ONNX opset.
+        dynamic_batch: a dynamic batch dim (``False``: the example's batch size, fixed;
+            converters such as onnx2tf need fixed shapes).
 
     Returns:
         ``path``.
@@ -63,7 +66,7 @@ def export_onnx(
                 input_names=[input_name],
                 output_names=[output_name],
                 opset_version=opset,
-                dynamic_shapes=({0: torch.export.Dim("batch")},),
+                dynamic_shapes=({0: torch.export.Dim("batch")},) if dynamic_batch else None,
                 verbose=False,
             )
             onnx.checker.check_model(str(tmp), full_check=True)
