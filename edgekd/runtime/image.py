@@ -1,0 +1,237 @@
+"""The image front end: a photo file -> one normalised model input (numpy + Pillow only).
+
+The same code builds the training inputs (``edgekd.data.images``) and runs on the
+device (``edgekd eval``), so a model sees identical pixels in both places:
+
+1. decode with Pillow, refusing corrupt, truncated and non-image files by name;
+2. apply the EXIF orientation (phone photos are often stored sideways);
+3. convert to 8-bit RGB: grayscale, palette, CMYK and YCbCr convert directly;
+   an alpha channel is composited over a flat ``background`` (transparent pixels
+   carry no colour); 16-bit / float images are refused (their scaling is ambiguous);
+4. refuse images whose shorter side is below ``min_side`` (upsampling would
+   invent the detail a disease spot needs) or whose long/short side ratio is
+   above ``max_aspect`` (the centre crop would keep too little of the picture);
+5. resize the shorter side to ``resize`` (Pillow bilinear with antialiasing),
+   centre-crop ``size`` x ``size``;
+6. scale to [0, 1], subtract ``mean`` and divide by ``std`` per channel, CHW float32.
+
+``Artifact.predict`` turns the CHW batch into the artifact's own layout (NHWC
+for TFLite) and dtype; :func:`to_layout` does the same for callers that feed a
+runtime directly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from edgekd.errors import InputError
+
+IMAGE_TASK = "image-classification"
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+_ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+_DIRECT_MODES = ("RGB", "L", "1", "P", "CMYK", "YCbCr", "LAB", "HSV")
+
+
+def _pil():
+    """Import Pillow, or say which package the device needs."""
+    try:
+        from PIL import Image, ImageOps
+    except ImportError:
+        raise InputError("the image front-end needs Pillow: pip install pillow") from None
+    return Image, ImageOps
+
+
+@dataclass(frozen=True)
+class ImageFrontend:
+    """Every image front-end parameter; recipes and artifact sidecars store ``to_dict()``.
+
+    Attributes:
+        size: side of the square model input, in pixels.
+        resize: the shorter side is resized to this before the centre crop (>= size).
+        mean, std: per-channel (R, G, B) normalisation of [0, 1] pixels.
+        min_side: smallest accepted shorter side of a decoded image.
+        max_aspect: largest accepted long/short side ratio.
+        background: RGB colour that transparent pixels are composited over.
+    """
+
+    size: int = 96
+    resize: int = 110
+    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    min_side: int = 32
+    max_aspect: float = 2.5
+    background: tuple[int, int, int] = field(default=(255, 255, 255))
+
+    def __post_init__(self) -> None:
+        def bad(msg: str) -> InputError:
+            return InputError(f"front-end: {msg}")
+
+        for name in ("size", "resize", "min_side"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+                raise bad(f"'{name}' must be a positive integer, got {value!r}")
+            object.__setattr__(self, name, int(value))
+        if isinstance(self.max_aspect, bool) or not isinstance(self.max_aspect, (int, float)) \
+                or not math.isfinite(self.max_aspect) or self.max_aspect < 1:
+            raise bad(f"'max_aspect' must be a number >= 1, got {self.max_aspect!r}")
+        object.__setattr__(self, "max_aspect", float(self.max_aspect))
+        for name in ("mean", "std", "background"):
+            value = getattr(self, name)
+            if not isinstance(value, (list, tuple)) or len(value) != 3 or any(
+                isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) for v in value
+            ):
+                raise bad(f"'{name}' must be three numbers (R, G, B), got {value!r}")
+            cast = int if name == "background" else float
+            object.__setattr__(self, name, tuple(cast(v) for v in value))
+        if any(s <= 0 for s in self.std):
+            raise bad(f"'std' must be positive, got {list(self.std)}")
+        if any(not 0 <= b <= 255 or float(b) != b for b in self.background):
+            raise bad(f"'background' must be three integers 0-255, got {list(self.background)}")
+        if self.resize < self.size:
+            raise bad(f"'resize' ({self.resize}) must be at least 'size' ({self.size}): the crop is taken from it")
+
+    # ------------------------------------------------------------ (de)serialisation
+    def to_dict(self) -> dict[str, Any]:
+        """All parameters as a plain JSON-able dict (``kind`` names the front-end)."""
+        d = dataclasses.asdict(self)
+        return {"kind": "image", **{k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "ImageFrontend":
+        """Build from a recipe / sidecar dict; missing keys take the defaults.
+
+        Raises:
+            InputError: an unknown key (with a "did you mean" hint) or a bad value.
+        """
+        if not isinstance(d, Mapping):
+            raise InputError(f"front-end: expected a mapping of settings, got {type(d).__name__}")
+        d = dict(d)
+        kind = d.pop("kind", "image")
+        if kind != "image":
+            raise InputError(f"front-end: kind {kind!r} is not an image front-end")
+        from edgekd.runtime.settings import dataclass_from_settings
+
+        return dataclass_from_settings(cls, d)
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """Model input per image, channel first: (3, size, size)."""
+        return (3, self.size, self.size)
+
+    def config_hash(self) -> str:
+        """Short stable hash of the parameters (a cache key)."""
+        blob = json.dumps(self.to_dict(), sort_keys=True).encode("utf-8")
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    # ------------------------------------------------------------ the transform
+    def load_rgb(self, path: str | os.PathLike[str]) -> np.ndarray:
+        """Decode, orient and validate one image file.
+
+        Returns:
+            uint8 array (H, W, 3), EXIF orientation applied.
+
+        Raises:
+            InputError: the file is missing, not an image, corrupt or truncated, 16-bit/float,
+                smaller than ``min_side`` or more elongated than ``max_aspect`` (naming the file).
+        """
+        rgb = decode_rgb(path, self.background)
+        self.check_shape(rgb.shape[1], rgb.shape[0], path)
+        return rgb
+
+    def check_shape(self, width: int, height: int, where: Any) -> None:
+        """Refuse an image too small or too elongated for this front-end, naming ``where``."""
+        short, long = min(width, height), max(width, height)
+        if short < self.min_side:
+            raise InputError(f"{where}: image is {width}x{height} pixels; the shorter side must be at least "
+                             f"{self.min_side} (front-end min_side)")
+        if long / short > self.max_aspect:
+            raise InputError(f"{where}: image is {width}x{height} pixels, aspect ratio {long / short:.2f}; more than "
+                             f"front-end max_aspect {self.max_aspect:g} (the centre crop would keep "
+                             f"{short / long:.0%} of it): crop it to the leaf first")
+
+    def transform(self, rgb: np.ndarray) -> np.ndarray:
+        """uint8 (H, W, 3) RGB -> float32 (3, size, size): resize shorter side, centre crop, normalise."""
+        Image, _ = _pil()
+        rgb = np.asarray(rgb)
+        if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+            raise InputError(f"front-end: expected uint8 (H, W, 3) RGB, got {rgb.dtype} {rgb.shape}")
+        h, w = rgb.shape[:2]
+        nw, nh = resized_size(w, h, self.resize)
+        im = Image.fromarray(rgb, "RGB")
+        if (nw, nh) != (w, h):
+            im = im.resize((nw, nh), Image.Resampling.BILINEAR)
+        left, top = crop_box(nw, nh, self.size)
+        arr = np.asarray(im, dtype=np.float32)[top : top + self.size, left : left + self.size] / np.float32(255.0)
+        arr = (arr - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
+        return np.ascontiguousarray(arr.transpose(2, 0, 1), dtype=np.float32)
+
+    def features(self, path: str | os.PathLike[str]) -> np.ndarray:
+        """One image file -> model input batch (1, 3, size, size) float32 (one "window")."""
+        return self.transform(self.load_rgb(path))[None]
+
+
+def resized_size(width: int, height: int, shorter: int) -> tuple[int, int]:
+    """(width, height) after scaling the shorter side to ``shorter`` (the other side rounded)."""
+    if width <= height:
+        return shorter, max(shorter, int(round(height * shorter / width)))
+    return max(shorter, int(round(width * shorter / height))), shorter
+
+
+def crop_box(width: int, height: int, size: int) -> tuple[int, int]:
+    """(left, top) of the centred ``size`` x ``size`` crop (torchvision's rounding)."""
+    return int(round((width - size) / 2.0)), int(round((height - size) / 2.0))
+
+
+def decode_rgb(path: str | os.PathLike[str], background: tuple[int, int, int] = (255, 255, 255)) -> np.ndarray:
+    """Decode an image file to uint8 RGB (H, W, 3) with its EXIF orientation applied.
+
+    Raises:
+        InputError: naming the file, when it cannot be read as a whole 8-bit image.
+    """
+    Image, ImageOps = _pil()
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: image file not found")
+    try:
+        with Image.open(path) as im:
+            im.load()  # decodes now: a truncated file raises here, not later
+            fmt = im.format
+            im = ImageOps.exif_transpose(im)
+            mode = im.mode
+            if mode in _ALPHA_MODES or (mode == "P" and "transparency" in im.info):
+                rgba = im.convert("RGBA")
+                base = Image.new("RGBA", rgba.size, (*background, 255))
+                im = Image.alpha_composite(base, rgba).convert("RGB")
+            elif mode in _DIRECT_MODES:
+                im = im.convert("RGB")
+            else:
+                raise InputError(f"{path}: {fmt} image in mode {mode} (16-bit or floating point) is not supported; "
+                                 "save it as 8-bit RGB")
+            return np.asarray(im, dtype=np.uint8).copy()
+    except InputError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise InputError(f"{path}: image is too large to decode safely ({exc})") from None
+    except Image.UnidentifiedImageError:
+        raise InputError(f"{path}: not an image file Pillow can read") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        reason = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+        raise InputError(f"{path}: corrupt or truncated image ({reason})") from None
+
+
+def to_layout(batch: np.ndarray, layout: str | None) -> np.ndarray:
+    """Put an (N, 3, H, W) batch into an artifact's input layout (``"NHWC"`` or ``"NCHW"``)."""
+    if layout == "NHWC":
+        return np.ascontiguousarray(np.asarray(batch).transpose(0, 2, 3, 1))
+    if layout in ("NCHW", None):
+        return np.asarray(batch)
+    raise InputError(f"unknown input layout {layout!r} (expected NHWC or NCHW)")
