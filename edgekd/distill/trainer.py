@@ -114,7 +114,7 @@ def train_model(
     model: nn.Module,
     train: WindowSet,
     val: WindowSet,
-    loss_fn: LossFn,
+    loss_fn: "LossFn | DistillMethod",
     *,
     labels: list[str],
     positive: str | None,
@@ -124,13 +124,17 @@ def train_model(
     teacher: nn.Module | None = None,
     log: Callable[[str], None] = lambda s: print(s, file=sys.stderr),
     fingerprint_extra: str = "",
+    augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
+    snapshot_every: int = 0,
 ) -> TrainResult:
     """Train ``model`` in place and leave it holding the best validation weights.
 
     Args:
         model: the network to train.
         train, val: window sets; validation is scored per recording.
-        loss_fn: from ``edgekd.distill.losses.build_loss``.
+        loss_fn: a loss from ``edgekd.distill.losses.build_loss`` (logit KD against ``teacher``), or a
+            distillation method from ``edgekd.distill.methods.build_method`` (feature KD, mixup, ...),
+            which then decides per batch what the teacher(s) compute and the loss.
         labels, positive: class names and the positive class (for MAcc).
         cfg: epochs, batch size, learning rate, early-stopping patience.
         seed: seeds torch for init-independent parts (shuffling, augmentation).
@@ -138,21 +142,50 @@ def train_model(
             a run with the same fingerprint resumes from ``last.pt``.
         teacher: frozen teacher whose logits feed a distillation loss.
         log: where the per-epoch line goes.
+        augment: training-batch augmentation ``(batch, generator) -> batch`` used instead of
+            SpecAugment (e.g. ``edgekd.data.image_augment.ImageAugment`` for images).
+        snapshot_every: also keep ``epoch{N}.pt`` every N epochs (the checkpoints a
+            checkpoint-ensemble teacher is made of); 0 keeps none.
     """
+    from edgekd.distill.methods import BindContext, DistillMethod
+    from edgekd.distill.methods.base import Batch
+    from edgekd.distill.methods.logit import LogitKD
+
     torch.set_num_threads(cfg.threads)
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    fp = _fingerprint(model, cfg, train, seed, fingerprint_extra, distil=teacher is not None)
+    is_method = isinstance(loss_fn, DistillMethod)
+    method = loss_fn if is_method else LogitKD(LogitKD.Params(), loss_fn)
+    extra = fingerprint_extra + (f"|method:{method.fingerprint()}" if is_method else "")
+    fp = _fingerprint(model, cfg, train, seed, extra, distil=teacher is not None or is_method)
     gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    steps_per_epoch = max(1, -(-len(train.x) // cfg.batch_size))
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch)
-    teacher_logits = None
-    online_teacher = teacher is not None and cfg.consistent_teacher and cfg.spec_augment
     if teacher is not None:
         teacher.eval()
-        if not online_teacher:
-            teacher_logits = torch.from_numpy(predict_logits(teacher, train.x))
+    method.bind(
+        BindContext(
+            student=model,
+            teacher=teacher,
+            train_x=train.x,
+            num_classes=len(labels),
+            online=cfg.consistent_teacher and (cfg.spec_augment or augment is not None),
+            epochs=cfg.epochs,
+        )
+    )
+    # adapters (feature KD) train with the student; they are not part of it and are never exported
+    params = list(model.parameters()) + list(method.extra_modules().parameters())
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps_per_epoch = max(1, -(-len(train.x) // cfg.batch_size))
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch)
+    try:
+        return _loop(model, train, val, method, opt, sched, gen, fp, steps_per_epoch, labels=labels,
+                     positive=positive, cfg=cfg, checkpoint_dir=checkpoint_dir, log=log, augment=augment,
+                     snapshot_every=snapshot_every, batch_cls=Batch)
+    finally:
+        method.unbind()
 
+
+def _loop(model, train, val, method, opt, sched, gen, fp, steps_per_epoch, *, labels, positive, cfg, checkpoint_dir,
+          log, augment, snapshot_every, batch_cls) -> TrainResult:
+    """The epochs of ``train_model`` (its arguments, with the optimiser, schedule and method built)."""
     state = {"epoch": 0, "best_score": -1.0, "best_epoch": 0, "bad_epochs": 0, "history": []}
     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     last_path, best_path = checkpoint_dir / "last.pt", checkpoint_dir / "best.pt"
@@ -165,6 +198,8 @@ def train_model(
             sched.load_state_dict(ckpt["scheduler"])
             gen.set_state(ckpt["generator"])
             best_state = ckpt["best_model"]
+            if "method" in ckpt:
+                method.load_state_dict(ckpt["method"])  # adapters, snapshots
             state = json.loads(ckpt["state"])
             resumed_from = state["epoch"]
             log(f"resuming from {last_path} at epoch {resumed_from}")
@@ -184,38 +219,43 @@ def train_model(
             if len(idx) < 2:  # BatchNorm needs two examples; keep the schedule in step
                 sched.step()
                 continue
-            xb, yb = x_all[idx], y_all[idx]
-            if cfg.spec_augment:
-                xb = _spec_augment(xb, gen)
-            if online_teacher:
-                with torch.no_grad():
-                    tb = teacher(xb)
+            clean, yb = x_all[idx], y_all[idx]
+            if augment is not None:
+                xb = augment(clean, gen)
+            elif cfg.spec_augment:
+                xb = _spec_augment(clean, gen)
             else:
-                tb = teacher_logits[idx] if teacher_logits is not None else None
-            loss = loss_fn(model(xb), yb, tb)
+                xb = clean
+            loss = method.loss(model, batch_cls(x=xb, x_clean=clean, y=yb, idx=idx, epoch=epoch, gen=gen))
             opt.zero_grad()
             loss.backward()
             opt.step()
             sched.step()
             total += float(loss.detach()) * len(idx)
             seen += len(idx)
+        method.end_epoch(model, epoch)
         val_metrics = recording_metrics(predict_logits(model, val.x), val, labels, positive)
         score = score_of(val_metrics)
         row = {"epoch": epoch, "loss": total / max(seen, 1), "val_score": score, "val_accuracy": val_metrics["accuracy"]}
+        selectable = method.selectable(epoch)
+        if not selectable:
+            row["selectable"] = False  # e.g. the block-wise phase of stage-wise KD: the head is untrained
         state["history"].append(row)
         state["epoch"] = epoch
         # select on the mean of the last `smooth` epochs: one lucky epoch on a small validation set
         # (100 recordings: one recording moves MAcc by 1-2 points) does not pick the weights
-        recent = [h["val_score"] for h in state["history"][-cfg.smooth :]]
-        smoothed = sum(recent) / len(recent)
+        recent = [h["val_score"] for h in state["history"] if h.get("selectable", True)][-cfg.smooth :]
+        smoothed = sum(recent) / len(recent) if recent else -1.0
         row["val_score_smoothed"] = smoothed
-        improved = smoothed > state["best_score"]
+        improved = selectable and smoothed > state["best_score"]
         if improved:
             state.update(best_score=smoothed, best_epoch=epoch, bad_epochs=0)
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             _save({"model": best_state, "fingerprint": fp, "epoch": epoch}, best_path)
-        else:
+        elif selectable:
             state["bad_epochs"] += 1
+        if snapshot_every and epoch % snapshot_every == 0:
+            _save({"model": model.state_dict(), "fingerprint": fp, "epoch": epoch}, checkpoint_dir / f"epoch{epoch:03d}.pt")
         _save(
             {
                 "model": model.state_dict(),
@@ -225,11 +265,13 @@ def train_model(
                 "best_model": best_state,
                 "state": json.dumps(state),
                 "fingerprint": fp,
+                **({"method": method.state_dict()} if _has_state(method) else {}),
             },
             last_path,
         )
+        selection = f"mean of last {len(recent)}: {smoothed:.3f}" if selectable else "not a selection candidate"
         log(
-            f"epoch {epoch:3d}/{cfg.epochs}  loss {row['loss']:.4f}  val MAcc {score:.3f} (mean of last {len(recent)}: {smoothed:.3f})"
+            f"epoch {epoch:3d}/{cfg.epochs}  loss {row['loss']:.4f}  val MAcc {score:.3f} ({selection})"
             f"{'  *' if improved else ''}"
         )
         stopped = state["bad_epochs"] >= cfg.patience
@@ -245,6 +287,12 @@ def train_model(
         history=state["history"],
         seconds=time.perf_counter() - t_start,
     )
+
+
+def _has_state(method) -> bool:
+    """Whether a method has anything to resume (adapters, a snapshot)."""
+    state = method.state_dict()
+    return bool(state.get("extra")) or any(v is not None for k, v in state.items() if k != "extra")
 
 
 def _progress(it, desc: str):

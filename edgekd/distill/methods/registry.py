@@ -1,0 +1,25 @@
+"""The method registry and its builder (typed parameters, named errors)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from edgekd.distill.losses import LossFn
+from edgekd.registry import Registry
+from edgekd.yamlconf import validate
+
+METHODS: Registry[type] = Registry("distillation method")
+
+
+def build_method(name: str, params: dict[str, Any], loss: LossFn, *, where: str = "student.distill"):
+    """Build a registered method; a misspelled or wrong parameter fails naming the key.
+
+    Args:
+        name: registry key (``logit``, ``feature``, ``multi_teacher``, ...).
+        params: the recipe's ``params`` mapping.
+        loss: the logit-level loss (from ``build_loss``), used by every method.
+        where: the recipe key, for messages.
+    """
+    cls = METHODS.get(name)
+    typed = validate(cls.Params, dict(params), f"{where}.params (method {name!r})")
+    return cls(typed, loss)
