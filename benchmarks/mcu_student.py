@@ -15,17 +15,18 @@ Run:  .venv/bin/python benchmarks/mcu_student.py     (about 30 s)
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from emulated_parity import RECORDINGS, distinct, real_windows  # noqa: E402  (the same inputs and de-duplication)
+
 COMMAND = "python benchmarks/mcu_student.py"
-RECORDINGS = ["a0003.wav", "a0004.wav", "a0012.wav", "a0023.wav", "a0035.wav", "a0044.wav", "a0066.wav", "a0077.wav"]
 ACCELERATORS = ["ethos-u55-64", "ethos-u55-128", "ethos-u55-256"]
 SYSTEMS = ["Ethos_U55_High_End_Embedded", "Ethos_U55_Deep_Embedded"]
 INLINE_BOARD = {
@@ -55,32 +56,6 @@ def board():
     if "cortex-m55-ethos-u55" in available_targets():
         return load_target("cortex-m55-ethos-u55")
     return TargetProfile.model_validate(INLINE_BOARD)
-
-
-def distinct(paths: list[Path]) -> tuple[list[Path], dict[str, str]]:
-    """Drop byte-identical copies (the committed student is a copy of a full-run one); say which."""
-    kept, seen, copies = [], {}, {}
-    for path in paths:
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        if digest in seen:
-            copies[str(path.relative_to(ROOT))] = str(seen[digest].relative_to(ROOT))
-        else:
-            seen[digest] = path
-            kept.append(path)
-    return kept, copies
-
-
-def real_windows(meta: dict) -> tuple[np.ndarray, str]:
-    """2 windows from each of ``RECORDINGS`` with the artifact's front-end, and the recordings' SHA-256."""
-    from edgekd.bench.emulated_parity import audio_windows
-
-    digest = hashlib.sha256()
-    parts = []
-    for name in RECORDINGS:
-        wav = ROOT / "data" / "heart-sample" / name
-        digest.update(wav.read_bytes())
-        parts.append(audio_windows(meta, wav, limit=2))
-    return np.concatenate(parts), digest.hexdigest()
 
 
 def main() -> int:

@@ -195,8 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_inspect)
 
     p = sub.add_parser("gate", help="check a report's deployed artifacts against budgets (exit 1 if any is broken)",
-                       description="Budgets come from each target's profile, then --budgets FILE, then --budget "
-                                   "overrides. Exit 0: all budgets hold; 1: a budget is broken; 2: bad input.")
+                       description="Budgets come from each target's profile, then the recipe's export.budgets (recorded in "
+                                   "the report), then --budgets FILE, then --budget overrides. Exit 0: all budgets hold; 1: a budget is broken; 2: bad input.")
     p.add_argument("report", help="report.json (schema edgekd.report/1)")
     p.add_argument("--target", help="gate only this target of the report")
     p.add_argument("--budgets", metavar="FILE", help="YAML mapping target name -> budgets, over the profiles'")

@@ -179,3 +179,18 @@ def test_gate_does_not_import_matplotlib_or_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**__import__("os").environ, "EDGEKD_TARGETS": str(DATA / "targets")}).stdout
     assert "HEAVY [] 0" in out
+
+
+def test_recipe_budgets_recorded_in_the_report_layer_over_the_profile(tmp_path, capsys):
+    """A release budget in the recipe (export.budgets) is applied by the gate on top of the device profile's."""
+    report = json.loads(BREAKS.read_text())
+    report["recipe"].setdefault("config", {}).setdefault("export", {})["budgets"] = {"x86_64": {"size_kb": 256}}
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(report))
+    code, out, _ = _gate([path, "--json"], capsys)
+    result = json.loads(out)
+    got = {(v["artifact"], v["budget"]) for v in result["violations"]}
+    assert ("student-tflite-int8", "size_kb") not in got  # 200 KB: over the profile's 128, within the recipe's 256
+    assert ("student-onnx-int8", "latency_p90_ms") in got
+    assert result["targets"]["x86_64"]["budgets"]["size_kb"] == 256
+    assert "recipe export.budgets" in result["targets"]["x86_64"]["sources"]

@@ -67,3 +67,24 @@ def test_iterative_schedule_meets_the_target_in_steps_and_resumes(tmp_path) -> N
     x = torch.from_numpy(_windows(4, 2).x)
     with torch.no_grad():
         np.testing.assert_array_equal(again.eval()(x).numpy(), model.eval()(x).numpy())
+
+
+@pytest.mark.parametrize("method", ["mixup", "feature"])
+def test_recovery_takes_any_distillation_method(tmp_path, method) -> None:
+    """Pruning recovery trains with a registered KD method (here mixup, and feature hints with adapters)."""
+    from edgekd.distill.methods import build_method
+
+    teacher, model, logs = _student().eval(), _student(), []
+    budget = Budget("macs", measure_cost(model, SHAPE).macs * 0.5, "prune.target.macs_ratio", "macs_ratio 0.5")
+    settings = PruneSettings(budget=budget, importance="taylor", ignored=resolve_ignored(model, [], SHAPE), steps=1,
+                             gradient_batches=2)
+    params = {"pairs": [{"teacher": "5", "student": "5"}]} if method == "feature" else {}  # hint on the 2nd block's BN
+    objective = build_method(method, params, build_loss("kd", {"temperature": 4.0, "alpha": 0.5}),
+                             where="prune.recover.distill")
+    recovery = Recovery(loss=objective, teacher=teacher, name=method,
+                        cfg=TrainConfig(epochs=1, batch_size=16, lr=3e-3, threads=1, spec_augment=False))
+    result = prune_and_recover(model, settings, recovery, train=_windows(24, 0), val=_windows(8, 1), labels=["a", "b"],
+                               positive="b", input_shape=SHAPE, seed=0, checkpoint_dir=tmp_path, log=logs.append)
+    assert result.after.macs <= 0.5 * result.before.macs
+    assert result.steps[0]["recovery"]["epochs_run"] == 1
+    assert model(torch.zeros(2, *SHAPE)).shape == (2, 2)

@@ -60,3 +60,23 @@ def test_zero_epochs_needs_a_checkpoint():
 
     with pytest.raises(InputError, match=r"teacher.train.epochs: 0 .*no checkpoint"):
         check_recipe(load_recipe(HEART, ["teacher.train.epochs=0"]))
+
+
+def test_recipe_budgets_name_known_targets_and_keys():
+    from edgekd.pipeline import check_recipe
+
+    with pytest.raises(InputError, match=r"export.budgets: 'rpi9' is not one of export.targets"):
+        check_recipe(load_recipe(HEART, ["export.budgets={rpi9: {size_kb: 10}}"]))
+    with pytest.raises(InputError, match=r"export.budgets.x86_64.*size_kbb"):
+        check_recipe(load_recipe(HEART, ["export.budgets={x86_64: {size_kbb: 10}}"]))
+
+
+def test_pruning_recovery_and_qat_name_registered_methods():
+    from edgekd.pipeline import check_recipe
+
+    pruned = ROOT / "recipes" / "heart-pruned.yaml"
+    with pytest.raises(InputError, match=r"prune.recover.distill"):
+        check_recipe(load_recipe(pruned, ["prune.recover.distill={method: mixupp}"]))
+    with pytest.raises(InputError, match=r"export.qat.distill"):
+        check_recipe(load_recipe(HEART, ["export.qat.distill={method: mixupp}"]))
+    check_recipe(load_recipe(pruned, ["prune.recover.distill={method: mixup}"]))

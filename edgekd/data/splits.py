@@ -67,3 +67,50 @@ def _allocate(n: int, fractions: list[float]) -> list[int]:
                 counts[donor] -= 1
                 counts[i] += 1
     return counts
+
+
+def grouped_stratified_split(
+    strata: Sequence[str], groups: Sequence[str], fractions: dict[str, float], seed: int
+) -> dict[str, list[int]]:
+    """Like :func:`stratified_split`, but the items of one group always land in the same split.
+
+    Used for photos: consecutive shots of one leaf (a capture burst) must not be split between
+    train and test, or the test score rewards recognising the leaf. Within each stratum the
+    groups are shuffled with ``seed``, one group goes to each of test, val and train first
+    (when there are three or more), then each remaining group, largest first, goes to the split
+    furthest below its target share of the stratum's items.
+
+    Args:
+        strata: one key per item (e.g. its label).
+        groups: one group key per item; a group must not span strata.
+        fractions: ``{"train": .6, "val": .2, "test": .2}``; must sum to 1.
+        seed: shuffling seed.
+
+    Returns:
+        ``{"train": [indices], "val": [...], "test": [...]}``, each sorted.
+    """
+    if set(fractions) != set(SPLITS):
+        raise InputError(f"data.split must give exactly {', '.join(SPLITS)}; got {', '.join(fractions)}")
+    if abs(sum(fractions.values()) - 1.0) > 1e-6 or min(fractions.values()) <= 0:
+        raise InputError(f"data.split fractions must be positive and sum to 1; got {fractions}")
+    members: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+    for i, (key, group) in enumerate(zip(strata, groups)):
+        members[key][group].append(i)
+    rng = random.Random(seed)
+    out: dict[str, list[int]] = {s: [] for s in SPLITS}
+    for key in sorted(members):
+        names = sorted(members[key])
+        rng.shuffle(names)
+        total = sum(len(members[key][g]) for g in names)
+        have = {s: 0 for s in SPLITS}
+        order = names
+        if len(names) >= len(SPLITS):  # every split gets one group first: smallest splits first
+            for split, g in zip(("test", "val", "train"), names):
+                out[split].extend(members[key][g])
+                have[split] += len(members[key][g])
+            order = names[len(SPLITS):]
+        for g in sorted(order, key=lambda g: -len(members[key][g])):  # stable: shuffled order breaks ties
+            split = max(SPLITS, key=lambda s: fractions[s] * total - have[s])
+            out[split].extend(members[key][g])
+            have[split] += len(members[key][g])
+    return {s: sorted(v) for s, v in out.items()}

@@ -166,8 +166,11 @@ def prune_and_recover(
         scorer = criterion.build()
         if criterion.needs_gradients:
             loss, teacher = settings.gradient_loss, settings.gradient_teacher
-            if loss is None and recovery is not None:
-                loss, teacher = recovery.loss, recovery.teacher
+            from edgekd.distill.methods.base import DistillMethod
+
+            if loss is None and recovery is not None:  # a method's gradients need its whole set-up: its logit loss
+                plain = recovery.loss.loss_fn if isinstance(recovery.loss, DistillMethod) else recovery.loss
+                loss, teacher = plain, recovery.teacher
             if loss is None:
                 from edgekd.distill.losses import build_loss
 

@@ -19,16 +19,6 @@ import numpy as np
 from edgekd.prune.check import PrunePlan
 
 
-def _loss(spec, data, where: str):
-    from edgekd.distill.losses import build_loss
-
-    params = dict(spec.params)
-    if spec.name in ("ce", "kd") and "class_weights" not in params:  # as the pipeline's training stage does
-        counts = np.bincount(data.windows["train"].y, minlength=len(data.classes)).astype(float)
-        params["class_weights"] = (counts.sum() / (len(counts) * np.maximum(counts, 1))).tolist()
-    return build_loss(spec.name, params, where=where)
-
-
 def _settings(recipe, plan: PrunePlan, reference_cost, steps: int):
     from edgekd.prune.budget import budget_from_target
     from edgekd.prune.schedule import PruneSettings
@@ -87,6 +77,7 @@ def prune_trained(recipe, plan: PrunePlan, data, frontend, student, teacher, out
         ``(unpruned reference, pruned student, report section)``; the reference has role ``student-unpruned``.
     """
     from edgekd.distill.losses import needs_teacher
+    from edgekd.distill.objective import build_objective
     from edgekd.distill.trainer import TrainConfig
     from edgekd.models.complexity import count_macs, count_params
     from edgekd.pipeline import Trained, torch_test_metrics, training_augment
@@ -98,7 +89,8 @@ def prune_trained(recipe, plan: PrunePlan, data, frontend, student, teacher, out
     shape = frontend.input_shape
     settings = _settings(recipe, plan, measure_cost(model, shape, plan.size_model), p.schedule.steps)
     cfg = TrainConfig(**{**student.spec.train.model_dump(), "epochs": p.recover.epochs, "lr": p.recover.lr})
-    recovery = Recovery(loss=_loss(p.recover.loss, data, "prune.recover.loss"), cfg=cfg,
+    recovery = Recovery(loss=build_objective(p.recover, data.windows["train"].y, len(data.classes), where="prune.recover"),
+                        cfg=cfg,
                         teacher=teacher.model if needs_teacher(p.recover.loss.name) else None, name=p.recover.loss.name,
                         augment=training_augment(recipe, frontend))
     result = prune_and_recover(

@@ -230,3 +230,20 @@ def apply_budgets(artifacts: list[dict[str, Any]], budgets_by_target: Mapping[st
             continue
         budgets = budgets_by_target.get(a["target"], Budgets())
         a["budget"] = budget_record(check_artifact(a, artifacts, budgets))
+
+
+def recipe_budgets(recipe: Any, profile: TargetProfile) -> Budgets:
+    """The profile's budgets with the recipe's ``export.budgets[<target>]`` layered over them.
+
+    Raises:
+        InputError: an unknown key or a bad value, naming ``export.budgets.<target>``.
+    """
+    from edgekd.yamlconf import validate
+
+    tree = profile_budgets(profile).model_dump(exclude_none=True)
+    override = (recipe.export.budgets or {}).get(profile.name)
+    if override:
+        validate(Budgets, dict(override), f"export.budgets.{profile.name}")
+        tree.update(override)
+    tree = {k: v for k, v in tree.items() if v is not None}
+    return validate(Budgets, tree, f"budgets of {profile.name}")

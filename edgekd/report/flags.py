@@ -15,6 +15,8 @@ def audit_flags(artifact: Mapping[str, Any]) -> list[str]:
     """Short warnings for one artifact (empty when nothing stands out).
 
     * an int8 artifact that is not fully integer, or has float ops inside the quantized graph;
+    * a quantized artifact with float ops on a target that needs fully integer graphs;
+    * parity: the artifact's top-1 class differs from the fp32 torch model's on more than 1 % of test windows;
     * layout transposes left in the graph;
     * a latency that was estimated or emulated rather than measured on the device, or is noisy.
     """
@@ -25,8 +27,14 @@ def audit_flags(artifact: Mapping[str, Any]) -> list[str]:
     if float_ops and artifact.get("precision") != "fp32":
         names = ", ".join(map(str, float_ops[:4])) + (", …" if len(float_ops) > 4 else "")
         flags.append(f"{len(float_ops)} float op(s) in the quantized graph ({names})")
-    elif artifact.get("precision") == "int8" and audit.get("fully_integer") is False:
+    elif artifact.get("precision") in ("int8", "int8-qat") and audit.get("fully_integer") is False:
         flags.append("int8 but not fully integer")
+    if artifact.get("fully_integer_required") and audit.get("quantized") and not audit.get("fully_integer"):
+        flags.append("the target needs a fully integer graph and this one is not")
+    par = artifact.get("parity") or {}
+    if par and par.get("top1_agreement", 1.0) < 0.99:
+        flags.append(f"top-1 agrees with the fp32 torch model on {par['top1_agreement']:.1%} of test windows "
+                     f"(max |Δlogit| {par['max_abs_dlogit']:.2f})")
     if audit.get("transposes"):
         flags.append(f"{audit['transposes']} transpose(s)")
     if lat.get("estimated"):

@@ -143,6 +143,13 @@ def base_budgets(report: Mapping[str, Any], target: str) -> tuple[dict[str, Any]
     return {}, "no profile and none recorded in the report"
 
 
+def recipe_budget_overrides(report: Mapping[str, Any], target: str) -> dict[str, Any]:
+    """The recipe's own budgets for ``target`` (``export.budgets``), as recorded in the report."""
+    config = (report.get("recipe") or {}).get("config") or {}
+    tree = ((config.get("export") or {}).get("budgets") or {}).get(target) or {}
+    return dict(tree) if isinstance(tree, dict) else {}
+
+
 def check_report_shape(report: Mapping[str, Any], path: str) -> list[dict[str, Any]]:
     """The report's artifacts, or an ``InputError`` naming the first one the gate cannot judge."""
     artifacts = report.get("artifacts")
@@ -196,6 +203,10 @@ def run_gate(
     for t in gated_targets:
         tree, source = base_budgets(report, t)
         sources = [source]
+        from_recipe = recipe_budget_overrides(report, t)
+        if from_recipe:
+            tree.update(from_recipe)
+            sources.append("recipe export.budgets")
         if t in file_tree:
             tree.update(file_tree[t])
             sources.append(f"budgets file {budgets_file}")

@@ -75,6 +75,20 @@ def render_markdown(report: dict) -> str:
             on = [name for name, flag in front_of(rows, axis).items() if flag]
             lines.append(f"- metric vs {spec.label.split(' (')[0]}: " + ", ".join(f"`{n}`" for n in on))
         lines += [""] + [f"![metric vs {axis}](plots/{plot_name(target, axis)})" for axis in AXES]
+        lines += ["", f"### Quantization audit and parity with the fp32 torch model (`{target}`)", "",
+                  "| artifact | backend | Q/DQ | transposes | weights per-channel/per-tensor | I/O dtypes | "
+                  "top-1 agree | max abs Δlogit | mean abs Δlogit |",
+                  "|---|---|---:|---:|---:|---|---:|---:|---:|"]
+        for a in rows:
+            au, par = a["audit"], a.get("parity") or {}
+            lines.append(
+                f"| `{a['path'].split('/')[-1]}` | {a.get('backend', '–')} | "
+                f"{au.get('quantize_ops', 0)}/{au.get('dequantize_ops', 0)} | {au.get('transposes', 0)} | "
+                f"{au.get('per_channel_weights', 0)}/{au.get('per_tensor_weights', 0)} | "
+                f"{','.join(au.get('input_dtypes', []))}→{','.join(au.get('output_dtypes', []))} | "
+                + (f"{par['top1_agreement']:.4f} | {par['max_abs_dlogit']:.3f} | {par['mean_abs_dlogit']:.4f} |"
+                   if par else "– | – | – |")
+            )
         flagged = [(a["name"], audit_flags(a)) for a in rows]
         flagged = [(n, f) for n, f in flagged if f]
         lines += ["", f"### Audit flags (`{target}`)", ""]
@@ -87,5 +101,8 @@ def render_markdown(report: dict) -> str:
                 pg = a["metrics"]["per_group"]
                 cells = [f"{_score(pg[g]):.3f} (n={pg[g]['n']})" if g in pg else "–" for g in groups]
                 lines.append(f"| `{a['path'].split('/')[-1]}` | " + " | ".join(cells) + " |")
+    from edgekd.report.pruning import render_pruning
+
+    lines += render_pruning(report)  # before/after figures when the run pruned the student
     lines += ["", "## Versions", "", ", ".join(f"{k} {v}" for k, v in report["versions"].items()), ""]
     return "\n".join(lines)

@@ -26,6 +26,7 @@ def _split_summary(windows: dict) -> dict:
 
 def build_report(recipe, recipe_path, data, frontend, trained, artifacts, targets, *, seconds: float) -> dict:
     """Assemble the report from the stages' outputs (no measurement happens here)."""
+    from edgekd.report.budgets import recipe_budgets
     from edgekd.versions import versions
 
     return {
@@ -64,7 +65,7 @@ def build_report(recipe, recipe_path, data, frontend, trained, artifacts, target
             }
             for t in trained
         ],
-        "targets": [{"name": t.name, "arch": t.arch, "threads": t.threads, "budgets": t.budgets.model_dump(exclude_none=True),
+        "targets": [{"name": t.name, "arch": t.arch, "threads": t.threads, "budgets": recipe_budgets(recipe, t).model_dump(exclude_none=True),
                      "source": t.source} for t in targets],
         "artifacts": artifacts,
     }

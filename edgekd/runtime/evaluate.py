@@ -15,7 +15,8 @@ import numpy as np
 
 from edgekd.runtime.artifact import Artifact, load_artifact
 from edgekd.runtime.audio import read_wav
-from edgekd.runtime.frontend import AudioFrontend
+from edgekd.runtime.frontends import build_frontend
+from edgekd.runtime.image import IMAGE_EXTENSIONS, ImageFrontend
 from edgekd.runtime.labelled import read_labelled_folder
 from edgekd.runtime.metrics import aggregate_by_group, classification_metrics, softmax
 from edgekd.runtime.sidecar import read_sidecar
@@ -82,23 +83,29 @@ def evaluate_folder(
 
     Args:
         artifact_path: ``.tflite`` or ``.onnx`` with its ``.edgekd.json`` sidecar.
-        data_dir: ``labels.csv`` (file,label), ``REFERENCE.csv`` or class sub-folders.
+        data_dir: ``labels.csv`` (file,label), ``REFERENCE.csv`` or class sub-folders; recordings
+            (``.wav``) or images, as the sidecar's ``task`` says.
         threads: runtime threads.
-        resample: resample recordings at another rate (otherwise they are refused).
+        resample: resample recordings at another rate (otherwise they are refused); audio only.
         progress: called as ``progress(done, total)``.
 
     Returns:
         The ``eval --json`` object.
     """
     meta = read_sidecar(Path(artifact_path))
-    frontend = AudioFrontend.from_dict(meta["frontend"])
+    frontend = build_frontend(meta.get("task"), meta["frontend"])
     labels = list(meta["labels"])
-    items = read_labelled_folder(Path(data_dir), extensions=(".wav",), classes=labels)
+    image = isinstance(frontend, ImageFrontend)  # one window per image; the front-end decodes and validates it
+    items = read_labelled_folder(Path(data_dir), extensions=IMAGE_EXTENSIONS if image else (".wav",), classes=labels)
     artifact = load_artifact(artifact_path, threads=threads)
     xs, recs, y = [], [], []
     for i, item in enumerate(items):
-        audio = read_wav(item.path, sample_rate=frontend.sample_rate, resample=resample, min_seconds=frontend.window_s)
-        feats = frontend.features(audio)
+        if image:
+            feats = frontend.features(item.path)
+        else:
+            audio = read_wav(item.path, sample_rate=frontend.sample_rate, resample=resample,
+                             min_seconds=frontend.window_s)
+            feats = frontend.features(audio)
         xs.append(feats)
         recs.append(np.full(len(feats), i))
         y.append(labels.index(item.label))

@@ -10,7 +10,6 @@ to unit RMS so recording level never reaches the model.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import functools
 import hashlib
 import json
@@ -189,15 +188,9 @@ class AudioFrontend:
         Raises:
             InputError: an unknown key (with a "did you mean" hint) or a bad value.
         """
-        if not isinstance(d, Mapping):
-            raise InputError(f"front-end: expected a mapping of settings, got {type(d).__name__}")
-        names = [f.name for f in dataclasses.fields(cls)]
-        for key in d:
-            if key not in names:
-                close = difflib.get_close_matches(str(key), names, n=1)
-                hint = f" (did you mean '{close[0]}'?)" if close else f"; known keys: {', '.join(names)}"
-                raise InputError(f"front-end: unknown key '{key}'{hint}")
-        return cls(**d)
+        from edgekd.runtime.settings import dataclass_from_settings
+
+        return dataclass_from_settings(cls, d)
 
     @property
     def window_samples(self) -> int:

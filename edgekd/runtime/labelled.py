@@ -2,7 +2,7 @@
 
 Three layouts are accepted, tried in this order:
 
-1. ``labels.csv`` with a ``file,label`` header (extra columns ignored);
+1. ``labels.csv`` with a ``file,label`` header (extra columns ignored; a ``path`` column stands for ``file``);
 2. a PhysioNet challenge ``REFERENCE.csv`` (rows ``a0001,1``; 1 = abnormal, -1 = normal);
 3. one sub-folder per class, holding the recordings.
 
@@ -46,6 +46,8 @@ def _from_labels_csv(root: Path) -> Iterator[tuple[str, str, str]]:
     csv_path = root / "labels.csv"
     rows = _csv_rows(csv_path)
     header = rows[0][1] if rows else []
+    if "file" not in header and "path" in header:  # data sets that name the column 'path'
+        header = ["file" if c == "path" else c for c in header]
     missing = [c for c in ("file", "label") if c not in header]
     if missing:
         raise InputError(f"{csv_path}: no {' or '.join(repr(m) for m in missing)} column "

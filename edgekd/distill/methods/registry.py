@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from edgekd.distill.losses import LossFn
+from edgekd.errors import InputError
 from edgekd.registry import Registry
 from edgekd.yamlconf import validate
 
@@ -20,6 +21,9 @@ def build_method(name: str, params: dict[str, Any], loss: LossFn, *, where: str 
         loss: the logit-level loss (from ``build_loss``), used by every method.
         where: the recipe key, for messages.
     """
-    cls = METHODS.get(name)
+    try:
+        cls = METHODS.get(name)
+    except InputError as exc:
+        raise InputError(f"{where}.method: {exc}") from None
     typed = validate(cls.Params, dict(params), f"{where}.params (method {name!r})")
     return cls(typed, loss)
