@@ -70,3 +70,24 @@ def test_qat_artifact_runs_and_follows_the_fake_quant_model(student, example, ca
     else:  # QDQ: the same graph as plain int8 (ONNX Runtime keeps this tiny model's global average in float)
         plain = inspect_artifact(exported["onnx-int8"])
         assert audit["ops"] == plain["ops"] and len(audit["float_ops"]) == len(plain["float_ops"])
+
+
+def test_qat_fine_tuning_takes_a_distillation_method(student, tmp_path):
+    """QAT fine-tuning trains with any registered KD method (here mixup), not only a plain loss."""
+    import copy
+
+    import torch
+
+    from edgekd.distill.losses import build_loss
+    from edgekd.distill.methods import build_method
+    from edgekd.distill.trainer import TrainConfig
+    from edgekd.quantize.qat import qat_finetune
+
+    train, val = _windows(12, 4, seed=7), _windows(6, 2, seed=8)
+    method = build_method("mixup", {}, build_loss("kd", {"temperature": 4.0, "alpha": 0.5}), where="export.qat.distill")
+    qat = qat_finetune(
+        copy.deepcopy(student), example=torch.from_numpy(train.x[:2]), train=train, val=val, loss_fn=method,
+        teacher=copy.deepcopy(student), labels=["a", "b"], positive="b",
+        cfg=TrainConfig(epochs=1, batch_size=16, lr=1e-4, threads=1), seed=0, checkpoint_dir=tmp_path, log=lambda s: None,
+    )
+    assert qat.result.epochs_run == 1
