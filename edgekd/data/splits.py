@@ -33,10 +33,7 @@ def stratified_split(
     Returns:
         ``{"train": [indices], "val": [...], "test": [...]}``, each sorted.
     """
-    if set(fractions) != set(SPLITS):
-        raise InputError(f"data.split must give exactly {', '.join(SPLITS)}; got {', '.join(fractions)}")
-    if abs(sum(fractions.values()) - 1.0) > 1e-6 or min(fractions.values()) <= 0:
-        raise InputError(f"data.split fractions must be positive and sum to 1; got {fractions}")
+    _check_fractions(fractions)
     groups: dict[str, list[int]] = defaultdict(list)
     for i, key in enumerate(strata):
         groups[key].append(i)
@@ -51,6 +48,14 @@ def stratified_split(
             out[split].extend(items[start : start + n])
             start += n
     return {s: sorted(v) for s, v in out.items()}
+
+
+def _check_fractions(fractions: dict[str, float]) -> None:
+    """The three split fractions, positive, summing to 1 (else an InputError naming ``data.split``)."""
+    if set(fractions) != set(SPLITS):
+        raise InputError(f"data.split must give exactly {', '.join(SPLITS)}; got {', '.join(fractions)}")
+    if abs(sum(fractions.values()) - 1.0) > 1e-6 or min(fractions.values()) <= 0:
+        raise InputError(f"data.split fractions must be positive and sum to 1; got {fractions}")
 
 
 def _allocate(n: int, fractions: list[float]) -> list[int]:
@@ -89,10 +94,7 @@ def grouped_stratified_split(
     Returns:
         ``{"train": [indices], "val": [...], "test": [...]}``, each sorted.
     """
-    if set(fractions) != set(SPLITS):
-        raise InputError(f"data.split must give exactly {', '.join(SPLITS)}; got {', '.join(fractions)}")
-    if abs(sum(fractions.values()) - 1.0) > 1e-6 or min(fractions.values()) <= 0:
-        raise InputError(f"data.split fractions must be positive and sum to 1; got {fractions}")
+    _check_fractions(fractions)
     members: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
     for i, (key, group) in enumerate(zip(strata, groups)):
         members[key][group].append(i)
