@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 from torch import nn
 
@@ -32,12 +34,17 @@ def count_macs(model: nn.Module, input_shape: tuple[int, ...]) -> int:
         nonlocal total
         total += int(out.numel() // out.shape[0]) * m.in_features
 
-    handles = []
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            handles.append(m.register_forward_hook(conv_hook))
-        elif isinstance(m, nn.Linear):
-            handles.append(m.register_forward_hook(linear_hook))
+    hooked_forward(model, input_shape, {nn.Conv2d: conv_hook, nn.Linear: linear_hook})
+    return total
+
+
+def hooked_forward(model: nn.Module, input_shape: tuple[int, ...], hooks: dict[type, Callable]) -> None:
+    """One eval-mode, no-grad forward pass on zeros with ``hooks[type]`` on every module of that type.
+
+    The hooks are removed and the model's train/eval mode restored afterwards (BN statistics untouched).
+    """
+    handles = [m.register_forward_hook(fn) for m in model.modules()
+               for t, fn in hooks.items() if isinstance(m, t)]
     was_training = model.training
     model.eval()
     try:
@@ -47,4 +54,3 @@ def count_macs(model: nn.Module, input_shape: tuple[int, ...]) -> int:
         for h in handles:
             h.remove()
         model.train(was_training)
-    return total

@@ -85,9 +85,7 @@ class HeartTeacher(nn.Module):
             nn.MaxPool2d(2),
             ResidualBlock(w2, w3),
         )
-        self.head = nn.Sequential(
-            global_avg_pool(self.features, input_shape), nn.Flatten(), nn.Dropout(dropout), nn.Linear(w3, num_classes)
-        )
+        self.head = pooled_head(self.features, input_shape, w3, num_classes, dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
@@ -119,12 +117,18 @@ class HeartStudent(nn.Module):
             layers += [conv_bn_relu(c_in, c_out, kernel), nn.MaxPool2d(2)]
             c_in = c_out
         self.features = nn.Sequential(*layers)
-        self.head = nn.Sequential(
-            global_avg_pool(self.features, input_shape), nn.Flatten(), nn.Dropout(dropout), nn.Linear(c_in, num_classes)
-        )
+        self.head = pooled_head(self.features, input_shape, c_in, num_classes, dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
+
+
+def pooled_head(features: nn.Module, input_shape: tuple[int, ...], channels: int, num_classes: int,
+                dropout: float) -> nn.Sequential:
+    """Global average pool (fixed-size, see ``global_avg_pool``), flatten, dropout, linear classifier."""
+    return nn.Sequential(
+        global_avg_pool(features, input_shape), nn.Flatten(), nn.Dropout(dropout), nn.Linear(channels, num_classes)
+    )
 
 
 @MODELS.register("heart_teacher")

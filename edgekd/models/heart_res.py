@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from edgekd.models.heart_cnn import conv_bn_relu, global_avg_pool
+from edgekd.models.heart_cnn import conv_bn_relu, pooled_head
 from edgekd.models.registry import MODELS
 
 
@@ -67,9 +67,7 @@ class HeartStudentRes(nn.Module):
                 layers.append(IdentityBlock(c_out))
             c_in = c_out
         self.features = nn.Sequential(*layers)
-        self.head = nn.Sequential(
-            global_avg_pool(self.features, input_shape), nn.Flatten(), nn.Dropout(dropout), nn.Linear(c_in, num_classes)
-        )
+        self.head = pooled_head(self.features, input_shape, c_in, num_classes, dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from edgekd.models.heart_cnn import global_avg_pool
+from edgekd.models.heart_cnn import pooled_head
 from edgekd.models.registry import MODELS
 
 
@@ -81,10 +81,7 @@ class ImageTeacher(nn.Module):
                 c = c_out
         layers.append(conv_bn_act(c, last_channels, 1))
         self.features = nn.Sequential(*layers)
-        self.head = nn.Sequential(
-            global_avg_pool(self.features, input_shape), nn.Flatten(), nn.Dropout(dropout),
-            nn.Linear(last_channels, num_classes),
-        )
+        self.head = pooled_head(self.features, input_shape, last_channels, num_classes, dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
@@ -116,9 +113,7 @@ class ImageStudent(nn.Module):
             layers += [conv_bn_act(c, c, 3, int(stride), groups=c), conv_bn_act(c, int(c_out), 1)]
             c = int(c_out)
         self.features = nn.Sequential(*layers)
-        self.head = nn.Sequential(
-            global_avg_pool(self.features, input_shape), nn.Flatten(), nn.Dropout(dropout), nn.Linear(c, num_classes)
-        )
+        self.head = pooled_head(self.features, input_shape, c, num_classes, dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))

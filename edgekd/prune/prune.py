@@ -39,19 +39,11 @@ _ROOT_TYPES = (nn.Conv2d, nn.Linear)
 
 def classifier_name(model: nn.Module, input_shape: tuple[int, ...]) -> str:
     """The name of the last conv/linear layer a forward pass runs: the classifier, never pruned."""
+    from edgekd.models.complexity import hooked_forward
+
     order: list[str] = []
     names = {m: n for n, m in model.named_modules()}
-    handles = [m.register_forward_hook(lambda mod, _i, _o: order.append(names[mod]))
-               for m in model.modules() if isinstance(m, _ROOT_TYPES)]
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            model(torch.zeros(1, *input_shape))
-    finally:
-        for h in handles:
-            h.remove()
-        model.train(was_training)
+    hooked_forward(model, input_shape, {t: lambda mod, _i, _o: order.append(names[mod]) for t in _ROOT_TYPES})
     if not order:
         raise InputError(f"{type(model).__name__} has no Conv2d or Linear layer to prune")
     return order[-1]
