@@ -3,14 +3,17 @@
 litert-torch names every intermediate tensor after its full torch module path
 (hundreds of bytes each); in a 20 k-parameter model they are about a fifth of
 the file. Input/output tensor names and signatures are kept, so loaders and
-sidecars still match; the graph, weights and quantization are untouched.
+sidecars still match; the graph, weights and quantization are untouched. An
+internal tensor gets no name at all (the schema's name is optional; runtimes read
+it as ""), and the file is written with shared small vectors
+(``edgekd.export.tflite_write``).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from edgekd.atomic import atomic_path
+from edgekd.export.tflite_write import write_tflite_compact
 
 
 def strip_debug_strings(path: str | Path) -> int:
@@ -24,7 +27,6 @@ def strip_debug_strings(path: str | Path) -> int:
         keep = set(int(i) for i in sg.inputs) | set(int(i) for i in sg.outputs)
         for i, tensor in enumerate(sg.tensors):
             if i not in keep:
-                tensor.name = b""
-    with atomic_path(path) as tmp:
-        flatbuffer_utils.write_model(model, str(tmp))
+                tensor.name = None
+    write_tflite_compact(model, path)
     return before - path.stat().st_size
