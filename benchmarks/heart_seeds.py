@@ -25,13 +25,19 @@ from edgekd.pipeline import run  # noqa: E402
 from edgekd.recipe import load_recipe  # noqa: E402
 
 
-def run_seed(seed: int, data: str, runs: Path) -> dict:
-    """The recipe with training seed ``seed`` (seed 0 is ``make benchmark``'s own run, resumed)."""
+def run_seed(seed: int, data: str, runs: Path, extra: list[str] | None = None, out: Path | None = None) -> dict:
+    """The recipe with training seed ``seed`` (seed 0 is ``make benchmark``'s own run, resumed).
+
+    Args:
+        extra: more recipe overrides (e.g. another distillation method); such runs always reuse the
+            benchmark's teacher and train on one thread, so two can run side by side.
+        out: the run directory (default ``runs/heart-full`` for seed 0, ``runs/heart-full-sN`` otherwise).
+    """
     teacher = runs / "heart-full" / "checkpoints" / "teacher" / "best.pt"
-    out = runs / ("heart-full" if seed == 0 else f"heart-full-s{seed}")
+    out = out or runs / ("heart-full" if seed == 0 else f"heart-full-s{seed}")
     overrides = [f"data.path={data}", "name=heart-full", "data.split={train: 0.6, val: 0.2, test: 0.2, seed: 0}",
-                 f"seed={seed}"]
-    if seed != 0:  # trained two at a time on 2 cores, one thread each (threads are part of a run's checkpoint identity)
+                 f"seed={seed}", *(extra or [])]
+    if seed != 0 or extra:  # trained two at a time on 2 cores, one thread each (threads are part of a run's identity)
         overrides += [f"teacher.checkpoint={teacher}", "teacher.train.epochs=0", "student.train.threads=1"]
     return run(load_recipe(ROOT / "recipes" / "heart.yaml", overrides), "recipes/heart.yaml", out)
 

@@ -548,7 +548,8 @@ def run(recipe: Recipe, recipe_path: str, out: Path, log: Log = default_log) -> 
     data = prepare_data(recipe, frontend, log)
     log(f"[2/5] teacher: {recipe.teacher.model}")
     teacher = train_role("teacher", recipe, data, frontend, out, log)
-    log(f"[3/5] student: {recipe.student.model} ({recipe.student.loss.name} from the teacher)")
+    method = f", method {recipe.student.distill.method}" if recipe.student.distill else ""
+    log(f"[3/5] student: {recipe.student.model} ({recipe.student.loss.name} from the teacher{method})")
     prune_init, pruning = None, None
     if recipe.prune is not None:
         from edgekd.prune import stage as prune_stage
