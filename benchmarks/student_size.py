@@ -27,12 +27,13 @@ def breakdown(path: Path) -> dict:
 
     m = flatbuffer_utils.read_model(str(path))
     data = sum(len(b.data) for b in m.buffers if b.data is not None)
-    quant = 0
+    arrays = {}  # the writer stores equal arrays once (edgekd.export.tflite_write): count each once
     for sg in m.subgraphs:
         for t in sg.tensors:
             q = t.quantization
             if q is not None:
-                quant += sum(a.nbytes for a in (q.scale, q.zeroPoint) if a is not None)
+                arrays.update({(a.dtype.str, a.tobytes()): a.nbytes for a in (q.scale, q.zeroPoint) if a is not None})
+    quant = sum(arrays.values())
     size = path.stat().st_size
     return {"size": size, "data": data, "quant_arrays": quant, "tables": size - data - quant}
 
@@ -72,6 +73,8 @@ def main() -> int:
             rows.append(row)
     out = ROOT / "benchmarks" / "results"
     write_json(out / "student_size.json", {"command": "python benchmarks/student_size.py", "rows": rows})
+    ok = [r for r in rows if r["ratio_int8_over_fp32"] <= 1 / 3.5]
+    first_ok = f"{ok[0]['params']:,} parameters" if ok else "none"
     lines = [
         "# Heart student: TFLite file size vs parameters (int8 per-channel, litert-torch, debug names stripped)",
         "",
@@ -90,9 +93,11 @@ def main() -> int:
     lines += [
         "",
         "The weight data alone shrinks 4x (ratio of data bytes "
-        f"{min(r['weights_ratio'] for r in rows):.3f}–{max(r['weights_ratio'] for r in rows):.3f}); the fixed",
-        "tables and per-channel arrays (about 4 KB in int8, 2.5 KB in fp32) are what keeps a 16–20 k-parameter",
-        "int8 file above 1/3.5 of its fp32 twin; the ratio reaches 1/3.5 only at about 37 k parameters.",
+        f"{min(r['weights_ratio'] for r in rows):.3f}–{max(r['weights_ratio'] for r in rows):.3f}); the tables and",
+        "the per-channel arrays (a float32 scale and an int64 zero point per output channel, for weights and for",
+        "biases: the TFLite loader refuses a zero-point array shorter than its scale array) keep a small int8 file",
+        f"above 1/3.5 of its fp32 twin; the first width here at or below 1/3.5 has {first_ok}. Equal arrays are",
+        "stored once (`edgekd/export/tflite_write.py`), and the 'quant arrays' column counts each once.",
         "The recipe's student is (8, 16, 40): 19.6 k parameters, the ~20 k budget of a wearable.",
         "",
     ]
