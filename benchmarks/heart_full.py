@@ -11,6 +11,7 @@ Run:  make benchmark            (or: .venv/bin/python benchmarks/heart_full.py -
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -76,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     report = run(recipe, "recipes/heart.yaml", Path(args.out))
     frontend, _ = check_recipe(recipe)
     baseline = run_baseline(prepare_data(recipe, frontend, default_log), seed=recipe.seed)
-    command = "python benchmarks/heart_full.py " + " ".join(f"--set '{s}'" for s in args.set)
+    out_flag = [] if Path(args.out) == ROOT / "runs" / "heart-full" else [f"--out {os.path.relpath(args.out, ROOT)}"]
+    command = "python benchmarks/heart_full.py " + " ".join(out_flag + [f"--set '{s}'" for s in args.set])
     results = Path(args.results)
     write_json(results / "heart_full.json", {"command": command.strip(), "report": report, "baseline": baseline})
     write_text(results / "heart_full.md", render(report, baseline, command.strip()))

@@ -25,21 +25,32 @@ from edgekd.pipeline import run  # noqa: E402
 from edgekd.recipe import load_recipe  # noqa: E402
 
 
-def run_seed(seed: int, data: str, runs: Path, extra: list[str] | None = None, out: Path | None = None) -> dict:
-    """The recipe with training seed ``seed`` (seed 0 is ``make benchmark``'s own run, resumed).
+def run_dir(recipe, seed: int, runs: Path) -> Path:
+    """Where the run of ``recipe`` with training seed ``seed`` lives (see ``run_seed``)."""
+    method = recipe.student.distill.method if recipe.student.distill else "kd"
+    if method == "kd":
+        return runs / ("heart-full" if seed == 0 else f"heart-full-s{seed}")
+    return runs / f"heart-{method}-s{seed}"
 
-    Args:
-        extra: more recipe overrides (e.g. another distillation method); such runs always reuse the
-            benchmark's teacher and train on one thread, so two can run side by side.
-        out: the run directory (default ``runs/heart-full`` for seed 0, ``runs/heart-full-sN`` otherwise).
+
+def run_seed(seed: int, data: str, runs: Path, extra: list[str] | None = None) -> dict:
+    """The recipe's student (or the one ``extra`` overrides make) with training seed ``seed``.
+
+    Runs are resumed from their folders. Logit-KD students live where the first benchmark put
+    them (``runs/heart-full`` is ``make benchmark``'s own run, ``runs/heart-full-sN`` the other
+    seeds); a student of another method in ``runs/heart-<method>-sN``. Every run except
+    ``runs/heart-full`` reuses that run's teacher and trains on one thread (two side by side on
+    2 cores; threads are part of a run's identity).
     """
     teacher = runs / "heart-full" / "checkpoints" / "teacher" / "best.pt"
-    out = out or runs / ("heart-full" if seed == 0 else f"heart-full-s{seed}")
     overrides = [f"data.path={data}", "name=heart-full", "data.split={train: 0.6, val: 0.2, test: 0.2, seed: 0}",
                  f"seed={seed}", *(extra or [])]
-    if seed != 0 or extra:  # trained two at a time on 2 cores, one thread each (threads are part of a run's identity)
+    recipe = load_recipe(ROOT / "recipes" / "heart.yaml", overrides)
+    out = run_dir(recipe, seed, runs)
+    if out != runs / "heart-full":
         overrides += [f"teacher.checkpoint={teacher}", "teacher.train.epochs=0", "student.train.threads=1"]
-    return run(load_recipe(ROOT / "recipes" / "heart.yaml", overrides), "recipes/heart.yaml", out)
+        recipe = load_recipe(ROOT / "recipes" / "heart.yaml", overrides)
+    return run(recipe, "recipes/heart.yaml", out)
 
 
 def summarise(reports: dict[int, dict]) -> dict:
@@ -68,7 +79,8 @@ def render(rows: dict, reports: dict[int, dict], command: str) -> str:
         f"Command: `{command}`  ",
         f"Data hash `{first['data']['hash'][:16]}`, split seed {first['data'].get('split_seed', 0)} (60/20/20 record-wise, "
         f"stratified by label and database; {first['data']['splits']['test']['recordings']} test recordings), "
-        f"training seeds {', '.join(map(str, seeds))}. The recipe's student (`recipes/heart.yaml`, unchanged) is "
+        f"training seeds {', '.join(map(str, seeds))}. The recipe's student (`recipes/heart.yaml` as committed: logit KD on mixup inputs, "
+        "chosen in `benchmarks/results/heart_select.md`) is "
         "distilled from the teacher of `benchmarks/heart_full.py`; every figure was measured by running the exported "
         "file (threshold chosen on validation by running it).",
         "",

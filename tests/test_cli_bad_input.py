@@ -87,7 +87,8 @@ def test_bench_unknown_target(tmp_path, capsys):
 def test_target_asking_for_an_unavailable_precision(tmp_path, capsys):
     prof = tmp_path / "board.yaml"
     prof.write_text("name: board\narch: aarch64\nformats: [tflite]\nprecisions: [fp32, int4-weights]\n")
-    code, err = _run(["run", str(RECIPE), "--out", str(tmp_path / "o"), "--set", f"export.targets=[{prof}]"], capsys)
+    code, err = _run(["run", str(RECIPE), "--out", str(tmp_path / "o"), "--set", f"export.targets=[{prof}]",
+                      "--set", "export.precisions=null"], capsys)  # the profile's precisions
     assert code == 2 and "int4-weights" in err and "board" in err
 
 

@@ -42,7 +42,7 @@ def test_teacher_cannot_be_distilled():
 
 def test_objective_is_a_method_when_distill_is_set_and_a_loss_otherwise():
     y = np.array([0, 0, 0, 1])
-    plain = load_recipe(HEART)
+    plain = load_recipe(HEART, ["student.distill=null"])
     assert not isinstance(build_objective(plain.student, y, 2, where="student"), DistillMethod)
     mixup = load_recipe(HEART, ["student.distill={method: mixup, params: {alpha: 0.2}}"])
     method = build_objective(mixup.student, y, 2, where="student")

@@ -61,7 +61,7 @@ def test_mixed_without_any_size_budget_is_refused_before_work(tmp_path):
     from edgekd.pipeline import check_export
 
     profile = _profile(tmp_path, "precisions: [mixed]\n", formats="[onnx]")
-    recipe = load_recipe(RECIPE)
+    recipe = load_recipe(RECIPE, ["export.precisions=null"])  # the profile's precisions
     with pytest.raises(InputError, match=r"mixed precision, which needs a size budget"):
         check_export(recipe, [profile])
 
