@@ -3,11 +3,13 @@
 A budget is met by a ``Cost`` (parameters, multiply-accumulates, predicted int8
 TFLite bytes). The int8 size is *predicted*, not exported at every trial:
 
-    bytes ≈ fixed + Σ over conv/linear layers (weights · 1 B + out_channels · 28 B)
+    bytes ≈ fixed + Σ over conv/linear layers (weights · 1 B + out_channels · 12 B)
+                  + Σ over distinct out_channels values (out_channels · 8 B)
 
-(one int8 byte per weight; per output channel an int32 bias and the per-channel
-scale/zero-point arrays of the weights and the bias: 4 + 2 · (4 + 8) bytes, see
-``benchmarks/results/student_size.md``). ``fixed`` (tensor/op tables,
+(one int8 byte per weight; per output channel an int32 bias and the float32
+scales of the weights and the bias; the int64 zero points, all 0, are one array
+per distinct length because the writer stores equal arrays once,
+``edgekd/export/tflite_write.py``; see ``benchmarks/results/student_size.md``). ``fixed`` (tensor/op tables,
 signatures) does not depend on the channel counts; it is measured once by
 exporting the unpruned model (``calibrate_int8_size``), so the prediction is
 anchored on a real file. The pipeline then exports the pruned model and reports
@@ -27,7 +29,8 @@ from torch import nn
 
 from edgekd.models.complexity import count_macs, count_params
 
-BYTES_PER_OUT_CHANNEL = 4 + 2 * (4 + 8)  # int32 bias + per-channel float32 scale and int64 zero point, weight and bias
+BYTES_PER_OUT_CHANNEL = 4 + 2 * 4  # int32 bias + per-channel float32 scales of the weight and the bias
+ZERO_POINT_BYTES = 8  # int64, one shared array per distinct channel count
 
 
 @dataclass(frozen=True)
@@ -44,13 +47,13 @@ class Cost:
 
 def variable_int8_bytes(model: nn.Module) -> int:
     """The channel-dependent part of an int8 TFLite file: weights plus per-output-channel arrays."""
-    total = 0
+    total, widths = 0, set()
     for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            total += m.weight.numel() + m.out_channels * BYTES_PER_OUT_CHANNEL
-        elif isinstance(m, nn.Linear):
-            total += m.weight.numel() + m.out_features * BYTES_PER_OUT_CHANNEL
-    return total
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            out = m.out_channels if isinstance(m, nn.Conv2d) else m.out_features
+            total += m.weight.numel() + out * BYTES_PER_OUT_CHANNEL
+            widths.add(out)
+    return total + sum(widths) * ZERO_POINT_BYTES
 
 
 @dataclass(frozen=True)

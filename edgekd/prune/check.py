@@ -23,11 +23,11 @@ class PrunePlan:
 
 
 def _classifier_bytes(model, name: str) -> int:
-    from edgekd.prune.budget import BYTES_PER_OUT_CHANNEL
+    from edgekd.prune.budget import BYTES_PER_OUT_CHANNEL, ZERO_POINT_BYTES
 
     layer = dict(model.named_modules())[name]
     out = layer.out_channels if hasattr(layer, "out_channels") else layer.out_features
-    return layer.weight.numel() + out * BYTES_PER_OUT_CHANNEL
+    return layer.weight.numel() + out * (BYTES_PER_OUT_CHANNEL + ZERO_POINT_BYTES)
 
 
 def check_prune(recipe, input_shape: tuple[int, ...], *, calibrate: bool = False) -> PrunePlan | None:

@@ -40,7 +40,7 @@ def _summary(recipe, plan: PrunePlan, result, reference_trained: bool) -> dict:
         "ignored": plan.ignored,
         "recover": p.recover.model_dump(mode="json") if p.order == "distill-prune-distill" else None,
         "int8_size_model": None if plan.size_model is None else {
-            "rule": "fixed + weights * 1 B + out_channels * 28 B per conv/linear layer",
+            "rule": "fixed + weights * 1 B + out_channels * 12 B per conv/linear layer + 8 B per channel of each distinct width",
             "fixed_bytes": plan.size_model.fixed_bytes, "calibrated_on_bytes": plan.size_model.reference_bytes},
         "reference_trained": reference_trained,
         **result.to_dict(),
