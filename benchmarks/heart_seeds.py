@@ -19,6 +19,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from heart_full import PRECISIONS  # noqa: E402
 
 from edgekd.atomic import write_json, write_text  # noqa: E402
 from edgekd.pipeline import run  # noqa: E402
@@ -44,7 +47,7 @@ def run_seed(seed: int, data: str, runs: Path, extra: list[str] | None = None) -
     """
     teacher = runs / "heart-full" / "checkpoints" / "teacher" / "best.pt"
     overrides = [f"data.path={data}", "name=heart-full", "data.split={train: 0.6, val: 0.2, test: 0.2, seed: 0}",
-                 f"seed={seed}", *(extra or [])]
+                 f"seed={seed}", f"export.precisions={PRECISIONS}", *(extra or [])]
     recipe = load_recipe(ROOT / "recipes" / "heart.yaml", overrides)
     out = run_dir(recipe, seed, runs)
     if out != runs / "heart-full":

@@ -27,7 +27,6 @@ def run_dir(tmp_path_factory):
         "--set", "teacher.train.epochs=2", "--set", "student.train.epochs=2",
         "--set", "bench.runs=20", "--set", "bench.warmup=2",
         "--set", f"data.cache_dir={out / 'cache'}",
-        "--set", "export.precisions=[fp32, int8]",  # the recipe's int8-qat is covered by test_quant_qat.py
     ])
     assert code == 0
     return out
