@@ -8,12 +8,14 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export TF_ENABLE_ONEDNN_OPTS := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo test test-fast device-env device-test benchmark ablation clean browser sshd-deps arm64-root
+.PHONY: demo test test-fast device-env device-test benchmark ablation clean browser sshd-deps arm64-root lint
 
-$(STAMP): requirements/main.lock requirements/extra.lock pyproject.toml
+$(STAMP): requirements/main.lock requirements/extra.lock pyproject.toml examples/plugin/pyproject.toml
 	test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install -q --no-deps -r requirements/main.lock -r requirements/extra.lock
 	$(VENV)/bin/python -m pip install -q --no-deps --no-build-isolation -e .
+	# the example plugin (a model, a task and a front-end registered through entry points), used by its test
+	$(VENV)/bin/python -m pip install -q --no-deps --no-build-isolation -e examples/plugin
 	touch $@
 
 $(DEVICE_STAMP): requirements/device.lock requirements/device-extra.lock pyproject.toml
@@ -39,12 +41,17 @@ sshd-deps:
 ## arm64-root: the emulated runner's arm64 Debian root (qemu-user + ARM wheels of LiteRT/ORT), built once
 ## (about 6 min) into ~/.cache/edgekd/arm64-root or $$EDGEKD_ARM64_ROOT; later calls only re-check it
 arm64-root: $(STAMP) requirements/arm64-root.lock
-	$(VENV)/bin/python -m edgekd.bench.emulated_root build --lock requirements/arm64-root.lock
+	$(VENV)/bin/python -m edgekd.runners.emulated_root build --lock requirements/arm64-root.lock
 
 ## test: the whole suite (the runtime's tests run again in the device environment)
 test: $(STAMP) $(DEVICE_STAMP) browser sshd-deps arm64-root
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/python -m pytest -q
 	$(DEVICE_VENV)/bin/python -m pytest -q -m device -p no:cacheprovider tests
+
+## lint: the layering contracts of .importlinter
+lint: $(STAMP)
+	$(VENV)/bin/lint-imports
 
 ## device-env: numpy<2 + tflite-runtime 2.14 + onnxruntime, no torch/TF (an older Raspberry Pi set-up)
 device-env: $(DEVICE_STAMP)

@@ -13,7 +13,7 @@ Every student row trains ``--epochs`` epochs (the pruned rows start from the
 KD row's student and add ``--recover-epochs`` of recovery) for each of
 ``--seeds`` training seeds. Every figure is measured by running the exported
 int8 TFLite file (fp32 for the teacher fp32 row): the decision threshold is
-chosen on the validation split by running the artifact (``pipeline.operating_point``),
+chosen on the validation split by running the artifact (``edgekd.export`` with validation data),
 then MAcc / sensitivity / specificity on the test split, latency p50 with one thread.
 The teacher is the trained ``runs/heart-full`` teacher, not retrained; with
 ``consistent_teacher: false`` the trainer computes its logits on the clean
@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 from edgekd.atomic import write_json, write_text  # noqa: E402
 from edgekd.errors import InputError  # noqa: E402
-from edgekd.pipeline import check_recipe, default_log, operating_point, prepare_data  # noqa: E402
+from edgekd.pipeline import check_recipe, default_log, prepare_data  # noqa: E402
 from edgekd.recipe import load_recipe  # noqa: E402
 
 ROWS = [
@@ -57,36 +57,27 @@ ROWS = [
 FULL_SET = ["name=heart-full", "data.split={train: 0.6, val: 0.2, test: 0.2}"]
 
 
-def measure(model, name: str, precision: str, data, frontend, calibration, out: Path, log) -> dict:
-    """Export ``model`` to TFLite (``precision``), pick its threshold on val by running it, score it on test."""
+def measure(model, name: str, precision: str, data, calibration, out: Path, log) -> dict:
+    """Export ``model`` to TFLite (``precision``) with ``edgekd.export`` (threshold chosen on val by running it),
+    score it on test with ``edgekd.evaluate`` and time it with ``edgekd.bench`` (1 thread)."""
     import torch
 
-    from edgekd.export import EXPORTERS
+    import edgekd
     from edgekd.models.complexity import count_macs, count_params
-    from edgekd.runtime.artifact import describe_io, load_artifact
-    from edgekd.runtime.evaluate import evaluate_windows
-    from edgekd.runtime.latency import measure_latency
-    from edgekd.runtime.sidecar import write_sidecar
 
     path = out / "artifacts" / f"{name}.tflite"
     example = torch.from_numpy(data.windows["train"].x[:1].copy())
-    EXPORTERS.get(f"tflite-{precision}")(model, example, path, calibration)
-    io = describe_io(path)
-    write_sidecar(path, {"name": name, "task": "audio-classification", "labels": data.classes, "positive": data.positive,
-                         "frontend": frontend.to_dict(), "aggregation": "mean window probability per recording",
-                         "format": "tflite", "precision": precision, "input": io["input"], "output": io["output"]})
-    art = load_artifact(path, threads=1)
-    val, test = data.windows["val"], data.windows["test"]
-    threshold = operating_point(art, val, data)
-    metrics = evaluate_windows(art, test.x, test.rec, test.y_rec, data.classes, data.positive,
-                               [r.group for r in test.recordings], threshold)
-    latency = measure_latency(art, runs=200, warmup=20, max_seconds=10)
+    art = edgekd.export(model.eval(), path, precision=precision, example=example, calibration=calibration,
+                        target="x86_64", task=data.task, classes=data.classes, positive=data.positive,
+                        validation=data.windows["val"], log=log)
+    metrics = edgekd.evaluate(path, data.windows["test"], threads=1).to_dict()
+    latency = edgekd.bench(path, runs=200, warmup=20, max_seconds=10, threads=1).to_dict()
     row = {
         "artifact": str(path.relative_to(out)),
         "params": count_params(model),
-        "macs": count_macs(model, frontend.input_shape),
+        "macs": count_macs(model, data.task.input_shape),
         "size_bytes": path.stat().st_size,
-        "threshold": threshold,
+        "threshold": art.threshold,
         "macc": metrics["macc"],
         "sensitivity": metrics["sensitivity"],
         "specificity": metrics["specificity"],
@@ -195,12 +186,12 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(1)
-    from edgekd.distill.losses import build_loss
-    from edgekd.distill.trainer import TrainConfig, train_model
+    from edgekd.distillation.losses import build_loss
+    from edgekd.distillation.trainer import TrainConfig, train_model
     from edgekd.models import build_model
-    from edgekd.prune.budget import budget_from_target, measure_cost
-    from edgekd.prune.prune import resolve_ignored
-    from edgekd.prune.schedule import PruneSettings, Recovery, prune_and_recover
+    from edgekd.pruning.budget import budget_from_target, measure_cost
+    from edgekd.pruning.prune import resolve_ignored
+    from edgekd.pruning.schedule import PruneSettings, Recovery, prune_and_recover
     from edgekd.quantize.calibration import calibration_windows
     from edgekd.runtime.latency import host_info
     from edgekd.versions import versions
@@ -211,14 +202,15 @@ def main(argv: list[str] | None = None) -> int:
     recipe = load_recipe(args.recipe, [f"data.path={args.data}", *FULL_SET])
     if recipe.prune is None:
         raise InputError(f"{args.recipe}: no prune: section")
-    frontend, _ = check_recipe(recipe)
-    data = prepare_data(recipe, frontend, log)
+    check_recipe(recipe)
+    data = prepare_data(recipe, log)
     reference = ROOT / "benchmarks" / "results" / "heart_full.json"
     if reference.is_file():  # the same split as the full-set benchmark, recording by recording
         ref = json.loads(reference.read_text())["report"]["data"]
         if ref["test_files"] != [r.file for r in data.windows["test"].recordings] or ref["hash"] != data.data_hash:
             raise InputError(f"the test split differs from {reference}; the ablation must use the same split")
-    shape = frontend.input_shape
+    shape = data.task.input_shape
+    augment = data.task.augmentation() if recipe.student.train.augment else None  # SpecAugment, as in training
     calibration = calibration_windows(data.windows["train"], recipe.export.calibration_windows, 0)
     train, val = data.windows["train"], data.windows["val"]
     weights = class_weights(data)
@@ -244,10 +236,10 @@ def main(argv: list[str] | None = None) -> int:
     teacher.eval()
     results: dict[str, list[dict]] = {k: [] for k, _ in ROWS}
     for key, precision in (("teacher-fp32", "fp32"), ("teacher-int8", "int8")):
-        row = load(key, 0) or record(key, 0, measure(teacher, key, precision, data, frontend, calibration, out, log))
+        row = load(key, 0) or record(key, 0, measure(teacher, key, precision, data, calibration, out, log))
         results[key].append(row)
 
-    cfg = TrainConfig(**{**spec.train.model_dump(), "epochs": args.epochs, "threads": 1, "consistent_teacher": False})
+    cfg = spec.train.model_copy(update={"epochs": args.epochs, "threads": 1, "consistent_teacher": False}).trainer_config()
     p = recipe.prune
     recover_cfg = TrainConfig(**{**cfg.__dict__, "epochs": args.recover_epochs, "lr": p.recover.lr})
     prune_summary = (f"{p.importance} importance, {p.scope} scope, target {p.target.model_dump(exclude_none=True)}, "
@@ -262,10 +254,10 @@ def main(argv: list[str] | None = None) -> int:
             log(f"[seed {seed}] {key}: {args.epochs} epochs")
             train_model(model, train, val, loss, labels=data.classes, positive=data.positive, cfg=cfg, seed=seed,
                         checkpoint_dir=ckpt_dir, teacher=teacher if loss_name == "kd" else None,
-                        log=lambda s, k=key: log(f"  [{k} seed {seed}] {s}"),
+                        log=lambda s, k=key: log(f"  [{k} seed {seed}] {s}"), augment=augment,
                         fingerprint_extra=f"ablation|{key}|{spec.model}|{spec.params}|{data.data_hash}")
             students[key] = model
-            row = load(key, seed) or record(key, seed, measure(model, f"{key}-seed{seed}", "int8", data, frontend,
+            row = load(key, seed) or record(key, seed, measure(model, f"{key}-seed{seed}", "int8", data,
                                                                 calibration, out, log))
             results[key].append(row)
         kd_student = students["student-kd"]
@@ -281,12 +273,13 @@ def main(argv: list[str] | None = None) -> int:
                               scope=p.scope, min_channels=p.min_channels, gradient_batches=p.gradient_batches,
                               # both rows prune the same channels (Taylor scores from the KD loss): only recovery differs
                               gradient_loss=build_loss("kd", kd_params), gradient_teacher=teacher),
-                Recovery(loss=loss, cfg=recover_cfg, teacher=teacher if loss_name == "kd" else None, name=loss_name),
+                Recovery(loss=loss, cfg=recover_cfg, teacher=teacher if loss_name == "kd" else None, name=loss_name,
+                         augment=augment),
                 train=train, val=val, labels=data.classes, positive=data.positive, input_shape=shape, seed=seed,
                 checkpoint_dir=out / "checkpoints" / f"seed{seed}" / key, log=lambda s, k=key: log(f"  [{k} seed {seed}] {s}"),
                 fingerprint_extra=f"ablation|{key}|{data.data_hash}",
             )
-            row = load(key, seed) or record(key, seed, measure(model, f"{key}-seed{seed}", "int8", data, frontend,
+            row = load(key, seed) or record(key, seed, measure(model, f"{key}-seed{seed}", "int8", data,
                                                                 calibration, out, log))
             results[key].append(row)
 

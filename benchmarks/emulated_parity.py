@@ -57,7 +57,7 @@ def distinct(paths: list[Path]) -> tuple[list[Path], dict[str, str]]:
 
 def real_windows(meta: dict) -> tuple[np.ndarray, str]:
     """2 windows from each of ``RECORDINGS`` with the artifact's front-end, and the recordings' SHA-256."""
-    from edgekd.bench.emulated_parity import audio_windows
+    from edgekd.runners.emulated_parity import audio_windows
 
     digest = hashlib.sha256()
     parts = []
@@ -70,9 +70,9 @@ def real_windows(meta: dict) -> tuple[np.ndarray, str]:
 
 def main() -> int:
     from edgekd.atomic import write_json, write_text
-    from edgekd.bench.emulated import run_emulated
-    from edgekd.bench.emulated_root import read_stamp, resolve_root
-    from edgekd.bench.options import BenchOptions
+    from edgekd.runners.emulated import run_emulated
+    from edgekd.runners.emulated_root import read_stamp, resolve_root
+    from edgekd.runners.options import BenchOptions
     from edgekd.runtime.artifact import load_artifact
     from edgekd.runtime.latency import host_info, measure_latency
     from edgekd.runtime.sidecar import read_sidecar

@@ -36,10 +36,10 @@ sys.path.insert(0, str(ROOT))
 
 import edgekd  # noqa: E402
 from edgekd.atomic import write_json, write_text  # noqa: E402
-from edgekd.bench.estimate import estimate_ms  # noqa: E402
-from edgekd.bench.graphcost import graph_costs  # noqa: E402
-from edgekd.bench.options import BenchOptions  # noqa: E402
-from edgekd.bench.registry import run_bench  # noqa: E402
+from edgekd.runners.estimate import estimate_ms  # noqa: E402
+from edgekd.runners.graphcost import graph_costs  # noqa: E402
+from edgekd.runners.options import BenchOptions  # noqa: E402
+from edgekd.runners.registry import run_bench  # noqa: E402
 from edgekd.targets import EstimateCoefficients, load_target  # noqa: E402
 
 FULL = ROOT / "runs" / "heart-full" / "artifacts" / "x86_64"

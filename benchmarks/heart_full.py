@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from mfcc_baseline import run_baseline  # noqa: E402
 
 from edgekd.atomic import write_json, write_text  # noqa: E402
-from edgekd.pipeline import check_recipe, default_log, prepare_data, run  # noqa: E402
+from edgekd.pipeline import default_log, prepare_data, run  # noqa: E402
 from edgekd.recipe import load_recipe  # noqa: E402
 
 
@@ -80,8 +80,7 @@ def main(argv: list[str] | None = None) -> int:
                  f"export.precisions={PRECISIONS}", *args.set]
     recipe = load_recipe(ROOT / "recipes" / "heart.yaml", overrides)
     report = run(recipe, "recipes/heart.yaml", Path(args.out))
-    frontend, _ = check_recipe(recipe)
-    baseline = run_baseline(prepare_data(recipe, frontend, default_log), seed=recipe.seed)
+    baseline = run_baseline(prepare_data(recipe, default_log), seed=recipe.seed)
     out_flag = [] if Path(args.out) == ROOT / "runs" / "heart-full" else [f"--out {os.path.relpath(args.out, ROOT)}"]
     command = "python benchmarks/heart_full.py " + " ".join(out_flag + [f"--set '{s}'" for s in args.set])
     results = Path(args.results)

@@ -85,10 +85,10 @@ def train_extra_teacher(recipe, data, spec: dict, epochs: int, out: Path, log) -
     """Train the cheap extra model once (CE), keeping a checkpoint per epoch; its last 4 checkpoints."""
     import torch
 
-    from edgekd.distill.objective import build_objective
-    from edgekd.distill.trainer import TrainConfig, train_model
+    from edgekd.distillation.objective import build_objective
+    from edgekd.distillation.trainer import train_model
     from edgekd.models import build_model
-    from edgekd.pipeline import torch_test_metrics
+    from edgekd.api.steps import torch_test_metrics
     from edgekd.recipe import ModelSpec
 
     done = out / "result.json"
@@ -97,13 +97,14 @@ def train_extra_teacher(recipe, data, spec: dict, epochs: int, out: Path, log) -
         shape = data.windows["train"].x.shape[1:]
         model = build_model(spec["model"], num_classes=len(data.classes), input_shape=shape, **spec["params"])
         mspec = ModelSpec(model=spec["model"], params=spec["params"], loss=LossSpec(name="ce"))
-        cfg = TrainConfig(**{**recipe.student.train.model_dump(), "epochs": epochs, "patience": epochs, "threads": 1})
+        train_spec = recipe.student.train
+        cfg = train_spec.model_copy(update={"epochs": epochs, "patience": epochs, "threads": 1}).trainer_config()
         res = train_model(
             model, data.windows["train"], data.windows["val"],
             build_objective(mspec, data.windows["train"].y, len(data.classes), where="extra_teacher"),
             labels=data.classes, positive=data.positive, cfg=cfg, seed=1, checkpoint_dir=out / "checkpoints",
             log=lambda s: log(f"  [extra teacher] {s}"), fingerprint_extra=f"extra|{spec}|{data.data_hash}",
-            snapshot_every=1,
+            snapshot_every=1, augment=data.task.augmentation() if train_spec.augment else None,
         )
         torch_test = torch_test_metrics(model, data)
         write_json(done, {"seconds": res.seconds, "best_epoch": res.best_epoch, "val_score": res.best_score,
@@ -130,11 +131,11 @@ def run_one(recipe, data, teacher, row: str, loss: LossSpec, distill, seed: int,
     """Train one student with one method and seed, export int8 TFLite, measure the file (val threshold, test)."""
     import torch
 
-    from edgekd.distill.objective import build_objective, check_objective
-    from edgekd.distill.trainer import TrainConfig, train_model
-    from edgekd.export import EXPORTERS
+    from edgekd.distillation.objective import build_objective, check_objective
+    from edgekd.distillation.trainer import train_model
+    from edgekd.exporting import EXPORTERS
     from edgekd.models import build_model
-    from edgekd.pipeline import torch_test_metrics
+    from edgekd.api.steps import torch_test_metrics
     from edgekd.quantize.calibration import calibration_windows
     from edgekd.runtime.artifact import load_artifact
     from edgekd.runtime.evaluate import evaluate_windows, recording_probabilities
@@ -148,14 +149,14 @@ def run_one(recipe, data, teacher, row: str, loss: LossSpec, distill, seed: int,
     train, val, test = data.windows["train"], data.windows["val"], data.windows["test"]
     torch.manual_seed(seed)
     model = build_model(spec.model, num_classes=len(data.classes), input_shape=train.x.shape[1:], **spec.params)
-    cfg = TrainConfig(**{**spec.train.model_dump(), "epochs": epochs, "patience": epochs, "threads": 1,
-                         "consistent_teacher": consistent})
+    cfg = spec.train.model_copy(update={"epochs": epochs, "patience": epochs, "threads": 1,
+                                        "consistent_teacher": consistent}).trainer_config()
     objective = build_objective(spec, train.y, len(data.classes), where="student")
     t0 = time.perf_counter()
     res = train_model(
         model, train, val, objective, labels=data.classes, positive=data.positive, cfg=cfg, seed=seed,
         checkpoint_dir=out / "checkpoints", teacher=teacher if row != "ce" else None,
-        log=lambda s: log(f"  [{row} seed {seed}] {s}"),
+        log=lambda s: log(f"  [{row} seed {seed}] {s}"), augment=data.task.augmentation() if spec.train.augment else None,
         fingerprint_extra=f"{spec.model}|{spec.params}|{spec.loss}|{data.data_hash}",
     )
     wall = time.perf_counter() - t0
@@ -255,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     import torch
 
-    from edgekd.distill.stages import match_stages
+    from edgekd.distillation.stages import match_stages
     from edgekd.models import build_model
     from edgekd.versions import versions
 
@@ -264,9 +265,9 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out or ROOT / "runs" / "kd-methods" / args.task)
     data_path = args.data or str(task["data"])
     recipe = load_recipe(ROOT / task["recipe"], [f"data.path={data_path}", *task["overrides"]])
-    frontend, _ = check_recipe(recipe)
+    check_recipe(recipe)
     log = default_log
-    data = prepare_data(recipe, frontend, log)
+    data = prepare_data(recipe, log)
     teacher = load_teacher(recipe, data, Path(task["teacher"]))
     extra = task["extra_teacher"] or {
         "model": recipe.student.model,

@@ -1,7 +1,7 @@
 """The int8 heart student on a microcontroller: TFLM arena (RAM), flash, TFLM-vs-LiteRT outputs, Ethos-U55 estimates.
 
 For the committed int8 student (tests/data) and, when present, the full heart run's
-int8 TFLite student: the MCU runner (``edgekd.bench.mcu``) with the Cortex-M55 +
+int8 TFLite student: the MCU runner (``edgekd.runners.mcu``) with the Cortex-M55 +
 Ethos-U55 profile (targets/cortex-m55-ethos-u55.yaml when it exists, else the same
 settings inline) measures the TFLM arena, checks TFLM's outputs against LiteRT's on
 8 seeded random inputs + 16 real log-mel windows (2 from each of 8 recordings of
@@ -60,8 +60,8 @@ def board():
 
 def main() -> int:
     from edgekd.atomic import write_json, write_text
-    from edgekd.bench.mcu import mcu_report, mcu_settings
-    from edgekd.bench.mcu_vela import vela_compile
+    from edgekd.runners.mcu import mcu_report, mcu_settings
+    from edgekd.runners.mcu_vela import vela_compile
     from edgekd.runtime.sidecar import read_sidecar
 
     profile = board()

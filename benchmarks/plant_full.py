@@ -58,10 +58,9 @@ def near_shots(recipe, seconds: tuple[float, ...] = (60.0, 300.0)) -> dict:
     times come from the file names.
     """
     from edgekd.data.images import capture_time
-    from edgekd.pipeline import check_recipe, prepare_data
+    from edgekd.pipeline import prepare_data
 
-    frontend, _ = check_recipe(recipe)
-    data = prepare_data(recipe, frontend, lambda s: None)
+    data = prepare_data(recipe, lambda s: None)
     train = [(r.label, capture_time(r)) for r in data.windows["train"].recordings]
     test = [(r.label, capture_time(r)) for r in data.windows["test"].recordings]
     out = {"keep_together_s": recipe.data.split.keep_together_s, "test_photos": len(test)}

@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from edgekd.atomic import write_json, write_text  # noqa: E402
-from edgekd.pipeline import check_recipe, default_log, prepare_data, qat_job  # noqa: E402
+from edgekd.pipeline import check_recipe, default_log, prepare_data  # noqa: E402
 from edgekd.recipe import load_recipe  # noqa: E402
 
 # (model key, backend, precision, calibration method or None)
@@ -73,24 +73,24 @@ def _load(model_key: str, path: Path, classes: int, shape: tuple[int, ...], **pa
     return model.eval()
 
 
-def _residual_student(recipe, data, frontend, teacher, out: Path, epochs: int):
+def _residual_student(recipe, data, teacher, out: Path, epochs: int):
     """Distil ``heart_student_res`` from the teacher once (resumable; cached under ``out``)."""
-    from edgekd.distill.losses import build_loss
-    from edgekd.distill.trainer import TrainConfig, train_model
+    from edgekd.distillation.losses import build_loss
+    from edgekd.distillation.trainer import train_model
     from edgekd.models import build_model
 
     torch.manual_seed(recipe.seed)
-    model = build_model("heart_student_res", num_classes=len(data.classes), input_shape=frontend.input_shape)
+    model = build_model("heart_student_res", num_classes=len(data.classes), input_shape=data.task.input_shape)
     counts = np.bincount(data.windows["train"].y, minlength=len(data.classes)).astype(float)
     params = {**recipe.student.loss.params, "class_weights": (counts.sum() / (len(counts) * counts)).tolist()}
-    settings = recipe.student.train.model_dump()
-    settings.update(epochs=epochs, threads=1, consistent_teacher=False)  # teacher logits once: cheaper
+    train_spec = recipe.student.train.model_copy(update={"epochs": epochs, "threads": 1,
+                                                         "consistent_teacher": False})  # teacher logits once: cheaper
     train_model(
         model, data.windows["train"], data.windows["val"], build_loss("kd", params),
-        labels=data.classes, positive=data.positive,
-        cfg=TrainConfig(**{k: v for k, v in settings.items() if k in TrainConfig.__dataclass_fields__}),
+        labels=data.classes, positive=data.positive, cfg=train_spec.trainer_config(),
         seed=recipe.seed, checkpoint_dir=out / "checkpoints" / "student_res", teacher=teacher,
         log=lambda s: default_log(f"  [student_res] {s}"), fingerprint_extra="quant-matrix-res",
+        augment=data.task.augmentation() if train_spec.augment else None,
     )
     return model.eval()
 
@@ -235,17 +235,19 @@ def main(argv: list[str] | None = None) -> int:
     overrides = [f"data.path={args.data}", "name=heart-full", "data.split={train: 0.6, val: 0.2, test: 0.2}",
                  f"export.qat.epochs={args.qat_epochs}", "student.train.threads=1"]
     recipe = load_recipe(ROOT / "recipes" / "heart.yaml", overrides)
-    frontend, _ = check_recipe(recipe)
-    data = prepare_data(recipe, frontend, default_log)
-    shape, classes = frontend.input_shape, len(data.classes)
+    check_recipe(recipe)
+    data = prepare_data(recipe, default_log)
+    shape, classes = data.task.input_shape, len(data.classes)
     teacher = _load("heart_teacher", ckpt / "teacher" / "best.pt", classes, shape, **recipe.teacher.params)
     models = {
         "student": _load("heart_student", ckpt / "student" / "best.pt", classes, shape, **recipe.student.params),
-        "student_res": _residual_student(recipe, data, frontend, teacher, out, args.res_epochs),
+        "student_res": _residual_student(recipe, data, teacher, out, args.res_epochs),
     }
-    from edgekd.distill.trainer import predict_logits, recording_metrics, score_of
-    from edgekd.export.backends import BACKENDS
-    from edgekd.pipeline import export_context, Trained
+    from edgekd.distillation.trainer import predict_logits, recording_metrics, score_of
+    from edgekd.exporting.backends import BACKENDS
+    from edgekd.api.distilling import objective_of
+    from edgekd.api.steps import qat_model_for
+    from edgekd.exporting.context import ExportContext, Validation
     from edgekd.quantize.calibration import calibration_windows
     from edgekd.quantize.qat import qat_logits
 
@@ -253,10 +255,18 @@ def main(argv: list[str] | None = None) -> int:
     reference = {k: predict_logits(m, test.x) for k, m in models.items()}
     calibration = calibration_windows(data.windows["train"], recipe.export.calibration_windows, recipe.seed)
     example = torch.from_numpy(data.windows["train"].x[:1].copy())
-    trained = [Trained("teacher", recipe.teacher, teacher, 0, 0, None, {})]
-    context = export_context(recipe, trained, data, out, default_log)
-    context.qat = lambda model: qat_job(recipe, data, model, teacher, out, default_log)
-    context.mixed_size_kb = args.mixed_kb
+    val = data.windows["val"]
+    objective = objective_of(recipe.student.loss, recipe.student.distill, True)
+    qat_models: dict = {}
+
+    def qat_of(key):  # one QAT fine-tuning per model, shared by its TFLite and ONNX exports
+        if key not in qat_models:
+            qat_models[key] = qat_model_for(models[key], teacher, data, recipe.export, objective, recipe.student.train,
+                                            recipe.seed, out, default_log)
+        return qat_models[key]
+
+    def val_score(logits):
+        return score_of(recording_metrics(logits, val, data.classes, data.positive))
     rows, mixed = [], None
     done_path = out / "rows.json"  # measured rows, so an interrupted run resumes where it stopped
     done = json.loads(done_path.read_text()) if done_path.is_file() else {}
@@ -269,14 +279,16 @@ def main(argv: list[str] | None = None) -> int:
             rows[-1]["audit"] = _audit(path)  # the audit is re-read from the file (cheap, follows the auditor)
             mixed = rows[-1].get("mixed_details", mixed)
             continue
-        context.calibration_method = method
+        context = ExportContext(calibration_method=method, validation=Validation(val.x, val_score),
+                                mixed_size_kb=args.mixed_kb, qat_model=qat_of(key) if precision == "int8-qat" else None,
+                                log=default_log)
         t0 = time.perf_counter()
-        backend.exporters[precision](models[key], example, path, calibration, context=context)
+        output = backend.exporters[precision](models[key], example, path, calibration, context=context)
         seconds = time.perf_counter() - t0
         row = {"model": key, "backend": backend_name, "precision": precision, "calibration": method,
                "export_seconds": round(seconds, 1), **_measure(path, data, reference[key], args.runs)}
         if precision == "mixed":
-            mixed = row["mixed_details"] = context.details[str(path)]["mixed"]
+            mixed = row["mixed_details"] = output.details["mixed"]
         rows.append(row)
         done[path.name] = row
         write_json(done_path, done)
@@ -287,8 +299,8 @@ def main(argv: list[str] | None = None) -> int:
     def torch_macc(logits):
         return score_of(recording_metrics(logits, test, data.classes, data.positive))
 
-    qat = context.qat_model(models["student"])
-    qat_res = context.qat_model(models["student_res"])
+    qat = qat_of("student")
+    qat_res = qat_of("student_res")
     from edgekd.runtime.latency import host_info
     from edgekd.versions import versions
 

@@ -27,7 +27,7 @@ def breakdown(path: Path) -> dict:
 
     m = flatbuffer_utils.read_model(str(path))
     data = sum(len(b.data) for b in m.buffers if b.data is not None)
-    arrays = {}  # the writer stores equal arrays once (edgekd.export.tflite_write): count each once
+    arrays = {}  # the writer stores equal arrays once (edgekd.exporting.tflite_write): count each once
     for sg in m.subgraphs:
         for t in sg.tensors:
             q = t.quantization
@@ -44,18 +44,18 @@ def main() -> int:
     import torch
 
     from edgekd.atomic import write_json, write_text
-    from edgekd.data.features import FeatureCache, build_windows
-    from edgekd.data.recordings import list_recordings
-    from edgekd.export import EXPORTERS
+    from edgekd.data.features import FeatureCache
+    from edgekd.exporting import EXPORTERS
     from edgekd.models import build_model
     from edgekd.models.complexity import count_macs, count_params
+    from edgekd.pipeline import task_of
     from edgekd.recipe import load_recipe
-    from edgekd.runtime.frontend import AudioFrontend
 
     recipe = load_recipe(ROOT / "recipes" / "heart.yaml")
-    fe = AudioFrontend.from_dict(recipe.frontend)
-    recs = list_recordings(ROOT / "data" / "heart-sample", recipe.data.classes)[:24]
-    x = build_windows(recs, recipe.data.classes, fe, FeatureCache(ROOT / recipe.data.cache_dir)).x
+    task = task_of(recipe)
+    fe = task.frontend
+    recs = task.list_items(ROOT / "data" / "heart-sample", recipe.data.classes)[:24]
+    x = task.featurize(recs, recipe.data.classes, FeatureCache(ROOT / recipe.data.cache_dir)).x
     cal = x[np.random.default_rng(0).choice(len(x), 128, replace=False)]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -97,7 +97,7 @@ def main() -> int:
         "the per-channel arrays (a float32 scale and an int64 zero point per output channel, for weights and for",
         "biases: the TFLite loader refuses a zero-point array shorter than its scale array) keep a small int8 file",
         f"above 1/3.5 of its fp32 twin; the first width here at or below 1/3.5 has {first_ok}. Equal arrays are",
-        "stored once (`edgekd/export/tflite_write.py`), and the 'quant arrays' column counts each once.",
+        "stored once (`edgekd/exporting/tflite_write.py`), and the 'quant arrays' column counts each once.",
         "The recipe's student is (8, 16, 40): 19.6 k parameters, the ~20 k budget of a wearable.",
         "",
     ]

@@ -59,8 +59,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from edgekd.bench.options import BenchOptions
-    from edgekd.bench.registry import run_bench
+    from edgekd.runners.options import BenchOptions
+    from edgekd.runners.registry import run_bench
 
     profile = None
     if args.target:
@@ -150,6 +150,28 @@ def cmd_targets(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plugins(args: argparse.Namespace) -> int:
+    from edgekd.plugins import installed_plugins
+
+    found = installed_plugins()
+    if args.json:
+        print(json.dumps([e.to_dict() for e in found]))
+        return 0
+    if not found:
+        print("no edgekd plugins installed (entry-point groups: " + ", ".join(_plugin_groups()) + ")")
+        return 0
+    for e in found:
+        state = "ok" if e.error is None else f"NOT USABLE: {e.error}"
+        print(f"{e.group.split('.', 1)[1]:16s} {e.key:24s} {e.distribution:28s} {e.value}  [{state}]")
+    return 0
+
+
+def _plugin_groups() -> list[str]:
+    from edgekd.plugins import GROUPS
+
+    return list(GROUPS)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="edgekd",
@@ -214,6 +236,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("targets", help="list target device profiles")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_targets)
+
+    p = sub.add_parser("plugins", help="list installed plugins (models, tasks, losses, methods, runners, ...) "
+                                       "and any that failed to load")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_plugins)
     return parser
 
 

@@ -25,3 +25,9 @@ class BackendError(EdgekdError):
     """A backend (exporter, quantizer, runtime) failed (exit code 3)."""
 
     exit_code = 3
+
+
+class PluginError(InputError):
+    """An installed plugin that cannot be used: it failed to import, or two plugins claim one key (exit code 2)."""
+
+    exit_code = 2

@@ -1,8 +1,12 @@
 """The recipe: one YAML file describes a whole experiment (torchdistill-style), typed with pydantic.
 
 A misspelled key or a wrong value fails before any work starts, with a message
-naming the file and the key. Names (models, losses, targets) are registry keys,
-never import paths. ``--set a.b=value`` overrides any key from the command line.
+naming the file and the key. Names (tasks, models, losses, methods, targets)
+are registry keys, built in or from installed plugins, never import paths; a
+model may also be a file (``.onnx`` teacher, ``.pt2``), never unpickled.
+``--set a.b=value`` overrides any key from the command line. The sections reuse
+the stages' own typed settings (``edgekd.distillation.config``, ``edgekd.pruning.config``,
+``edgekd.exporting.config``), which the Python API validates too.
 """
 
 from __future__ import annotations
@@ -13,28 +17,19 @@ from typing import Any, Literal, Optional, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from edgekd.data.image_augment import ImageAugmentSpec
+from edgekd.runners.options import BenchSpec
+from edgekd.data.config import SplitSpec
+from edgekd.distillation.config import DistillSpec, LossSpec, TrainSpec
 from edgekd.errors import InputError
-from edgekd.targets import Precision
+from edgekd.exporting.config import CalibrationSpec, ExportSpec, MixedSpec, QATSpec  # noqa: F401
+from edgekd.pruning.config import PruneScheduleSpec, PruneSpec, PruneTargetSpec, RecoverSpec  # noqa: F401
 from edgekd.yamlconf import read_yaml_mapping, validate
+
+__all__ = ["DataSpec", "DistillSpec", "LossSpec", "ModelSpec", "Recipe", "TrainSpec", "load_recipe", "parse_overrides"]
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class SplitSpec(_Strict):
-    train: float = 0.6
-    val: float = 0.2
-    test: float = 0.2
-    # Seed of the record-wise split; None: the recipe's seed. Fix it to vary training seeds on one split.
-    seed: Optional[int] = None
-    # Images: photos of one class taken less than this many seconds apart (a capture burst, usually the
-    # same leaf) stay in one split; capture time from the file name's YYYYMMDD_HHMMSS or EXIF. None: off.
-    keep_together_s: Optional[float] = Field(None, gt=0)
-
-    def fractions(self) -> dict[str, float]:
-        return {"train": self.train, "val": self.val, "test": self.test}
 
 
 class DataSpec(_Strict):
@@ -45,134 +40,41 @@ class DataSpec(_Strict):
     split: SplitSpec = SplitSpec()
     stratify: list[Literal["label", "group"]] = ["label", "group"]
     cache_dir: Optional[str] = ".cache/edgekd/features"
-    augment: Optional[ImageAugmentSpec] = None  # image tasks: training-batch augmentation (None: the defaults)
-
-
-class TrainSpec(_Strict):
-    epochs: int = Field(30, ge=0)  # 0: use the model's `checkpoint` as it is (no training)
-    batch_size: int = Field(64, ge=2)
-    lr: float = Field(3e-3, gt=0)
-    weight_decay: float = Field(1e-4, ge=0)
-    patience: int = Field(8, ge=1)
-    smooth: int = Field(3, ge=1)  # model selection on the mean val score of the last N epochs
-    spec_augment: bool = True
-    consistent_teacher: bool = True  # the teacher labels the student's augmented view (else clean windows, once)
-    threads: int = Field(2, ge=1)
-
-
-class LossSpec(_Strict):
-    name: str
-    params: dict[str, Any] = {}
-
-
-class DistillSpec(_Strict):
-    """A distillation method (``edgekd.distill.methods``) and its parameters; ``loss`` stays the logit-level loss."""
-
-    method: str = "logit"
-    params: dict[str, Any] = {}
+    # the task's training augmentation settings (audio: SpecAugment masks; photos: crops, flips, colour;
+    # tensors: noise); None: the task's defaults
+    augment: Optional[dict[str, Any]] = None
 
 
 class ModelSpec(_Strict):
-    model: str
+    """A teacher or student: a registered architecture (``model``) or a file (``file``: .onnx teacher, .pt2)."""
+
+    model: Optional[str] = None  # a key of the model registry (built in or from an installed plugin)
+    file: Optional[str] = None  # a model file: ONNX (teacher, run by ONNX Runtime) or torch.export .pt2
     params: dict[str, Any] = {}
     loss: LossSpec = LossSpec(name="ce")
     distill: Optional[DistillSpec] = None  # student only: how the teacher's knowledge is used (default: logit KD)
     train: TrainSpec = TrainSpec()
     checkpoint: Optional[str] = None  # a local state_dict to start from (loaded with weights_only=True)
 
-
-class CalibrationSpec(_Strict):
-    """int8 calibration: how many training windows, and the range method (one name, or ``{backend: name}``)."""
-
-    windows: Optional[int] = Field(None, ge=8)  # default: export.calibration_windows
-    method: Union[None, str, dict[str, str]] = None  # onnxruntime: minmax|entropy|percentile; litert-torch: histogram|minmax
-
-
-class QATSpec(_Strict):
-    """Quantization-aware fine-tuning of the student (precision ``int8-qat``), distilled from the teacher."""
-
-    epochs: int = Field(4, ge=1)
-    lr: float = Field(5e-4, gt=0)
-    batch_size: Optional[int] = Field(None, ge=2)  # default: student.train.batch_size
-    patience: int = Field(10, ge=1)
-    loss: Optional[LossSpec] = None  # default: the student's loss when it is kd, else kd (T=4, alpha=0.5)
-    distill: Optional[DistillSpec] = None  # a distillation method around that loss (edgekd.distill.methods)
-
-
-class MixedSpec(_Strict):
-    """Mixed precision (per-layer int4/int8/fp32 weights): the file-size budget to meet."""
-
-    size_kb: Optional[float] = Field(None, gt=0)  # default: the target's budgets.size_kb
-
-
-class ExportSpec(_Strict):
-    targets: list[str] = Field(["x86_64"], min_length=1)
-    calibration_windows: int = Field(256, ge=8)
-    teacher: bool = True  # also export the teacher in fp32, for the size/accuracy comparison
-    precisions: Optional[list[Precision]] = None  # the student's precisions on every target (default: the profile's)
-    calibration: CalibrationSpec = CalibrationSpec()
-    qat: QATSpec = QATSpec()
-    mixed: MixedSpec = MixedSpec()
-    # The product's budgets per target, layered over the device profile's (e.g. {x86_64: {size_kb: 256}}):
-    # a profile says what the device can take, the recipe what this model's release must meet.
-    budgets: dict[str, dict[str, Any]] = {}
-
-
-class BenchSpec(_Strict):
-    runs: int = Field(200, ge=5)
-    warmup: int = Field(20, ge=0)
-    max_seconds: float = Field(20.0, gt=0)
-
-
-class PruneTargetSpec(_Strict):
-    """Exactly one global target: a parameter ratio, a MAC budget (absolute or ratio), or an int8 file size."""
-
-    params_ratio: Optional[float] = Field(None, gt=0, lt=1)  # keep at most this share of the parameters
-    macs: Optional[float] = Field(None, gt=0)  # multiply-accumulates per example, e.g. 5.5e+6
-    macs_ratio: Optional[float] = Field(None, gt=0, lt=1)  # keep at most this share of the MACs
-    int8_kb: Optional[float] = Field(None, gt=0)  # predicted int8 TFLite size (calibrated on one export)
-
     @model_validator(mode="after")
-    def _exactly_one(self) -> "PruneTargetSpec":
-        given = [k for k in ("params_ratio", "macs", "macs_ratio", "int8_kb") if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise ValueError(f"give exactly one of params_ratio, macs, macs_ratio, int8_kb (got {', '.join(given) or 'none'})")
+    def _one_source(self) -> "ModelSpec":
+        if (self.model is None) == (self.file is None):
+            raise ValueError("give exactly one of 'model' (a registered architecture) and 'file' (.onnx or .pt2)")
+        if self.file is not None and (self.params or self.checkpoint):
+            raise ValueError("'params' and 'checkpoint' describe a registered model; a 'file' carries its own")
         return self
 
-
-class PruneScheduleSpec(_Strict):
-    kind: Literal["oneshot", "iterative"] = "oneshot"
-    steps: int = Field(1, ge=1)  # iterative: prune in this many steps, recovering after each
-
-
-class RecoverSpec(_Strict):
-    """Fine-tuning after each pruning step; other trainer settings come from ``student.train``."""
-
-    epochs: int = Field(5, ge=0)
-    lr: float = Field(1e-3, gt=0)
-    loss: LossSpec = LossSpec(name="kd")  # any registered loss: kd (from the teacher), ce (no KD recovery), ...
-    distill: Optional[DistillSpec] = None  # any distillation method around that loss (hint, mixup, ...)
-
-
-class PruneSpec(_Strict):
-    """Structured channel pruning of the student (``edgekd.prune``)."""
-
-    target: PruneTargetSpec
-    importance: str = "taylor"  # a key of edgekd.prune.importance.IMPORTANCES
-    scope: Literal["uniform", "global"] = "uniform"
-    schedule: PruneScheduleSpec = PruneScheduleSpec()
-    ignore: list[str] = []  # layer names never pruned; the classifier always is
-    min_channels: int = Field(1, ge=1)
-    gradient_batches: int = Field(8, ge=1)  # training batches for gradient-based importance (taylor)
-    recover: RecoverSpec = RecoverSpec()
-    order: Literal["distill-prune-distill", "prune-distill"] = "distill-prune-distill"
+    @property
+    def label(self) -> str:
+        """How reports name it: the registry key, or the file name."""
+        return self.model if self.model is not None else Path(self.file).name
 
 
 class Recipe(_Strict):
-    """A whole experiment: data, front-end, teacher, student, export targets, benchmark."""
+    """A whole experiment: data, task and front-end, teacher, student, pruning, export targets, benchmark."""
 
     name: str
-    task: Literal["audio-classification", "image-classification"] = "audio-classification"
+    task: str = "audio-classification"  # a registered task (edgekd plugins lists them)
     seed: int = 0
     data: DataSpec
     frontend: dict[str, Any] = {}

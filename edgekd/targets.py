@@ -119,7 +119,15 @@ RUNNER_MODELS: dict[str, type[Runner]] = {
     "estimate": EstimateRunner,
 }
 
-AnyRunner = Annotated[Union[LocalRunner, SshRunner, EmulatedRunner, EstimateRunner], Field(discriminator="kind")]
+class PluginRunner(Runner):
+    """A runner an installed plugin registers (``edgekd.runners`` entry point): its own settings, unchecked here."""
+
+    model_config = ConfigDict(extra="allow")
+    kind: str  # type: ignore[assignment]
+
+
+BuiltinRunner = Annotated[Union[LocalRunner, SshRunner, EmulatedRunner, EstimateRunner], Field(discriminator="kind")]
+AnyRunner = Annotated[Union[BuiltinRunner, PluginRunner], Field(union_mode="left_to_right")]
 
 
 class EstimateCoefficients(BaseModel):
@@ -155,7 +163,7 @@ class TargetProfile(BaseModel):
     budgets: Budgets = Budgets()
     runner: AnyRunner = LocalRunner()
     estimate: Optional[EstimateCoefficients] = None
-    # Export backend per format (``edgekd.export.backends``), e.g. ``{tflite: onnx2tf}``; unset: the default one.
+    # Export backend per format (``edgekd.exporting.backends``), e.g. ``{tflite: onnx2tf}``; unset: the default one.
     backends: dict[Format, str] = {}
     # The device runs only integer graphs (MCU, NPU): pick a backend whose int8 graphs are fully integer,
     # and flag any quantized artifact with a float op as a budget violation.
@@ -224,8 +232,14 @@ def check_runner(section: Any, source: str) -> None:
         raise InputError(f"{source}: runner: a mapping with a 'kind' ({', '.join(RUNNER_MODELS)}), got {section!r}")
     kind = section.get("kind", "local")
     if kind not in RUNNER_MODELS:
-        close = difflib.get_close_matches(str(kind), RUNNER_MODELS, n=1)
+        from edgekd.registry import entry_points_of
+
+        plugins = [ep.name for ep in entry_points_of("edgekd.runners")]
+        if kind in plugins:
+            return  # a plugin's runner checks its own settings when it runs
+        known = [*RUNNER_MODELS, *plugins]
+        close = difflib.get_close_matches(str(kind), known, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise InputError(f"{source}: runner.kind: unknown runner {kind!r}{hint} (known: {', '.join(RUNNER_MODELS)})")
+        raise InputError(f"{source}: runner.kind: unknown runner {kind!r}{hint} (known: {', '.join(known)})")
     wrapper = create_model("Profile", __config__=ConfigDict(extra="forbid"), runner=(RUNNER_MODELS[kind], ...))
     validate(wrapper, {"runner": section}, source)

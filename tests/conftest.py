@@ -78,7 +78,7 @@ def calibration() -> np.ndarray:
 @pytest.fixture(scope="session")
 def exported(student, example, calibration, tmp_path_factory) -> dict[str, Path]:
     """The four artifacts of ``student``, exported once: export key → path."""
-    from edgekd.export import EXPORTERS
+    from edgekd.exporting import EXPORTERS
 
     folder = tmp_path_factory.mktemp("artifacts")
     return {

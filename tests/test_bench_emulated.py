@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgekd.bench.emulated import run_emulated
-from edgekd.bench.emulated_parity import audio_windows, compare_outputs
-from edgekd.bench.emulated_root import read_stamp, resolve_root
-from edgekd.bench.options import BenchOptions
+from edgekd.runners.emulated import run_emulated
+from edgekd.runners.emulated_parity import audio_windows, compare_outputs
+from edgekd.runners.emulated_root import read_stamp, resolve_root
+from edgekd.runners.options import BenchOptions
 from edgekd.errors import InputError
 from edgekd.report.budgets import check_artifact
 from edgekd.runtime.sidecar import read_sidecar
@@ -112,7 +112,7 @@ def test_unknown_artifact_format_is_refused(tmp_path):
 
 
 def test_qemu_cpu_follows_the_profile_and_never_uses_max():
-    from edgekd.bench.emulated_cpu import qemu_cpu
+    from edgekd.runners.emulated_cpu import qemu_cpu
 
     assert qemu_cpu("Cortex-A72 (BCM2711), 4 cores")[0] == "cortex-a72"
     assert qemu_cpu("Cortex-X3 + Cortex-A715")[0] == "cortex-a76"  # nearest model qemu 7.2 has

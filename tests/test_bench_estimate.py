@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from edgekd.bench.estimate import estimate_ms, run_estimate
-from edgekd.bench.graphcost import graph_costs
-from edgekd.bench.opcost import Tensor, op_cost
-from edgekd.bench.options import BenchOptions
+from edgekd.runners.estimate import estimate_ms, run_estimate
+from edgekd.runners.graphcost import graph_costs
+from edgekd.runners.opcost import Tensor, op_cost
+from edgekd.runners.options import BenchOptions
 from edgekd.errors import InputError
 from edgekd.targets import EstimateCoefficients, TargetProfile, load_target
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from edgekd.bench.local import run_local
-from edgekd.bench.options import BenchOptions
+from edgekd.runners.local import run_local
+from edgekd.runners.options import BenchOptions
 from edgekd.runtime.artifact import load_artifact
 from edgekd.runtime.latency import measure_latency
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgekd.bench.emulated_parity import audio_windows
-from edgekd.bench.mcu import mcu_report
-from edgekd.bench.options import BenchOptions
+from edgekd.runners.emulated_parity import audio_windows
+from edgekd.runners.mcu import mcu_report
+from edgekd.runners.options import BenchOptions
 from edgekd.errors import InputError
 from edgekd.report.budgets import check_artifact
 from edgekd.runtime.sidecar import read_sidecar
@@ -92,7 +92,7 @@ def test_unknown_vela_system_config_is_an_input_error():
 
 
 def test_run_mcu_has_the_runner_signature(report):
-    from edgekd.bench.mcu import run_mcu
+    from edgekd.runners.mcu import run_mcu
 
     again = run_mcu(TFLITE_INT8, board(), BenchOptions(timeout_s=120))
     assert again["arena_bytes"] == report["arena_bytes"]  # the arena does not depend on the input values

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from edgekd.bench.options import BenchOptions
-from edgekd.bench.registry import RUNNERS, run_bench
+from edgekd.runners.options import BenchOptions
+from edgekd.runners.registry import RUNNERS, run_bench
 from edgekd.cli import main
 from edgekd.errors import InputError
 from edgekd.report.budgets import check_artifact
@@ -46,7 +46,7 @@ def test_no_profile_means_this_machine():
 
 
 def test_missing_emulated_module_is_a_clear_input_error(monkeypatch):
-    monkeypatch.setitem(sys.modules, "edgekd.bench.emulated", None)  # as if the module were not installed
+    monkeypatch.setitem(sys.modules, "edgekd.runners.emulated", None)  # as if the module were not installed
     profile = TargetProfile.model_validate({**load_target("x86_64").model_dump(), "runner": {"kind": "emulated"}})
     with pytest.raises(InputError, match="emulated runner"):
         run_bench(TFLITE, profile, QUICK)
@@ -100,7 +100,7 @@ def test_ssh_runner_on_a_profile_without_ssh_settings_is_refused():
 @pytest.mark.parametrize("passed,code", [(True, 0), (False, 1)])
 def test_bench_exit_code_follows_emulated_parity(monkeypatch, capsys, passed, code):
     """An ARM runtime whose outputs disagree with x86 fails the command (exit 1), in text and JSON mode."""
-    import edgekd.bench.registry as registry
+    import edgekd.runners.registry as registry
     from edgekd.cli import main
 
     result = {"artifact": "m.tflite", "runtime": "ai-edge-litert", "runtime_version": "2.3.0", "threads": 1,

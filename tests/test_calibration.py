@@ -9,7 +9,7 @@ from edgekd.quantize.calibration import calibration_windows
 def _windows(per_recording):
     rec = np.repeat(np.arange(len(per_recording)), per_recording)
     x = rec.astype(np.float32).reshape(-1, 1, 1, 1)  # each window's value is its recording
-    return WindowSet(x=x, y=np.zeros(len(rec), np.int64), rec=rec, recordings=[None] * len(per_recording))
+    return WindowSet.from_arrays(x, np.zeros(len(rec), np.int64), item=rec)
 
 
 def test_every_recording_is_represented_when_n_allows():

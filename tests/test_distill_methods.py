@@ -7,9 +7,10 @@ torch = pytest.importorskip("torch")
 from torch import nn
 
 from edgekd.data.features import WindowSet
-from edgekd.distill.losses import build_loss
-from edgekd.distill.methods import METHODS, build_method
-from edgekd.distill.trainer import TrainConfig, train_model
+from edgekd.data.spec_augment import SpecAugment
+from edgekd.distillation.losses import build_loss
+from edgekd.distillation.methods import METHODS, build_method
+from edgekd.distillation.trainer import TrainConfig, train_model
 from edgekd.errors import InputError
 
 
@@ -34,7 +35,7 @@ def _windows(n_rec: int, seed: int) -> WindowSet:
     rec = np.repeat(np.arange(n_rec), 2)
     y = y_rec[rec]
     x = (rng.normal(size=(len(rec), 1, 4, 6)) + y[:, None, None, None] * 1.5).astype(np.float32)
-    return WindowSet(x=x, y=y, rec=rec, recordings=[object()] * n_rec)
+    return WindowSet.from_arrays(x, y, item=rec)
 
 
 def _net(width: int, seed: int) -> nn.Module:
@@ -71,8 +72,8 @@ def test_each_method_trains_a_student_with_fewer_channels(tmp_path, name):
     method = build_method(name, _params(name, tmp_path), build_loss("kd", {"alpha": 0.5, "temperature": 2.0}))
     result = train_model(
         student, _windows(16, 0), _windows(6, 1), method, labels=["n", "a"], positive="a",
-        cfg=TrainConfig(epochs=3, batch_size=8, lr=0.02, patience=5, smooth=1, spec_augment=True, threads=1),
-        seed=0, checkpoint_dir=tmp_path / "ck", teacher=teacher, log=lambda s: None,
+        cfg=TrainConfig(epochs=3, batch_size=8, lr=0.02, patience=5, smooth=1, threads=1),
+        seed=0, checkpoint_dir=tmp_path / "ck", teacher=teacher, log=lambda s: None, augment=SpecAugment(),
     )
     assert result.epochs_run == 3
     assert any(not torch.equal(a, b) for a, b in zip(before, student.parameters()))
@@ -87,7 +88,7 @@ def test_stagewise_epochs_are_not_selected_before_end_to_end(tmp_path):
     method = build_method("stagewise", {"stages": PAIRS, "stage_epochs": 1}, build_loss("kd", {}))
     result = train_model(
         _net(2, 2), _windows(16, 0), _windows(6, 1), method, labels=["n", "a"], positive="a",
-        cfg=TrainConfig(epochs=3, batch_size=8, lr=0.02, patience=5, smooth=1, spec_augment=False, threads=1),
+        cfg=TrainConfig(epochs=3, batch_size=8, lr=0.02, patience=5, smooth=1, threads=1),
         seed=0, checkpoint_dir=tmp_path, teacher=_net(6, 1), log=lambda s: None,
     )
     assert [h.get("selectable", True) for h in result.history] == [False, False, True]
@@ -98,7 +99,7 @@ def test_stagewise_stage_one_leaves_earlier_layers_untouched(tmp_path):
     """In stage 2 (the second pair) the layers before stage 1's output get no gradient."""
     student, teacher = _net(2, 2), _net(6, 1)
     method = build_method("stagewise", {"stages": PAIRS, "stage_epochs": 1}, build_loss("kd", {}))
-    from edgekd.distill.methods import Batch, BindContext
+    from edgekd.distillation.methods import Batch, BindContext
 
     train = _windows(8, 0)
     method.bind(BindContext(student=student, teacher=teacher, train_x=train.x, num_classes=2, online=True, epochs=3))
@@ -136,7 +137,7 @@ def test_resume_restores_adapters_and_continues(tmp_path):
         student = _net(2, 2)
         res = train_model(
             student, _windows(16, 0), _windows(6, 1), method, labels=["n", "a"], positive="a",
-            cfg=TrainConfig(epochs=3, batch_size=8, lr=0.02, patience=5, smooth=1, spec_augment=False, threads=1),
+            cfg=TrainConfig(epochs=3, batch_size=8, lr=0.02, patience=5, smooth=1, threads=1),
             seed=0, checkpoint_dir=tmp_path, teacher=_net(6, 1), log=log,
         )
         return res, method
@@ -153,7 +154,7 @@ def test_resume_restores_adapters_and_continues(tmp_path):
 def test_snapshot_every_keeps_epoch_checkpoints(tmp_path):
     train_model(
         _net(2, 2), _windows(8, 0), _windows(4, 1), build_loss("ce", {}), labels=["n", "a"], positive="a",
-        cfg=TrainConfig(epochs=2, batch_size=8, threads=1, spec_augment=False), seed=0, checkpoint_dir=tmp_path,
+        cfg=TrainConfig(epochs=2, batch_size=8, threads=1), seed=0, checkpoint_dir=tmp_path,
         log=lambda s: None, snapshot_every=1,
     )
     assert sorted(p.name for p in tmp_path.glob("epoch*.pt")) == ["epoch001.pt", "epoch002.pt"]
@@ -163,7 +164,7 @@ def test_one_method_serves_a_second_training_of_a_narrower_student(tmp_path):
     """Pruning recovery: the same method object trains again after the student lost channels."""
     method = build_method("feature", {"pairs": PAIRS}, build_loss("kd", {}))
     teacher = _net(6, 1)
-    cfg = TrainConfig(epochs=1, batch_size=8, threads=1, spec_augment=False)
+    cfg = TrainConfig(epochs=1, batch_size=8, threads=1)
     for width, where in ((4, "dense"), (2, "pruned")):
         train_model(
             _net(width, 2), _windows(8, 0), _windows(4, 1), method, labels=["n", "a"], positive="a", cfg=cfg,

@@ -9,8 +9,8 @@ from edgekd.errors import InputError
 from edgekd.recipe import load_recipe
 
 pytest.importorskip("torch")
-from edgekd.distill.methods import DistillMethod  # noqa: E402
-from edgekd.distill.objective import build_objective, check_objective  # noqa: E402
+from edgekd.distillation.methods import DistillMethod  # noqa: E402
+from edgekd.distillation.objective import build_objective, check_objective  # noqa: E402
 
 HEART = Path(__file__).resolve().parent.parent / "recipes" / "heart.yaml"
 

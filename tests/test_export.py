@@ -10,10 +10,10 @@ import pytest
 from conftest import spectrograms
 
 from edgekd.errors import BackendError, InputError
-from edgekd.export import EXPORTERS
-from edgekd.export.litert_export import export_tflite
-from edgekd.export.onnx_export import export_onnx
-from edgekd.export.ort_quantize import quantize_onnx_int8
+from edgekd.exporting import EXPORTERS
+from edgekd.exporting.litert_export import export_tflite
+from edgekd.exporting.onnx_export import export_onnx
+from edgekd.exporting.ort_quantize import quantize_onnx_int8
 from edgekd.runtime.artifact import load_artifact
 
 torch = pytest.importorskip("torch")
@@ -119,7 +119,7 @@ def test_export_restores_the_training_mode(example, tmp_path):
 
 def test_importing_the_packages_loads_no_heavy_backend():
     code = (
-        "import sys, edgekd.export, edgekd.audit, edgekd.runtime.artifact, edgekd.runtime.sidecar;"
+        "import sys, edgekd.exporting, edgekd.audit, edgekd.runtime.artifact, edgekd.runtime.sidecar;"
         "print([m for m in ('torch', 'tensorflow', 'onnx', 'litert_torch', 'onnxruntime') if m in sys.modules])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from edgekd.errors import InputError
-from edgekd.export.backends import BACKENDS, choose_backend
-from edgekd.export.context import ExportContext
+from edgekd.exporting.backends import BACKENDS, choose_backend
+from edgekd.exporting.context import ExportContext
 from edgekd.runtime.artifact import load_artifact
 
 RES_SHAPE = (1, 16, 32)
@@ -40,7 +40,7 @@ def test_calibration_method_the_backend_lacks():
 def test_wrong_calibration_shape_is_an_input_error(student, example, tmp_path):
     bad = np.zeros((8, 1, 32, 99), np.float32)
     with pytest.raises(InputError, match=r"calibration data for .* must have shape \(N, 1, 32, 188\), got \(8, 1, 32, 99\)"):
-        BACKENDS.get("onnx2tf").exporters["int8"](student, example, tmp_path / "m.tflite", bad)
+        BACKENDS.get("onnx2tf").exporters["int8"](student, example, tmp_path / "m.tflite", bad).path
     assert not (tmp_path / "m.tflite").exists()
 
 
@@ -64,7 +64,7 @@ def test_residual_add_audit(residual, tmp_path, backend, fully_integer):
     from edgekd.audit import inspect_artifact
 
     model, x = residual
-    path = BACKENDS.get(backend).exporters["int8"](model, x[:1], tmp_path / "r.tflite", x.numpy())
+    path = BACKENDS.get(backend).exporters["int8"](model, x[:1], tmp_path / "r.tflite", x.numpy()).path
     audit = inspect_artifact(path)
     assert audit["ops"].get("ADD") == 2  # the stem's and the identity block's
     assert audit["fully_integer"] is fully_integer
@@ -83,7 +83,7 @@ def test_weight_precisions_run(residual, tmp_path, backend, precision):
 
     model, x = residual
     fmt = BACKENDS.get(backend).format
-    path = BACKENDS.get(backend).exporters[precision](model, x[:1], tmp_path / f"m.{fmt}", None)
+    path = BACKENDS.get(backend).exporters[precision](model, x[:1], tmp_path / f"m.{fmt}", None).path
     with __import__("torch").no_grad():
         ref = model(x[:8]).numpy()
     out = load_artifact(path).predict(x[:8].numpy())

@@ -38,14 +38,15 @@ def test_student_is_under_100k_parameters_and_teacher_is_mobilenetv2_sized():
 def artifact(tmp_path_factory):
     """A briefly trained small student exported to int8 TFLite with its image sidecar."""
     from edgekd.data.features import FeatureCache
-    from edgekd.data.images import build_image_windows, list_images
-    from edgekd.export import EXPORTERS
+    from edgekd.data.images import list_images
+    from edgekd.tasks.image import ImageClassification
+    from edgekd.exporting import EXPORTERS
     from edgekd.models import build_model
     from edgekd.runtime.artifact import describe_io
     from edgekd.runtime.sidecar import write_sidecar
 
     torch.manual_seed(0)
-    ws = build_image_windows(list_images(SAMPLE, CLASSES), CLASSES, FE, FeatureCache(None))
+    ws = ImageClassification(frontend=FE).featurize(list_images(SAMPLE, CLASSES), CLASSES, FeatureCache(None))
     model = build_model("image_student", num_classes=7, input_shape=FE.input_shape,
                         stem=8, blocks=[[16, 2], [32, 2], [32, 2]])
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from edgekd.data.features import FeatureCache
-from edgekd.data.images import build_image_windows, list_images
+from edgekd.data.images import list_images
+from edgekd.tasks.image import ImageClassification
 from edgekd.data.splits import stratified_split
 from edgekd.errors import InputError
 from edgekd.runtime.image import ImageFrontend
@@ -75,7 +76,7 @@ def test_a_corrupt_photo_stops_data_preparation_naming_it(tmp_path):
     bad.write_bytes(bad.read_bytes()[:300])
     recs = list_images(root, ["healthy", "die_back"])
     with pytest.raises(InputError, match=re.escape(f"{bad.name}: corrupt or truncated image")):
-        build_image_windows(recs, ["healthy", "die_back"], ImageFrontend(), FeatureCache(None))
+        ImageClassification().featurize(recs, ["healthy", "die_back"], FeatureCache(None))
 
 
 def test_splits_are_seeded_and_stratified_by_class():

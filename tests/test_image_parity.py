@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from edgekd.data.features import FeatureCache
-from edgekd.data.images import build_image_windows, list_images
+from edgekd.data.images import list_images
+from edgekd.tasks.image import ImageClassification
 from edgekd.runtime.image import ImageFrontend
 
 torch = pytest.importorskip("torch")
@@ -54,8 +55,8 @@ def test_front_end_matches_an_independent_torch_resize(size, resize):
 def test_training_inputs_are_exactly_the_device_front_end_output(tmp_path):
     fe = ImageFrontend()
     recs = list_images(SAMPLE, CLASSES)[:5]
-    ws = build_image_windows(recs, CLASSES, fe, FeatureCache(tmp_path))
-    again = build_image_windows(recs, CLASSES, fe, FeatureCache(tmp_path))  # from the cache this time
+    ws = ImageClassification(frontend=fe).featurize(recs, CLASSES, FeatureCache(tmp_path))
+    again = ImageClassification(frontend=fe).featurize(recs, CLASSES, FeatureCache(tmp_path))  # from the cache this time
     for i, rec in enumerate(recs):
         assert np.array_equal(ws.x[i : i + 1], fe.features(rec.path))
     assert np.array_equal(ws.x, again.x)

@@ -10,11 +10,11 @@ import pytest
 torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
-from edgekd.export import EXPORTERS  # noqa: E402
-from edgekd.prune.budget import Budget, calibrate_int8_size, measure_cost  # noqa: E402
-from edgekd.prune.importance import IMPORTANCES  # noqa: E402
-from edgekd.prune.prune import prune_to_budget, resolve_ignored  # noqa: E402
-from edgekd.prune.state import load_pruned, save_pruned  # noqa: E402
+from edgekd.exporting import EXPORTERS  # noqa: E402
+from edgekd.pruning.budget import Budget, calibrate_int8_size, measure_cost  # noqa: E402
+from edgekd.pruning.importance import IMPORTANCES  # noqa: E402
+from edgekd.pruning.prune import prune_to_budget, resolve_ignored  # noqa: E402
+from edgekd.pruning.state import load_pruned, save_pruned  # noqa: E402
 from edgekd.runtime.artifact import load_artifact  # noqa: E402
 
 SHAPE = (1, 16, 32)

@@ -7,9 +7,9 @@ import pytest
 torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
-from edgekd.distill.losses import build_loss  # noqa: E402
-from edgekd.prune.importance import IMPORTANCES, accumulate_gradients  # noqa: E402
-from edgekd.prune.prune import removal_order, score_channels  # noqa: E402
+from edgekd.distillation.losses import build_loss  # noqa: E402
+from edgekd.pruning.importance import IMPORTANCES, accumulate_gradients  # noqa: E402
+from edgekd.pruning.prune import removal_order, score_channels  # noqa: E402
 
 SHAPE = (1, 6, 6)
 

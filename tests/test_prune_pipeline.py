@@ -80,7 +80,7 @@ def test_pruned_checkpoint_reloads_and_matches_the_artifact(report, run_dir) -> 
     import torch
 
     from edgekd.models import build_model
-    from edgekd.prune.state import load_pruned
+    from edgekd.pruning.state import load_pruned
     from edgekd.runtime.artifact import load_artifact
 
     spec = report["recipe"]["config"]["student"]

@@ -9,11 +9,11 @@ torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
 from edgekd.data.features import WindowSet  # noqa: E402
-from edgekd.distill.losses import build_loss  # noqa: E402
-from edgekd.distill.trainer import TrainConfig  # noqa: E402
-from edgekd.prune.budget import Budget, measure_cost  # noqa: E402
-from edgekd.prune.prune import resolve_ignored  # noqa: E402
-from edgekd.prune.schedule import PruneSettings, Recovery, prune_and_recover  # noqa: E402
+from edgekd.distillation.losses import build_loss  # noqa: E402
+from edgekd.distillation.trainer import TrainConfig  # noqa: E402
+from edgekd.pruning.budget import Budget, measure_cost  # noqa: E402
+from edgekd.pruning.prune import resolve_ignored  # noqa: E402
+from edgekd.pruning.schedule import PruneSettings, Recovery, prune_and_recover  # noqa: E402
 
 SHAPE = (1, 8, 16)
 
@@ -27,7 +27,7 @@ def _windows(n_rec: int, seed: int) -> WindowSet:
     for i, r in enumerate(rec):
         x[i, 0, :4] += 1.0 if y_rec[r] == 0 else 0.0
         x[i, 0, 4:] += 1.0 if y_rec[r] == 1 else 0.0
-    return WindowSet(x=x, y=y_rec[rec].astype(np.int64), rec=rec, recordings=[object()] * n_rec)
+    return WindowSet.from_arrays(x, y_rec[rec], item=rec)
 
 
 def _student() -> nn.Module:
@@ -44,7 +44,7 @@ def _run(model, tmp_path, logs: list[str], teacher) -> object:
     settings = PruneSettings(budget=budget, importance="taylor", ignored=resolve_ignored(model, [], SHAPE), steps=2,
                              gradient_batches=2)
     recovery = Recovery(loss=build_loss("kd", {"temperature": 4.0, "alpha": 0.5}),
-                        cfg=TrainConfig(epochs=2, batch_size=16, lr=3e-3, threads=1, spec_augment=False), teacher=teacher)
+                        cfg=TrainConfig(epochs=2, batch_size=16, lr=3e-3, threads=1), teacher=teacher)
     return prune_and_recover(model, settings, recovery, train=_windows(24, 0), val=_windows(8, 1), labels=["a", "b"],
                              positive="b", input_shape=SHAPE, seed=0, checkpoint_dir=tmp_path, log=logs.append)
 
@@ -72,7 +72,7 @@ def test_iterative_schedule_meets_the_target_in_steps_and_resumes(tmp_path) -> N
 @pytest.mark.parametrize("method", ["mixup", "feature"])
 def test_recovery_takes_any_distillation_method(tmp_path, method) -> None:
     """Pruning recovery trains with a registered KD method (here mixup, and feature hints with adapters)."""
-    from edgekd.distill.methods import build_method
+    from edgekd.distillation.methods import build_method
 
     teacher, model, logs = _student().eval(), _student(), []
     budget = Budget("macs", measure_cost(model, SHAPE).macs * 0.5, "prune.target.macs_ratio", "macs_ratio 0.5")
@@ -82,7 +82,7 @@ def test_recovery_takes_any_distillation_method(tmp_path, method) -> None:
     objective = build_method(method, params, build_loss("kd", {"temperature": 4.0, "alpha": 0.5}),
                              where="prune.recover.distill")
     recovery = Recovery(loss=objective, teacher=teacher, name=method,
-                        cfg=TrainConfig(epochs=1, batch_size=16, lr=3e-3, threads=1, spec_augment=False))
+                        cfg=TrainConfig(epochs=1, batch_size=16, lr=3e-3, threads=1))
     result = prune_and_recover(model, settings, recovery, train=_windows(24, 0), val=_windows(8, 1), labels=["a", "b"],
                                positive="b", input_shape=SHAPE, seed=0, checkpoint_dir=tmp_path, log=logs.append)
     assert result.after.macs <= 0.5 * result.before.macs

@@ -41,12 +41,12 @@ def test_no_integer_check_without_the_profile_flag(tmp_path):
 
 
 def test_fully_integer_profile_plans_the_onnx2tf_backend(tmp_path):
-    from edgekd.pipeline import plan_backend
+    from edgekd.exporting.stage import target_backend
 
     profile = _profile(tmp_path, "precisions: [fp32, int8]\nfully_integer: true\n")
-    assert plan_backend(profile, "tflite", "int8").name == "onnx2tf"
+    assert target_backend(profile, "tflite", "int8").name == "onnx2tf"
     pinned = _profile(tmp_path, "precisions: [int8]\nbackends: {tflite: litert-torch}\n")
-    assert plan_backend(pinned, "tflite", "int8").name == "litert-torch"
+    assert target_backend(pinned, "tflite", "int8").name == "litert-torch"
 
 
 def test_recipe_export_sections_are_typed(tmp_path):
@@ -57,31 +57,31 @@ def test_recipe_export_sections_are_typed(tmp_path):
     assert recipe.export.precisions == ["fp32", "int8-qat", "mixed"] and recipe.export.calibration.windows == 64
 
 
-def test_mixed_without_any_size_budget_is_refused_before_work(tmp_path):
-    from edgekd.pipeline import check_export
+def _check_export(recipe, profiles):
+    from edgekd.exporting.stage import check_export_plan
 
+    e = recipe.export
+    check_export_plan(profiles, e.precisions, e.calibration.method, lambda t: e.mixed.size_kb or t.budgets.size_kb)
+
+
+def test_mixed_without_any_size_budget_is_refused_before_work(tmp_path):
     profile = _profile(tmp_path, "precisions: [mixed]\n", formats="[onnx]")
     recipe = load_recipe(RECIPE, ["export.precisions=null"])  # the profile's precisions
     with pytest.raises(InputError, match=r"mixed precision, which needs a size budget"):
-        check_export(recipe, [profile])
+        _check_export(recipe, [profile])
 
 
 def test_calibration_method_a_planned_backend_lacks_is_refused(tmp_path):
-    from edgekd.pipeline import check_export
-
     recipe = load_recipe(RECIPE, ["export.calibration.method=entropy"])
     with pytest.raises(InputError, match=r"litert-torch cannot calibrate with 'entropy'"):
-        check_export(recipe, [_profile(tmp_path, "precisions: [int8]\n")])
+        _check_export(recipe, [_profile(tmp_path, "precisions: [int8]\n")])
 
 
 def test_plan_keeps_a_precision_for_the_formats_that_have_it(tmp_path):
-    from edgekd.pipeline import export_plan
+    from edgekd.exporting.stage import export_plan
 
-    both = _profile(tmp_path, "precisions: [fp32]\n", formats="[tflite, onnx]")
-    plan = export_plan(both, "student", False, ["fp16", "int4-weights"])
-    assert plan == [("tflite", "fp16"), ("onnx", "int4-weights")]
-    tflite_only = _profile(tmp_path, "precisions: [int4-weights]\n")
-    assert export_plan(tflite_only, "student", False) == [("tflite", "int4-weights")]  # refused by check_export
+    assert export_plan(["tflite", "onnx"], ["fp16", "int4-weights"]) == [("tflite", "fp16"), ("onnx", "int4-weights")]
+    assert export_plan(["tflite"], ["int4-weights"]) == [("tflite", "int4-weights")]  # refused by check_export_plan
 
 
 def test_parity_figures():

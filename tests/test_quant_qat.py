@@ -15,7 +15,7 @@ def _windows(n_rec: int, per: int, seed: int) -> WindowSet:
     x, y = spectrograms(n_rec * per, seed)
     rec = np.repeat(np.arange(n_rec), per)
     y = np.repeat(y[::per][:n_rec], per).astype(np.int64)
-    return WindowSet(x=x, y=y, rec=rec, recordings=[object()] * n_rec)
+    return WindowSet.from_arrays(x, y, item=rec)
 
 
 @pytest.fixture(scope="module")
@@ -23,8 +23,8 @@ def qat_model(student, tmp_path_factory):
     """The session student fine-tuned for one QAT epoch, distilled from itself as the teacher."""
     import copy
 
-    from edgekd.distill.losses import build_loss
-    from edgekd.distill.trainer import TrainConfig
+    from edgekd.distillation.losses import build_loss
+    from edgekd.distillation.trainer import TrainConfig
     from edgekd.quantize.qat import qat_finetune
 
     train, val = _windows(12, 4, seed=7), _windows(6, 2, seed=8)
@@ -52,13 +52,13 @@ def test_folded_model_matches_the_original(student):
 def test_qat_artifact_runs_and_follows_the_fake_quant_model(student, example, calibration, exported, qat_model, tmp_path,
                                                            backend):
     from edgekd.audit import inspect_artifact
-    from edgekd.export.backends import BACKENDS
-    from edgekd.export.context import ExportContext
+    from edgekd.exporting.backends import BACKENDS
+    from edgekd.exporting.context import ExportContext
     from edgekd.quantize.qat import qat_logits
 
-    ctx = ExportContext(qat=lambda model: qat_model)
+    ctx = ExportContext(qat_model=qat_model)
     fmt = BACKENDS.get(backend).format
-    path = BACKENDS.get(backend).exporters["int8-qat"](student, example, tmp_path / f"q.{fmt}", calibration, context=ctx)
+    path = BACKENDS.get(backend).exporters["int8-qat"](student, example, tmp_path / f"q.{fmt}", calibration, context=ctx).path
     x = spectrograms(16, seed=10)[0]
     out = load_artifact(path).predict(x)
     ref = qat_logits(qat_model, x)
@@ -78,9 +78,9 @@ def test_qat_fine_tuning_takes_a_distillation_method(student, tmp_path):
 
     import torch
 
-    from edgekd.distill.losses import build_loss
-    from edgekd.distill.methods import build_method
-    from edgekd.distill.trainer import TrainConfig
+    from edgekd.distillation.losses import build_loss
+    from edgekd.distillation.methods import build_method
+    from edgekd.distillation.trainer import TrainConfig
     from edgekd.quantize.qat import qat_finetune
 
     train, val = _windows(12, 4, seed=7), _windows(6, 2, seed=8)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from edgekd.errors import InputError
-from edgekd.export.context import ExportContext, Validation
+from edgekd.exporting.context import ExportContext, Validation
 from edgekd.runtime.artifact import load_artifact
 
 from conftest import spectrograms
@@ -14,14 +14,14 @@ from conftest import spectrograms
 
 @pytest.fixture(scope="module")
 def fp32_onnx(student, example, tmp_path_factory):
-    from edgekd.export import EXPORTERS
+    from edgekd.exporting import EXPORTERS
 
     return EXPORTERS.get("onnx-fp32")(student, example, tmp_path_factory.mktemp("w") / "fp32.onnx", None)
 
 
 def test_int4_weights_run_in_onnxruntime_and_are_smaller_than_int8(student, example, fp32_onnx, tmp_path, calibration):
     from edgekd.audit import inspect_artifact
-    from edgekd.export import EXPORTERS
+    from edgekd.exporting import EXPORTERS
     from edgekd.quantize.onnx_weights import quantize_weights
 
     int8 = EXPORTERS.get("onnx-int8")(student, example, tmp_path / "int8.onnx", calibration)
@@ -60,7 +60,7 @@ def test_mixed_budget_below_the_smallest_file_names_it(fp32_onnx, tmp_path):
 
 
 def test_mixed_meets_a_budget_that_int8_weights_miss(student, example, fp32_onnx, tmp_path):
-    from edgekd.export.backends import BACKENDS
+    from edgekd.exporting.backends import BACKENDS
     from edgekd.quantize.onnx_weights import quantize_weights
 
     x, y = spectrograms(24, seed=5)
@@ -69,8 +69,9 @@ def test_mixed_meets_a_budget_that_int8_weights_miss(student, example, fp32_onnx
     budget_kb = (int8 + int4) / 2 / 1024
     ctx = ExportContext(validation=Validation(x, lambda logits: float((logits.argmax(1) == y).mean())),
                         mixed_size_kb=budget_kb)
-    path = BACKENDS.get("onnxruntime").exporters["mixed"](student, example, tmp_path / "mixed.onnx", None, context=ctx)
+    out = BACKENDS.get("onnxruntime").exporters["mixed"](student, example, tmp_path / "mixed.onnx", None, context=ctx)
+    path = out.path
     assert int4 <= path.stat().st_size <= budget_kb * 1024 < int8
-    bits = ctx.details[str(path)]["mixed"]["bits"]
+    bits = out.details["mixed"]["bits"]
     assert set(bits.values()) <= {32, 8, 4} and 4 in bits.values()
     assert load_artifact(path).predict(x).shape == (24, 2)

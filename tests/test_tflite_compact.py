@@ -12,7 +12,7 @@ pytest.importorskip("tensorflow")
 from ai_edge_litert.interpreter import Interpreter  # noqa: E402
 from tensorflow.lite.tools import flatbuffer_utils  # noqa: E402
 
-from edgekd.export.tflite_write import write_tflite_compact  # noqa: E402
+from edgekd.exporting.tflite_write import write_tflite_compact  # noqa: E402
 
 STUDENT = Path(__file__).parent / "data" / "heart-student-tflite-int8.tflite"
 

@@ -7,8 +7,8 @@ torch = pytest.importorskip("torch")
 from torch import nn
 
 from edgekd.data.features import WindowSet
-from edgekd.distill.losses import build_loss
-from edgekd.distill.trainer import TrainConfig, train_model
+from edgekd.distillation.losses import build_loss
+from edgekd.distillation.trainer import TrainConfig, train_model
 
 
 def _windows(n_rec: int, seed: int) -> WindowSet:
@@ -17,7 +17,7 @@ def _windows(n_rec: int, seed: int) -> WindowSet:
     rec = np.repeat(np.arange(n_rec), 3)
     y = y_rec[rec]
     x = (rng.normal(size=(len(rec), 1, 4, 6)) + y[:, None, None, None] * 1.5).astype(np.float32)
-    return WindowSet(x=x, y=y, rec=rec, recordings=[object()] * n_rec)
+    return WindowSet.from_arrays(x, y, item=rec)
 
 
 def _model() -> nn.Module:
@@ -29,7 +29,7 @@ def _train(tmp_path, log, epochs=4, teacher=None, loss="ce", smooth=1):
     params = {"alpha": 0.5, "temperature": 2.0} if loss == "kd" else {}
     return train_model(
         _model(), _windows(20, 0), _windows(8, 1), build_loss(loss, params), labels=["n", "a"], positive="a",
-        cfg=TrainConfig(epochs=epochs, batch_size=8, lr=0.05, patience=10, smooth=smooth, spec_augment=False, threads=1),
+        cfg=TrainConfig(epochs=epochs, batch_size=8, lr=0.05, patience=10, smooth=smooth, threads=1),
         seed=0, checkpoint_dir=tmp_path, teacher=teacher, log=log,
     )
 

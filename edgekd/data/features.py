@@ -1,22 +1,24 @@
-"""Front-end features for every recording, cached by content hash.
+"""Model inputs of a set of items (``WindowSet``) and the on-disk cache of front-end features.
 
-The cache key is the WAV's SHA-256 plus the front-end's parameter hash, so a
-changed file or a changed parameter never reuses stale features, and a renamed
-file still hits the cache. Decoding validates each file (mono, rate, length)
-and stops with a message naming it.
+A task's ``featurize`` fills a ``WindowSet`` from files through its front-end;
+``WindowSet.from_arrays`` makes one from examples already in memory. The cache
+key is the file's SHA-256 plus the front-end's parameter hash, so a changed file
+or a changed parameter never reuses stale features, and a renamed file still
+hits the cache.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional, Sequence
 
 import numpy as np
 
 from edgekd.atomic import atomic_path
-from edgekd.data.recordings import Recording
-from edgekd.runtime.audio import read_wav
-from edgekd.runtime.frontend import AudioFrontend
+from edgekd.data.items import Item
+from edgekd.errors import InputError
 
 
 class FeatureCache:
@@ -45,35 +47,30 @@ class FeatureCache:
             np.save(f, value, allow_pickle=False)
 
 
-def recording_features(
-    rec: Recording, frontend: AudioFrontend, cache: FeatureCache, *, resample: bool = False
-) -> np.ndarray:
-    """Windows of log-mel features of one recording: (n_windows, 1, n_mels, n_frames)."""
-    key = f"{rec.sha256[:32]}-{frontend.config_hash()}-{int(resample)}"
-    cached = cache.get(key)
-    if cached is not None:
-        return cached
-    audio = read_wav(rec.path, sample_rate=frontend.sample_rate, resample=resample, min_seconds=frontend.window_s)
-    feats = frontend.features(audio).astype(np.float32)
-    cache.put(key, feats)
-    return feats
-
-
 @dataclass
 class WindowSet:
-    """Windows of a set of recordings, with the recording each window came from.
+    """Model inputs (windows) of a set of items, with the item each window came from.
+
+    A recording gives several windows, a photo or an array example one; predictions are
+    aggregated per item.
 
     Attributes:
-        x: (n_windows, 1, n_mels, n_frames) float32 features.
-        y: (n_windows,) class index of each window's recording.
+        x: (n_windows, *input_shape) float32 model inputs.
+        y: (n_windows,) class index of each window's item.
         rec: (n_windows,) index into ``recordings``.
-        recordings: the recordings, in order.
+        recordings: the items, in order.
+
+    Example:
+        >>> import numpy as np
+        >>> ws = WindowSet.from_arrays(np.zeros((4, 1, 8, 8)), [0, 1, 0, 1])
+        >>> ws.x.shape, ws.y_rec.tolist()
+        ((4, 1, 8, 8), [0, 1, 0, 1])
     """
 
     x: np.ndarray
     y: np.ndarray
     rec: np.ndarray
-    recordings: list[Recording]
+    recordings: list[Item]
 
     @property
     def y_rec(self) -> np.ndarray:
@@ -82,32 +79,100 @@ class WindowSet:
         out[self.rec] = self.y
         return out
 
+    @property
+    def groups(self) -> list[str]:
+        """The subset of each item, in ``recordings`` order."""
+        return [r.group for r in self.recordings]
 
-def build_windows(
-    recordings: list[Recording],
-    classes: list[str],
-    frontend: AudioFrontend,
-    cache: FeatureCache,
-    *,
-    resample: bool = False,
-    progress: bool = False,
-) -> WindowSet:
-    """Feature windows for ``recordings`` (computed or read from the cache)."""
-    xs, ys, rs = [], [], []
-    iterator = recordings
-    if progress:
-        from tqdm import tqdm
+    def subset(self, item_ids: Sequence[int]) -> "WindowSet":
+        """The windows of the given items (renumbered in the given order)."""
+        ids = list(item_ids)
+        where = {old: new for new, old in enumerate(ids)}
+        mask = np.isin(self.rec, ids)
+        rec = np.asarray([where[int(r)] for r in self.rec[mask]], dtype=np.int64)
+        return WindowSet(self.x[mask], self.y[mask], rec, [self.recordings[i] for i in ids])
 
-        iterator = tqdm(recordings, desc="features", unit="rec", leave=False)
-    for i, rec in enumerate(iterator):
-        f = recording_features(rec, frontend, cache, resample=resample)
-        xs.append(f)
-        ys.append(np.full(len(f), classes.index(rec.label), dtype=np.int64))
-        rs.append(np.full(len(f), i, dtype=np.int64))
-    shape = (0, *frontend.input_shape)
-    return WindowSet(
-        x=np.concatenate(xs) if xs else np.zeros(shape, np.float32),
-        y=np.concatenate(ys) if ys else np.zeros(0, np.int64),
-        rec=np.concatenate(rs) if rs else np.zeros(0, np.int64),
-        recordings=list(recordings),
-    )
+    @classmethod
+    def from_items(cls, xs: Sequence[np.ndarray], items: Sequence[Item], classes: Sequence[str],
+                   input_shape: Sequence[int]) -> "WindowSet":
+        """Stack per-item windows ``xs[i]`` of shape ``(n_i, *input_shape)`` into one set."""
+        classes = list(classes)
+        ys, rs = [], []
+        for i, (x, item) in enumerate(zip(xs, items)):
+            ys.append(np.full(len(x), classes.index(item.label), dtype=np.int64))
+            rs.append(np.full(len(x), i, dtype=np.int64))
+        return cls(
+            x=np.concatenate(xs) if len(xs) else np.zeros((0, *input_shape), np.float32),
+            y=np.concatenate(ys) if ys else np.zeros(0, np.int64),
+            rec=np.concatenate(rs) if rs else np.zeros(0, np.int64),
+            recordings=list(items),
+        )
+
+    @classmethod
+    def from_arrays(cls, x: np.ndarray, y: Sequence, *, classes: Optional[Sequence[str]] = None,
+                    groups: Optional[Sequence[str]] = None, item: Optional[Sequence[int]] = None,
+                    where: str = "data") -> "WindowSet":
+        """Examples already in memory: ``x`` (N, *input_shape), labels ``y`` (class indices or names).
+
+        Args:
+            x: the model inputs.
+            y: one label per example: integer class indices, or class names (then ``classes``
+                gives their order; default: sorted).
+            classes: class names in output order (default: ``"0"``, ``"1"``, ... for indices).
+            groups: the subset of each example (e.g. the source database), for stratified splits and
+                per-group metrics; default ``all``.
+            item: the item (recording) index of each example, when several windows come from one
+                item; default: every example is its own item.
+            where: what the data is called in messages.
+
+        Raises:
+            InputError: mismatched lengths, non-finite or non-numeric ``x``, labels outside ``classes``,
+                or an item whose windows carry different labels.
+        """
+        x = np.asarray(x)
+        if x.dtype.kind not in "biuf" or x.ndim < 2:
+            raise InputError(f"{where}: x must be a numeric array (N, *input_shape), got {x.dtype} {list(x.shape)}")
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        if not np.all(np.isfinite(x)):
+            raise InputError(f"{where}: x contains NaN or infinity")
+        labels, names = _label_indices(y, classes, len(x), where)
+        item_ids = np.arange(len(x)) if item is None else np.asarray(item, dtype=np.int64)
+        if len(item_ids) != len(x):
+            raise InputError(f"{where}: {len(item_ids)} item ids for {len(x)} examples")
+        uniq, rec = np.unique(item_ids, return_inverse=True)
+        grp = ["all"] * len(x) if groups is None else [str(g) for g in groups]
+        if len(grp) != len(x):
+            raise InputError(f"{where}: {len(grp)} groups for {len(x)} examples")
+        first = {}
+        for i, r in enumerate(rec.tolist()):
+            if r in first and labels[first[r]] != labels[i]:
+                raise InputError(f"{where}: item {uniq[r]} has windows labelled {names[labels[first[r]]]!r} and "
+                                 f"{names[labels[i]]!r}")
+            first.setdefault(r, i)
+        items = []
+        for r, i in sorted(first.items()):
+            digest = hashlib.sha256(x[rec == r].tobytes()).hexdigest()
+            items.append(Item(None, f"#{uniq[r]}", names[labels[i]], grp[i], digest))
+        return cls(x=x, y=labels.astype(np.int64), rec=rec.astype(np.int64), recordings=items)
+
+
+def _label_indices(y: Sequence, classes: Optional[Sequence[str]], n: int, where: str) -> tuple[np.ndarray, list[str]]:
+    """(class index per example, class names) from integer or string labels."""
+    arr = np.asarray(y)
+    if arr.ndim != 1 or len(arr) != n:
+        raise InputError(f"{where}: expected {n} labels (one per example), got shape {list(arr.shape)}")
+    if arr.dtype.kind in "iub":
+        k = int(arr.max()) + 1 if n else 0
+        names = list(classes) if classes is not None else [str(i) for i in range(max(k, 2))]
+        if n and (arr.min() < 0 or arr.max() >= len(names)):
+            raise InputError(f"{where}: label indices must be in 0..{len(names) - 1} ({len(names)} classes), "
+                             f"got {int(arr.min())}..{int(arr.max())}")
+        return arr.astype(np.int64), [str(c) for c in names]
+    if arr.dtype.kind in "US" or arr.dtype == object:
+        values = [str(v) for v in arr.tolist()]
+        names = [str(c) for c in classes] if classes is not None else sorted(set(values))
+        unknown = sorted(set(values) - set(names))
+        if unknown:
+            raise InputError(f"{where}: labels {unknown} are not among the classes {names}")
+        return np.asarray([names.index(v) for v in values], dtype=np.int64), names
+    raise InputError(f"{where}: labels must be class indices or names, got dtype {arr.dtype}")

@@ -8,8 +8,9 @@ EXIF orientation) and refuses the rest naming the file. The folder as a whole
 must give at least two classes, each with at least one image, and a class
 sub-folder may hold only image files.
 
-An image is a recording with exactly one window, so the audio machinery
-(``WindowSet``, splits, evaluation, aggregation, report) is reused unchanged.
+An image is an item with exactly one window (``edgekd.tasks.image`` featurises it
+through the front-end), so splits, evaluation, aggregation and the report are
+those of every task.
 """
 
 from __future__ import annotations
@@ -19,12 +20,9 @@ from collections import Counter, defaultdict
 from datetime import datetime
 from pathlib import Path
 
-import numpy as np
-
-from edgekd.data.features import FeatureCache, WindowSet
-from edgekd.data.recordings import Recording, file_sha256
+from edgekd.data.items import Item, file_sha256
 from edgekd.errors import InputError
-from edgekd.runtime.image import IMAGE_EXTENSIONS, ImageFrontend
+from edgekd.runtime.image import IMAGE_EXTENSIONS
 from edgekd.runtime.labelled import read_labelled_folder
 
 _IGNORED = {"thumbs.db", "desktop.ini"}
@@ -56,7 +54,7 @@ def check_class_folders(root: Path, classes: list[str]) -> None:
             raise InputError(f"{sub}: class folder '{name}' holds no images")
 
 
-def list_images(root: str | Path, classes: list[str]) -> list[Recording]:
+def list_images(root: str | Path, classes: list[str]) -> list[Item]:
     """List a labelled image folder (no decoding yet) as recordings of one window each.
 
     Args:
@@ -65,7 +63,7 @@ def list_images(root: str | Path, classes: list[str]) -> list[Recording]:
             class must have at least one image.
 
     Returns:
-        Recordings sorted by file name; ``group`` is ``"all"``.
+        Items sorted by file name; ``group`` is ``"all"``.
 
     Raises:
         InputError: see :func:`check_class_folders`; also fewer than two classes
@@ -83,42 +81,11 @@ def list_images(root: str | Path, classes: list[str]) -> list[Recording]:
     if missing:
         raise InputError(f"{root}: no images of class {', '.join(repr(m) for m in missing)} "
                          f"(data.classes lists it; found {', '.join(f'{k} {v}' for k, v in sorted(counts.items()))})")
-    return [Recording(path=it.path, file=it.file, label=it.label, group="all", sha256=file_sha256(it.path))
+    return [Item(path=it.path, file=it.file, label=it.label, group="all", sha256=file_sha256(it.path))
             for it in items]
 
 
-def image_features(rec: Recording, frontend: ImageFrontend, cache: FeatureCache) -> np.ndarray:
-    """The front-end's model input of one image, (1, 3, size, size), cached by content and parameters."""
-    key = f"img-{rec.sha256[:32]}-{frontend.config_hash()}"
-    cached = cache.get(key)
-    if cached is not None:
-        return cached
-    x = frontend.features(rec.path)
-    cache.put(key, x)
-    return x
-
-
-def build_image_windows(
-    recordings: list[Recording], classes: list[str], frontend: ImageFrontend, cache: FeatureCache,
-    *, progress: bool = False,
-) -> WindowSet:
-    """A ``WindowSet`` with one window per image (decoded, validated, transformed or read from the cache)."""
-    iterator = recordings
-    if progress:
-        from tqdm import tqdm
-
-        iterator = tqdm(recordings, desc="images", unit="img", leave=False)
-    xs = [image_features(rec, frontend, cache) for rec in iterator]
-    n = len(recordings)
-    return WindowSet(
-        x=np.concatenate(xs) if xs else np.zeros((0, *frontend.input_shape), np.float32),
-        y=np.asarray([classes.index(r.label) for r in recordings], dtype=np.int64),
-        rec=np.arange(n, dtype=np.int64),
-        recordings=list(recordings),
-    )
-
-
-def capture_time(rec: Recording) -> datetime | None:
+def capture_time(rec: Item) -> datetime | None:
     """When a photo was taken: the ``YYYYMMDD_HHMMSS`` stamp of phone file names, else EXIF
     DateTimeOriginal / DateTime, else None."""
     m = _STAMP.search(Path(rec.file).name)
@@ -138,7 +105,7 @@ def capture_time(rec: Recording) -> datetime | None:
         return None
 
 
-def capture_bursts(recordings: list[Recording], seconds: float) -> list[str]:
+def capture_bursts(recordings: list[Item], seconds: float) -> list[str]:
     """A burst key per photo: photos of one class taken less than ``seconds`` apart (chained) share it.
 
     Consecutive shots are usually the same leaf; splits keep a burst together

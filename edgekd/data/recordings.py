@@ -10,42 +10,27 @@ prefix; splits are stratified by it and metrics reported per database.
 from __future__ import annotations
 
 import csv
-import hashlib
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
+from edgekd.data.items import Item, Recording, dataset_hash, file_sha256  # noqa: F401  (Recording: the audio name)
 from edgekd.runtime.labelled import read_labelled_folder
 
 _PHYSIONET_NAME = re.compile(r"^([a-f])\d{4}", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
-class Recording:
-    """One labelled recording: where it is, its label, its database and content hash."""
-
-    path: Path
-    file: str
-    label: str
-    group: str
-    sha256: str
-
-
-def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _groups_from_manifest(root: Path) -> dict[str, str]:
+def groups_from_manifest(root: Path) -> dict[str, str]:
+    """``file -> source_subset`` from the folder's ``manifest.csv`` (empty without one or without that column)."""
     manifest = root / "manifest.csv"
     if not manifest.is_file():
         return {}
-    with open(manifest, newline="") as f:
-        rows = list(csv.DictReader(f))
+    try:
+        with open(manifest, newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        from edgekd.errors import InputError
+
+        raise InputError(f"{manifest}: not a readable CSV file ({exc})") from None
     if not rows or "source_subset" not in rows[0] or "file" not in rows[0]:
         return {}
     return {r["file"]: r["source_subset"] for r in rows}
@@ -59,7 +44,7 @@ def recording_group(file: str, manifest: dict[str, str]) -> str:
     return f"training-{m.group(1).lower()}" if m else "all"
 
 
-def list_recordings(root: str | Path, classes: list[str]) -> list[Recording]:
+def list_recordings(root: str | Path, classes: list[str], extensions: tuple[str, ...] = (".wav",)) -> list[Item]:
     """List a labelled folder of WAVs (no decoding yet).
 
     Args:
@@ -67,8 +52,8 @@ def list_recordings(root: str | Path, classes: list[str]) -> list[Recording]:
         classes: allowed labels; any other label is an ``InputError`` naming the row.
     """
     root = Path(root)
-    items = read_labelled_folder(root, extensions=(".wav",), classes=classes)
-    manifest = _groups_from_manifest(root)
+    items = read_labelled_folder(root, extensions=extensions, classes=classes)
+    manifest = groups_from_manifest(root)
     return [
         Recording(
             path=it.path,
@@ -79,11 +64,3 @@ def list_recordings(root: str | Path, classes: list[str]) -> list[Recording]:
         )
         for it in items
     ]
-
-
-def dataset_hash(recordings: list[Recording]) -> str:
-    """One hash over every (file, label, content hash): what a run was trained on."""
-    h = hashlib.sha256()
-    for r in sorted(recordings, key=lambda r: r.file):
-        h.update(f"{r.file}\t{r.label}\t{r.sha256}\n".encode())
-    return h.hexdigest()

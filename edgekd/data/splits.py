@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from typing import Sequence
+from typing import Optional, Sequence
 
 from edgekd.errors import InputError
 
@@ -116,3 +116,20 @@ def grouped_stratified_split(
             out[split].extend(members[key][g])
             have[split] += len(members[key][g])
     return {s: sorted(v) for s, v in out.items()}
+
+
+def split_items(items: Sequence, fractions: dict[str, float], seed: int, stratify: Sequence[str] = ("label", "group"),
+                keep_together: Optional[Sequence[str]] = None) -> dict[str, list[int]]:
+    """Item indices per split, stratified by the items' ``label`` and/or ``group``.
+
+    Args:
+        items: objects with ``label`` and ``group`` (``edgekd.data.items.Item``).
+        fractions: ``{"train": .6, "val": .2, "test": .2}``.
+        seed: shuffling seed.
+        stratify: which attributes make the stratum key.
+        keep_together: a key per item; items sharing one land in the same split (capture bursts).
+    """
+    strata = ["|".join(it.label if k == "label" else it.group for k in stratify) for it in items]
+    if keep_together is not None:
+        return grouped_stratified_split(strata, keep_together, fractions, seed)
+    return stratified_split(strata, fractions, seed)

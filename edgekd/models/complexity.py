@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import torch
@@ -16,8 +17,8 @@ def count_params(model: nn.Module) -> int:
 def count_macs(model: nn.Module, input_shape: tuple[int, ...]) -> int:
     """Multiply-accumulates of one forward pass on a batch of one.
 
-    Counts Conv and Linear layers, which dominate these CNNs; BN is folded into
-    the conv at export and pooling/activations are not MACs.
+    Counts convolutions (1-D, 2-D, 3-D) and Linear layers, which dominate these
+    CNNs; BN is folded into the conv at export and pooling/activations are not MACs.
 
     Args:
         model: the network (left in the mode it was in).
@@ -25,16 +26,16 @@ def count_macs(model: nn.Module, input_shape: tuple[int, ...]) -> int:
     """
     total = 0
 
-    def conv_hook(m: nn.Conv2d, _inp, out: torch.Tensor) -> None:
+    def conv_hook(m: nn.modules.conv._ConvNd, _inp, out: torch.Tensor) -> None:
         nonlocal total
-        k = m.kernel_size[0] * m.kernel_size[1] * (m.in_channels // m.groups)
+        k = math.prod(m.kernel_size) * (m.in_channels // m.groups)
         total += int(out.numel() // out.shape[0]) * k
 
     def linear_hook(m: nn.Linear, _inp, out: torch.Tensor) -> None:
         nonlocal total
         total += int(out.numel() // out.shape[0]) * m.in_features
 
-    hooked_forward(model, input_shape, {nn.Conv2d: conv_hook, nn.Linear: linear_hook})
+    hooked_forward(model, input_shape, {nn.modules.conv._ConvNd: conv_hook, nn.Linear: linear_hook})
     return total
 
 

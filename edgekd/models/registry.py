@@ -7,7 +7,13 @@ from typing import Any, Callable
 from edgekd.errors import InputError
 from edgekd.registry import Registry
 
-MODELS: Registry[Callable[..., Any]] = Registry("model")
+def _check_builder(key: str, obj: Any) -> None:
+    if not callable(obj):
+        raise TypeError(f"model {key!r} must be a callable (num_classes=, input_shape=, **params) -> nn.Module")
+
+
+#: built-in architectures, and plugins' through the ``edgekd.models`` entry-point group
+MODELS: Registry[Callable[..., Any]] = Registry("model", group="edgekd.models", check=_check_builder)
 
 
 def build_model(name: str, *, num_classes: int, input_shape: tuple[int, ...], **kwargs: Any):
@@ -21,6 +27,6 @@ def build_model(name: str, *, num_classes: int, input_shape: tuple[int, ...], **
     """
     builder = MODELS.get(name)
     try:
-        return builder(num_classes=num_classes, input_shape=input_shape, **kwargs)
+        return builder(num_classes=num_classes, input_shape=tuple(input_shape), **kwargs)
     except TypeError as exc:
         raise InputError(f"model {name!r}: {exc}") from None

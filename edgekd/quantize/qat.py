@@ -4,7 +4,7 @@ The trained fp32 student is copied, its BatchNorms folded into the convolutions,
 made NHWC (``litert_torch.to_channel_last_io``), exported with ``torch.export``
 and prepared with ``prepare_qat_pt2e`` and litert-torch's symmetric per-channel
 QAT configuration (fake-quantized weights and activations). It is then
-fine-tuned with ``edgekd.distill.trainer.train_model`` (teacher logits, the
+fine-tuned with ``edgekd.distillation.trainer.train_model`` (teacher logits, the
 recipe's KD loss, selection on the validation split) and converted:
 
 - TFLite: ``convert_pt2e`` → ``litert_torch.convert`` with the same quantizer, so
@@ -21,7 +21,7 @@ fine-tuning for a few epochs with BN frozen is the usual recipe anyway.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -117,6 +117,7 @@ class QATModel:
     quantizer: Any
     example: torch.Tensor
     result: Any
+    settings: dict = field(default_factory=dict)  # what the fine-tuning was asked to do (recorded in sidecars)
 
 
 def prepare_qat(model: nn.Module, example: torch.Tensor) -> tuple[FakeQuantNet, nn.Module, Any, torch.Tensor]:
@@ -167,6 +168,9 @@ def qat_finetune(
     seed: int,
     checkpoint_dir: Path,
     log: Callable[[str], None],
+    augment: Callable | None = None,
+    aggregation: str = "mean",
+    settings: dict | None = None,
 ) -> QATModel:
     """Fine-tune a fake-quantized copy of ``model`` with distillation from ``teacher``.
 
@@ -174,28 +178,32 @@ def qat_finetune(
         model: the trained fp32 model (left untouched).
         example: one NCHW input.
         train, val: ``WindowSet`` s (validation selects the epoch, as in training).
-        loss_fn: a logit loss from ``edgekd.distill.losses.build_loss`` (``kd`` uses the teacher).
+        loss_fn: a logit loss from ``edgekd.distillation.losses.build_loss`` (``kd`` uses the teacher).
         teacher: the frozen teacher.
         labels, positive: class names and the positive class.
-        cfg: ``edgekd.distill.trainer.TrainConfig`` (epochs, lr, ... of the fine-tuning).
+        cfg: ``edgekd.distillation.trainer.TrainConfig`` (epochs, lr, ... of the fine-tuning).
         seed: the trainer's seed.
         checkpoint_dir: QAT checkpoints (resumable like any training).
         log: per-epoch lines.
+        augment: the task's training augmentation (``Task.augmentation()``), or None.
+        aggregation: how validation windows are combined per item.
+        settings: recorded with the result (the export's ``qat`` settings).
 
     Returns:
         The ``QATModel``.
     """
-    from edgekd.distill.trainer import train_model
+    from edgekd.distillation.trainer import train_model
 
     torch.manual_seed(seed)
     net, folded, quantizer, ex = prepare_qat(model, example)
     result = train_model(
         net, train, val, loss_fn, labels=labels, positive=positive, cfg=cfg, seed=seed,
         checkpoint_dir=Path(checkpoint_dir), teacher=teacher, log=log, fingerprint_extra="qat-pt2e",
+        augment=augment, aggregation=aggregation,
     )
     net.eval()
     copy_weights_back(net, folded)
-    return QATModel(net, folded, quantizer, ex, result)
+    return QATModel(net, folded, quantizer, ex, result, dict(settings or {}))
 
 
 def qat_logits(qat: QATModel, x: np.ndarray, batch: int = 256) -> np.ndarray:

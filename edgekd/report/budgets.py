@@ -232,18 +232,18 @@ def apply_budgets(artifacts: list[dict[str, Any]], budgets_by_target: Mapping[st
         a["budget"] = budget_record(check_artifact(a, artifacts, budgets))
 
 
-def recipe_budgets(recipe: Any, profile: TargetProfile) -> Budgets:
-    """The profile's budgets with the recipe's ``export.budgets[<target>]`` layered over them.
+def layered_budgets(profile: TargetProfile, override: Optional[Mapping[str, Any]] = None,
+                    where: Optional[str] = None) -> Budgets:
+    """The profile's budgets with ``override`` (a release's own budgets for this target) layered over them.
 
     Raises:
-        InputError: an unknown key or a bad value, naming ``export.budgets.<target>``.
+        InputError: an unknown key or a bad value, naming ``where`` (default ``export.budgets.<target>``).
     """
     from edgekd.yamlconf import validate
 
     tree = profile_budgets(profile).model_dump(exclude_none=True)
-    override = (recipe.export.budgets or {}).get(profile.name)
     if override:
-        validate(Budgets, dict(override), f"export.budgets.{profile.name}")
+        validate(Budgets, dict(override), where or f"export.budgets.{profile.name}")
         tree.update(override)
     tree = {k: v for k, v in tree.items() if v is not None}
     return validate(Budgets, tree, f"budgets of {profile.name}")

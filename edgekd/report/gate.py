@@ -188,17 +188,56 @@ def run_gate(
         InputError: unknown schema, malformed report, unknown budget key, a target or
             artifact pattern the report does not have (exit 2).
     """
-    path = str(report_path)
     report = load_report(report_path)
+    targets = [a.get("target") for a in report.get("artifacts") or [] if isinstance(a, dict)]
+    file_tree = read_budgets_file(budgets_file, list(dict.fromkeys(targets))) if budgets_file else {}
+    override_tree = parse_overrides(overrides)
+    return gate_report(report, str(report_path), target=target, per_target=file_tree,
+                       per_target_source=f"budgets file {budgets_file}", overrides=override_tree,
+                       overrides_source="--budget " + " ".join(f"{k}={v}" for k, v in override_tree.items()),
+                       artifact_patterns=artifact_patterns)
+
+
+def gate_report(
+    report: Mapping[str, Any],
+    label: str,
+    *,
+    target: Optional[str] = None,
+    per_target: Optional[Mapping[str, Mapping[str, Any]]] = None,
+    per_target_source: str = "budgets given per target",
+    overrides: Optional[Mapping[str, Any]] = None,
+    overrides_source: str = "budgets given for every target",
+    artifact_patterns: Sequence[str] = (),
+) -> GateResult:
+    """Judge a report's deployed artifacts against layered budgets (profile, recipe, per target, overrides).
+
+    Args:
+        report: the ``report.json`` object (or one with at least ``artifacts``).
+        label: how messages name it (its path).
+        target: gate only this target.
+        per_target: ``target → budgets`` layered over the profiles and the recipe's.
+        overrides: budgets layered over everything, for every gated target (``None`` values remove one).
+        artifact_patterns: gate only artifacts whose name matches one of these globs.
+
+    Raises:
+        InputError: a malformed report, an unknown budget key, a target or pattern the report lacks.
+    """
+    path = label
     artifacts = check_report_shape(report, path)
     report_targets = list(dict.fromkeys(a["target"] for a in artifacts))
     if target is not None and target not in report_targets:
         raise InputError(f"{path}: target {target!r} is not in the report "
                          f"(report targets: {', '.join(report_targets)})")
     gated_targets = [target] if target else report_targets
-
-    override_tree = parse_overrides(overrides)
-    file_tree = read_budgets_file(budgets_file, report_targets) if budgets_file else {}
+    file_tree = dict(per_target or {})
+    for name, tree in file_tree.items():
+        if name not in report_targets:
+            raise InputError(f"{per_target_source}: target {name!r} is not in the report "
+                             f"(report targets: {', '.join(report_targets)})")
+        validate(Budgets, dict(tree), f"{per_target_source}: {name}")
+    override_tree = dict(overrides or {})
+    if override_tree:
+        validate(Budgets, {k: v for k, v in override_tree.items() if v is not None}, overrides_source)
     resolved: dict[str, TargetBudgets] = {}
     for t in gated_targets:
         tree, source = base_budgets(report, t)
@@ -209,10 +248,10 @@ def run_gate(
             sources.append("recipe export.budgets")
         if t in file_tree:
             tree.update(file_tree[t])
-            sources.append(f"budgets file {budgets_file}")
+            sources.append(per_target_source)
         if override_tree:
             tree.update(override_tree)
-            sources.append("--budget " + " ".join(f"{k}={v}" for k, v in override_tree.items()))
+            sources.append(overrides_source)
         tree = {k: v for k, v in tree.items() if v is not None}
         resolved[t] = TargetBudgets(t, validate(Budgets, tree, f"budgets of {t}"), sources)
 

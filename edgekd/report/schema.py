@@ -24,49 +24,42 @@ def _split_summary(windows: dict) -> dict:
     return out
 
 
-def build_report(recipe, recipe_path, data, frontend, trained, artifacts, targets, *, seconds: float) -> dict:
-    """Assemble the report from the stages' outputs (no measurement happens here)."""
-    from edgekd.report.budgets import recipe_budgets
+def build_report(*, recipe: dict, seed: int, data: Any, frontend: dict, models: list[dict], targets: list[dict],
+                 artifacts: list[dict], seconds: float) -> dict:
+    """Assemble the report from the stages' outputs (no measurement happens here).
+
+    Args:
+        recipe: ``{"path", "name", "config"}`` of the run (the recipe, or the API call's settings).
+        seed: the run's seed.
+        data: the prepared data (``classes``, ``positive``, ``data_hash``, ``source``, ``split_seed``,
+            ``windows`` per split).
+        frontend: the front-end's settings. models: one entry per trained model (``name``, ``role``,
+            ``params``, ``macs``, ``loss``, ``train``, ``metrics_torch``).
+        targets: ``{"name", "arch", "threads", "budgets", "source"}`` per target.
+        artifacts: the measured artifacts. seconds: the run's duration.
+    """
     from edgekd.versions import versions
 
     return {
         "schema": SCHEMA,
-        "recipe": {"path": str(recipe_path), "name": recipe.name, "config": recipe.model_dump(mode="json")},
+        "recipe": recipe,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "seconds": round(seconds, 1),
         "versions": versions(),
-        "seed": recipe.seed,
+        "seed": seed,
         "data": {
-            "name": Path(recipe.data.path).name,
-            "path": recipe.data.path,
+            "name": Path(data.source).name,
+            "path": data.source,
             "classes": data.classes,
             "positive": data.positive,
             "hash": data.data_hash,
-            "split_seed": recipe.seed if recipe.data.split.seed is None else recipe.data.split.seed,
+            "split_seed": data.split_seed,
             "splits": _split_summary(data.windows),
             "test_files": [r.file for r in data.windows["test"].recordings],
         },
-        "frontend": frontend.to_dict(),
-        "models": [
-            {
-                "name": t.spec.model,
-                "role": t.role,
-                "params": t.params,
-                "macs": t.macs,
-                "loss": {"name": t.spec.loss.name, **t.spec.loss.params},
-                "train": {
-                    "best_epoch": t.train.best_epoch,
-                    "best_val_score": t.train.best_score,
-                    "epochs_run": t.train.epochs_run,
-                    "resumed_from": t.train.resumed_from,
-                    "seconds": round(t.train.seconds, 1),
-                },
-                "metrics_torch": t.torch_metrics,
-            }
-            for t in trained
-        ],
-        "targets": [{"name": t.name, "arch": t.arch, "threads": t.threads, "budgets": recipe_budgets(recipe, t).model_dump(exclude_none=True),
-                     "source": t.source} for t in targets],
+        "frontend": frontend,
+        "models": models,
+        "targets": targets,
         "artifacts": artifacts,
     }
 

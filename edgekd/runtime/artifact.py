@@ -82,15 +82,17 @@ class Artifact:
         return self._run(x)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        """Run float NCHW batches and return float logits.
+        """Run float channel-first batches and return float logits.
 
-        Transposes to NHWC when the artifact's input is NHWC, quantizes to the
-        input's int8/uint8 with its scale and zero point, runs the artifact in
-        chunks of its fixed batch size (TFLite: 1) or in one call when the batch
-        dim is dynamic (ONNX), and dequantizes an integer output.
+        Moves the channel axis last when the artifact's input is channel-last
+        (``NHWC``, ``NWC``), quantizes to the input's int8/uint8 with its scale and
+        zero point, runs the artifact in chunks of its fixed batch size (TFLite: 1)
+        or in one call when the batch dim is dynamic (ONNX), and dequantizes an
+        integer output.
 
         Args:
-            x: float array ``(N, C, H, W)`` as the model was trained on.
+            x: float array ``(N, C, ...)`` as the model was trained on (``(N, C, H, W)`` for images
+                and spectrograms).
 
         Returns:
             float32 array ``(N, classes)``.
@@ -99,13 +101,14 @@ class Artifact:
             InputError: ``x`` does not fit the artifact's input shape.
         """
         x = np.asarray(x, dtype=np.float32)
-        if x.ndim != 4:
-            raise InputError(f"{self.path}: predict takes (N, C, H, W) batches, got shape {x.shape}")
-        if self.input["layout"] == "NHWC":
-            x = x.transpose(0, 2, 3, 1)
         shape = self.input["shape"]
+        if x.ndim != len(shape):
+            raise InputError(f"{self.path}: predict takes batches of rank {len(shape)} (the model's input "
+                             f"{shape}), got shape {list(x.shape)}")
+        if channels_last(self.input.get("layout")) and x.ndim >= 3:
+            x = np.moveaxis(x, 1, -1)
         batch = shape[0]
-        fits = len(shape) == x.ndim and all(e is None or e == g for e, g in zip(shape[1:], x.shape[1:]))
+        fits = all(e is None or e == g for e, g in zip(shape[1:], x.shape[1:]))
         if not fits or not len(x) or (batch is not None and len(x) % batch):
             raise InputError(
                 f"{self.path}: input is {shape} ({self.input['layout']}), "
@@ -115,6 +118,11 @@ class Artifact:
         step = batch or len(xq)
         outs = [self._run(xq[i : i + step]) for i in range(0, len(xq), step)]
         return _dequantize(np.concatenate(outs), self.output)
+
+
+def channels_last(layout: str | None) -> bool:
+    """Whether a layout name (``NHWC``, ``NWC``, ``NCHW``, ...) puts the channels last."""
+    return bool(layout) and len(layout) >= 3 and layout.endswith("C")
 
 
 def load_artifact(
@@ -260,17 +268,21 @@ def _onnx_io(arg: Any) -> dict[str, Any]:
 
 
 def _layout(shape: list[int | None], default: str) -> str | None:
-    """Guess a 4-D input's layout: the channel dim is the smaller of dims 1 and 3.
+    """Guess a 3-D or 4-D input's layout: the channel dim is the smaller of dim 1 and the last dim.
 
-    Spectrogram inputs have 1 channel against 32+ mel bins, so the guess is
-    safe; ties and dynamic dims fall back to the format's usual layout.
+    Spectrogram inputs have 1 channel against 32+ mel bins and photos 3 against 96+
+    pixels, so the guess is safe; ties and dynamic dims fall back to the format's usual
+    layout (``NHWC``/``NWC`` for TFLite, ``NCHW``/``NCW`` for ONNX).
     """
-    if len(shape) != 4:
+    names = {4: ("NCHW", "NHWC"), 3: ("NCW", "NWC")}.get(len(shape))
+    if names is None:
         return None
-    second, last = shape[1], shape[3]
-    if second is None or last is None or second == last:
+    first, last = names
+    default = last if channels_last(default) else first
+    second, final = shape[1], shape[-1]
+    if second is None or final is None or second == final:
         return default
-    return "NHWC" if last < second else "NCHW"
+    return last if final < second else first
 
 
 def _quantize(x: np.ndarray, io: dict[str, Any]) -> np.ndarray:

@@ -1,9 +1,10 @@
-"""Accuracy of an exported artifact on labelled recordings, with the device-side code only.
+"""Accuracy of an exported artifact on labelled data, with the device-side code only.
 
-The artifact's sidecar carries everything needed (front-end parameters, class
-names, positive class), so any labelled folder of recordings can be scored the
-way the device will score it: front-end → windows → artifact → mean window
-probability per recording → metrics.
+The artifact's sidecar carries everything needed (front-end kind and settings,
+class names, positive class, aggregation, decision threshold), so any labelled
+folder the front-end can read is scored the way the device will score it:
+front-end → windows → artifact → one prediction per item → metrics. Nothing
+here knows which task made the artifact.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from edgekd.errors import InputError
 from edgekd.runtime.artifact import Artifact, load_artifact
-from edgekd.runtime.audio import read_wav
-from edgekd.runtime.frontends import build_frontend
-from edgekd.runtime.image import IMAGE_EXTENSIONS, ImageFrontend
+from edgekd.runtime.frontends import frontend_of_sidecar
 from edgekd.runtime.labelled import read_labelled_folder
-from edgekd.runtime.metrics import aggregate_by_group, classification_metrics, softmax
+from edgekd.runtime.metrics import classification_metrics, softmax
+from edgekd.runtime.scoring import aggregate, aggregation_name
 from edgekd.runtime.sidecar import read_sidecar
 from edgekd.runtime.threshold import decide
 
@@ -30,9 +31,10 @@ def predict_windows(artifact: Artifact, x: np.ndarray, batch_size: int = 64) -> 
     return softmax(logits.astype(np.float64)).astype(np.float32)
 
 
-def recording_probabilities(artifact: Artifact, x: np.ndarray, rec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(recording ids, mean class probabilities per recording), by running the artifact on every window."""
-    return aggregate_by_group(predict_windows(artifact, x), rec)
+def recording_probabilities(artifact: Artifact, x: np.ndarray, rec: np.ndarray,
+                            how: str = "mean") -> tuple[np.ndarray, np.ndarray]:
+    """(item ids, class probabilities per item), by running the artifact on every window."""
+    return aggregate(predict_windows(artifact, x), rec, how)
 
 
 def evaluate_windows(
@@ -44,18 +46,20 @@ def evaluate_windows(
     positive: Optional[str],
     groups: Optional[list[str]] = None,
     threshold: Optional[float] = None,
+    how: str = "mean",
 ) -> dict:
-    """Recording-level metrics of ``artifact`` on pre-computed feature windows.
+    """Item-level metrics of ``artifact`` on pre-computed feature windows.
 
     Args:
         artifact: the loaded ``.tflite``/``.onnx``.
-        x: (n_windows, 1, n_mels, n_frames) features; rec: recording index per window.
-        y_rec: true class index per recording.
+        x: (n_windows, *input_shape) model inputs; rec: item index per window.
+        y_rec: true class index per item.
         labels, positive: class names and the positive class.
-        groups: database of each recording; adds ``per_group`` metrics.
+        groups: subset (e.g. source database) of each item; adds ``per_group`` metrics.
         threshold: positive-class probability threshold (two classes); argmax when None.
+        how: how the windows of one item are combined (``mean``, ``vote``).
     """
-    ids, mean = recording_probabilities(artifact, x, rec)
+    ids, mean = recording_probabilities(artifact, x, rec, how)
     pos = labels.index(positive) if positive in labels else None
     pred = decide(mean, pos, threshold)
     out = {"artifact": str(artifact.path), **classification_metrics(y_rec[ids], pred, labels, positive)}
@@ -71,6 +75,14 @@ def evaluate_windows(
     return out
 
 
+def sidecar_labels(meta: dict, where: object) -> list[str]:
+    """The class names a sidecar lists (output order), checked."""
+    labels = meta.get("labels")
+    if not isinstance(labels, list) or len(labels) < 2 or not all(isinstance(v, str) for v in labels):
+        raise InputError(f"{where}: the sidecar's 'labels' must be a list of at least two class names")
+    return labels
+
+
 def evaluate_folder(
     artifact_path: str | Path,
     data_dir: str | Path,
@@ -79,12 +91,12 @@ def evaluate_folder(
     resample: bool = False,
     progress: Optional[Callable[[int, int], None]] = None,
 ) -> dict:
-    """Run an artifact on every recording of a labelled folder and score it.
+    """Run an artifact on every item of a labelled folder and score it.
 
     Args:
         artifact_path: ``.tflite`` or ``.onnx`` with its ``.edgekd.json`` sidecar.
-        data_dir: ``labels.csv`` (file,label), ``REFERENCE.csv`` or class sub-folders; recordings
-            (``.wav``) or images, as the sidecar's ``task`` says.
+        data_dir: ``labels.csv`` (file,label), ``REFERENCE.csv`` or class sub-folders holding the
+            files the sidecar's front-end reads (``.wav``, images, ``.npy``).
         threads: runtime threads.
         resample: resample recordings at another rate (otherwise they are refused); audio only.
         progress: called as ``progress(done, total)``.
@@ -93,19 +105,15 @@ def evaluate_folder(
         The ``eval --json`` object.
     """
     meta = read_sidecar(Path(artifact_path))
-    frontend = build_frontend(meta.get("task"), meta["frontend"])
-    labels = list(meta["labels"])
-    image = isinstance(frontend, ImageFrontend)  # one window per image; the front-end decodes and validates it
-    items = read_labelled_folder(Path(data_dir), extensions=IMAGE_EXTENSIONS if image else (".wav",), classes=labels)
+    where = f"{artifact_path} (sidecar)"
+    frontend = frontend_of_sidecar(meta, where)
+    labels = sidecar_labels(meta, where)
+    how = aggregation_name(meta.get("aggregation"), where)
+    items = read_labelled_folder(Path(data_dir), extensions=frontend.extensions, classes=labels)
     artifact = load_artifact(artifact_path, threads=threads)
     xs, recs, y = [], [], []
     for i, item in enumerate(items):
-        if image:
-            feats = frontend.features(item.path)
-        else:
-            audio = read_wav(item.path, sample_rate=frontend.sample_rate, resample=resample,
-                             min_seconds=frontend.window_s)
-            feats = frontend.features(audio)
+        feats = frontend.load(item.path, resample=resample)
         xs.append(feats)
         recs.append(np.full(len(feats), i))
         y.append(labels.index(item.label))
@@ -113,7 +121,7 @@ def evaluate_folder(
             progress(i + 1, len(items))
     result = evaluate_windows(
         artifact, np.concatenate(xs), np.concatenate(recs), np.asarray(y), labels, meta.get("positive"),
-        threshold=(meta.get("decision") or {}).get("threshold"),
+        threshold=(meta.get("decision") or {}).get("threshold"), how=how,
     )
     result["artifact"] = str(artifact_path)
     result["data"] = str(data_dir)

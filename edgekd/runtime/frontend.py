@@ -16,7 +16,7 @@ import json
 import math
 import numbers
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
@@ -117,8 +117,12 @@ _INT_FIELDS = ("sample_rate", "band_order", "n_fft", "hop_length", "n_mels")
 class AudioFrontend:
     """Every front-end parameter; recipes and artifact sidecars store ``to_dict()``.
 
-    Invalid values raise ``InputError`` at construction.
+    Invalid values raise ``InputError`` at construction. ``kind`` (``"logmel"``) names this
+    front-end in the ``FRONTENDS`` registry and in sidecars; ``load`` reads one WAV file.
     """
+
+    kind: ClassVar[str] = "logmel"
+    extensions: ClassVar[tuple[str, ...]] = (".wav",)
 
     sample_rate: int = 2000
     band_low_hz: float = 25.0
@@ -178,8 +182,8 @@ class AudioFrontend:
                       "lower n_mels or raise n_fft")
 
     def to_dict(self) -> dict[str, Any]:
-        """All parameters as a plain JSON-able dict."""
-        return dataclasses.asdict(self)
+        """All parameters as a plain JSON-able dict (``kind`` names the front-end)."""
+        return {"kind": self.kind, **dataclasses.asdict(self)}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "AudioFrontend":
@@ -188,9 +192,9 @@ class AudioFrontend:
         Raises:
             InputError: an unknown key (with a "did you mean" hint) or a bad value.
         """
-        from edgekd.runtime.settings import dataclass_from_settings
+        from edgekd.runtime.settings import dataclass_from_settings, pop_kind
 
-        return dataclass_from_settings(cls, d)
+        return dataclass_from_settings(cls, pop_kind(d, cls.kind))
 
     @property
     def window_samples(self) -> int:
@@ -214,8 +218,20 @@ class AudioFrontend:
 
     def config_hash(self) -> str:
         """Short stable hash of the parameters (a feature-cache key)."""
-        blob = json.dumps(self.to_dict(), sort_keys=True).encode("utf-8")
+        blob = json.dumps(dataclasses.asdict(self), sort_keys=True).encode("utf-8")
         return hashlib.sha256(blob).hexdigest()[:16]
+
+    def load(self, path: Any, *, resample: bool = False) -> np.ndarray:
+        """One WAV file -> model inputs (n_windows, 1, n_mels, n_frames) float32.
+
+        Raises:
+            InputError: the file is unreadable, not mono, at another rate (unless ``resample``)
+                or shorter than one window (naming the file).
+        """
+        from edgekd.runtime.audio import read_wav
+
+        audio = read_wav(path, sample_rate=self.sample_rate, resample=resample, min_seconds=self.window_s)
+        return self.features(audio)
 
     def preprocess(self, x: np.ndarray) -> np.ndarray:
         """Remove DC, then zero-phase Butterworth band-pass in the frequency domain.
@@ -276,5 +292,10 @@ class AudioFrontend:
         return np.log(np.maximum(mel, self.log_floor)).transpose(0, 2, 1).astype(np.float32)
 
     def features(self, x: np.ndarray) -> np.ndarray:
-        """Raw samples -> model inputs (n_windows, 1, n_mels, n_frames) float32."""
-        return self.log_mel(self.windows(self.preprocess(x)))[:, None]
+        """Raw samples -> model inputs (n_windows, 1, n_mels, n_frames) float32, C-contiguous.
+
+        Contiguous on purpose: a transposed view here once reached the trainer as a strided
+        tensor, and torch's convolutions then rounded differently than on the same values read
+        back from the feature cache, so a run's figures depended on whether the cache was warm.
+        """
+        return np.ascontiguousarray(self.log_mel(self.windows(self.preprocess(x)))[:, None])

@@ -29,13 +29,12 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
 from edgekd.errors import InputError
 
-IMAGE_TASK = "image-classification"
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
 _DIRECT_MODES = ("RGB", "L", "1", "P", "CMYK", "YCbCr", "LAB", "HSV")
@@ -62,6 +61,9 @@ class ImageFrontend:
         max_aspect: largest accepted long/short side ratio.
         background: RGB colour that transparent pixels are composited over.
     """
+
+    kind: ClassVar[str] = "image"
+    extensions: ClassVar[tuple[str, ...]] = IMAGE_EXTENSIONS
 
     size: int = 96
     resize: int = 110
@@ -112,15 +114,9 @@ class ImageFrontend:
         Raises:
             InputError: an unknown key (with a "did you mean" hint) or a bad value.
         """
-        if not isinstance(d, Mapping):
-            raise InputError(f"front-end: expected a mapping of settings, got {type(d).__name__}")
-        d = dict(d)
-        kind = d.pop("kind", "image")
-        if kind != "image":
-            raise InputError(f"front-end: kind {kind!r} is not an image front-end")
-        from edgekd.runtime.settings import dataclass_from_settings
+        from edgekd.runtime.settings import dataclass_from_settings, pop_kind
 
-        return dataclass_from_settings(cls, d)
+        return dataclass_from_settings(cls, pop_kind(d, cls.kind))
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -177,6 +173,10 @@ class ImageFrontend:
     def features(self, path: str | os.PathLike[str]) -> np.ndarray:
         """One image file -> model input batch (1, 3, size, size) float32 (one "window")."""
         return self.transform(self.load_rgb(path))[None]
+
+    def load(self, path: str | os.PathLike[str], *, resample: bool = False) -> np.ndarray:
+        """The front-end protocol's reader: one image file -> (1, 3, size, size); ``resample`` is audio's."""
+        return self.features(path)
 
 
 def resized_size(width: int, height: int, shorter: int) -> tuple[int, int]:

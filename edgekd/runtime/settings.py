@@ -23,3 +23,17 @@ def dataclass_from_settings(cls: Any, d: Any, where: str = "front-end") -> Any:
             hint = f" (did you mean '{close[0]}'?)" if close else f"; known keys: {', '.join(names)}"
             raise InputError(f"{where}: unknown key '{key}'{hint}")
     return cls(**d)
+
+
+def pop_kind(d: Any, kind: str) -> Any:
+    """``d`` without its ``kind`` key, after checking the key (when present) names ``kind``.
+
+    A mapping is copied; anything else is returned as it is (``dataclass_from_settings`` refuses it).
+    """
+    if not isinstance(d, Mapping):
+        return d
+    d = dict(d)
+    found = d.pop("kind", kind)
+    if found != kind:
+        raise InputError(f"front-end: kind {found!r} given to the {kind!r} front-end")
+    return d

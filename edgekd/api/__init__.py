@@ -1,0 +1,43 @@
+"""The public verbs, one per stage, plus ``compress`` for the whole flow (also reachable as ``edgekd.<verb>``).
+
+================  ==========================================================================
+``distill``       train a student from a teacher (module, ONNX or .pt2 file) on your data
+``prune``         remove whole channels until a params / MACs / int8-size budget holds
+``export``        write a TFLite or ONNX artifact at a precision, with its sidecar
+``evaluate``      accuracy of an artifact, by running the file on labelled data
+``bench``         latency of an artifact with a target's runner
+``gate``          measured artifacts against budgets
+``compress``      all of it: distil → prune → export per target → measure → report
+================  ==========================================================================
+
+Models are ``torch.nn.Module``s; data is a labelled folder, ``(x, y)`` numpy arrays, or a torch
+``Dataset``. Importing this package imports neither torch nor TensorFlow; the verbs do, when called.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_VERBS = {
+    "distill": "edgekd.api.distilling",
+    "prune": "edgekd.api.pruning",
+    "export": "edgekd.api.exporting",
+    "evaluate": "edgekd.api.evaluating",
+    "bench": "edgekd.api.evaluating",
+    "gate": "edgekd.api.gating",
+    "compress": "edgekd.api.compressing",
+    "prepare": "edgekd.api.datasets",
+}
+
+__all__ = sorted(_VERBS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _VERBS:
+        return getattr(importlib.import_module(_VERBS[name]), name)
+    raise AttributeError(f"module 'edgekd.api' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_VERBS))

@@ -1,0 +1,232 @@
+"""``edgekd.compress``: the whole flow on your teacher, student and data, measured on the exported files.
+
+distil (→ prune → recover) → quantization-aware fine-tuning where asked → export
+per target → every artifact run on the test split (accuracy), timed with the
+target's runner, audited → budgets → ``report.json``/``.md``/``.html``. Nothing
+flows back up: each step takes the previous step's result. ``check_compress``
+refuses impossible settings before any work (it is what ``compress`` runs first,
+and what ``edgekd run`` runs before it reads the data).
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence, Union
+
+from edgekd.api.datasets import Prepared, prepare
+from edgekd.api.distilling import distill, objective_of, train_settings
+from edgekd.api.inputs import as_model, resolve_task, target_of
+from edgekd.api.results import Compressed, Distilled
+from edgekd.runners.options import BenchSpec
+from edgekd.distillation.config import DistillSpec, LossSpec, Objective
+from edgekd.errors import InputError
+from edgekd.exporting.config import ExportSpec
+from edgekd.pruning.config import PruneSpec
+from edgekd.yamlconf import validate
+
+Log = Callable[[str], None]
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _typed(model: type, value: Any, where: str) -> Any:
+    if value is None or isinstance(value, model):
+        return value
+    return validate(model, dict(value), where)
+
+
+def check_compress(student: Any, *, task: Any, targets: Sequence[Any], objective: Objective,
+                   prune: Optional[PruneSpec], export: ExportSpec, calibrate: bool = False) -> tuple[list, Any]:
+    """Everything that can be checked before any data is read or any model trained.
+
+    Checks the student's loss and method, the QAT objective, each target's export plan (a backend for
+    every format and precision, calibration methods, a mixed-precision budget), the release budgets,
+    and the pruning settings against the student (an unreachable target, unknown layers).
+
+    Returns:
+        ``(target profiles, pruning plan or None)``.
+
+    Raises:
+        InputError: naming the setting.
+    """
+    from edgekd.distillation.objective import check_objective
+    from edgekd.exporting.stage import check_export_plan
+    from edgekd.report.budgets import layered_budgets
+
+    profiles = [target_of(t) for t in targets]
+    if not profiles:
+        raise InputError("targets: give at least one target profile")
+    check_objective(objective, where="student")
+    check_objective(Objective(loss=export.qat_loss(objective.loss), distill=export.qat.distill), where="export.qat")
+    check_export_plan(profiles, export.precisions, export.calibration.method,
+                      lambda t: export.mixed.size_kb or t.budgets.size_kb)
+    names = [p.name for p in profiles]
+    for name in export.budgets:
+        if name not in names:
+            raise InputError(f"export.budgets: {name!r} is not one of export.targets ({', '.join(names)})")
+    for p in profiles:
+        layered_budgets(p, export.budgets.get(p.name))
+    plan = None
+    if prune is not None:
+        from edgekd.pruning.check import check_prune
+
+        check_objective(prune.recover, where="prune.recover")
+        plan = check_prune(prune, student, task.input_shape, calibrate=calibrate)
+    return profiles, plan
+
+
+def compress(
+    teacher: Any,
+    student: Any,
+    data: Any,
+    *,
+    targets: Sequence[Any] = ("x86_64",),
+    task: Any = None,
+    classes: Optional[Sequence[str]] = None,
+    positive: Optional[str] = None,
+    split: Any = None,
+    loss: Union[None, str, dict, LossSpec] = None,
+    method: Union[None, str, dict, DistillSpec] = None,
+    train: Optional[dict] = None,
+    prune: Union[None, dict, PruneSpec] = None,
+    export: Union[None, dict, ExportSpec] = None,
+    bench: Union[None, dict, BenchSpec] = None,
+    seed: int = 0,
+    out: Union[str, Path] = "runs/compress",
+    names: Optional[dict] = None,
+    recipe: Optional[dict] = None,
+    cache_dir: Optional[str] = ".cache/edgekd/features",
+    resample: bool = False,
+    log: Optional[Log] = None,
+) -> Compressed:
+    """Distil ``student`` from ``teacher`` on ``data``, prune, export for each target, and measure every file.
+
+    Args:
+        teacher: the trained teacher: an ``nn.Module`` in eval mode, a ``.onnx``/``.pt2`` file, or the
+            result of ``edgekd.distill`` (its training is then recorded).
+        student: the student ``nn.Module`` (or ``.pt2`` program) to train.
+        data: a labelled folder, one data set (arrays, a ``Dataset``, a ``WindowSet``) split item-wise
+            here, the three splits ``{"train", "val", "test"}``, or ``edgekd.api.datasets.prepare``'s result.
+        targets: target profile names, paths or objects (``edgekd targets`` lists them).
+        task, classes, positive: the task (default ``tensor-classification``), class names, positive class.
+        split: ``{"train": .6, "val": .2, "test": .2, "seed": None, "keep_together_s": None}``.
+        loss, method: the student's objective (as in ``edgekd.distill``; default Hinton KD).
+        train: the student's trainer settings (``{"epochs": 30, "lr": 3e-3, ...}``).
+        prune: ``PruneSpec`` settings (``{"target": {"macs_ratio": 0.5}, "order": ...}``) or None.
+        export: ``ExportSpec`` settings: ``precisions``, ``calibration``, ``qat``, ``mixed``, ``budgets``,
+            ``teacher`` (also export the teacher's fp32 files as references).
+        bench: ``{"runs": 200, "warmup": 20, "max_seconds": 20}``.
+        seed: the run's seed. out: the run folder (checkpoints resume from it).
+        names: ``{"teacher": ..., "student": ...}`` as the report should call the models.
+        recipe: what the report records as the run's settings (``edgekd run`` passes the recipe).
+        cache_dir, resample: feature cache and audio resampling. log: progress lines.
+
+    Returns:
+        ``Compressed``: the report (every artifact with metrics, latency, audit, budget verdict), the
+        run folder, and the trained teacher and student.
+
+    Raises:
+        InputError: bad settings (before any work), data or models that do not fit.
+        BackendError: a converter or runtime failed.
+
+    Example:
+        >>> import numpy as np, torch, tempfile, edgekd
+        >>> rng = np.random.default_rng(0)
+        >>> x = rng.normal(size=(90, 1, 8, 8)).astype("float32"); y = (x[:, 0, :4].mean((1, 2)) > 0).astype(int)
+        >>> net = lambda: torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(), torch.nn.Flatten(),
+        ...                                   torch.nn.Linear(144, 2))
+        >>> teacher = edgekd.distill(net(), None, (x[:60], y[:60]), (x[60:], y[60:]), epochs=2, log=lambda s: None)
+        >>> run = edgekd.compress(teacher, net(), (x, y), export={"precisions": ["fp32"]}, train={"epochs": 1},
+        ...                       bench={"runs": 5, "warmup": 1}, out=tempfile.mkdtemp(), log=lambda s: None)
+        >>> sorted(a["name"] for a in run.artifacts)[:2]
+        ['student-onnx-fp32', 'student-tflite-fp32']
+    """
+    from edgekd.api.steps import build_models_info, export_all, finish_report, run_qat
+
+    t0 = time.perf_counter()
+    log = log or _stderr
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"out: {out} exists and is not a folder")
+    export_spec: ExportSpec = _typed(ExportSpec, export or {}, "export")
+    prune_spec: Optional[PruneSpec] = _typed(PruneSpec, prune, "prune")
+    bench_spec: BenchSpec = _typed(BenchSpec, bench or {}, "bench")
+    train_spec = train_settings(dict(train or {}), "train")
+    teacher_run = teacher if isinstance(teacher, Distilled) else None
+    teacher_in = teacher.model if teacher_run is not None else teacher
+    objective = objective_of(loss, method, True, "student")
+    names = {"teacher": "teacher", "student": "student", **(names or {})}
+
+    prepared = data if isinstance(data, Prepared) else None
+    task_obj = prepared.task if prepared is not None else resolve_task(task)
+    try:
+        shape_known = bool(task_obj.input_shape)
+    except InputError:
+        shape_known = False
+    if not shape_known:
+        prepared = prepared or prepare(data, task=task_obj, classes=classes, positive=positive, split=split,
+                                       seed=seed, cache_dir=cache_dir, resample=resample, log=log)
+        task_obj = prepared.task
+    profiles, plan = check_compress(student, task=task_obj, targets=targets, objective=objective, prune=prune_spec,
+                                    export=export_spec,
+                                    calibrate=prune_spec is not None and prune_spec.target.int8_kb is not None)
+    out.mkdir(parents=True, exist_ok=True)
+    if prepared is None:
+        log(f"[1/5] data: {data}")
+        prepared = prepare(data, task=task_obj, classes=classes, positive=positive, split=split, seed=seed,
+                           cache_dir=cache_dir, resample=resample, log=log)
+    d = prepared
+    train_ws, val_ws = d.windows["train"], d.windows["val"]
+    teacher_m = as_model(teacher_in, "teacher", d.task, len(d.classes), eval_mode=True)
+    log(f"[3/5] student: {names['student']} ({objective.loss.name} from the teacher"
+        + (f", method {objective.distill.method})" if objective.distill else ")"))
+    student_in, reference, pruning = student, None, None
+    if prune_spec is not None and prune_spec.order == "prune-distill":
+        from edgekd.api.pruning import prune as prune_verb
+
+        first = prune_verb(as_model(student, "student", d.task, len(d.classes), eval_mode=False),
+                           prune_spec.target.model_dump(exclude_none=True), d.task.input_shape,
+                           **_prune_args(prune_spec), train=train_ws, task=d.task, classes=d.classes,
+                           positive=d.positive, order="prune-distill", seed=seed,
+                           workdir=out / "checkpoints" / "prune", log=lambda s: log(f"  [prune] {s}"))
+        student_in, reference, pruning = first.model, first.reference, first.summary
+    trained = distill(
+        student_in, teacher_m, train_ws, val_ws, task=d.task, classes=d.classes, positive=d.positive,
+        loss=objective.loss, method=objective.distill, seed=seed, workdir=out / "checkpoints" / "student",
+        log=lambda s: log(f"  [student] {s}"), **train_spec.model_dump(),
+    )
+    student_m = trained.model
+    if prune_spec is not None and prune_spec.order == "distill-prune-distill":
+        from edgekd.api.pruning import prune as prune_verb
+
+        log(f"[3b/5] prune: {prune_spec.order}, target {prune_spec.target.model_dump(exclude_none=True)}")
+        done = prune_verb(student_m, prune_spec.target.model_dump(exclude_none=True), d.task.input_shape,
+                          **_prune_args(prune_spec), train=train_ws, val=val_ws, teacher=teacher_m,
+                          recover=prune_spec.recover.model_dump(), task=d.task, classes=d.classes,
+                          positive=d.positive, seed=seed, workdir=out / "checkpoints" / "prune",
+                          log=lambda s: log(f"  [prune] {s}"), **train_spec.model_dump(exclude={"epochs", "lr"}))
+        reference, student_m, pruning = done.reference, done.model, done.summary
+    elif prune_spec is not None:
+        log(f"[3b/5] prune: {prune_spec.order}, target {prune_spec.target.model_dump(exclude_none=True)}")
+    roles = [("teacher", teacher_m, teacher_run)]
+    if reference is not None:  # the unpruned student: exported and measured beside the pruned one, never gated
+        roles.append(("student-unpruned", reference, trained))
+    roles.append(("student", student_m, trained))
+    models = build_models_info(roles, d, names, objective, log=log)
+    log(f"[4/5] export: {', '.join(p.name for p in profiles)}")
+    qat = run_qat(roles, teacher_m, d, profiles, export_spec, objective, train_spec, seed, out, log)
+    records = export_all(roles, d, profiles, export_spec, qat, seed, out, log)
+    log("[5/5] measure the artifacts on the test split")
+    report = finish_report(records, roles, d, profiles, export_spec, bench_spec, models, pruning, seed, out,
+                           recipe, time.perf_counter() - t0, log)
+    return Compressed(report=report, out=out, teacher=teacher_m, student=student_m)
+
+
+def _prune_args(spec: PruneSpec) -> dict:
+    return {"importance": spec.importance, "scope": spec.scope, "steps": spec.schedule.steps,
+            "ignore": spec.ignore, "min_channels": spec.min_channels, "gradient_batches": spec.gradient_batches}

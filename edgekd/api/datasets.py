@@ -1,0 +1,137 @@
+"""Data for a whole run: read, validate, split item-wise (stratified) and featurise, once.
+
+``prepare`` takes a labelled folder (read by the task), one in-memory data set
+(arrays, a ``Dataset``, a ``WindowSet``), or the three splits already made
+(``{"train": ..., "val": ..., "test": ...}``). Splits are made on items, never on
+windows, stratified by label and group (source database), seeded, and keep
+capture bursts together where the task groups them.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, Optional, Sequence, Union
+
+from edgekd.api.inputs import DEFAULT_CACHE, as_windows, is_folder, read_folder, resolve_task
+from edgekd.data.config import SplitSpec
+from edgekd.data.features import FeatureCache, WindowSet
+from edgekd.data.items import dataset_hash
+from edgekd.data.splits import SPLITS, split_items
+from edgekd.errors import InputError
+from edgekd.tasks import Task
+from edgekd.yamlconf import validate
+
+
+@dataclass
+class Prepared:
+    """The data of a run: windows per split, the items, classes, and what identifies the data.
+
+    Attributes:
+        windows: ``{"train", "val", "test"}`` → ``WindowSet``.
+        classes: class names, output order. positive: the positive class of a two-class screener.
+        task: the task (its input shape fixed). data_hash: SHA-256 over every (item, label, content).
+        source: the folder, or ``"in-memory data"``. split_seed: the seed of the item-wise split.
+    """
+
+    windows: dict[str, WindowSet]
+    classes: list[str]
+    positive: Optional[str]
+    task: Task
+    data_hash: str
+    source: str
+    split_seed: int
+
+    @property
+    def items(self) -> list[Any]:
+        return [it for s in SPLITS for it in self.windows[s].recordings]
+
+    @property
+    def train(self) -> WindowSet:
+        return self.windows["train"]
+
+    @property
+    def val(self) -> WindowSet:
+        return self.windows["val"]
+
+    @property
+    def test(self) -> WindowSet:
+        return self.windows["test"]
+
+
+def _log_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def prepare(
+    data: Any,
+    *,
+    task: Any = None,
+    classes: Optional[Sequence[str]] = None,
+    positive: Optional[str] = None,
+    split: Union[None, dict, SplitSpec] = None,
+    seed: int = 0,
+    stratify: Sequence[str] = ("label", "group"),
+    cache_dir: Optional[str] = DEFAULT_CACHE,
+    resample: bool = False,
+    log: Optional[Callable[[str], None]] = None,
+) -> Prepared:
+    """Read, split and featurise the data of a run (see the module docstring).
+
+    Args:
+        data: a labelled folder, one data set in any form ``edgekd.distill`` takes, or a mapping of the
+            three splits.
+        task: the task name or object (default: ``tensor-classification``).
+        classes: class names in output order (default: from the data, sorted).
+        positive: the positive class of a two-class screener (MAcc, threshold).
+        split: fractions, seed (default ``seed``) and ``keep_together_s`` (``SplitSpec``); ignored when
+            the splits are given.
+        seed: the run's seed. stratify: ``label`` and/or ``group``.
+        cache_dir: front-end feature cache. resample: audio at another rate is resampled.
+        log: progress lines.
+
+    Raises:
+        InputError: unreadable data, an empty split, a positive class that is not a class.
+    """
+    log = log or _log_stderr
+    task_obj = resolve_task(task)
+    spec: SplitSpec = split if isinstance(split, SplitSpec) else validate(SplitSpec, dict(split or {}), "split")
+    split_seed = seed if spec.seed is None else spec.seed
+    if isinstance(data, Mapping) and set(data) == set(SPLITS):
+        windows, names = {}, list(classes) if classes is not None else None
+        for s in SPLITS:
+            windows[s], task_obj, names = as_windows(data[s], task_obj, names, where=f"data[{s!r}]",
+                                                     cache_dir=cache_dir, resample=resample)
+        source = "given splits"
+    elif is_folder(data):
+        items, names = read_folder(task_obj, Path(data), classes, cache_dir=cache_dir, resample=resample)
+        keep = task_obj.split_groups(items, spec.keep_together_s)
+        if keep is not None:
+            log(f"  {len(set(keep))} capture bursts (shots < {spec.keep_together_s:g} s apart) kept in one split each")
+        idx = split_items(items, spec.fractions(), split_seed, stratify, keep)
+        _check_splits(idx, len(items))
+        cache = FeatureCache(cache_dir)
+        windows = {s: task_obj.featurize([items[i] for i in idx[s]], names, cache, resample=resample,
+                                         progress=sys.stderr.isatty()) for s in SPLITS}
+        task_obj = task_obj.for_input(windows["train"].x.shape[1:], str(data))
+        source = str(data)
+    else:
+        whole, task_obj, names = as_windows(data, task_obj, classes, where="data", cache_dir=cache_dir)
+        idx = split_items(whole.recordings, spec.fractions(), split_seed, stratify)
+        _check_splits(idx, len(whole.recordings))
+        windows = {s: whole.subset(idx[s]) for s in SPLITS}
+        source = "in-memory data"
+    if positive is not None and positive not in names:
+        raise InputError(f"positive: {positive!r} is not one of the classes ({', '.join(names)})")
+    for s, ws in windows.items():
+        log(f"  {s:5s}: {len(ws.recordings):4d} recordings, {len(ws.x):5d} windows")
+    items = [it for s in SPLITS for it in windows[s].recordings]
+    return Prepared(windows=windows, classes=list(names), positive=positive, task=task_obj,
+                    data_hash=dataset_hash(items), source=source, split_seed=split_seed)
+
+
+def _check_splits(idx: dict[str, list[int]], n: int) -> None:
+    for s in SPLITS:
+        if not idx[s]:
+            raise InputError(f"data.split: the {s} split is empty; {n} recordings are too few")

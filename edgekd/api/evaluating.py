@@ -1,0 +1,90 @@
+"""``edgekd.evaluate`` and ``edgekd.bench``: measure an artifact by running the file, the way the device will."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional, Union
+
+from edgekd.api.inputs import as_windows, is_folder, resolve_task, target_of
+from edgekd.api.results import Benchmark, Evaluation
+from edgekd.errors import InputError
+
+
+def evaluate(artifact: Union[str, Path], data: Any, *, threads: Optional[int] = None, resample: bool = False,
+             per_group: bool = True) -> Evaluation:
+    """Accuracy of an exported file on labelled data, by running it with the device-side code.
+
+    A labelled folder goes through the front-end the sidecar describes (so it is scored exactly as on
+    the device); arrays or a ``Dataset`` are taken as model inputs already. Windows are combined per
+    item as the sidecar says, and a two-class screener applies the sidecar's decision threshold.
+
+    Args:
+        artifact: the ``.tflite``/``.onnx`` file (its ``.edgekd.json`` sidecar beside it).
+        data: a labelled folder, ``(x, y)`` arrays (labels as indices or the sidecar's class names),
+            a mapping with ``x``, ``y`` (and ``groups``, ``item``), a torch ``Dataset`` or a ``WindowSet``.
+        threads: runtime threads. resample: audio at another sample rate is resampled, not refused.
+        per_group: with in-memory data that names groups, add metrics per group.
+
+    Returns:
+        ``Evaluation`` (``to_dict()`` is the ``eval --json`` object).
+
+    Raises:
+        InputError: a missing artifact or sidecar, data that does not fit the artifact.
+
+    Example:
+        >>> import edgekd, numpy as np                                   # doctest: +SKIP
+        >>> edgekd.evaluate("student-tflite-int8.tflite", "my-recordings/").macc   # doctest: +SKIP
+        0.78
+    """
+    from edgekd.runtime.artifact import load_artifact
+    from edgekd.runtime.evaluate import evaluate_folder, evaluate_windows, sidecar_labels
+    from edgekd.runtime.scoring import aggregation_name
+    from edgekd.runtime.sidecar import read_sidecar
+
+    path = Path(artifact)
+    if not path.is_file():
+        raise InputError(f"{path}: artifact not found")
+    if is_folder(data):
+        return Evaluation(evaluate_folder(path, data, threads=threads, resample=resample))
+    meta = read_sidecar(path)
+    labels = sidecar_labels(meta, f"{path} (sidecar)")
+    ws, _, _ = as_windows(data, resolve_task("tensor-classification"), labels, where="data")
+    groups = ws.groups if per_group and set(ws.groups) != {"all"} else None
+    art = load_artifact(path, threads=threads)
+    result = evaluate_windows(art, ws.x, ws.rec, ws.y_rec, labels, meta.get("positive"), groups=groups,
+                              threshold=(meta.get("decision") or {}).get("threshold"),
+                              how=aggregation_name(meta.get("aggregation"), path))
+    result.update(artifact=str(path), runtime=art.runtime)
+    return Evaluation(result)
+
+
+def bench(artifact: Union[str, Path], target: Any = None, *, runs: int = 200, warmup: int = 20,
+          threads: Optional[int] = None, max_seconds: float = 30.0, cv_target: Optional[float] = None,
+          timeout: float = 300.0, runner: Optional[str] = None) -> Benchmark:
+    """Latency of an artifact with the target's runner: here, on a device over SSH, emulated, or estimated.
+
+    Only the runtime's invoke is timed, with the input already in the artifact's dtype and layout, after
+    ``warmup`` runs, for ``runs`` runs (or until the coefficient of variation is below ``cv_target``);
+    threads are always set explicitly. Every figure says how it was obtained (``runner``, ``estimated``,
+    ``emulated``).
+
+    Args:
+        artifact: the ``.tflite``/``.onnx`` file.
+        target: a target profile (name, path or object); None: this machine, 1 thread unless ``threads``.
+        runs, warmup, threads, max_seconds, cv_target, timeout: measurement settings (``BenchOptions``).
+        runner: use this runner instead of the profile's (e.g. ``"estimate"``).
+
+    Returns:
+        ``Benchmark`` (``to_dict()`` is the ``bench --json`` object).
+
+    Example:
+        >>> import edgekd                                                  # doctest: +SKIP
+        >>> edgekd.bench("student-tflite-int8.tflite", "rpi4").p90_ms       # doctest: +SKIP
+        0.41
+    """
+    from edgekd.runners.options import BenchOptions
+    from edgekd.runners.registry import run_bench
+
+    opts = BenchOptions(runs=runs, warmup=warmup, threads=threads, max_seconds=max_seconds, cv_target=cv_target,
+                        timeout_s=timeout)
+    return Benchmark(run_bench(artifact, target_of(target), opts, runner=runner))

@@ -1,0 +1,150 @@
+"""``edgekd.export``: write your model as a TFLite or ONNX artifact at a precision, with its sidecar."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence, Union
+
+import numpy as np
+
+from edgekd.api.inputs import as_windows, calibration_of, check_module, example_of, resolve_task, target_of
+from edgekd.api.results import Exported
+from edgekd.errors import InputError
+
+
+def export(
+    model: Any,
+    path: Union[str, Path],
+    *,
+    format: Optional[str] = None,
+    precision: str = "fp32",
+    example: Any = None,
+    calibration: Any = None,
+    target: Any = None,
+    task: Any = None,
+    classes: Optional[Sequence[str]] = None,
+    positive: Optional[str] = None,
+    validation: Any = None,
+    backend: Optional[str] = None,
+    calibration_method: Union[None, str, dict] = None,
+    mixed_size_kb: Optional[float] = None,
+    qat: Any = None,
+    name: Optional[str] = None,
+    describe: Optional[dict] = None,
+    log: Optional[Callable[[str], None]] = None,
+) -> Exported:
+    """Export ``model`` to ``path`` and write the sidecar ``NAME.edgekd.json`` beside it.
+
+    One artifact per call. The backend is the target's (its ``backends`` pin, ``fully_integer``) or the
+    format's default: litert-torch for TFLite (NHWC input, no TRANSPOSE; int8 through PT2E, per-channel),
+    ONNX Runtime for ONNX (int8 QDQ U8S8, per-channel); ``onnx2tf`` gives fully integer TFLite graphs.
+    The sidecar records the task's front-end, class names (output order), aggregation, I/O and
+    quantization, calibration, versions, and, for a two-class model given ``validation`` data and a
+    ``positive`` class, the decision threshold chosen on that data by running the written file.
+
+    Args:
+        model: an ``nn.Module`` in eval mode on the CPU.
+        path: ``NAME.tflite`` or ``NAME.onnx``.
+        format: ``tflite`` or ``onnx`` (default: from the suffix).
+        precision: ``fp32``, ``fp16``, ``int8``, ``int8-dynamic``, ``int8-qat`` (needs ``qat``),
+            ``int4-weights`` or ``mixed`` (needs ``validation`` and a size budget).
+        example: a batch of one input ``(1, *input_shape)`` (tensor or array); default: a zero example
+            of the task's input shape, or the first validation/calibration example.
+        calibration: representative inputs for integer precisions: an array ``(N, *input_shape)`` or any
+            data ``edgekd.distill`` takes (then 256 examples round-robin over items).
+        target: a target profile name, path or ``TargetProfile``: checked to run this format and
+            precision, recorded in the sidecar.
+        task: the task (its front-end goes into the sidecar); default ``tensor-classification``.
+        classes: class names in output order (default ``"0"``, ``"1"``, ...).
+        positive: the positive class of a two-class screener.
+        validation: held-out data (never test): decision threshold and mixed-precision sensitivity.
+        backend: force a backend (``litert-torch``, ``onnx2tf``, ``onnxruntime``).
+        calibration_method: a method name, or ``{backend: method}``.
+        mixed_size_kb: the file-size budget of ``mixed`` (default: the target's ``size_kb``).
+        qat: the ``QATModel`` from ``edgekd.quantize.qat.qat_finetune`` for ``int8-qat``.
+        name: the artifact's name in the sidecar (default: the file stem).
+        describe: more sidecar entries (e.g. ``{"model": {...}}``).
+        log: progress lines.
+
+    Returns:
+        ``Exported``: the paths, size, backend and the sidecar written.
+
+    Raises:
+        InputError: a model in training mode or on another device, a format or precision no backend
+            (or the target) offers, calibration data of the wrong shape.
+        BackendError: the converter failed on this model.
+
+    Example:
+        >>> import tempfile, pathlib, torch, edgekd
+        >>> net = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(), torch.nn.Flatten(),
+        ...                           torch.nn.Linear(4 * 6 * 6, 2)).eval()
+        >>> out = pathlib.Path(tempfile.mkdtemp()) / "net.onnx"
+        >>> art = edgekd.export(net, out, example=torch.zeros(1, 1, 8, 8), classes=["no", "yes"])
+        >>> art.sidecar_path.name, art.sidecar["labels"]
+        ('net.edgekd.json', ['no', 'yes'])
+    """
+    from edgekd.exporting.backends import choose_backend
+    from edgekd.exporting.context import ExportContext, Validation
+    from edgekd.exporting.stage import ThresholdData, format_of, target_backend, write_artifact
+    from edgekd.models.complexity import count_macs, count_params
+
+    path = Path(path)
+    fmt = format_of(path, format)
+    check_module(model, "model", eval_mode=True)
+    profile = target_of(target)
+    if profile is not None:
+        if fmt not in profile.formats:
+            raise InputError(f"target {profile.name!r} runs {', '.join(profile.formats)}, not {fmt}")
+        if precision not in profile.precisions:
+            raise InputError(f"target {profile.name!r} runs {', '.join(profile.precisions)}, not {precision}")
+    task_obj = resolve_task(task)
+    shape, example_t = example_of(example, task_obj, validation, calibration)
+    task_obj = task_obj.for_input(shape, "example")
+    names = list(classes) if classes is not None else None
+    val_ws = None
+    if validation is not None:
+        val_ws, task_obj, names = as_windows(validation, task_obj, names, where="validation")
+    names = names or _default_classes(model, example_t)
+    from edgekd.api.inputs import check_output
+
+    check_output(model, "model", shape, len(names))
+    if positive is not None and positive not in names:
+        raise InputError(f"positive: {positive!r} is not one of the classes ({', '.join(names)})")
+    chosen = (choose_backend(fmt, precision, pinned=backend) if backend is not None
+              else target_backend(profile, fmt, precision))
+    cal = calibration_of(calibration, task_obj, names, precision)
+    validation_ctx = None
+    if val_ws is not None:
+        from edgekd.distillation.trainer import recording_metrics
+        from edgekd.runtime.scoring import score_of
+
+        def score(logits: np.ndarray) -> float:
+            return score_of(recording_metrics(logits, val_ws, names, positive, task_obj.aggregation))
+
+        validation_ctx = Validation(val_ws.x, score)
+    budget = mixed_size_kb or (profile.budgets.size_kb if profile is not None else None)
+    context = ExportContext(calibration_method=calibration_method, validation=validation_ctx, mixed_size_kb=budget,
+                            qat_model=qat, log=log or (lambda s: print(s, file=sys.stderr, flush=True)))
+    info = {
+        "name": name or path.stem,
+        **task_obj.sidecar(),
+        "labels": names,
+        "positive": positive,
+        "model": {"name": type(model).__name__, "params": count_params(model), "macs": count_macs(model, shape)},
+        **(describe or {}),
+    }
+    threshold = ThresholdData(val_ws.x, val_ws.rec, val_ws.y_rec) if val_ws is not None else None
+    record = write_artifact(model, path, precision=precision, backend=chosen, example=example_t, calibration=cal,
+                            context=context, describe=info, threshold_data=threshold,
+                            threads=profile.threads if profile is not None else None,
+                            target=profile.name if profile is not None else None)
+    return Exported.from_record(record)
+
+
+def _default_classes(model: Any, example: Any) -> list[str]:
+    import torch
+
+    with torch.no_grad():
+        out = model(example)
+    return [str(i) for i in range(int(out.shape[-1]))]

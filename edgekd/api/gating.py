@@ -1,0 +1,65 @@
+"""``edgekd.gate``: measured artifacts against budgets, as a verdict a release pipeline can act on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping, Optional, Sequence, Union
+
+from edgekd.errors import InputError
+
+
+def gate(results: Any, budgets: Optional[Mapping[str, Any]] = None, *, target: Optional[str] = None,
+         artifacts: Sequence[str] = ()) -> Any:
+    """Judge every deployed artifact against its target's budgets; ``.passed`` says whether all hold.
+
+    Budgets are layered: the target profile's, then the recipe's (when ``results`` is a run's report),
+    then ``budgets``. Only students are gated (teachers are references). A budget that cannot be
+    checked is a skipped case, never a pass.
+
+    Args:
+        results: a ``report.json`` path, its object, an ``edgekd.compress`` result, or a list of artifact
+            records (``Exported.measured(...)``): each with ``name``, ``target``, ``format``, ``precision``,
+            ``size_bytes``, ``metrics`` (and ``latency``, ``audit`` where measured).
+        budgets: ``{"size_kb": 64, "min_metric": 0.75, ...}`` for every target, or
+            ``{target: {...}}`` per target. Keys: ``size_kb``, ``latency_p90_ms``, ``ram_kb``,
+            ``accuracy_drop_pp``, ``min_metric``, ``fully_integer``, ``allow_estimated_latency``.
+        target: gate only this target. artifacts: only artifacts whose name matches these globs.
+
+    Returns:
+        ``edgekd.report.gate.GateResult``: ``passed``, ``violations``, ``checks``, ``to_dict()``.
+
+    Raises:
+        InputError: a malformed report, an unknown budget key or target.
+
+    Example:
+        >>> import edgekd
+        >>> record = {"name": "student-tflite-int8", "role": "student", "target": "x86_64", "format": "tflite",
+        ...           "precision": "int8", "size_bytes": 90_000, "metrics": {"balanced_accuracy": 0.9}}
+        >>> verdict = edgekd.gate([record], {"size_kb": 64})
+        >>> verdict.passed, verdict.violations[0].budget
+        (False, 'size_kb')
+    """
+    from edgekd.report.gate import gate_report
+    from edgekd.report.schema import SCHEMA, load_report
+
+    if isinstance(results, (str, Path)):
+        label, report = str(results), load_report(results)
+    elif hasattr(results, "report") and isinstance(getattr(results, "report"), dict):
+        label, report = str(getattr(results, "out", "compress result")), results.report
+    elif isinstance(results, Mapping):
+        label, report = "report", results
+    elif isinstance(results, (list, tuple)):
+        label, report = "artifacts", {"schema": SCHEMA, "artifacts": [dict(r) for r in results]}
+    else:
+        raise InputError(f"results: expected a report (path or object), a compress result or a list of artifact "
+                         f"records, got {type(results).__name__}")
+    budgets = dict(budgets or {})
+    targets = {a.get("target") for a in report.get("artifacts") or [] if isinstance(a, Mapping)}
+    per_target = {k: v for k, v in budgets.items() if isinstance(v, Mapping)}
+    shared = {k: v for k, v in budgets.items() if not isinstance(v, Mapping)}
+    unknown = [k for k in per_target if k not in targets]
+    if unknown:
+        raise InputError(f"budgets: {', '.join(map(repr, unknown))} is not a target of these results "
+                         f"({', '.join(sorted(map(str, targets)))})")
+    return gate_report(report, label, target=target, per_target=per_target, per_target_source="budgets (per target)",
+                       overrides=shared, overrides_source="budgets", artifact_patterns=list(artifacts))

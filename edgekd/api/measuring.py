@@ -1,0 +1,84 @@
+"""Measure one exported artifact the way the report needs it: test metrics, latency, audit, parity.
+
+Every figure comes from running the file: accuracy on the test split (windows
+aggregated per item, the sidecar's decision threshold applied), latency with the
+target's runner, the graph audit, and parity with the torch model it came from.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+
+def measure_artifact(
+    record: Any,
+    *,
+    role: str,
+    name: str,
+    target: Any,
+    test: Any,
+    classes: list[str],
+    positive: Optional[str],
+    aggregation: str,
+    bench: Any,
+    out: Path,
+    reference_logits: Optional[np.ndarray] = None,
+    extra: Optional[dict] = None,
+    log: Callable[[str], None] = print,
+) -> dict:
+    """The report row of one artifact (schema ``edgekd.report/1``).
+
+    Args:
+        record: the export stage's ``ExportRecord``.
+        role, name: ``student``/``teacher``/``student-unpruned`` and the artifact's name.
+        target: the ``TargetProfile`` it was made for (threads, runner).
+        test: the test ``WindowSet``; classes, positive, aggregation: how it is scored.
+        bench: the ``BenchSpec`` (runs, warm-up, time cap).
+        out: the run folder (paths in the row are relative to it).
+        reference_logits: the torch model's test logits, for ``parity``.
+        extra: more keys for the row (backend, mixed, qat, ...).
+        log: one summary line.
+    """
+    from edgekd.audit import inspect_artifact
+    from edgekd.audit.parity import parity
+    from edgekd.runtime.artifact import load_artifact
+    from edgekd.runtime.evaluate import evaluate_windows
+
+    path = record.path
+    art = load_artifact(path, threads=target.threads)
+    groups = [r.group for r in test.recordings]
+    metrics = evaluate_windows(art, test.x, test.rec, test.y_rec, classes, positive, groups, record.threshold,
+                               how=aggregation)
+    rel = str(path.relative_to(out)) if path.is_relative_to(out) else str(path)
+    metrics["artifact"] = rel
+    if target.runner.kind == "local":
+        from edgekd.runtime.latency import measure_latency
+
+        latency = measure_latency(art, runs=bench.runs, warmup=bench.warmup, max_seconds=bench.max_seconds)
+    else:  # the target's own runner (ssh device, emulated, estimate): labelled by it, never passed as local
+        from edgekd.runners.registry import run_bench
+
+        latency = run_bench(path, target, bench.options())
+    latency["artifact"] = rel
+    row = {
+        "name": name,
+        "role": role,
+        "target": target.name,
+        "format": record.format,
+        "precision": record.precision,
+        "path": rel,
+        "size_bytes": path.stat().st_size,
+        "metrics": metrics,
+        "latency": latency,
+        "audit": inspect_artifact(path),
+        **(extra or {}),
+    }
+    if reference_logits is not None:
+        row["parity"] = parity(reference_logits, art.predict(test.x))
+    score = metrics.get("macc", metrics["balanced_accuracy"])
+    log(f"  {target.name}/{path.name:22s} {row['size_bytes'] / 1024:8.1f} KB  "
+        f"MAcc {score:.3f}  p50 {latency['p50_ms']:.3f} ms  ({art.runtime})")
+    return row

@@ -1,0 +1,159 @@
+"""``edgekd.prune``: remove whole channels from your model until it meets a budget, optionally recovering."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence, Union
+
+from edgekd.api.inputs import as_model, as_windows, check_module, resolve_task
+from edgekd.api.results import Pruned
+from edgekd.errors import InputError
+from edgekd.pruning.config import PruneSpec
+from edgekd.yamlconf import validate
+
+
+def _example_shape(example: Any) -> tuple[int, ...]:
+    """One example's shape from a batch of one (tensor or array) or a shape tuple."""
+    if isinstance(example, (tuple, list)) and all(isinstance(d, int) for d in example):
+        return tuple(int(d) for d in example)
+    shape = tuple(getattr(example, "shape", ()))
+    if len(shape) < 2:
+        raise InputError(f"example: expected a batch of one example (1, *input_shape) or an input shape tuple, "
+                         f"got {shape or type(example).__name__}")
+    return tuple(int(d) for d in shape[1:])
+
+
+def prune(
+    model: Any,
+    budget: Union[dict, Any],
+    example: Any = None,
+    *,
+    importance: str = "taylor",
+    scope: str = "uniform",
+    steps: int = 1,
+    ignore: Sequence[str] = (),
+    min_channels: int = 1,
+    gradient_batches: int = 8,
+    train: Any = None,
+    val: Any = None,
+    teacher: Any = None,
+    recover: Optional[dict] = None,
+    task: Any = None,
+    classes: Optional[Sequence[str]] = None,
+    positive: Optional[str] = None,
+    order: str = "distill-prune-distill",
+    seed: int = 0,
+    workdir: Optional[Union[str, Path]] = None,
+    log: Optional[Callable[[str], None]] = None,
+    **settings: Any,
+) -> Pruned:
+    """Structured pruning of ``model`` to ``budget``: whole channels go, so the exported file really shrinks.
+
+    Channels are ranked by ``importance`` (``l1``, ``l2``, ``bn_scale``, or ``taylor`` = |w·∂L/∂w| on a
+    few training batches) and removed across dependency groups (torch-pruning: a residual ADD, its
+    projection and a depthwise conv lose the same channels) until the budget holds. With ``recover``
+    (and ``train``/``val``) the model is fine-tuned after each step, distilled from ``teacher``.
+
+    Args:
+        model: the ``nn.Module`` (left untouched; the result holds a pruned copy).
+        budget: exactly one of ``{"params_ratio": r}``, ``{"macs": n}``, ``{"macs_ratio": r}`` or
+            ``{"int8_kb": kb}`` (predicted int8 TFLite size, anchored on one export).
+        example: a batch of one input ``(1, *input_shape)`` or the input shape; default: from ``train``.
+        importance, scope, steps, ignore, min_channels, gradient_batches: see ``PruneSpec``.
+        train, val: data (any form ``edgekd.distill`` takes): ``taylor`` reads ``train``; recovery needs both.
+        teacher: the module or file recovery distils from (loss ``kd``); None with ``loss: ce``.
+        recover: ``{"epochs": 5, "lr": 1e-3, "loss": {"name": "kd"}, "distill": None}`` (``RecoverSpec``).
+        task, classes, positive: as for ``edgekd.distill``.
+        order: recorded in the summary: ``distill-prune-distill`` (a trained model) or ``prune-distill``
+            (an initialised model, to be distilled after pruning).
+        seed, workdir, log: randomness, checkpoints (``stepK.pt``), progress.
+        **settings: the recovery trainer's other settings (``batch_size``, ``patience``, ``threads``, ...,
+            as for ``edgekd.distill``); ``recover``'s ``epochs`` and ``lr`` take precedence.
+
+    Returns:
+        ``Pruned``: the pruned model, the reference, parameters/MACs before and after, per-step records.
+
+    Raises:
+        InputError: a budget the model cannot reach, an unknown layer in ``ignore``, a bad setting,
+            ``taylor`` or recovery without data.
+
+    Example:
+        >>> import torch, edgekd
+        >>> net = torch.nn.Sequential(torch.nn.Conv2d(1, 16, 3), torch.nn.ReLU(), torch.nn.Conv2d(16, 16, 3),
+        ...                           torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
+        ...                           torch.nn.Linear(16, 2)).eval()
+        >>> out = edgekd.prune(net, {"macs_ratio": 0.5}, torch.zeros(1, 1, 12, 12), importance="l2")
+        >>> out.after["macs"] <= 0.5 * out.before["macs"]
+        True
+    """
+    from edgekd.pruning.check import check_prune
+    from edgekd.pruning.stage import prune_copy
+
+    log = log or (lambda s: print(s, file=sys.stderr, flush=True))
+    recover_tree = recover if recover is None or isinstance(recover, dict) else recover.model_dump()
+    spec: PruneSpec = validate(PruneSpec, {
+        "target": budget if isinstance(budget, dict) else budget.model_dump(exclude_none=True),
+        "importance": importance, "scope": scope, "ignore": list(ignore), "min_channels": min_channels,
+        "gradient_batches": gradient_batches,
+        "schedule": {"kind": "oneshot" if steps == 1 else "iterative", "steps": steps}, "order": order,
+        **({"recover": recover_tree} if recover_tree is not None else {}),
+    }, "prune")
+    check_module(model, "model", eval_mode=False)
+    train_ws = val_ws = None
+    names = list(classes) if classes is not None else None
+    task_obj = resolve_task(task)
+    if train is not None:
+        train_ws, task_obj, names = as_windows(train, task_obj, names, where="train")
+    if val is not None:
+        val_ws, task_obj, names = as_windows(val, task_obj, names, where="val")
+    shape = _example_shape(example) if example is not None else (
+        tuple(train_ws.x.shape[1:]) if train_ws is not None else None)
+    if shape is None:
+        raise InputError("example: give a batch of one input (or its shape), or train= data")
+    from edgekd.pruning.importance import IMPORTANCES
+
+    if IMPORTANCES.get(importance).needs_gradients and train_ws is None:
+        raise InputError(f"importance {importance!r} scores channels by gradients on training batches: pass train=, "
+                         "or use l1, l2 or bn_scale")
+    plan = check_prune(spec, model, shape, calibrate=spec.target.int8_kb is not None)
+    recovery = None
+    if recover is not None and spec.recover.epochs > 0:
+        if train_ws is None or val_ws is None:
+            raise InputError("recover: fine-tuning after pruning needs train= and val= data")
+        recovery = _recovery(spec, teacher, task_obj.for_input(shape), names, train_ws, settings)
+    tmp = None if workdir is not None else tempfile.TemporaryDirectory(prefix="edgekd-prune-")
+    try:
+        run = prune_copy(
+            model, spec, plan, input_shape=shape, train=train_ws, val=val_ws, recovery=recovery,
+            labels=names or [], positive=positive, seed=seed,
+            checkpoint_dir=Path(workdir if workdir is not None else tmp.name), log=log,
+            fingerprint_extra=f"{type(model).__name__}|{names}", reference_trained=order != "prune-distill",
+        )
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    return Pruned(model=run.model, reference=run.reference, before=run.result.before.to_dict(),
+                  after=run.result.after.to_dict(), steps=run.result.steps, summary=run.summary)
+
+
+def _recovery(spec: PruneSpec, teacher: Any, task: Any, names: Optional[list[str]], train_ws: Any,
+              settings: dict[str, Any]):
+    """The fine-tuning after each pruning step, from the ``recover`` settings and the trainer's."""
+    from edgekd.api.distilling import train_settings
+    from edgekd.distillation.losses import needs_teacher
+    from edgekd.distillation.objective import build_objective
+    from edgekd.pruning.schedule import Recovery
+
+    r = spec.recover
+    wants_teacher = needs_teacher(r.loss.name) or r.distill is not None
+    if wants_teacher and r.distill is None and teacher is None:
+        raise InputError(f"recover.loss {r.loss.name!r} distils from a teacher: pass teacher=, or recover with "
+                         "loss {'name': 'ce'}")
+    teacher_m = as_model(teacher, "teacher", task, len(names), eval_mode=True) if wants_teacher and teacher is not None \
+        else None
+    train = train_settings({**settings, "epochs": r.epochs, "lr": r.lr}, "prune settings")
+    return Recovery(loss=build_objective(r, train_ws.y, len(names), where="prune.recover"), cfg=train.trainer_config(),
+                    teacher=teacher_m, name=r.loss.name, augment=task.augmentation() if train.augment else None,
+                    aggregation=task.aggregation)

@@ -1,0 +1,243 @@
+"""Export backends by name, what each produces, and which one a target profile gets.
+
+=============  ======  =====================================================  ==============
+backend        format  precisions                                             int8 graphs
+=============  ======  =====================================================  ==============
+litert-torch   tflite  fp32, fp16, int8-dynamic, int8, int8-qat              float residual ADD
+onnx2tf        tflite  fp32, fp16, int8-dynamic, int8                          fully integer
+onnxruntime    onnx    fp32, int8-dynamic, int8, int8-qat, int4-weights, mixed QDQ
+=============  ======  =====================================================  ==============
+
+A profile picks a backend per format with ``backends: {tflite: onnx2tf}``; with
+``fully_integer: true`` and no pin, full-integer precisions go to a backend
+whose int8 graphs are fully integer. Otherwise the format's default backend is
+used, or the first backend that produces the precision.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+from edgekd.errors import InputError
+from edgekd.exporting.common import check_calibration
+from edgekd.exporting.context import ExportContext, ExportOutput
+from edgekd.registry import Registry
+
+# (model, example, path, calibration, *, context: ExportContext | None = None) -> ExportOutput
+Exporter = Callable[..., ExportOutput]
+
+#: precisions whose every op should be integer (what ``fully_integer`` targets need)
+INTEGER_PRECISIONS = ("int8", "int8-qat")
+DEFAULT_BACKENDS = {"tflite": "litert-torch", "onnx": "onnxruntime"}
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One export toolchain.
+
+    Attributes:
+        name: registry key (what profiles and recipes name).
+        format: ``tflite`` or ``onnx``.
+        exporters: precision → exporter (returns an ``ExportOutput``).
+        calibration_methods: int8 calibration methods it offers, default first.
+        fully_integer: its int8 graphs have no float op (residual ADDs included).
+        describe: one line for sidecars and reports.
+    """
+
+    name: str
+    format: str
+    exporters: dict[str, Exporter] = field(default_factory=dict)
+    calibration_methods: tuple[str, ...] = ("minmax",)
+    fully_integer: bool = False
+    describe: str = ""
+
+    @property
+    def precisions(self) -> list[str]:
+        return list(self.exporters)
+
+
+BACKENDS: Registry[Backend] = Registry("export backend")
+
+
+def producible(fmt: str, precision: str) -> bool:
+    """Whether some registered backend exports ``fmt`` at ``precision``."""
+    return any(BACKENDS.get(n).format == fmt and precision in BACKENDS.get(n).exporters for n in BACKENDS.names())
+
+
+def choose_backend(fmt: str, precision: str, *, pinned: Optional[str] = None, fully_integer: bool = False,
+                   where: str = "target") -> Backend:
+    """The backend that exports ``fmt`` at ``precision`` for a profile.
+
+    Args:
+        fmt: ``tflite`` or ``onnx``.
+        precision: a precision name.
+        pinned: the backend the profile names for this format, if any.
+        fully_integer: the profile needs fully integer graphs.
+        where: the profile (name and file), for messages.
+
+    Raises:
+        InputError: the pinned backend is unknown, of another format or cannot produce
+            ``precision``; or no backend can. The message names the backends that can.
+    """
+    able = [BACKENDS.get(n) for n in BACKENDS.names() if BACKENDS.get(n).format == fmt]
+    can = [b.name for b in able if precision in b.exporters]
+    if pinned is not None:
+        backend = BACKENDS.get(pinned)
+        if backend.format != fmt:
+            raise InputError(f"{where}: backends.{fmt}: {pinned!r} exports {backend.format}, not {fmt}")
+        if precision not in backend.exporters:
+            others = f"; {', '.join(can)} can" if can else f"; no {fmt} backend can"
+            raise InputError(
+                f"{where}: backend {pinned!r} cannot produce {fmt} {precision} (it makes "
+                f"{', '.join(backend.precisions)}){others}"
+            )
+        return backend
+    if not can:
+        offered = sorted({p for b in able for p in b.exporters})
+        raise InputError(f"{where} asks for {fmt} {precision}, which no edgekd backend can produce; "
+                         f"{fmt} precisions available: {', '.join(offered)}")
+    if fully_integer and precision in INTEGER_PRECISIONS:
+        integer = [n for n in can if BACKENDS.get(n).fully_integer]
+        if integer:
+            return BACKENDS.get(integer[0])
+    default = DEFAULT_BACKENDS.get(fmt)
+    return BACKENDS.get(default if default in can else can[0])
+
+
+# ---------------------------------------------------------------- litert-torch
+def _litert(precision: str) -> Exporter:
+    def export(model: Any, example: Any, path: Path, calibration: Optional[np.ndarray] = None, *,
+               context: Optional[ExportContext] = None) -> ExportOutput:
+        from edgekd.exporting.litert_export import export_tflite
+        from edgekd.exporting.tflite_strip import strip_debug_strings
+
+        ctx = context or ExportContext()
+        if precision in ("fp32", "int8"):
+            method = ctx.method_for("litert-torch", ("histogram", "minmax"))
+            export_tflite(model, example, path, precision=precision, calibration=calibration, calibration_method=method)
+        elif precision == "int8-qat":
+            from edgekd.exporting.litert_export import export_tflite_qat
+
+            export_tflite_qat(ctx.require_qat(), path)
+        else:  # fp16, int8-dynamic: AI Edge Quantizer on the fp32 file
+            from edgekd.exporting.tflite_requant import requantize_tflite
+
+            with tempfile.TemporaryDirectory(prefix="edgekd-litert-") as tmp:
+                fp32 = export_tflite(model, example, Path(tmp) / "fp32.tflite", precision="fp32")
+                requantize_tflite(fp32, path, precision)
+        strip_debug_strings(path)
+        return ExportOutput(Path(path))
+
+    export.__doc__ = f"{precision} TFLite through litert-torch (NHWC input, internal names stripped)."
+    return export
+
+
+# ---------------------------------------------------------------- onnx2tf
+def _onnx2tf(precision: str) -> Exporter:
+    def export(model: Any, example: Any, path: Path, calibration: Optional[np.ndarray] = None, *,
+               context: Optional[ExportContext] = None) -> ExportOutput:
+        from edgekd.exporting.onnx2tf_export import export_onnx2tf
+
+        (context or ExportContext()).method_for("onnx2tf", ("minmax",))
+        return ExportOutput(export_onnx2tf(model, example, path, precision=precision, calibration=calibration))
+
+    export.__doc__ = f"{precision} TFLite through ONNX → onnx2tf → TFLite converter."
+    return export
+
+
+# ---------------------------------------------------------------- onnxruntime
+def _ort(precision: str) -> Exporter:
+    def export(model: Any, example: Any, path: Path, calibration: Optional[np.ndarray] = None, *,
+               context: Optional[ExportContext] = None) -> ExportOutput:
+        from edgekd.exporting.onnx_export import export_onnx
+        from edgekd.exporting.ort_quantize import quantize_onnx_dynamic, quantize_onnx_int8
+
+        ctx = context or ExportContext()
+        name = type(model).__name__
+        if precision == "fp32":
+            return ExportOutput(export_onnx(model, example, path))
+        if precision in ("int8", "int8-qat"):
+            check_calibration(calibration, tuple(example.shape[1:]), name)
+        source = model
+        if precision == "int8-qat":
+            source = ctx.require_qat().float_model
+        with tempfile.TemporaryDirectory(prefix="edgekd-onnx-") as tmp:
+            fp32 = export_onnx(source, example, Path(tmp) / "fp32.onnx")
+            if precision in ("int8", "int8-qat"):
+                method = ctx.method_for("onnxruntime", ("minmax", "entropy", "percentile"))
+                return ExportOutput(quantize_onnx_int8(fp32, path, calibration, calibrate_method=method))
+            if precision == "int8-dynamic":
+                return ExportOutput(quantize_onnx_dynamic(fp32, path))
+            if precision == "int4-weights":
+                from edgekd.quantize.onnx_weights import quantize_weights
+
+                return ExportOutput(quantize_weights(fp32, path, 4))
+            return _mixed(fp32, Path(path), ctx, name)
+
+    export.__doc__ = f"{precision} ONNX (torch dynamo export, then ONNX Runtime / edgekd weight quantization)."
+    return export
+
+
+def _mixed(fp32: Path, path: Path, ctx: ExportContext, name: str) -> ExportOutput:
+    """Per-layer int4/int8/fp32 weights meeting ``ctx.mixed_size_kb`` (see ``edgekd.quantize.mixed``)."""
+    from edgekd.quantize.mixed import export_mixed
+
+    if ctx.mixed_size_kb is None:
+        raise InputError("mixed precision needs a size budget: set export.mixed.size_kb (or the target's budgets.size_kb)")
+    if ctx.validation is None:
+        raise InputError("mixed precision needs validation data to measure per-layer sensitivity")
+    details = export_mixed(fp32, path, x=ctx.validation.x, score=ctx.validation.score,
+                           size_kb=ctx.mixed_size_kb, subject=name)
+    ctx.log(f"  mixed precision for {name}: " + ", ".join(f"{k} {v}" for k, v in details["bits"].items())
+            + f" ({details['bytes'] / 1024:.1f} KB <= {details['size_kb']:g} KB)")
+    return ExportOutput(path, {"mixed": details})
+
+
+def _register(backend: Backend) -> None:
+    BACKENDS.register(backend.name)(backend)
+
+
+_register(Backend(
+    "litert-torch", "tflite",
+    {p: _litert(p) for p in ("fp32", "fp16", "int8-dynamic", "int8", "int8-qat")},
+    calibration_methods=("histogram", "minmax"),
+    fully_integer=False,
+    describe="litert-torch (PT2E int8; AI Edge Quantizer for fp16 and dynamic int8)",
+))
+_register(Backend(
+    "onnx2tf", "tflite",
+    {p: _onnx2tf(p) for p in ("fp32", "fp16", "int8-dynamic", "int8")},
+    calibration_methods=("minmax",),
+    fully_integer=True,
+    describe="torch.onnx → onnx2tf → TFLiteConverter",
+))
+_register(Backend(
+    "onnxruntime", "onnx",
+    {p: _ort(p) for p in ("fp32", "int8-dynamic", "int8", "int8-qat", "int4-weights", "mixed")},
+    calibration_methods=("minmax", "entropy", "percentile"),
+    fully_integer=False,
+    describe="torch.onnx (dynamo) + onnxruntime.quantization / edgekd weight quantization",
+))
+
+def _path_only(export: Exporter) -> Callable[..., Path]:
+    def run(*args: Any, **kwargs: Any) -> Path:
+        return export(*args, **kwargs).path
+
+    run.__doc__ = export.__doc__
+    return run
+
+
+#: ``{format}-{precision}`` → the exporter of that format's default backend for it, returning the written
+#: path (``choose_backend`` picks among backends per target profile).
+EXPORTERS: Registry[Callable[..., Path]] = Registry("exporter")
+for _fmt in ("tflite", "onnx"):
+    for _backend in (BACKENDS.get(n) for n in BACKENDS.names()):
+        for _precision, _export in _backend.exporters.items():
+            key = f"{_fmt}-{_precision}"
+            if _backend.format == _fmt and key not in EXPORTERS and choose_backend(_fmt, _precision).name == _backend.name:
+                EXPORTERS.register(key)(_path_only(_export))

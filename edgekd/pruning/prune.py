@@ -1,0 +1,229 @@
+"""The mechanism: remove whole channels with torch-pruning's dependency graph, to meet a budget.
+
+torch-pruning groups every channel with everything coupled to it (the conv's
+BatchNorm, the next layer's input channels, a residual partner, a depthwise
+conv that must keep in = out channels), so removing a channel keeps the
+network consistent. This module adds the policy edgekd needs on top:
+
+1. the groups that may be pruned (the classifier and the recipe's ``ignore``
+   list excluded, names checked with a did-you-mean);
+2. a removal order from importance scores: ``uniform`` removes the same share of
+   every group (least important channels first), ``global`` ranks all channels
+   together (scores normalised per group, torch-pruning's ``mean`` normaliser);
+   a group never drops below ``min_channels``;
+3. the smallest prefix of that order that meets the budget, found by bisection
+   on copies of the model, then applied to the model in place.
+
+Example:
+    >>> outcome = prune_to_budget(model, (1, 32, 188), IMPORTANCES.get("l2").build(), budget)
+    >>> outcome.after.macs <= budget.limit
+    True
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+from torch import nn
+
+from edgekd.errors import InputError
+from edgekd.pruning.budget import Budget, Cost, Int8SizeModel, measure_cost
+
+Scope = Literal["uniform", "global"]
+_ROOT_TYPES = (nn.Conv1d, nn.Conv2d, nn.Linear)
+
+
+def classifier_name(model: nn.Module, input_shape: tuple[int, ...]) -> str:
+    """The name of the last conv/linear layer a forward pass runs: the classifier, never pruned."""
+    from edgekd.models.complexity import hooked_forward
+
+    order: list[str] = []
+    names = {m: n for n, m in model.named_modules()}
+    hooked_forward(model, input_shape, {t: lambda mod, _i, _o: order.append(names[mod]) for t in _ROOT_TYPES})
+    if not order:
+        raise InputError(f"{type(model).__name__} has no convolution or Linear layer to prune")
+    return order[-1]
+
+
+def resolve_ignored(model: nn.Module, names: list[str], input_shape: tuple[int, ...], where: str = "prune.ignore") -> list[str]:
+    """Check the ignore list against the model's module names and add the classifier.
+
+    Raises:
+        InputError: a name that is not a module of the model (with the closest names).
+    """
+    known = [n for n, _ in model.named_modules() if n]
+    layers = [n for n, m in model.named_modules() if isinstance(m, _ROOT_TYPES)]
+    for name in names:
+        if name not in known:  # suggest conv/linear layers first: those are what one keeps whole
+            close = difflib.get_close_matches(name, layers, n=3) or difflib.get_close_matches(name, known, n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise InputError(f"{where}: {type(model).__name__} has no layer {name!r}{hint} "
+                             f"(its conv/linear layers: {', '.join(layers)})")
+    head = classifier_name(model, input_shape)
+    return list(dict.fromkeys([*names, head]))
+
+
+def _graph(model: nn.Module, input_shape: tuple[int, ...], ignored: list[str]):
+    """The dependency graph and the prunable groups, keyed by their root layer's name."""
+    import torch_pruning as tp
+
+    modules = dict(model.named_modules())
+    ignored_modules = [sub for n in ignored for sub in modules[n].modules()]
+    was_training = model.training
+    model.eval()
+    graph = tp.DependencyGraph().build_dependency(model, example_inputs=torch.zeros(1, *input_shape))
+    model.train(was_training)
+    names = {m: n for n, m in modules.items()}
+    groups = {}
+    for group in graph.get_all_groups(ignored_layers=ignored_modules, root_module_types=list(_ROOT_TYPES)):
+        root = group[0].dep.target.module
+        groups[names[root]] = group
+    return graph, groups
+
+
+def score_channels(model: nn.Module, input_shape: tuple[int, ...], scorer, ignored: list[str]) -> dict[str, torch.Tensor]:
+    """Importance of every channel of every prunable group (a 1-D tensor per group root name).
+
+    Args:
+        scorer: a torch-pruning ``Importance`` from ``IMPORTANCES.get(name).build()``;
+            for ``taylor`` the model's ``.grad`` must hold loss gradients.
+    """
+    _, groups = _graph(model, input_shape, ignored)
+    scores = {}
+    for name, group in groups.items():
+        imp = scorer(group)
+        if imp is not None:
+            scores[name] = torch.nan_to_num(imp.detach().float().cpu(), nan=0.0)
+    return scores
+
+
+def removal_order(scores: dict[str, torch.Tensor], scope: Scope = "uniform", min_channels: int = 1) -> list[tuple[str, int]]:
+    """The order in which channels are removed: least important first, no group below ``min_channels``.
+
+    ``uniform`` interleaves groups so that every group loses the same share of
+    its channels; ``global`` ranks all channels by their (per-group normalised) score.
+    """
+    keyed = []
+    for name, imp in scores.items():
+        n = len(imp)
+        removable = max(n - min_channels, 0)
+        ranked = torch.argsort(imp, stable=True).tolist()[:removable]
+        for rank, idx in enumerate(ranked):
+            key = (rank + 1) / n if scope == "uniform" else float(imp[idx])
+            keyed.append((key, float(imp[idx]), name, idx))
+    keyed.sort(key=lambda t: (t[0], t[1], t[2], t[3]))
+    return [(name, idx) for _, _, name, idx in keyed]
+
+
+def apply_removal(model: nn.Module, input_shape: tuple[int, ...], ignored: list[str], removal: list[tuple[str, int]]) -> None:
+    """Remove the listed channels (indices into each group's current channels) from ``model`` in place."""
+    graph, groups = _graph(model, input_shape, ignored)
+    per_group: dict[str, list[int]] = {}
+    for name, idx in removal:
+        per_group.setdefault(name, []).append(idx)
+    for name, idxs in per_group.items():
+        root = groups[name][0].dep
+        group = graph.get_pruning_group(root.target.module, root.handler, sorted(idxs))
+        if not graph.check_pruning_group(group):
+            raise ValueError(f"pruning {len(idxs)} channels of {name} would remove all of them")
+        group.prune()
+
+
+def channel_counts(model: nn.Module) -> dict[str, int]:
+    """Output channels of every conv/linear layer, by name."""
+    return {n: (m.out_channels if isinstance(m, (nn.Conv1d, nn.Conv2d)) else m.out_features)
+            for n, m in model.named_modules() if isinstance(m, _ROOT_TYPES)}
+
+
+@dataclass
+class PruneOutcome:
+    """What a pruning step did: costs before and after, channels per layer, what it aimed at."""
+
+    before: Cost
+    after: Cost
+    budget: dict
+    removed: int
+    channels: dict[str, list[int]] = field(default_factory=dict)  # layer -> [before, after]
+
+    def to_dict(self) -> dict:
+        return {"before": self.before.to_dict(), "after": self.after.to_dict(), "budget": self.budget,
+                "removed_channels": self.removed, "channels": self.channels}
+
+
+def floor_cost(model: nn.Module, input_shape: tuple[int, ...], ignored: list[str], min_channels: int = 1,
+               size_model: Int8SizeModel | None = None) -> Cost:
+    """The cost with every prunable group cut to ``min_channels``: the smallest a pruned model can be."""
+    _, groups = _graph(model, input_shape, ignored)
+    flat = {name: torch.zeros(len(group[0].idxs)) for name, group in groups.items()}
+    trial = copy.deepcopy(model)
+    apply_removal(trial, input_shape, ignored, removal_order(flat, "uniform", min_channels))
+    return measure_cost(trial, input_shape, size_model)
+
+
+def prune_to_budget(
+    model: nn.Module,
+    input_shape: tuple[int, ...],
+    scorer,
+    budget: Budget,
+    *,
+    ignored: list[str],
+    scope: Scope = "uniform",
+    min_channels: int = 1,
+    size_model: Int8SizeModel | None = None,
+) -> PruneOutcome:
+    """Remove the fewest channels (in importance order) that bring ``model`` within ``budget``; in place.
+
+    Args:
+        model: the network; its ``.grad`` must be filled first for gradient-based scorers.
+        input_shape: one example's shape, channel first.
+        scorer: a torch-pruning ``Importance``.
+        budget: the bound to meet (``edgekd.pruning.budget``).
+        ignored: layer names never pruned (from ``resolve_ignored``: includes the classifier).
+        scope: ``uniform`` or ``global`` ranking.
+        min_channels: no group keeps fewer channels.
+        size_model: needed for an ``int8_bytes`` budget.
+
+    Raises:
+        InputError: the budget cannot be met even at ``min_channels`` per group.
+    """
+    before = measure_cost(model, input_shape, size_model)
+    order = removal_order(score_channels(model, input_shape, scorer, ignored), scope, min_channels)
+    counts_before = channel_counts(model)
+
+    def cost_after(k: int) -> Cost:
+        trial = copy.deepcopy(model)
+        apply_removal(trial, input_shape, ignored, order[:k])
+        return measure_cost(trial, input_shape, size_model)
+
+    if budget.met(before):
+        k = 0
+    else:
+        floor = cost_after(len(order))
+        if not budget.met(floor):
+            raise InputError(
+                f"{budget.key}: {budget.wanted} cannot be met: with {min_channels} channel(s) left in every prunable "
+                f"layer the model still has {budget.describe(floor)} (budget {budget.describe_value(budget.limit)}); "
+                "raise the target or un-ignore layers"
+            )
+        lo, hi = 0, len(order)  # cost_after(lo) misses the budget, cost_after(hi) meets it
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if budget.met(cost_after(mid)):
+                hi = mid
+            else:
+                lo = mid
+        k = hi
+    apply_removal(model, input_shape, ignored, order[:k])
+    after = measure_cost(model, input_shape, size_model)
+    counts_after = channel_counts(model)
+    return PruneOutcome(
+        before=before,
+        after=after,
+        budget={"key": budget.key, "target": budget.wanted, "measure": budget.measure, "limit": budget.limit},
+        removed=k,
+        channels={n: [counts_before[n], counts_after.get(n, 0)] for n in counts_before},
+    )

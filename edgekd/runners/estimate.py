@@ -1,0 +1,114 @@
+"""The ``estimate`` runner: latency of an artifact on a device that is not at hand, from its graph and the
+profile's throughput coefficients. Labelled ``"estimated": true`` — a gate uses it only where the profile allows.
+
+Model (per invoke, in µs)::
+
+    invoke_overhead + sum over ops of [ op_overhead + MACs / (GMAC/s(precision) x speed-up) + bytes / bandwidth ]
+    speed-up = 1 + (min(threads, cores) - 1) x thread_efficiency
+
+A deliberately simple additive roofline: compute and memory are not overlapped,
+every op pays a dispatch cost. Its error on this machine's own CPU, against the
+local runner, is measured by ``benchmarks/estimator_error.py``.
+
+A microcontroller profile (``runner.mcu`` set) is handed to the MCU analysis
+(``edgekd.runners.mcu.run_mcu``: tensor arena, flash and an Ethos-U compile).
+"""
+
+from __future__ import annotations
+
+import importlib
+import platform
+from pathlib import Path
+from typing import Optional, Sequence
+
+from edgekd.runners.graphcost import graph_costs
+from edgekd.runners.opcost import OpCost
+from edgekd.runners.options import BenchOptions
+from edgekd.errors import InputError
+from edgekd.targets import EstimateCoefficients, TargetProfile
+
+
+def estimate_ms(costs: Sequence[OpCost], coeffs: EstimateCoefficients, threads: int) -> dict:
+    """Estimated latency of one invoke and its parts.
+
+    Args:
+        costs: the graph's ops (``graph_costs``).
+        coeffs: the device's coefficients.
+        threads: runtime threads.
+
+    Returns:
+        ``{"latency_ms", "compute_ms", "memory_ms", "overhead_ms", "macs", "bytes", "ops", "speedup"}``.
+    """
+    speedup = 1.0 + (min(max(threads, 1), coeffs.cores) - 1) * coeffs.thread_efficiency
+    gmacs = {"int8": coeffs.int8_gmacs, "fp32": coeffs.fp32_gmacs}
+    compute_us = sum(c.macs / (gmacs[c.precision] * 1e3 * speedup) for c in costs)
+    memory_us = sum(c.bytes / (coeffs.mem_gbps * 1e3) for c in costs)
+    overhead_us = coeffs.invoke_overhead_us + coeffs.op_overhead_us * sum(1 for c in costs if c.kind != "view")
+    total = compute_us + memory_us + overhead_us
+    return {
+        "latency_ms": total / 1e3,
+        "compute_ms": compute_us / 1e3,
+        "memory_ms": memory_us / 1e3,
+        "overhead_ms": overhead_us / 1e3,
+        "macs": int(sum(c.macs for c in costs if c.kind in ("conv", "matmul"))),
+        "bytes": int(sum(c.bytes for c in costs)),
+        "ops": len(costs),
+        "speedup": speedup,
+    }
+
+
+def run_estimate(artifact: Path, profile: TargetProfile, opts: BenchOptions) -> dict:
+    """Estimate the artifact's latency on ``profile``'s device (the ``bench --json`` keys, ``estimated: true``).
+
+    Raises:
+        InputError: the profile has no ``estimate`` coefficients (and is not an MCU board), or the graph
+            cannot be read.
+    """
+    mcu = getattr(profile.runner, "mcu", None)
+    if mcu is not None and profile.estimate is None:
+        return _run_mcu(artifact, profile, opts)
+    if profile.estimate is None:
+        raise InputError(f"{profile.source or profile.name}: the estimate runner needs an 'estimate' section "
+                         "(int8_gmacs, fp32_gmacs, mem_gbps, op_overhead_us, sources) in the profile")
+    threads = opts.threads or profile.threads
+    parts = estimate_ms(graph_costs(artifact), profile.estimate, threads)
+    ms = parts["latency_ms"]
+    fmt = artifact.suffix.lstrip(".").lower()
+    return {
+        "artifact": str(artifact),
+        "runtime": profile.runtime.get(fmt, "any"),
+        "runtime_version": "n/a (not run)",
+        "threads": threads,
+        "runs": 0,
+        "warmup": 0,
+        "p50_ms": ms,
+        "p90_ms": ms,
+        "p99_ms": ms,
+        "mean_ms": ms,
+        "cv": 0.0,
+        "runner": "estimate",
+        "estimated": True,
+        "emulated": False,
+        "method": (f"estimated, not measured: {parts['ops']} ops, {parts['macs'] / 1e6:.2f} M MACs, "
+                   f"{parts['bytes'] / 1e3:.0f} kB moved, with the throughput coefficients of profile "
+                   f"{profile.name!r}; no spread (p50 = p90 = p99)"),
+        "estimate": {k: v for k, v in parts.items() if k != "latency_ms"},
+        "coefficients": profile.estimate.model_dump(),
+        "host": {"machine": profile.arch, "cpu": profile.cpu, "profile": profile.name,
+                 "estimated_on": platform.machine()},
+    }
+
+
+def _run_mcu(artifact: Path, profile: TargetProfile, opts: BenchOptions) -> dict:
+    """Hand a microcontroller profile to the MCU analysis (tflite-micro arena, Ethos-U compile)."""
+    try:
+        module = importlib.import_module("edgekd.runners.mcu")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("edgekd.runners.mcu",):
+            raise
+        raise InputError(f"profile {profile.name!r} is a microcontroller board, and this edgekd has no MCU "
+                         "analysis (edgekd.runners.mcu is missing)") from None
+    run_mcu: Optional[object] = getattr(module, "run_mcu", None)
+    if not callable(run_mcu):
+        raise InputError(f"profile {profile.name!r}: edgekd.runners.mcu has no run_mcu(artifact, profile, opts)")
+    return run_mcu(artifact, profile, opts)

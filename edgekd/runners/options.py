@@ -1,0 +1,47 @@
+"""What every runner is asked to do: how many runs, how much warm-up, how many threads.
+
+One small value object shared by all runners (local, ssh, emulated, estimate), so a
+measurement means the same thing wherever it is taken.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    """Measurement settings.
+
+    Args:
+        runs: timed runs (upper bound when ``cv_target`` is set).
+        warmup: untimed runs first (caches, XNNPACK packing, CPU frequency ramp-up).
+        threads: runtime threads, set explicitly (``None``: the target profile's ``threads``).
+        max_seconds: wall-clock cap for the timed loop.
+        cv_target: stop early once the coefficient of variation of the timings is below this.
+        timeout_s: cap for any remote/emulated call (never hang).
+        min_runs: timed runs before the CV target may stop the loop.
+    """
+
+    runs: int = 200
+    warmup: int = 20
+    threads: Optional[int] = None
+    max_seconds: float = 30.0
+    cv_target: Optional[float] = None
+    timeout_s: float = 300.0
+    min_runs: int = 30
+
+
+class BenchSpec(BaseModel):
+    """How every artifact of a run is timed (the recipe's ``bench:`` section)."""
+
+    model_config = ConfigDict(extra="forbid")
+    runs: int = Field(200, ge=5)
+    warmup: int = Field(20, ge=0)
+    max_seconds: float = Field(20.0, gt=0)
+
+    def options(self) -> BenchOptions:
+        return BenchOptions(runs=self.runs, warmup=self.warmup, max_seconds=self.max_seconds)
