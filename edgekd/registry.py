@@ -110,9 +110,10 @@ class Registry(Generic[T]):
             return
         self._loaded = True
         seen: dict[str, PluginEntry] = {}
+        builtin = set(self._items)
         for ep in entry_points_of(self.group):
             entry = PluginEntry(self.group, ep.name, ep.value, _distribution(ep))
-            if ep.name in self._items and ep.name not in self._plugins:
+            if ep.name in builtin:
                 entry.error = f"key {ep.name!r} is built into edgekd; the built-in is used"
                 seen.setdefault(f"{ep.name}#builtin-{entry.distribution}", entry)
                 continue

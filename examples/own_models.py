@@ -138,8 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     # 2. the teacher: your own architecture, trained with cross-entropy (any nn.Module works)
     teacher, source = mobilenet_v3_small(len(data.classes))
     print(f"teacher: MobileNetV3-small from {source}, {sum(p.numel() for p in teacher.parameters()):,} parameters")
-    edgekd.distill(teacher, None, data.train, data.val, loss="ce", epochs=args.epochs, lr=4e-3, batch_size=16,
-                   patience=args.epochs, workdir=out / "teacher", **common)
+    trained = edgekd.distill(teacher, None, data.train, data.val, loss="ce", epochs=args.epochs, lr=4e-3,
+                             batch_size=16, patience=args.epochs, workdir=out / "teacher", **common)
+    print(f"teacher: val score {trained.best_score:.3f} (epoch {trained.best_epoch}, torch-side)")
 
     # 3. the student: distilled from the teacher (Hinton KD; the teacher labels each augmented view)
     student = LeafNet(len(data.classes))
@@ -147,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
                         loss={"name": "kd", "params": {"temperature": 4.0, "alpha": 0.3}}, epochs=args.epochs,
                         lr=5e-3, batch_size=16, patience=args.epochs, **common)
     print(f"student: LeafNet, {sum(p.numel() for p in student.parameters()):,} parameters, "
-          f"val score {kd.best_score:.3f} (epoch {kd.best_epoch})")
+          f"val score {kd.best_score:.3f} (epoch {kd.best_epoch}, torch-side)")
 
     # 4. prune: whole channels, to 60 % of the MACs, Taylor importance, 3 epochs of KD recovery
     small = edgekd.prune(kd.model.eval(), {"macs_ratio": 0.6}, importance="taylor", train=data.train, val=data.val,
@@ -158,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # 5. export int8 TFLite and ONNX with sidecars; 6. run each file on the held-out photos and time it
     records = []
-    for name in ("leafnet-int8.tflite", "leafnet-int8.onnx"):
+    for name in ("leafnet-tflite-int8.tflite", "leafnet-onnx-int8.onnx"):
         art = edgekd.export(small.model.eval(), out / name, precision="int8", calibration=data.train,
                             validation=data.val, target="x86_64", task=data.task, classes=data.classes, **quiet)
         ev = edgekd.evaluate(art.path, data.test, threads=1)

@@ -25,3 +25,15 @@ def test_help_is_light():
         "import contextlib, io\nfrom edgekd.cli import main\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n    try:\n        main(['--help'])\n    except SystemExit:\n        pass"
     ) == set()
+
+
+def test_the_api_verbs_resolve_without_importing_torch():
+    assert _loaded_after("import edgekd\nfor verb in edgekd.__all__: getattr(edgekd, verb)") == set()
+
+
+def test_plugins_help_and_listing_are_light_without_plugins_of_heavy_kinds():
+    assert _loaded_after(
+        "import contextlib, io\nfrom edgekd.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n    try:\n        main(['plugins', '--help'])\n"
+        "    except SystemExit:\n        pass"
+    ) == set()

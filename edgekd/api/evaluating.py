@@ -32,9 +32,13 @@ def evaluate(artifact: Union[str, Path], data: Any, *, threads: Optional[int] = 
         InputError: a missing artifact or sidecar, data that does not fit the artifact.
 
     Example:
-        >>> import edgekd, numpy as np                                   # doctest: +SKIP
-        >>> edgekd.evaluate("student-tflite-int8.tflite", "my-recordings/").macc   # doctest: +SKIP
-        0.78
+        >>> import tempfile, pathlib, numpy as np, torch, edgekd
+        >>> net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 2)).eval()
+        >>> art = edgekd.export(net, pathlib.Path(tempfile.mkdtemp()) / "net.onnx", example=torch.zeros(1, 1, 4, 4),
+        ...                     log=lambda s: None)
+        >>> x = np.random.default_rng(0).normal(size=(10, 1, 4, 4)).astype("float32")
+        >>> edgekd.evaluate(art.path, (x, np.arange(10) % 2)).n          # or a labelled folder the sidecar's task reads
+        10
     """
     from edgekd.runtime.artifact import load_artifact
     from edgekd.runtime.evaluate import evaluate_folder, evaluate_windows, sidecar_labels
@@ -78,9 +82,13 @@ def bench(artifact: Union[str, Path], target: Any = None, *, runs: int = 200, wa
         ``Benchmark`` (``to_dict()`` is the ``bench --json`` object).
 
     Example:
-        >>> import edgekd                                                  # doctest: +SKIP
-        >>> edgekd.bench("student-tflite-int8.tflite", "rpi4").p90_ms       # doctest: +SKIP
-        0.41
+        >>> import tempfile, pathlib, torch, edgekd
+        >>> net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 2)).eval()
+        >>> art = edgekd.export(net, pathlib.Path(tempfile.mkdtemp()) / "net.tflite", example=torch.zeros(1, 1, 4, 4),
+        ...                     log=lambda s: None)
+        >>> result = edgekd.bench(art.path, "x86_64", runs=20, warmup=2)   # "rpi4": over SSH on the Pi
+        >>> result.p50_ms > 0, result.result["runner"]
+        (True, 'local')
     """
     from edgekd.runners.options import BenchOptions
     from edgekd.runners.registry import run_bench

@@ -38,7 +38,8 @@ def build_models_info(roles: Sequence[Role], d: Any, names: dict, objective: Any
     out = []
     for role, model, run in roles:
         if role == "teacher":
-            loss = run.loss if run is not None else None  # a teacher trained elsewhere: its loss is not known here
+            # a teacher trained elsewhere (a module or a file): its loss is not known here
+            loss = run.loss if run is not None else {"name": "trained elsewhere"}
         else:
             loss = {"name": objective.loss.name, **objective.loss.params}
         metrics = torch_test_metrics(model, d)

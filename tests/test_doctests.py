@@ -1,0 +1,32 @@
+"""The runnable examples in the public docstrings are run (one behaviour each: the example works as written)."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = [
+    "edgekd.registry",
+    "edgekd.runtime.frontends",
+    "edgekd.runtime.scoring",
+    "edgekd.data.features",
+    "edgekd.tasks.base",
+    "edgekd.api.distilling",
+    "edgekd.api.pruning",
+    "edgekd.api.exporting",
+    "edgekd.api.evaluating",
+    "edgekd.api.gating",
+    "edgekd.api.compressing",
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples_run(name):
+    if name.startswith("edgekd.api.") and name != "edgekd.api.gating":
+        pytest.importorskip("torch")
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, verbose=False)
+    assert result.attempted > 0, f"{name} has no runnable example"
+    assert result.failed == 0
