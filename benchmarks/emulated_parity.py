@@ -57,14 +57,14 @@ def distinct(paths: list[Path]) -> tuple[list[Path], dict[str, str]]:
 
 def real_windows(meta: dict) -> tuple[np.ndarray, str]:
     """2 windows from each of ``RECORDINGS`` with the artifact's front-end, and the recordings' SHA-256."""
-    from edgekd.runners.emulated_parity import audio_windows
+    from edgekd.runners.emulated_parity import feature_windows
 
     digest = hashlib.sha256()
     parts = []
     for name in RECORDINGS:
         wav = ROOT / "data" / "heart-sample" / name
         digest.update(wav.read_bytes())
-        parts.append(audio_windows(meta, wav, limit=2))
+        parts.append(feature_windows(meta, wav, limit=2))
     return np.concatenate(parts), digest.hexdigest()
 
 

@@ -81,6 +81,10 @@ def check_recipe(recipe: Recipe) -> Any:
     check_objective(recipe.teacher, where="teacher")
     if not Path(recipe.data.path).is_dir():
         raise InputError(f"data.path: {recipe.data.path}: folder not found")
+    if _shape_known(task):  # model files are checked against the features before any data is read
+        for role in ("teacher", "student"):
+            if getattr(recipe, role).file is not None:
+                build_role(recipe, role, task, len(recipe.data.classes))
     if recipe.student.model is not None and _shape_known(task):
         student = build_role(recipe, "student", task, len(recipe.data.classes))
         check_compress(student, task=task, targets=recipe.export.targets, prune=recipe.prune, export=recipe.export,

@@ -185,3 +185,30 @@ def test_a_pt2_archive_that_would_unpickle_is_refused(tmp_path):
 
     with pytest.raises(InputError, match=r"stored pickled .* never unpickles"):
         load_pt2(bad)
+
+
+def test_an_onnx_teacher_with_an_integer_input_is_refused(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Cast", ["x"], ["y"], to=TensorProto.FLOAT)], "int_input",
+                              [helper.make_tensor_value_info("x", TensorProto.INT64, ["N", 1, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 1, 8, 8])])
+    path = tmp_path / "int.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), path)
+    with pytest.raises(InputError, match=r"int\.onnx: the teacher's input 'x' is tensor\(int64\); the task's features "
+                                         r"are float32"):
+        edgekd.distill(_net(2), str(path), _data(32, 0), _data(16, 1), epochs=1, **QUIET)
+
+
+def test_a_recipe_whose_onnx_teacher_does_not_fit_exits_2_before_reading_data(teacher_onnx, tmp_path, capsys):
+    from pathlib import Path
+
+    from edgekd.cli import main
+
+    root = Path(__file__).resolve().parent.parent
+    code = main(["run", str(root / "recipes" / "heart.yaml"), "--out", str(tmp_path / "run"),
+                 "--set", f"teacher={{file: {teacher_onnx}, train: {{epochs: 0}}}}"])
+    err = capsys.readouterr().err
+    assert code == 2 and "teacher.onnx: the teacher's input" in err and "(N, 1, 32, 180)" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "run").exists()

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from edgekd.runners.emulated import run_emulated
-from edgekd.runners.emulated_parity import audio_windows, compare_outputs
+from edgekd.runners.emulated_parity import feature_windows, compare_outputs
 from edgekd.runners.emulated_root import read_stamp, resolve_root
 from edgekd.runners.options import BenchOptions
 from edgekd.errors import InputError
@@ -41,7 +41,7 @@ def arm_board(**runner) -> TargetProfile:
 @pytest.fixture(scope="module")
 def windows() -> np.ndarray:
     """4 real log-mel windows of a0011.wav, made with the students' own front-end."""
-    return audio_windows(read_sidecar(STUDENTS["tflite"]), DATA / "a0011.wav", limit=4)
+    return feature_windows(read_sidecar(STUDENTS["tflite"]), DATA / "a0011.wav", limit=4)
 
 
 @needs_root

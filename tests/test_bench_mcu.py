@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgekd.runners.emulated_parity import audio_windows
+from edgekd.runners.emulated_parity import feature_windows
 from edgekd.runners.mcu import mcu_report
 from edgekd.runners.options import BenchOptions
 from edgekd.errors import InputError
@@ -33,7 +33,7 @@ def board(**mcu) -> TargetProfile:
 @pytest.fixture(scope="module")
 def report() -> dict:
     """The MCU report of the int8 student on seeded random inputs + 4 real log-mel windows of a0011.wav."""
-    windows = audio_windows(read_sidecar(TFLITE_INT8), DATA / "a0011.wav", limit=4)
+    windows = feature_windows(read_sidecar(TFLITE_INT8), DATA / "a0011.wav", limit=4)
     return mcu_report(TFLITE_INT8, board(), windows=windows)
 
 

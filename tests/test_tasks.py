@@ -95,3 +95,38 @@ def test_a_bad_array_file_is_refused_naming_it(tmp_path, array, match):
 def test_examples_of_another_shape_than_the_front_end_are_refused():
     with pytest.raises(InputError, match=r"examples of shape \[1, 8, 8\] do not fit the audio-classification task"):
         build_task("audio-classification").for_input((1, 8, 8))
+
+
+@pytest.mark.slow
+def test_a_recipe_runs_the_tensor_task_on_a_folder_of_arrays_and_eval_reads_it_back(tmp_path, capsys):
+    pytest.importorskip("torch")
+    import json
+
+    from edgekd.cli import main
+
+    rng = np.random.default_rng(0)
+    data = tmp_path / "arrays"
+    for i in range(60):
+        label = "bump" if i % 2 else "flat"
+        x = rng.normal(0.0, 1.0, (1, 16, 16)).astype(np.float32)
+        x[0, 4:12, 4:12] += 1.5 if label == "bump" else 0.0
+        (data / label).mkdir(parents=True, exist_ok=True)
+        np.save(data / label / f"ex{i:02d}.npy", x)
+    recipe = tmp_path / "tensor.yaml"
+    recipe.write_text(f"""
+name: tensor-demo
+task: tensor-classification
+data: {{path: {data}, classes: [flat, bump], positive: bump, stratify: [label], cache_dir: null}}
+teacher: {{model: heart_student, params: {{widths: [8, 16]}}, train: {{epochs: 2, batch_size: 8, threads: 1}}}}
+student: {{model: heart_student, params: {{widths: [4, 8]}}, loss: {{name: kd}}, train: {{epochs: 2, batch_size: 8, threads: 1}}}}
+export: {{targets: [x86_64], teacher: false}}
+bench: {{runs: 5, warmup: 1}}
+""")
+    out = tmp_path / "run"
+    assert main(["run", str(recipe), "--out", str(out)]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["frontend"] == {"kind": "tensor", "shape": [1, 16, 16]}
+    assert {a["precision"] for a in report["artifacts"]} == {"fp32", "int8"}
+    capsys.readouterr()
+    assert main(["eval", str(out / "artifacts" / "x86_64" / "student-onnx-int8.onnx"), "--data", str(data), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["n"] == 60

@@ -88,9 +88,12 @@ def as_windows(data: Any, task: Task, classes: Optional[Sequence[str]], *, where
             examples whose shape does not fit the task.
     """
     if isinstance(data, WindowSet):
-        if classes is None:
-            raise InputError(f"{where}: a WindowSet carries class indices; pass classes= with their names")
-        return data, task.for_input(data.x.shape[1:], where), list(classes)
+        names = list(classes) if classes is not None else data.classes
+        if names is None:
+            raise InputError(f"{where}: this WindowSet carries class indices only; pass classes= with their names")
+        if data.classes is not None and classes is not None and list(classes) != list(data.classes):
+            raise InputError(f"{where}: classes {list(classes)} differ from the data's {list(data.classes)}")
+        return data, task.for_input(data.x.shape[1:], where), list(names)
     if is_folder(data):
         items, names = read_folder(task, Path(data), classes, cache_dir=cache_dir, resample=resample)
         ws = task.featurize(items, names, FeatureCache(cache_dir), resample=resample)

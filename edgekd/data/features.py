@@ -59,6 +59,7 @@ class WindowSet:
         y: (n_windows,) class index of each window's item.
         rec: (n_windows,) index into ``recordings``.
         recordings: the items, in order.
+        classes: the class names ``y`` indexes, when known (``edgekd.prepare`` and ``from_arrays`` set them).
 
     Example:
         >>> import numpy as np
@@ -71,6 +72,7 @@ class WindowSet:
     y: np.ndarray
     rec: np.ndarray
     recordings: list[Item]
+    classes: Optional[list[str]] = None
 
     @property
     def y_rec(self) -> np.ndarray:
@@ -90,7 +92,7 @@ class WindowSet:
         where = {old: new for new, old in enumerate(ids)}
         mask = np.isin(self.rec, ids)
         rec = np.asarray([where[int(r)] for r in self.rec[mask]], dtype=np.int64)
-        return WindowSet(self.x[mask], self.y[mask], rec, [self.recordings[i] for i in ids])
+        return WindowSet(self.x[mask], self.y[mask], rec, [self.recordings[i] for i in ids], self.classes)
 
     @classmethod
     def from_items(cls, xs: Sequence[np.ndarray], items: Sequence[Item], classes: Sequence[str],
@@ -106,6 +108,7 @@ class WindowSet:
             y=np.concatenate(ys) if ys else np.zeros(0, np.int64),
             rec=np.concatenate(rs) if rs else np.zeros(0, np.int64),
             recordings=list(items),
+            classes=classes,
         )
 
     @classmethod
@@ -153,7 +156,7 @@ class WindowSet:
         for r, i in sorted(first.items()):
             digest = hashlib.sha256(x[rec == r].tobytes()).hexdigest()
             items.append(Item(None, f"#{uniq[r]}", names[labels[i]], grp[i], digest))
-        return cls(x=x, y=labels.astype(np.int64), rec=rec.astype(np.int64), recordings=items)
+        return cls(x=x, y=labels.astype(np.int64), rec=rec.astype(np.int64), recordings=items, classes=list(names))
 
 
 def _label_indices(y: Sequence, classes: Optional[Sequence[str]], n: int, where: str) -> tuple[np.ndarray, list[str]]:

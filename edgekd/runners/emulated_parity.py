@@ -21,24 +21,23 @@ from typing import Any, Optional
 
 import numpy as np
 
-from edgekd.runtime.artifact import Artifact, _quantize
-from edgekd.runtime.audio import read_wav
-from edgekd.runtime.frontend import AudioFrontend
+from edgekd.runtime.artifact import Artifact, _quantize, channels_last
+from edgekd.runtime.frontends import frontend_of_sidecar
 from edgekd.runtime.latency import sample_input
 
 
-def audio_windows(meta: dict[str, Any], wav: str | Path, limit: int) -> np.ndarray:
-    """Up to ``limit`` float NCHW feature windows of ``wav``, made with the sidecar's own front-end.
+def feature_windows(meta: dict[str, Any], path: str | Path, limit: int) -> np.ndarray:
+    """Up to ``limit`` float channel-first model inputs of one file, made with the sidecar's own front-end.
 
     Args:
         meta: the artifact's sidecar (its ``frontend`` section).
-        wav: a mono recording at the front-end's sample rate.
+        path: a file the front-end reads (a recording, a photo, an array).
         limit: most windows returned (evenly spread over the recording).
     """
-    frontend = AudioFrontend.from_dict(meta["frontend"])
-    feats = frontend.features(read_wav(wav, sample_rate=frontend.sample_rate))
+    feats = frontend_of_sidecar(meta, path).load(path)
     pick = np.unique(np.linspace(0, len(feats) - 1, num=min(limit, len(feats))).round().astype(int))
     return feats[pick]
+
 
 
 def parity_inputs(artifact: Artifact, n_random: int, windows: Optional[np.ndarray] = None,
@@ -59,8 +58,8 @@ def parity_inputs(artifact: Artifact, n_random: int, windows: Optional[np.ndarra
     n_real = 0
     if windows is not None and len(windows):
         w = np.asarray(windows, dtype=np.float32)
-        if artifact.input["layout"] == "NHWC":
-            w = w.transpose(0, 2, 3, 1)
+        if channels_last(artifact.input.get("layout")) and w.ndim >= 3:
+            w = np.moveaxis(w, 1, -1)
         raw = _quantize(w, artifact.input)
         items += [np.ascontiguousarray(r.reshape(shape)) for r in raw]
         n_real = len(raw)
