@@ -166,7 +166,10 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     data_dir = dev_view(args.first, Path(args.data)) if args.first else Path(args.data)
     recipe, data, teacher_run = setup(data_dir, out, args.epochs)
-    teacher_info = export_teacher(teacher_run, data, out)
+    info_path = out / "teacher_onnx.json"
+    if not (info_path.is_file() and (out / "teacher.onnx").is_file()):  # exported once, then shared by the arms
+        write_json(info_path, export_teacher(teacher_run, data, out))
+    teacher_info = json.loads(info_path.read_text())
     print(json.dumps(teacher_info), file=sys.stderr)
     if args.teacher_only:
         return 0
