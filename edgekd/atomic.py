@@ -21,6 +21,10 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     temp file is removed and ``path`` is left untouched.
     """
     path = Path(path)
+    if path.is_dir():  # say so before any work, naming the target (not the temp file)
+        import errno
+
+        raise IsADirectoryError(errno.EISDIR, "a folder; give a file path", str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
     os.close(fd)

@@ -32,8 +32,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     from edgekd.recipe import load_recipe
 
     recipe = load_recipe(args.recipe, args.set)
+    if args.check:
+        from edgekd.pipeline import check_run
+
+        print(check_run(recipe))
+        return 0
     out = Path(args.out) if args.out else Path("runs") / recipe.name
-    run(recipe, args.recipe, out)
+    run(recipe, args.recipe, out, fresh=args.fresh)
     print(out / "report.md")
     return 0
 
@@ -166,6 +171,29 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     return 0
 
 
+def _number(kind: type, low: float, inclusive: bool, what: str):
+    """An argparse type: ``kind`` at least (or above) ``low``, finite; the message names the rule."""
+    import math
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
+        if value < low or (value == low and not inclusive):
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
+        return value
+
+    return parse
+
+
+POSITIVE_INT = _number(int, 1, True, "a positive integer")
+NON_NEGATIVE_INT = _number(int, 0, True, "an integer >= 0")
+POSITIVE_FLOAT = _number(float, 0.0, False, "a positive number")
+
+
 def _plugin_groups() -> list[str]:
     from edgekd.plugins import GROUPS
 
@@ -178,6 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Distil, quantize and export a PyTorch model per device target, and measure the artifacts.",
     )
     parser.add_argument("--version", action="version", version=f"edgekd {__version__}")
+    parser.add_argument("--debug", action="store_true", help="print the traceback of an unexpected error")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("run", help="run a recipe end to end (train, distil, export, measure, report)")
@@ -185,13 +214,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output folder (default runs/<recipe name>)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a recipe key, e.g. --set student.train.epochs=5")
+    p.add_argument("--check", action="store_true",
+                   help="only check the recipe, its models and its data folder (nothing is trained or written)")
+    p.add_argument("--fresh", action="store_true",
+                   help="start over: remove the output folder's checkpoints instead of resuming from them (a "
+                        "checkpoint of another run, or a damaged one, is otherwise refused by name)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("eval", help="run an artifact on a labelled folder and print its metrics")
     p.add_argument("artifact", help=".tflite or .onnx file with its .edgekd.json sidecar")
     p.add_argument("--data", required=True, help="labelled folder: labels.csv (file,label), REFERENCE.csv or class "
                    "sub-folders, of recordings or images as the sidecar's task says")
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--threads", type=POSITIVE_INT, default=None)
     p.add_argument("--resample", action="store_true", help="resample recordings at another sample rate")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_eval)
@@ -201,13 +235,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", help="target profile name or YAML path (threads and runner)")
     p.add_argument("--runner", choices=["local", "ssh", "emulated", "estimate"],
                    help="use this runner instead of the profile's (e.g. estimate for a device not at hand)")
-    p.add_argument("--threads", type=int, default=None, help="runtime threads (default: the profile's, else 1)")
-    p.add_argument("--runs", type=int, default=200, help="timed runs (at most, with --cv-target)")
-    p.add_argument("--warmup", type=int, default=20, help="untimed runs first")
-    p.add_argument("--max-seconds", type=float, default=30.0, help="cap on the timed loop")
-    p.add_argument("--cv-target", type=float, default=None,
+    p.add_argument("--threads", type=POSITIVE_INT, default=None, help="runtime threads (default: the profile's, else 1)")
+    p.add_argument("--runs", type=POSITIVE_INT, default=200, help="timed runs (at most, with --cv-target)")
+    p.add_argument("--warmup", type=NON_NEGATIVE_INT, default=20, help="untimed runs first")
+    p.add_argument("--max-seconds", type=POSITIVE_FLOAT, default=30.0, help="cap on the timed loop")
+    p.add_argument("--cv-target", type=POSITIVE_FLOAT, default=None,
                    help="stop once the timings' coefficient of variation (std/mean) is below this, after 30 runs")
-    p.add_argument("--timeout", type=float, default=300.0, help="cap in seconds for every remote or emulated call")
+    p.add_argument("--timeout", type=POSITIVE_FLOAT, default=300.0, help="cap in seconds for every remote or emulated call")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_bench)
 
@@ -244,10 +278,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _crash_report(command: str, exc: BaseException) -> Path:
+    """Write the traceback of an unexpected error to a file (``$EDGEKD_CRASH_DIR`` or the temp folder)."""
+    import tempfile
+    import time
+    import traceback
+
+    folder = Path(os.environ.get("EDGEKD_CRASH_DIR") or Path(tempfile.gettempdir()) / "edgekd-crashes")
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{command}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt"
+    path.write_text(f"edgekd {__version__} {command}: {sys.argv}\n\n"
+                    + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)), encoding="utf-8")
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
+    """The one place errors become exit codes: 0 ok, 1 a budget failed, 2 bad input, 3 a backend or edgekd failed.
+
+    Known input problems (``InputError``, a file that cannot be read or written) print one line naming the
+    file, key or flag, exit 2; a backend failure (``BackendError``) exits 3 with the backend's message; any
+    other exception prints one line and where its traceback was written (``--debug`` prints it), exit 3.
+    Exit 1 is only ever a failed budget (``gate``, ``bench`` parity).
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     _quiet_backends()
+    debug = args.debug or os.environ.get("EDGEKD_DEBUG") == "1"
     try:
         return int(args.func(args))
     except EdgekdError as exc:
@@ -256,6 +312,20 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # a file or folder the user pointed at cannot be read or written
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"edgekd {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # a bug or an unforeseen backend state: short line, traceback kept in a file
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        path = _crash_report(args.command, exc)
+        reason = (str(exc).strip().splitlines() or [""])[0][:300]
+        print(f"edgekd {args.command}: internal error: {type(exc).__name__}: {reason} (traceback in {path}"
+              + ("" if debug else "; --debug prints it") + ")", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

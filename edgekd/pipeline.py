@@ -99,6 +99,18 @@ def _shape_known(task: Any) -> bool:
         return False
 
 
+def check_run(recipe: Recipe) -> str:
+    """``edgekd run --check``: everything ``run`` checks before any work, plus the data folder's listing.
+
+    Nothing is trained, featurised or written. Returns a one-line summary.
+    """
+    task = check_recipe(recipe)
+    items = task.list_items(recipe.data.path, recipe.data.classes)
+    counts = {c: sum(it.label == c for it in items) for c in recipe.data.classes}
+    return (f"recipe {recipe.name!r} is valid: task {task.name}, {len(items)} items "
+            f"({', '.join(f'{c} {n}' for c, n in counts.items())}), targets {', '.join(recipe.export.targets)}")
+
+
 def prepare_data(recipe: Recipe, log: Log = default_log, task: Any = None) -> Any:
     """The recipe's data, read, split item-wise and featurised (``edgekd.api.datasets.prepare``)."""
     from edgekd.api.datasets import prepare
@@ -108,8 +120,11 @@ def prepare_data(recipe: Recipe, log: Log = default_log, task: Any = None) -> An
                    seed=recipe.seed, stratify=d.stratify, cache_dir=d.cache_dir, resample=d.resample, log=log)
 
 
-def run(recipe: Recipe, recipe_path: str, out: Path, log: Log = default_log) -> dict:
+def run(recipe: Recipe, recipe_path: str, out: Path, log: Log = default_log, fresh: bool = False) -> dict:
     """Run the recipe end to end and write ``report.json`` / ``report.md`` / ``report.html`` into ``out``.
+
+    ``fresh`` removes ``out/checkpoints`` first; otherwise matching checkpoints are resumed and any other
+    checkpoint there is refused by name.
 
     Returns:
         The report (schema ``edgekd.report/1``).
@@ -120,6 +135,11 @@ def run(recipe: Recipe, recipe_path: str, out: Path, log: Log = default_log) -> 
     task = check_recipe(recipe)
     if out.exists() and not out.is_dir():
         raise InputError(f"--out: {out} exists and is not a folder")
+    if fresh and (out / "checkpoints").is_dir():
+        import shutil
+
+        shutil.rmtree(out / "checkpoints")
+        log(f"--fresh: removed {out / 'checkpoints'}")
     log(f"[1/5] data: {recipe.data.path}")
     data = prepare_data(recipe, log, task)
     n = len(data.classes)

@@ -14,7 +14,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from edgekd.runners.options import BenchSpec
@@ -23,7 +22,7 @@ from edgekd.distillation.config import DistillSpec, LossSpec, TrainSpec
 from edgekd.errors import InputError
 from edgekd.exporting.config import CalibrationSpec, ExportSpec, MixedSpec, QATSpec  # noqa: F401
 from edgekd.pruning.config import PruneScheduleSpec, PruneSpec, PruneTargetSpec, RecoverSpec  # noqa: F401
-from edgekd.yamlconf import read_yaml_mapping, validate
+from edgekd.yamlconf import parse_value, read_yaml_mapping, validate
 
 __all__ = ["DataSpec", "DistillSpec", "LossSpec", "ModelSpec", "Recipe", "TrainSpec", "load_recipe", "parse_overrides"]
 
@@ -100,10 +99,13 @@ def parse_overrides(pairs: list[str]) -> list[tuple[str, Any]]:
     """``["student.train.epochs=5"]`` → ``[("student.train.epochs", 5)]`` (values parsed as YAML)."""
     out = []
     for pair in pairs:
-        if "=" not in pair:
-            raise InputError(f"--set {pair!r}: expected key=value")
-        key, raw = pair.split("=", 1)
-        out.append((key.strip(), yaml.safe_load(raw)))
+        key, sep, raw = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise InputError(f"--set {pair!r}: expected KEY=VALUE, e.g. --set student.train.epochs=5")
+        if any(not part.strip() for part in key.split(".")):
+            raise InputError(f"--set {pair!r}: {key!r} is not a dotted recipe key (e.g. student.train.epochs)")
+        out.append((key, parse_value(raw, f"--set {key}")))
     return out
 
 

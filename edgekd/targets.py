@@ -36,6 +36,9 @@ class Budgets(BaseModel):
     allow_estimated_latency: bool = False
     # Every quantized artifact must be fully integer (no float op); set from the profile's ``fully_integer``.
     fully_integer: bool = False
+    # A budget whose figure was not measured (no latency, only an emulated or refused estimate, no RAM figure,
+    # no fp32 twin) is skipped instead of failed. Off by default: the gate fails closed.
+    allow_unmeasured: bool = False
 
 
 RunnerKind = Literal["local", "ssh", "emulated", "estimate"]

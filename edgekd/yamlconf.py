@@ -25,9 +25,16 @@ def read_yaml_mapping(path: Path, what: str) -> dict[str, Any]:
     if not path.is_file():
         raise InputError(f"{path}: {what} file not found")
     try:
-        tree = yaml.safe_load(path.read_text())
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte {exc.start}); save the {what} as UTF-8") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the {what} ({exc.strerror or exc})") from None
+    try:
+        tree = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise InputError(f"{path}: not valid YAML: {exc}") from None
+        first = " ".join(str(exc).split())
+        raise InputError(f"{path}: not valid YAML: {first}") from None
     if not isinstance(tree, dict):
         raise InputError(f"{path}: a {what} is a mapping of keys")
     return tree
@@ -64,6 +71,15 @@ def validation_message(exc: ValidationError, source: str, model: type[BaseModel]
         else:
             lines.append(f"{source}: {key}: {err['msg']} (got {err.get('input')!r})")
     return "\n".join(lines)
+
+
+def parse_value(raw: str, where: str) -> Any:
+    """A command-line value read as YAML (``5``, ``[fp32, int8]``, ``{a: 1}``), or an ``InputError`` naming ``where``."""
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InputError(f"{where}: {raw!r} is not a YAML value ({problem})") from None
 
 
 def validate(model: type[BaseModel], tree: dict[str, Any], source: str) -> Any:

@@ -26,11 +26,13 @@ def _one(checks, budget):
     return check
 
 
-def test_estimated_latency_is_skipped_unless_the_target_allows_it(artifacts):
+def test_estimated_latency_fails_closed_unless_the_target_allows_estimates_or_skipping(artifacts):
     a = _by_name(artifacts, "student-tflite-int8")
     a["latency"].update(estimated=True, runner="estimate", p90_ms=50.0)
     refused = _one(check_artifact(a, artifacts, Budgets(latency_p90_ms=20)), "latency_p90_ms")
-    assert refused.status == "skip" and "estimated" in refused.detail
+    assert refused.status == "fail" and "estimated" in refused.detail and "fails closed" in refused.detail
+    skipped = _one(check_artifact(a, artifacts, Budgets(latency_p90_ms=20, allow_unmeasured=True)), "latency_p90_ms")
+    assert skipped.status == "skip"
     allowed = _one(check_artifact(a, artifacts, Budgets(latency_p90_ms=20, allow_estimated_latency=True)),
                    "latency_p90_ms")
     assert allowed.status == "fail" and "estimated" in allowed.message
@@ -44,7 +46,8 @@ def test_estimate_runner_profile_accepts_estimates():
 
 def test_ram_is_checked_against_the_mcu_arena_or_reported_not_measured(artifacts):
     a = _by_name(artifacts, "student-tflite-int8")
-    assert _one(check_artifact(a, artifacts, Budgets(ram_kb=64)), "ram_kb").status == "skip"
+    assert _one(check_artifact(a, artifacts, Budgets(ram_kb=64)), "ram_kb").status == "fail"
+    assert _one(check_artifact(a, artifacts, Budgets(ram_kb=64, allow_unmeasured=True)), "ram_kb").status == "skip"
     a["mcu"] = {"arena_bytes": 100 * 1024}
     ram = _one(check_artifact(a, artifacts, Budgets(ram_kb=64)), "ram_kb")
     assert ram.status == "fail" and ram.value == 100.0
@@ -70,3 +73,50 @@ def test_teachers_are_references_in_the_report(artifacts):
     fp32 = _by_name(artifacts, "student-tflite-fp32")["budget"]
     assert fp32["passed"] is False and fp32["violations"][0]["budget"] == "size_kb"
     assert not evaluate([_by_name(artifacts, "teacher-tflite-fp32")], {"x86_64": Budgets(size_kb=1)})
+
+
+@pytest.mark.parametrize("field,value,budget,why", [
+    ("size_bytes", float("nan"), "size_kb", "size_bytes is nan, not a finite number"),
+    ("size_bytes", -24352, "size_kb", "size_bytes is -24352, outside >= 1"),
+    ("size_bytes", "big", "size_kb", "size_bytes is 'big', not a number"),
+    ("size_bytes", None, "size_kb", "size_bytes is null"),
+    ("size_bytes", True, "size_kb", "size_bytes is True, not a number"),
+    ("metrics.macc", float("nan"), "min_metric", "metrics.macc is nan, not a finite number"),
+    ("metrics.macc", "good", "min_metric", "metrics.macc is 'good', not a number"),
+    ("metrics.macc", 1.7, "min_metric", "metrics.macc is 1.7, outside [0, 1]"),
+    ("latency.p90_ms", float("inf"), "latency_p90_ms", "latency.p90_ms is inf, not a finite number"),
+    ("latency.p90_ms", -1.0, "latency_p90_ms", "latency.p90_ms is -1.0, outside >= 0"),
+])
+def test_a_malformed_figure_fails_its_budget_naming_it(artifacts, field, value, budget, why):
+    a = _by_name(artifacts, "student-tflite-int8")
+    node = a
+    *path, last = field.split(".")
+    for part in path:
+        node = node[part]
+    node[last] = value
+    limits = {"size_kb": Budgets(size_kb=64), "min_metric": Budgets(min_metric=0.5),
+              "latency_p90_ms": Budgets(latency_p90_ms=20)}[budget]
+    check = _one(check_artifact(a, artifacts, limits), budget)
+    assert check.status == "fail" and why in check.detail and check.artifact == "student-tflite-int8"
+
+
+def test_a_missing_figure_fails_rather_than_passes(artifacts):
+    a = _by_name(artifacts, "student-tflite-int8")
+    del a["size_bytes"], a["metrics"]["macc"]
+    checks = check_artifact(a, artifacts, Budgets(size_kb=64, min_metric=0.1))
+    assert _one(checks, "size_kb").status == "fail" and "size_bytes is missing" in _one(checks, "size_kb").detail
+    assert _one(checks, "min_metric").status == "fail"
+
+
+def test_a_malformed_fp32_twin_fails_the_accuracy_drop(artifacts):
+    _by_name(artifacts, "student-onnx-fp32")["metrics"]["macc"] = None
+    drop = _one(check_artifact(_by_name(artifacts, "student-onnx-int8"), artifacts, Budgets(accuracy_drop_pp=2)),
+                "accuracy_drop_pp")
+    assert drop.status == "fail" and "fp32 twin student-onnx-fp32: metrics.macc is null" in drop.detail
+
+
+def test_a_missing_fp32_twin_fails_closed(artifacts):
+    only = [a for a in artifacts if a["name"] != "student-onnx-fp32"]
+    drop = _one(check_artifact(_by_name(only, "student-onnx-int8"), only, Budgets(accuracy_drop_pp=2)),
+                "accuracy_drop_pp")
+    assert drop.status == "fail" and "no fp32 onnx twin" in drop.detail

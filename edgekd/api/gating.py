@@ -9,7 +9,7 @@ from edgekd.errors import InputError
 
 
 def gate(results: Any, budgets: Optional[Mapping[str, Any]] = None, *, target: Optional[str] = None,
-         artifacts: Sequence[str] = ()) -> Any:
+         artifacts: Sequence[str] = (), base: Optional[Path] = None) -> Any:
     """Judge every deployed artifact against its target's budgets; ``.passed`` says whether all hold.
 
     Budgets are layered: the target profile's, then the recipe's (when ``results`` is a run's report),
@@ -24,6 +24,11 @@ def gate(results: Any, budgets: Optional[Mapping[str, Any]] = None, *, target: O
             ``{target: {...}}`` per target. Keys: ``size_kb``, ``latency_p90_ms``, ``ram_kb``,
             ``accuracy_drop_pp``, ``min_metric``, ``fully_integer``, ``allow_estimated_latency``.
         target: gate only this target. artifacts: only artifacts whose name matches these globs.
+        base: the folder relative artifact paths are read from (default: the report's folder, the
+            compress run's folder, or the working directory).
+
+    Every gated file must exist and have the SHA-256 its record carries (``Exported.measured`` and
+    reports record it): a record cannot vouch for a file swapped after it was measured.
 
     Returns:
         ``edgekd.report.gate.GateResult``: ``passed``, ``violations``, ``checks``, ``to_dict()``.
@@ -33,19 +38,23 @@ def gate(results: Any, budgets: Optional[Mapping[str, Any]] = None, *, target: O
 
     Example:
         >>> import edgekd
+        >>> import hashlib, pathlib, tempfile, edgekd
+        >>> model = pathlib.Path(tempfile.mkdtemp()) / "student.tflite"; _ = model.write_bytes(b"x" * 90_000)
         >>> record = {"name": "student-tflite-int8", "role": "student", "target": "x86_64", "format": "tflite",
-        ...           "precision": "int8", "size_bytes": 90_000, "metrics": {"balanced_accuracy": 0.9}}
-        >>> verdict = edgekd.gate([record], {"size_kb": 64})
-        >>> verdict.passed, verdict.violations[0].budget
-        (False, 'size_kb')
+        ...           "precision": "int8", "path": str(model), "size_bytes": 90_000,
+        ...           "sha256": hashlib.sha256(model.read_bytes()).hexdigest(), "metrics": {"balanced_accuracy": 0.9}}
+        >>> verdict = edgekd.gate([record], {"size_kb": 64, "latency_p90_ms": None, "accuracy_drop_pp": None})
+        >>> verdict.passed, [c.budget for c in verdict.violations]
+        (False, ['size_kb'])
     """
     from edgekd.report.gate import gate_report
     from edgekd.report.schema import SCHEMA, load_report
 
+    folder = None
     if isinstance(results, (str, Path)):
-        label, report = str(results), load_report(results)
+        label, report, folder = str(results), load_report(results), Path(results).parent
     elif hasattr(results, "report") and isinstance(getattr(results, "report"), dict):
-        label, report = str(getattr(results, "out", "compress result")), results.report
+        label, report, folder = str(getattr(results, "out", "compress result")), results.report, Path(results.out)
     elif isinstance(results, Mapping):
         label, report = "report", results
     elif isinstance(results, (list, tuple)):
@@ -61,5 +70,6 @@ def gate(results: Any, budgets: Optional[Mapping[str, Any]] = None, *, target: O
     if unknown:
         raise InputError(f"budgets: {', '.join(map(repr, unknown))} is not a target of these results "
                          f"({', '.join(sorted(map(str, targets)))})")
-    return gate_report(report, label, target=target, per_target=per_target, per_target_source="budgets (per target)",
+    return gate_report(report, label, base=base or folder, target=target, per_target=per_target,
+                       per_target_source="budgets (per target)",
                        overrides=shared, overrides_source="budgets", artifact_patterns=list(artifacts))

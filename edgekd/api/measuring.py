@@ -44,6 +44,7 @@ def measure_artifact(
     """
     from edgekd.audit import inspect_artifact
     from edgekd.audit.parity import parity
+    from edgekd.report.budgets import file_sha256
     from edgekd.runtime.artifact import load_artifact
     from edgekd.runtime.evaluate import evaluate_windows
 
@@ -71,6 +72,7 @@ def measure_artifact(
         "precision": record.precision,
         "path": rel,
         "size_bytes": path.stat().st_size,
+        "sha256": file_sha256(path),  # the gate checks the file it gates is the one measured here
         "metrics": metrics,
         "latency": latency,
         "audit": inspect_artifact(path),

@@ -91,10 +91,12 @@ class Exported:
             role: ``student`` (gated) or ``teacher`` (a reference, never gated).
         """
         from edgekd.audit import inspect_artifact
+        from edgekd.report.budgets import file_sha256
 
         return {"name": self.sidecar.get("name", self.path.stem), "role": role, "target": self.target or "local",
-                "format": self.format, "precision": self.precision, "path": str(self.path),
-                "size_bytes": self.path.stat().st_size, "metrics": evaluation.to_dict(),
+                "format": self.format, "precision": self.precision, "path": str(self.path.resolve()),
+                "size_bytes": self.path.stat().st_size, "sha256": file_sha256(self.path),
+                "metrics": evaluation.to_dict(),
                 **({"latency": benchmark.to_dict()} if benchmark is not None else {}),
                 "audit": inspect_artifact(self.path), "backend": self.backend}
 

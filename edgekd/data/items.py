@@ -37,11 +37,20 @@ Recording = Item
 
 
 def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
+    """Hex SHA-256 of a file's bytes.
+
+    Raises:
+        InputError: the file cannot be read (permissions, a folder), naming it.
+    """
     h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
+    try:
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    except OSError as exc:
+        from edgekd.errors import InputError
+
+        raise InputError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
     return h.hexdigest()
 
 

@@ -24,7 +24,9 @@ import torch
 from torch import nn
 
 from edgekd.data.features import WindowSet
+from edgekd.distillation.checkpoints import read_resumable
 from edgekd.distillation.losses import LossFn
+from edgekd.errors import InputError
 from edgekd.models.inference import predict_logits
 from edgekd.runtime.scoring import item_metrics, score_of
 
@@ -164,9 +166,9 @@ def _loop(model, train, val, method, opt, sched, gen, fp, steps_per_epoch, *, la
     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     last_path, best_path = checkpoint_dir / "last.pt", checkpoint_dir / "best.pt"
     resumed_from = 0
-    if last_path.is_file():
-        ckpt = torch.load(last_path, map_location="cpu", weights_only=True)
-        if ckpt.get("fingerprint") == fp:
+    ckpt = read_resumable(last_path, fp, "training")
+    if ckpt is not None:
+        try:
             model.load_state_dict(ckpt["model"])
             opt.load_state_dict(ckpt["optimizer"])
             sched.load_state_dict(ckpt["scheduler"])
@@ -175,10 +177,13 @@ def _loop(model, train, val, method, opt, sched, gen, fp, steps_per_epoch, *, la
             if "method" in ckpt:
                 method.load_state_dict(ckpt["method"])  # adapters, snapshots
             state = json.loads(ckpt["state"])
-            resumed_from = state["epoch"]
-            log(f"resuming from {last_path} at epoch {resumed_from}")
-        else:
-            log(f"ignoring {last_path}: it belongs to a different run (fingerprint differs)")
+        except (KeyError, RuntimeError, ValueError, TypeError) as exc:
+            from edgekd.distillation.checkpoints import FRESH_HINT
+
+            raise InputError(f"{last_path}: a damaged training checkpoint ({type(exc).__name__}: "
+                             f"{str(exc).splitlines()[0][:200]}); {FRESH_HINT}") from None
+        resumed_from = state["epoch"]
+        log(f"resuming from {last_path} at epoch {resumed_from}")
 
     x_all, y_all = torch.from_numpy(train.x), torch.from_numpy(train.y)
     t_start = time.perf_counter()

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from edgekd.data.features import WindowSet
+from edgekd.distillation.checkpoints import read_resumable
 from edgekd.distillation.trainer import TrainConfig, TrainResult, train_model
 from edgekd.pruning.budget import Budget, Cost, Int8SizeModel, measure_cost
 from edgekd.pruning.importance import IMPORTANCES, accumulate_gradients
@@ -153,16 +154,14 @@ def prune_and_recover(
     for step in range(1, settings.steps + 1):
         saved = checkpoint_dir / f"step{step}.pt"
         step_fp = f"{fingerprint}-{step}"
-        if saved.is_file():
-            ckpt = torch.load(saved, map_location="cpu", weights_only=True)
-            if ckpt.get("fingerprint") == step_fp:
-                load_pruned(model, saved, where=f"pruning step {step}")
-                record = json.loads(ckpt["record"])
-                steps.append(record)
-                result = _result_from(record.get("recovery"))
-                log(f"step {step}/{settings.steps}: resumed from {saved} ({record['outcome']['after']['params']:,} params)")
-                continue
-            log(f"ignoring {saved}: it belongs to a different run (fingerprint differs)")
+        ckpt = read_resumable(saved, step_fp, f"pruning step {step}")
+        if ckpt is not None:
+            load_pruned(model, saved, where=f"pruning step {step}")
+            record = json.loads(ckpt["record"])
+            steps.append(record)
+            result = _result_from(record.get("recovery"))
+            log(f"step {step}/{settings.steps}: resumed from {saved} ({record['outcome']['after']['params']:,} params)")
+            continue
         budget = settings.budget.at_fraction(start, step / settings.steps)
         scorer = criterion.build()
         if criterion.needs_gradients:

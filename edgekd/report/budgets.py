@@ -6,20 +6,24 @@ the pipeline (which stores the verdict in each artifact's ``budget``) and by
 implementation means the report and the CI gate can never disagree on the same
 budgets.
 
-Rules:
+Rules (the gate fails closed: a figure it cannot read is a failure, never a pass):
 
 * Only ``student`` artifacts are deployed and gated; teacher artifacts are
   references (``checked: False``).
+* Every figure a budget reads must be a finite number in range (``read_figure``);
+  a missing, null, NaN, negative or non-numeric one fails that budget, naming it.
+* A figure that was not measured fails too, unless the budgets set
+  ``allow_unmeasured`` (then it is a skip, listed as such, never a pass).
 * ``size_kb``: ``size_bytes / 1024``.
 * ``latency_p90_ms``: the measured ``latency.p90_ms``. An estimated figure
   (``latency.estimated``) is gated only when the budgets allow it
-  (``allow_estimated_latency``), and the message says "estimated"; otherwise the
-  check is skipped, never passed. An emulated figure (``latency.emulated``, qemu)
-  is never gated.
+  (``allow_estimated_latency``), and the message says "estimated"; otherwise it is
+  unmeasured. An emulated figure (``latency.emulated``, qemu) is never gated: unmeasured.
 * ``ram_kb``: the MCU tensor arena (``mcu.arena_bytes``, or ``latency.arena_bytes``
-  from the MCU runner) when the artifact has one; otherwise "not measured" (skipped).
+  from the MCU runner) when the artifact has one; otherwise unmeasured.
 * ``accuracy_drop_pp``: points of the selection metric (MAcc, else balanced
-  accuracy) lost against the fp32 twin of the same role, target and format.
+  accuracy) lost against the fp32 twin of the same role, target and format
+  (no twin: unmeasured).
 * ``min_metric``: the selection metric itself.
 * ``fully_integer`` (profiles with ``fully_integer: true``): a quantized artifact
   whose audit finds float ops fails, naming them; float artifacts are skipped.
@@ -27,6 +31,7 @@ Rules:
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Literal, Mapping, Optional
 
@@ -38,6 +43,7 @@ Status = Literal["pass", "fail", "skip"]
 BUDGET_KEYS: tuple[str, ...] = ("size_kb", "latency_p90_ms", "ram_kb", "accuracy_drop_pp", "min_metric", "fully_integer")
 
 _TITLES = {
+    "file": "artifact file",
     "size_kb": "file size",
     "latency_p90_ms": "latency p90",
     "ram_kb": "RAM (arena)",
@@ -53,7 +59,7 @@ def metric_name(metrics: Mapping[str, Any]) -> str:
 
 
 def metric_value(metrics: Mapping[str, Any]) -> float:
-    """The selection metric: MAcc for two classes with a positive one, else balanced accuracy."""
+    """The selection metric: MAcc for two classes with a positive one, else balanced accuracy (unchecked)."""
     return float(metrics["macc"] if "macc" in metrics else metrics["balanced_accuracy"])
 
 
@@ -84,6 +90,8 @@ class Check:
         """One line a reviewer understands, e.g. ``file size 78.8 KB > budget 64 KB``."""
         if self.status == "skip":
             return f"{self.title}: not checked, {self.detail}"
+        if self.budget == "file" or self.value is None:  # no figure to compare: the detail says why
+            return f"{self.title}: {self.detail}"
         unit = f" {self.unit}" if self.unit else ""
         lower_bound = self.budget == "min_metric"
         if self.status == "fail":
@@ -109,82 +117,195 @@ def _twin(artifact: Mapping[str, Any], artifacts: Iterable[Mapping[str, Any]]) -
     """The fp32 artifact of the same role, target and format (the accuracy reference)."""
     return next(
         (x for x in artifacts
-         if x.get("role") == artifact.get("role") and x["target"] == artifact["target"]
-         and x["format"] == artifact["format"] and x["precision"] == "fp32"),
+         if x.get("role") == artifact.get("role") and x.get("target") == artifact.get("target")
+         and x.get("format") == artifact.get("format") and x.get("precision") == "fp32"),
         None,
     )
 
 
+def read_figure(artifact: Mapping[str, Any], dotted: str, *, integer: bool = False, low: Optional[float] = None,
+                high: Optional[float] = None) -> tuple[Optional[float], Optional[str]]:
+    """A number of the artifact record (``"latency.p90_ms"``), or why it cannot be used.
+
+    Returns:
+        ``(value, None)``, or ``(None, problem)`` when the figure is missing, null, not a number (a
+        string, a bool, a list), NaN or infinite, not an integer where one is required, or out of range.
+    """
+    node: Any = artifact
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return None, f"{dotted} is missing"
+        node = node[part]
+    if node is None:
+        return None, f"{dotted} is null"
+    if isinstance(node, bool) or not isinstance(node, (int, float)):
+        return None, f"{dotted} is {node!r}, not a number"
+    if not math.isfinite(node):
+        return None, f"{dotted} is {node!r}, not a finite number"
+    if integer and float(node) != int(node):
+        return None, f"{dotted} is {node!r}, not a whole number"
+    if (low is not None and node < low) or (high is not None and node > high):
+        span = f"[{low:g}, {high:g}]" if low is not None and high is not None else f">= {low:g}" if low is not None \
+            else f"<= {high:g}"
+        return None, f"{dotted} is {node!r}, outside {span}"
+    return float(node), None
+
+
+def score_figure(metrics_holder: Mapping[str, Any]) -> tuple[Optional[float], str, Optional[str]]:
+    """The selection metric (MAcc, else balanced accuracy) of an artifact record: (value, name, problem)."""
+    metrics = metrics_holder.get("metrics")
+    two_class = isinstance(metrics, Mapping) and ("macc" in metrics or metrics.get("positive") is not None)
+    key = "macc" if two_class else "balanced_accuracy"  # a screener's MAcc never falls back to another figure
+    value, problem = read_figure(metrics_holder, f"metrics.{key}", low=0.0, high=1.0)
+    return value, ("MAcc" if key == "macc" else "balanced accuracy"), problem
+
+
 def check_artifact(artifact: Mapping[str, Any], artifacts: list[Mapping[str, Any]], budgets: Budgets) -> list[Check]:
-    """Every budget that is set, checked against one deployed artifact (one ``Check`` each)."""
-    name, target = artifact["name"], artifact["target"]
+    """Every budget that is set, checked against one deployed artifact (one ``Check`` each).
+
+    Fails closed: a budget whose figure is missing, null, NaN, negative or not a number fails with a
+    message naming the figure; a figure that was not measured (no latency, an emulated or a refused
+    estimated latency, no RAM figure, no fp32 twin) fails too, unless the budgets allow skipping it
+    (``allow_unmeasured``).
+    """
+    name, target = str(artifact.get("name")), str(artifact.get("target"))
     checks: list[Check] = []
 
     def judge(budget: str, value: float, limit: float, unit: str, detail: str = "", upper: bool = True) -> None:
         broken = value > limit if upper else value < limit
         checks.append(Check(name, target, budget, "fail" if broken else "pass", value, limit, unit, detail))
 
-    def skip(budget: str, limit: float, unit: str, why: str) -> None:
-        checks.append(Check(name, target, budget, "skip", None, limit, unit, why))
+    def broken_figure(budget: str, limit: float, unit: str, problem: str) -> None:
+        checks.append(Check(name, target, budget, "fail", None, limit, unit, f"cannot be checked: {problem}"))
+
+    def unmeasured(budget: str, limit: float, unit: str, why: str) -> None:
+        if budgets.allow_unmeasured:
+            checks.append(Check(name, target, budget, "skip", None, limit, unit, why))
+        else:
+            checks.append(Check(name, target, budget, "fail", None, limit, unit,
+                                f"not checked: {why} (the gate fails closed; allow_unmeasured=true skips it)"))
 
     if budgets.size_kb is not None:
-        judge("size_kb", artifact["size_bytes"] / 1024, budgets.size_kb, "KB")
+        size, problem = read_figure(artifact, "size_bytes", integer=True, low=1)
+        if problem:
+            broken_figure("size_kb", budgets.size_kb, "KB", problem)
+        else:
+            judge("size_kb", size / 1024, budgets.size_kb, "KB")
 
     if budgets.latency_p90_ms is not None:
-        lat = artifact.get("latency") or {}
-        p90 = lat.get("p90_ms")
-        if p90 is None:
-            skip("latency_p90_ms", budgets.latency_p90_ms, "ms", "latency not measured")
-        elif lat.get("emulated"):
-            skip("latency_p90_ms", budgets.latency_p90_ms, "ms",
-                 f"only an emulated figure ({p90:.3g} ms under qemu), which says nothing about the device")
-        elif lat.get("estimated"):
-            if budgets.allow_estimated_latency:
-                judge("latency_p90_ms", float(p90), budgets.latency_p90_ms, "ms",
-                      f"estimated by the {lat.get('runner', '?')} runner")
-            else:
-                skip("latency_p90_ms", budgets.latency_p90_ms, "ms",
-                     f"only an estimated figure ({p90:.3g} ms) and the target does not accept estimates")
+        lat = artifact.get("latency")
+        limit = budgets.latency_p90_ms
+        if lat is None or (isinstance(lat, Mapping) and lat.get("p90_ms", None) is None and "p90_ms" not in lat):
+            unmeasured("latency_p90_ms", limit, "ms", "latency not measured")
+        elif not isinstance(lat, Mapping):
+            broken_figure("latency_p90_ms", limit, "ms", f"latency is {lat!r}, not a measurement")
         else:
-            judge("latency_p90_ms", float(p90), budgets.latency_p90_ms, "ms")
+            p90, problem = read_figure(artifact, "latency.p90_ms", low=0.0)
+            if problem:
+                broken_figure("latency_p90_ms", limit, "ms", problem)
+            elif lat.get("emulated"):
+                unmeasured("latency_p90_ms", limit, "ms",
+                           f"only an emulated figure ({p90:.3g} ms under qemu), which says nothing about the device")
+            elif lat.get("estimated"):
+                if budgets.allow_estimated_latency:
+                    judge("latency_p90_ms", p90, limit, "ms", f"estimated by the {lat.get('runner', '?')} runner")
+                else:
+                    unmeasured("latency_p90_ms", limit, "ms",
+                               f"only an estimated figure ({p90:.3g} ms) and the target does not accept estimates")
+            else:
+                judge("latency_p90_ms", p90, limit, "ms")
 
     if budgets.ram_kb is not None:
-        arena = (artifact.get("mcu") or {}).get("arena_bytes")
-        if arena is None:  # the MCU runner's result, when it measured the artifact's latency entry
-            arena = (artifact.get("latency") or {}).get("arena_bytes")
-        if arena is None:
-            skip("ram_kb", budgets.ram_kb, "KB", "RAM not measured (no MCU arena figure for this artifact)")
+        field = "mcu.arena_bytes" if isinstance(artifact.get("mcu"), Mapping) and "arena_bytes" in artifact["mcu"] \
+            else "latency.arena_bytes"  # the MCU runner's result, when it measured the artifact's latency entry
+        arena, problem = read_figure(artifact, field, integer=True, low=0)
+        if problem and problem.endswith("is missing"):
+            unmeasured("ram_kb", budgets.ram_kb, "KB", "RAM not measured (no MCU arena figure for this artifact)")
+        elif problem:
+            broken_figure("ram_kb", budgets.ram_kb, "KB", problem)
         else:
             judge("ram_kb", arena / 1024, budgets.ram_kb, "KB", "MCU tensor arena")
 
-    score = metric_value(artifact["metrics"])
-    mname = metric_name(artifact["metrics"])
-    if budgets.accuracy_drop_pp is not None:
-        if artifact["precision"] == "fp32":
-            judge("accuracy_drop_pp", 0.0, budgets.accuracy_drop_pp, "pp", "is the fp32 reference")
-        else:
-            twin = _twin(artifact, artifacts)
-            if twin is None:
-                skip("accuracy_drop_pp", budgets.accuracy_drop_pp, "pp",
-                     f"no fp32 {artifact['format']} twin in the report")
+    if budgets.accuracy_drop_pp is not None or budgets.min_metric is not None:
+        score, mname, problem = score_figure(artifact)
+        if budgets.accuracy_drop_pp is not None:
+            limit = budgets.accuracy_drop_pp
+            if problem:
+                broken_figure("accuracy_drop_pp", limit, "pp", problem)
+            elif artifact.get("precision") == "fp32":
+                judge("accuracy_drop_pp", 0.0, limit, "pp", "is the fp32 reference")
             else:
-                ref = metric_value(twin["metrics"])
-                judge("accuracy_drop_pp", round((ref - score) * 100, 3), budgets.accuracy_drop_pp, "pp",
-                      f"{mname} {ref:.3f} → {score:.3f} vs {twin['name']}")
-
-    if budgets.min_metric is not None:
-        judge("min_metric", score, budgets.min_metric, "", mname, upper=False)
+                twin = _twin(artifact, artifacts)
+                if twin is None:
+                    unmeasured("accuracy_drop_pp", limit, "pp", f"no fp32 {artifact.get('format')} twin in the report")
+                else:
+                    ref, _, twin_problem = score_figure(twin)
+                    if twin_problem:
+                        broken_figure("accuracy_drop_pp", limit, "pp", f"its fp32 twin {twin.get('name')}: {twin_problem}")
+                    else:
+                        judge("accuracy_drop_pp", round((ref - score) * 100, 3), limit, "pp",
+                              f"{mname} {ref:.3f} → {score:.3f} vs {twin.get('name')}")
+        if budgets.min_metric is not None:
+            if problem:
+                broken_figure("min_metric", budgets.min_metric, "", problem)
+            else:
+                judge("min_metric", score, budgets.min_metric, "", mname, upper=False)
 
     if budgets.fully_integer:
-        audit = artifact.get("audit") or {}
-        if not audit.get("quantized"):
-            skip("fully_integer", 0, "", "a float artifact, not an integer deploy candidate")
+        audit = artifact.get("audit")
+        if not isinstance(audit, Mapping) or not isinstance(audit.get("quantized"), bool) \
+                or not isinstance(audit.get("float_ops", []), list):
+            broken_figure("fully_integer", 0, "", "audit.quantized / audit.float_ops are missing or malformed")
+        elif not audit["quantized"]:
+            checks.append(Check(name, target, "fully_integer", "skip", None, 0, "",
+                                "a float artifact, not an integer deploy candidate"))
         else:
-            floats = list(audit.get("float_ops", []))
+            floats = [str(f) for f in audit.get("float_ops", [])]
             shown = ", ".join(floats[:4]) + (", ..." if len(floats) > 4 else "")
             judge("fully_integer", len(floats), 0, "", f"the target runs integer kernels only: {shown}" if floats
                   else "every op is integer")
     return checks
+
+
+def file_sha256(path: Any) -> str:
+    """Hex SHA-256 of a file's bytes (what reports record for each artifact)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def check_file(artifact: Mapping[str, Any], base: Any) -> Check:
+    """The artifact's file exists and is the one that was measured (its SHA-256 matches the report's).
+
+    A report cannot vouch for a file that was swapped after measuring; one that records no SHA-256
+    (made before reports had it) cannot vouch for any, and fails.
+    """
+    from pathlib import Path
+
+    name, target = str(artifact.get("name")), str(artifact.get("target"))
+
+    def result(status: Status, detail: str) -> Check:
+        return Check(name, target, "file", status, None, 0, "", detail)
+
+    rel = artifact.get("path")
+    if not isinstance(rel, str) or not rel:
+        return result("fail", f"path is {rel!r}: the report does not say which file was measured")
+    path = Path(rel) if Path(rel).is_absolute() else Path(base) / rel
+    recorded = artifact.get("sha256")
+    if not path.is_file():
+        return result("fail", f"{path} not found: the measured file is not there")
+    if not isinstance(recorded, str) or len(recorded) != 64:
+        return result("fail", f"the report records no SHA-256 for {path} (sha256 is {recorded!r}), so it cannot "
+                              "vouch for the file: re-run edgekd to measure it again")
+    actual = file_sha256(path)
+    if actual != recorded.lower():
+        return result("fail", f"{path} changed since it was measured (SHA-256 {actual[:12]}... is not the "
+                              f"report's {recorded[:12]}...)")
+    return result("pass", f"{path} is the file that was measured")
 
 
 def profile_budgets(profile: TargetProfile) -> Budgets:

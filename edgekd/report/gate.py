@@ -23,13 +23,13 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from edgekd.errors import InputError
-from edgekd.report.budgets import Check, evaluate, is_deployed, profile_budgets
+from edgekd.report.budgets import Check, check_file, evaluate, is_deployed, profile_budgets
 from edgekd.report.schema import load_report
 from edgekd.targets import Budgets, available_targets, load_target
 from edgekd.yamlconf import read_yaml_mapping, validate
 
-#: Keys every artifact needs for the gate to judge it.
-REQUIRED_ARTIFACT_KEYS = ("name", "target", "format", "precision", "size_bytes", "metrics")
+#: Keys every artifact needs for the gate to know which artifact it is judging.
+REQUIRED_ARTIFACT_KEYS = ("name", "target", "format", "precision")
 
 
 @dataclass
@@ -151,19 +151,16 @@ def recipe_budget_overrides(report: Mapping[str, Any], target: str) -> dict[str,
 
 
 def check_report_shape(report: Mapping[str, Any], path: str) -> list[dict[str, Any]]:
-    """The report's artifacts, or an ``InputError`` naming the first one the gate cannot judge."""
-    artifacts = report.get("artifacts")
-    if not isinstance(artifacts, list) or not artifacts:
-        raise InputError(f"{path}: the report has no artifacts to gate")
-    for i, a in enumerate(artifacts):
-        if not isinstance(a, dict):
-            raise InputError(f"{path}: artifacts[{i}] is not an object")
-        missing = [k for k in REQUIRED_ARTIFACT_KEYS if k not in a]
-        if missing:
-            raise InputError(f"{path}: artifacts[{i}] ({a.get('name', '?')}) has no {', '.join(map(repr, missing))}")
-        if not isinstance(a["metrics"], dict) or not ({"macc", "balanced_accuracy"} & set(a["metrics"])):
-            raise InputError(f"{path}: artifacts[{i}] ({a['name']}) has no 'macc' or 'balanced_accuracy' metric")
-    return artifacts
+    """The report's artifacts, after checking the report against its JSON Schema (``report.schema.json``).
+
+    Raises:
+        InputError: a report the gate cannot read (not an object, no artifacts, an artifact without a name,
+            target, format or precision). Malformed figures are not refused here: the budget checks fail them.
+    """
+    from edgekd.report.validation import check_structure
+
+    check_structure(report, path)
+    return list(report["artifacts"])
 
 
 def run_gate(
@@ -192,7 +189,7 @@ def run_gate(
     targets = [a.get("target") for a in report.get("artifacts") or [] if isinstance(a, dict)]
     file_tree = read_budgets_file(budgets_file, list(dict.fromkeys(targets))) if budgets_file else {}
     override_tree = parse_overrides(overrides)
-    return gate_report(report, str(report_path), target=target, per_target=file_tree,
+    return gate_report(report, str(report_path), base=Path(report_path).parent, target=target, per_target=file_tree,
                        per_target_source=f"budgets file {budgets_file}", overrides=override_tree,
                        overrides_source="--budget " + " ".join(f"{k}={v}" for k, v in override_tree.items()),
                        artifact_patterns=artifact_patterns)
@@ -202,6 +199,7 @@ def gate_report(
     report: Mapping[str, Any],
     label: str,
     *,
+    base: Optional[Path] = None,
     target: Optional[str] = None,
     per_target: Optional[Mapping[str, Mapping[str, Any]]] = None,
     per_target_source: str = "budgets given per target",
@@ -214,6 +212,7 @@ def gate_report(
     Args:
         report: the ``report.json`` object (or one with at least ``artifacts``).
         label: how messages name it (its path).
+        base: the folder artifact paths are relative to (the report's; default: the working directory).
         target: gate only this target.
         per_target: ``target → budgets`` layered over the profiles and the recipe's.
         overrides: budgets layered over everything, for every gated target (``None`` values remove one).
@@ -266,6 +265,8 @@ def gate_report(
     chosen_names = {a["name"] for a in chosen}
     # Twins for the accuracy drop come from the whole report, even when only int8 files are gated.
     checks = [c for c in evaluate(artifacts, {t: r.budgets for t, r in resolved.items()}) if c.artifact in chosen_names]
+    # every gated file must be the one that was measured
+    checks += [check_file(a, base if base is not None else Path.cwd()) for a in chosen if is_deployed(a)]
     not_gated = [
         f"{a['name']} ({'reference model, not deployed' if not is_deployed(a) else 'not selected'})"
         for a in selected if a["name"] not in chosen_names or not is_deployed(a)

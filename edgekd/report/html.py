@@ -120,7 +120,7 @@ def _target_section(report: Mapping[str, Any], target: str, images: Optional[Map
     fronts = {axis: front_of(rows, axis) for axis in AXES}
     mname = metric_name(rows[0]["metrics"])
     out = [f'<section id="target-{_e(target)}">', f"<h2>Target <code>{_e(target)}</code></h2>"]
-    shown = {k: v for k, v in budgets.items() if v is not None and k != "allow_estimated_latency"}
+    shown = {k: v for k, v in budgets.items() if v is not None and k not in ("allow_estimated_latency", "allow_unmeasured")}
     listed = ", ".join(f"<code>{_e(k)} = {_e(format(v, 'g') if isinstance(v, float) else v)}</code>"
                        for k, v in shown.items())
     out.append(f'<p class="meta">Budgets: {listed or "none"}</p>')

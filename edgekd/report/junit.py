@@ -1,4 +1,4 @@
-"""JUnit XML for ``edgekd gate --junit``: one test case per gated artifact × budget.
+"""JUnit XML for ``edgekd gate --junit``: one test case per gated artifact × budget (and its file check).
 
 CI systems (GitHub, GitLab, Jenkins) show JUnit results natively, so a broken
 budget appears next to the failing unit tests, with the figure, the budget and
@@ -34,8 +34,9 @@ def build_junit(result: GateResult) -> ET.ElementTree:
             if c.status == "fail":
                 failure = ET.SubElement(case, "failure", type="BudgetExceeded",
                                         message=f"{c.artifact} [{target}]: {c.message}")
+                value = "unknown" if c.value is None else f"{c.value:g} {c.unit}"
                 failure.text = (f"artifact: {c.artifact}\ntarget: {target}\nbudget: {c.budget} = {c.limit:g} {c.unit}\n"
-                                f"value: {c.value:g} {c.unit}\n{c.message}\n")
+                                f"value: {value}\n{c.message}\n")
             elif c.status == "skip":
                 ET.SubElement(case, "skipped", message=c.detail)
             else:

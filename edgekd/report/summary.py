@@ -17,14 +17,14 @@ def render_text(result: GateResult) -> str:
     n_art = len(result.gated_artifacts)
     lines = []
     verdict = "PASS" if result.passed else "FAIL"
-    broken = f"{len(result.violations)} of {len(result.checks)} budget checks broken" if result.violations \
-        else f"all {len(result.checks) - len(result.skipped)} budget checks hold"
+    broken = f"{len(result.violations)} of {len(result.checks)} checks broken" if result.violations \
+        else f"all {len(result.checks) - len(result.skipped)} checks hold"
     lines.append(f"edgekd gate {result.report_path}: {verdict}: {broken} ({n_art} artifact(s), "
                  f"target(s) {', '.join(result.targets)})")
     for t in result.targets.values():
         shown = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
                           for k, v in t.budgets.model_dump(exclude_none=True).items()
-                          if k != "allow_estimated_latency") or "none"
+                          if k not in ("allow_estimated_latency", "allow_unmeasured")) or "none"
         lines.append(f"  budgets {t.target}: {shown}  [{'; '.join(t.sources)}]")
     for c in result.violations:
         lines.append(f"  FAIL {c.artifact} [{c.target}] {c.budget}: {c.message}")
@@ -56,7 +56,7 @@ def render_gate_markdown(result: GateResult) -> str:
     for t in result.targets.values():
         shown = ", ".join(f"`{k}` {v:g}" if isinstance(v, float) else f"`{k}` {v}"
                           for k, v in t.budgets.model_dump(exclude_none=True).items()
-                          if k != "allow_estimated_latency") or "none"
+                          if k not in ("allow_estimated_latency", "allow_unmeasured")) or "none"
         lines.append(f"- **{t.target}** budgets: {shown} ({'; '.join(t.sources)})")
     if result.violations:
         lines += ["", "### Violations", ""]
@@ -66,7 +66,8 @@ def render_gate_markdown(result: GateResult) -> str:
               "|---|---|---|---:|---:|---|---|"]
     for c in result.checks:
         value = "–" if c.value is None else f"{c.value:.4g} {c.unit}".strip()
-        lines.append(f"| `{c.artifact}` | {c.target} | {c.budget} | {value} | {c.limit:g} {c.unit} | "
+        limit = "sha256" if c.budget == "file" else f"{c.limit:g} {c.unit}"
+        lines.append(f"| `{c.artifact}` | {c.target} | {c.budget} | {value} | {limit} | "
                      f"{_ICON[c.status]} | {_cell(c.detail)} |")
     if not result.checks:
         lines.append("| – | – | – | – | – | no budget set | |")

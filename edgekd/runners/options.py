@@ -34,6 +34,28 @@ class BenchOptions:
     timeout_s: float = 300.0
     min_runs: int = 30
 
+    def __post_init__(self) -> None:
+        import math
+
+        from edgekd.errors import InputError
+
+        def bad(name: str, value: object, rule: str) -> InputError:
+            return InputError(f"bench {name}: {value!r} is not {rule}")
+
+        for name, low in (("runs", 1), ("warmup", 0), ("min_runs", 1)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise bad(name, value, "a positive integer" if low else "an integer >= 0")
+        if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
+                                         or self.threads < 1):
+            raise bad("threads", self.threads, "a positive integer")
+        for name in ("max_seconds", "timeout_s", "cv_target"):
+            value = getattr(self, name)
+            if value is None and name == "cv_target":
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+                raise bad(name, value, "a positive number")
+
 
 class BenchSpec(BaseModel):
     """How every artifact of a run is timed (the recipe's ``bench:`` section)."""

@@ -4,6 +4,16 @@ The RIFF/WAVE container is parsed here (the stdlib ``wave`` module cannot read
 IEEE float files). Every bad file becomes one ``InputError`` whose message
 starts with the file path and says what is wrong, so the CLI prints one line
 instead of a traceback.
+
+Degenerate recordings are refused, on training and on the device alike, because
+a model scores them anyway and the score means nothing:
+
+- non-finite samples (NaN, infinity);
+- a float WAV whose samples exceed ±``FLOAT_LIMIT`` (float WAVs hold samples
+  scaled to ±1; 3e38 is a broken file, not a loud one);
+- silence: a constant signal, or an RMS below ``SILENCE_RMS`` of full scale (−80 dBFS);
+- clipping: more than ``CLIP_FRACTION`` of the samples at full scale (the most in
+  the 1,084 PhysioNet dev recordings is 6.6 %, a0314).
 """
 
 from __future__ import annotations
@@ -24,6 +34,10 @@ _PCM = 0x0001
 _IEEE_FLOAT = 0x0003
 _EXTENSIBLE = 0xFFFE
 _SUPPORTED = {(_PCM, 8), (_PCM, 16), (_PCM, 24), (_PCM, 32), (_IEEE_FLOAT, 32), (_IEEE_FLOAT, 64)}
+
+FLOAT_LIMIT = 8.0  # largest |sample| accepted in a float WAV (full scale is 1)
+SILENCE_RMS = 1e-4  # RMS below this (-80 dBFS) is silence
+CLIP_FRACTION = 0.10  # more samples than this at full scale: clipped beyond use
 
 
 @dataclass(frozen=True)
@@ -180,6 +194,32 @@ def resample(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
 _resample = resample  # read_wav's `resample` flag shadows the function
 
 
+def check_signal(x: np.ndarray, path: PathLike, *, is_float: bool = False) -> None:
+    """Refuse a degenerate recording (see the module docstring for the rules), naming the file.
+
+    Raises:
+        InputError: non-finite samples, float samples far beyond full scale, silence, or heavy clipping.
+    """
+    if not np.all(np.isfinite(x)):
+        raise _fail(path, "the samples contain NaN or infinity")
+    if x.size == 0:
+        raise _fail(path, "no samples")
+    peak = float(np.max(np.abs(x)))
+    if is_float and peak > FLOAT_LIMIT:
+        raise _fail(path, f"float samples reach {peak:.3g}; a float WAV holds samples scaled to ±1 "
+                          f"(more than ±{FLOAT_LIMIT:g} is a broken file, not a loud one)")
+    if peak == 0.0 or float(np.ptp(x)) == 0.0:
+        raise _fail(path, "the signal is constant (silence): nothing to classify")
+    rms = float(np.sqrt(np.mean(np.square(x - x.mean(), dtype=np.float64))))
+    if rms < SILENCE_RMS:
+        raise _fail(path, f"the signal is silent (RMS {20 * np.log10(max(rms, 1e-12)):.0f} dBFS, below "
+                          f"{20 * np.log10(SILENCE_RMS):.0f} dBFS)")
+    clipped = float(np.mean(np.abs(x) >= 0.999))
+    if clipped > CLIP_FRACTION:
+        raise _fail(path, f"{clipped:.0%} of the samples are at full scale (clipped; at most "
+                          f"{CLIP_FRACTION:.0%} is accepted)")
+
+
 def read_wav(
     path: PathLike,
     *,
@@ -219,8 +259,7 @@ def read_wav(
     except OSError as e:
         raise _fail(path, f"cannot read the file ({e.strerror or e})") from None
     x = _decode(raw, h.format_tag, h.bits)
-    if not np.all(np.isfinite(x)):
-        raise _fail(path, "the samples contain NaN or infinity")
+    check_signal(x, path, is_float=h.format_tag == _IEEE_FLOAT)
     if h.sample_rate != sample_rate:
         x = _resample(x, h.sample_rate, sample_rate)
         if x.size == 0:

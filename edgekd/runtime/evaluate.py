@@ -59,6 +59,10 @@ def evaluate_windows(
         threshold: positive-class probability threshold (two classes); argmax when None.
         how: how the windows of one item are combined (``mean``, ``vote``).
     """
+    outputs = (artifact.output.get("shape") or [None])[-1]
+    if isinstance(outputs, int) and outputs != len(labels):
+        raise InputError(f"{artifact.path}: the sidecar lists {len(labels)} labels ({', '.join(labels)}) but the model "
+                         f"has {outputs} outputs; the sidecar does not belong to this file")
     ids, mean = recording_probabilities(artifact, x, rec, how)
     pos = labels.index(positive) if positive in labels else None
     pred = decide(mean, pos, threshold)
@@ -77,10 +81,10 @@ def evaluate_windows(
 
 def sidecar_labels(meta: dict, where: object) -> list[str]:
     """The class names a sidecar lists (output order), checked."""
-    labels = meta.get("labels")
-    if not isinstance(labels, list) or len(labels) < 2 or not all(isinstance(v, str) for v in labels):
-        raise InputError(f"{where}: the sidecar's 'labels' must be a list of at least two class names")
-    return labels
+    from edgekd.runtime.sidecar import check_sidecar
+
+    check_sidecar(meta, where)
+    return list(meta["labels"])
 
 
 def evaluate_folder(

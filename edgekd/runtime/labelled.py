@@ -72,10 +72,22 @@ def _class_folders(root: Path, extensions: Sequence[str]) -> list[tuple[str, str
     """(file, label, where) for every audio file in a class sub-folder of ``root``."""
     found = []
     for sub in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        _check_name(sub, root)
         for f in sorted(sub.iterdir()):
             if f.is_file() and f.suffix.lower() in extensions:
+                _check_name(f, root)
                 found.append((f"{sub.name}/{f.name}", sub.name, f"sub-folder {sub.name}/"))
     return found
+
+
+def _check_name(path: Path, root: Path) -> None:
+    """Refuse a file or folder name that is not valid UTF-8 (it cannot go into a report, a sidecar or a CSV)."""
+    try:
+        path.name.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = path.name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        raise InputError(f"{root}: the name {shown!r} (in {path.parent.name or root}) is not valid UTF-8; "
+                         "rename it") from None
 
 
 def read_labelled_folder(

@@ -42,6 +42,8 @@ def read_sidecar(artifact: str | os.PathLike[str]) -> dict[str, Any]:
     Raises:
         InputError: the sidecar is missing, is not a JSON object, or has another schema.
     """
+    if not Path(artifact).is_file():
+        raise InputError(f"{artifact}: artifact not found")
     path = sidecar_path(artifact)
     try:
         meta = json.loads(path.read_text(encoding="utf-8"))
@@ -52,7 +54,43 @@ def read_sidecar(artifact: str | os.PathLike[str]) -> dict[str, Any]:
     if not isinstance(meta, dict) or meta.get("schema") != SCHEMA:
         found = meta.get("schema") if isinstance(meta, dict) else type(meta).__name__
         raise InputError(f"{path}: sidecar schema is {found!r}, expected {SCHEMA!r}")
+    check_sidecar(meta, path)
     return meta
+
+
+def check_sidecar(meta: dict[str, Any], where: Any) -> None:
+    """The fields a device reads, typed and in range (one ``InputError`` naming the sidecar and the field).
+
+    ``labels``: at least two distinct class names; ``positive``: one of them or null; ``frontend``: a
+    mapping; ``aggregation``: a string or null; ``decision.threshold``: a probability in [0, 1].
+    """
+    import math
+
+    def bad(field: str, why: str) -> InputError:
+        return InputError(f"{where}: sidecar field '{field}' {why}")
+
+    labels = meta.get("labels")
+    if not isinstance(labels, list) or len(labels) < 2 or not all(isinstance(v, str) and v for v in labels):
+        raise bad("labels", f"must list at least two class names, got {labels!r}")
+    if len(set(labels)) != len(labels):
+        raise bad("labels", f"names a class twice: {labels}")
+    positive = meta.get("positive")
+    if positive is not None and positive not in labels:
+        raise bad("positive", f"is {positive!r}, which is not one of the labels {labels}")
+    for field in ("task", "name", "format", "precision", "target", "backend"):
+        if meta.get(field) is not None and not isinstance(meta[field], str):
+            raise bad(field, f"must be a name, got {meta[field]!r}")
+    if not isinstance(meta.get("frontend"), dict):
+        raise bad("frontend", "is missing or not a mapping: the device cannot compute the model's input")
+    if meta.get("aggregation") is not None and not isinstance(meta["aggregation"], str):
+        raise bad("aggregation", f"must be a name, got {meta['aggregation']!r}")
+    decision = meta.get("decision")
+    if decision is not None:
+        if not isinstance(decision, dict):
+            raise bad("decision", f"must be a mapping, got {decision!r}")
+        t = decision.get("threshold")
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) or not 0.0 <= t <= 1.0:
+            raise bad("decision.threshold", f"must be a probability in [0, 1], got {t!r}")
 
 
 def write_sidecar(artifact: str | os.PathLike[str], meta: dict[str, Any]) -> Path:
