@@ -83,3 +83,10 @@ def test_impossible_settings_are_refused_before_any_training(teacher, tmp_path):
         edgekd.compress(teacher, _net(4), _data(60, 2), prune={"target": {"macs_ratio": 0.5}, "ignore": ["nope"]},
                         out=tmp_path, **QUIET)
     assert not (tmp_path / "checkpoints").exists()
+
+
+def test_the_report_validates_against_its_published_json_schema(compressed):
+    from edgekd.report.validation import SCHEMA_FILE, schema_errors
+
+    assert SCHEMA_FILE.is_file() and schema_errors(compressed.report) == []
+    assert all(len(a["sha256"]) == 64 for a in compressed.report["artifacts"])

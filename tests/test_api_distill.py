@@ -212,3 +212,15 @@ def test_a_recipe_whose_onnx_teacher_does_not_fit_exits_2_before_reading_data(te
     err = capsys.readouterr().err
     assert code == 2 and "teacher.onnx: the teacher's input" in err and "(N, 1, 32, 180)" in err
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
+
+
+def test_a_pt2_teacher_gives_the_torch_teachers_soft_labels(teacher, tmp_path):
+    from edgekd.models.files import load_model_file
+
+    path = _save_pt2(teacher, tmp_path / "teacher.pt2")
+    loaded = load_model_file(path, role="teacher", input_shape=(1, 8, 8), num_classes=2)
+    x = torch.from_numpy(_data(10, 8)[0])
+    with torch.no_grad():
+        assert torch.allclose(loaded(x), teacher(x), atol=1e-5)
+    out = edgekd.distill(_net(2), str(path), _data(48, 0), _data(16, 1), epochs=1, batch_size=16, threads=1, **QUIET)
+    assert out.epochs_run == 1

@@ -43,7 +43,9 @@ def _artifact(report, role, fmt, precision):
 
 
 def test_report_has_the_contract_keys(report):
-    assert report["schema"] == "edgekd.report/1"
+    from edgekd.report.validation import schema_errors
+
+    assert report["schema"] == "edgekd.report/1" and schema_errors(report) == []
     for key in ("recipe", "created", "versions", "seed", "data", "models", "artifacts"):
         assert key in report
     assert report["data"]["classes"] == ["normal", "abnormal"] and len(report["data"]["hash"]) == 64
@@ -169,3 +171,10 @@ def test_eval_refuses_bad_recordings_with_exit_2(report, run_dir, tmp_path, caps
     captured = capsys.readouterr()
     assert captured.out == "" and expect in captured.err
     assert (name in captured.err) or ("labels.csv" in captured.err)
+
+
+def test_the_gate_finds_every_file_the_run_measured(run_dir, capsys):
+    code = main(["gate", str(run_dir / "report.json"), "--json"])
+    result = json.loads(capsys.readouterr().out)
+    files = [c for c in result["checks"] if c["budget"] == "file"]
+    assert code in (0, 1) and len(files) == 4 and all(c["status"] == "pass" for c in files)

@@ -106,3 +106,38 @@ def test_a_plugin_model_is_used_from_a_recipe_key_not_an_import_path(site, tmp_p
         print('ok')
     """)
     assert out.stdout.strip() == "ok", out.stderr
+
+
+def test_a_plugin_runner_measures_for_a_target_profile_that_names_it(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    runner = """
+        def measure(artifact, profile, opts):
+            return {"artifact": str(artifact), "runtime": "lab-board", "runtime_version": "1", "threads": 1,
+                    "runs": opts.runs, "warmup": opts.warmup, "p50_ms": 1.5, "p90_ms": 2.0, "p99_ms": 2.5,
+                    "mean_ms": 1.6, "cv": 0.01, "runner": "lab-board", "estimated": False,
+                    "host": {"board": profile.runner.model_extra.get("board")}}
+    """
+    _dist(site, "lab-runner", "[edgekd.runners]\nlab-board = lab_runner_mod:measure\n", {"lab_runner_mod": runner})
+    profile = tmp_path / "board.yaml"
+    profile.write_text("name: board\narch: aarch64\nformats: [tflite]\nprecisions: [int8]\n"
+                       "runner: {kind: lab-board, board: rig-7}\n")
+    artifact = ROOT / "tests" / "data" / "heart-student-tflite-int8.tflite"
+    out = _python(site, f"""
+        from edgekd.cli import main
+        raise SystemExit(main(['bench', r'{artifact}', '--target', r'{profile}', '--runs', '7', '--json']))
+    """)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["runner"] == "lab-board" and result["p90_ms"] == 2.0 and result["runs"] == 7
+    assert result["host"] == {"board": "rig-7"} and result["target"] == "board"
+
+
+def test_a_profile_naming_an_unknown_runner_lists_the_plugins_too(tmp_path):
+    from edgekd.errors import InputError
+    from edgekd.targets import load_target
+
+    profile = tmp_path / "board.yaml"
+    profile.write_text("name: board\narch: aarch64\nformats: [tflite]\nprecisions: [int8]\nrunner: {kind: lab-bord}\n")
+    with pytest.raises(InputError, match=r"runner.kind: unknown runner 'lab-bord'"):
+        load_target(profile)
