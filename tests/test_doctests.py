@@ -13,6 +13,7 @@ MODULES = [
     "edgekd.runtime.scoring",
     "edgekd.data.features",
     "edgekd.tasks.base",
+    "edgekd.api.datasets",
     "edgekd.api.distilling",
     "edgekd.api.pruning",
     "edgekd.api.exporting",

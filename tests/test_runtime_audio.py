@@ -93,7 +93,7 @@ def test_skips_unknown_chunks_with_odd_size(tmp_path):
 def test_wav_info_reads_the_header(tmp_path):
     path = write_int16(tmp_path / "a.wav", np.zeros(5000))
     assert wav_info(path) == {"sample_rate": SR, "channels": 1, "sample_width_bytes": 2,
-                              "n_samples": 5000, "duration_s": 2.5}
+                              "n_samples": 5000, "duration_s": 2.5, "float": False}
 
 
 def assert_input_error(path: Path, *fragments: str, **kwargs) -> None:

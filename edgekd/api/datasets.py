@@ -93,6 +93,13 @@ def prepare(
 
     Raises:
         InputError: unreadable data, an empty split, a positive class that is not a class.
+
+    Example:
+        >>> import numpy as np, edgekd
+        >>> x = np.random.default_rng(0).normal(size=(50, 1, 4, 4)).astype("float32")
+        >>> data = edgekd.prepare((x, np.arange(50) % 2), log=lambda s: None)
+        >>> len(data.train.x), len(data.val.x), len(data.test.x), data.classes
+        (30, 10, 10, ['0', '1'])
     """
     log = log or _log_stderr
     task_obj = resolve_task(task)

@@ -5,8 +5,9 @@ IEEE float files). Every bad file becomes one ``InputError`` whose message
 starts with the file path and says what is wrong, so the CLI prints one line
 instead of a traceback.
 
-Degenerate recordings are refused, on training and on the device alike, because
-a model scores them anyway and the score means nothing:
+Degenerate recordings are refused by ``check_signal`` (the audio front-ends' ``read_wav``
+step runs it, on training and on the device alike), because a model scores them anyway
+and the score means nothing:
 
 - non-finite samples (NaN, infinity);
 - a float WAV whose samples exceed ±``FLOAT_LIMIT`` (float WAVs hold samples
@@ -148,6 +149,7 @@ def wav_info(path: PathLike) -> dict:
         "sample_width_bytes": h.bits // 8,
         "n_samples": h.n_frames,
         "duration_s": h.n_frames / h.sample_rate,
+        "float": h.format_tag == _IEEE_FLOAT,
     }
 
 
@@ -194,7 +196,8 @@ def resample(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
 _resample = resample  # read_wav's `resample` flag shadows the function
 
 
-def check_signal(x: np.ndarray, path: PathLike, *, is_float: bool = False) -> None:
+def check_signal(x: np.ndarray, path: PathLike, *, is_float: bool = False, float_limit: float = FLOAT_LIMIT,
+                 silence_rms: float = SILENCE_RMS, clip_fraction: float = CLIP_FRACTION) -> None:
     """Refuse a degenerate recording (see the module docstring for the rules), naming the file.
 
     Raises:
@@ -205,19 +208,19 @@ def check_signal(x: np.ndarray, path: PathLike, *, is_float: bool = False) -> No
     if x.size == 0:
         raise _fail(path, "no samples")
     peak = float(np.max(np.abs(x)))
-    if is_float and peak > FLOAT_LIMIT:
+    if is_float and peak > float_limit:
         raise _fail(path, f"float samples reach {peak:.3g}; a float WAV holds samples scaled to ±1 "
-                          f"(more than ±{FLOAT_LIMIT:g} is a broken file, not a loud one)")
+                          f"(more than ±{float_limit:g} is a broken file, not a loud one)")
     if peak == 0.0 or float(np.ptp(x)) == 0.0:
         raise _fail(path, "the signal is constant (silence): nothing to classify")
     rms = float(np.sqrt(np.mean(np.square(x - x.mean(), dtype=np.float64))))
-    if rms < SILENCE_RMS:
+    if rms < silence_rms:
         raise _fail(path, f"the signal is silent (RMS {20 * np.log10(max(rms, 1e-12)):.0f} dBFS, below "
-                          f"{20 * np.log10(SILENCE_RMS):.0f} dBFS)")
+                          f"{20 * np.log10(silence_rms):.0f} dBFS)")
     clipped = float(np.mean(np.abs(x) >= 0.999))
-    if clipped > CLIP_FRACTION:
+    if clipped > clip_fraction:
         raise _fail(path, f"{clipped:.0%} of the samples are at full scale (clipped; at most "
-                          f"{CLIP_FRACTION:.0%} is accepted)")
+                          f"{clip_fraction:.0%} is accepted)")
 
 
 def read_wav(
@@ -226,6 +229,7 @@ def read_wav(
     sample_rate: int,
     resample: bool = False,
     min_seconds: float = 0.0,
+    check: bool = False,
 ) -> np.ndarray:
     """Read a mono WAV file as float32 samples scaled to [-1, 1].
 
@@ -234,6 +238,7 @@ def read_wav(
         sample_rate: the rate the recipe expects.
         resample: resample a file at another rate instead of rejecting it.
         min_seconds: reject files shorter than this.
+        check: also refuse a degenerate recording (``check_signal``; the audio front-ends' ``read_wav`` step does).
 
     Raises:
         InputError: unreadable or corrupt file, more than one channel, wrong
@@ -259,7 +264,10 @@ def read_wav(
     except OSError as e:
         raise _fail(path, f"cannot read the file ({e.strerror or e})") from None
     x = _decode(raw, h.format_tag, h.bits)
-    check_signal(x, path, is_float=h.format_tag == _IEEE_FLOAT)
+    if not np.all(np.isfinite(x)):
+        raise _fail(path, "the samples contain NaN or infinity")
+    if check:
+        check_signal(x, path, is_float=h.format_tag == _IEEE_FLOAT)
     if h.sample_rate != sample_rate:
         x = _resample(x, h.sample_rate, sample_rate)
         if x.size == 0:

@@ -1,7 +1,10 @@
-"""The audio front end: raw samples -> per-window log-mel features (numpy only).
+"""The audio front end: a WAV file -> per-window log-mel features (numpy only).
 
-The same code runs at training time and on the device, so the model sees the
-same features in both places (numpy 1.26 and 2.x give identical output). Every step
+``AudioFrontend.steps()`` is the front-end as named steps with every parameter
+(``edgekd.runtime.steps``): read_wav, remove_mean, bandpass, frame, unit_rms,
+power_spectrogram, mel, log, to_model_input. The same steps run at training time
+and on the device, and travel in the artifact's sidecar, so the model sees the
+same features everywhere (numpy 1.26 and 2.x give identical output). Every step
 that carries a known label leak of the heart-sound data is neutralised here:
 DC is removed, a band-pass drops sub-audible drift, and each window is scaled
 to unit RMS so recording level never reaches the model.
@@ -10,7 +13,6 @@ to unit RMS so recording level never reaches the model.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import json
 import math
@@ -21,95 +23,12 @@ from typing import Any, ClassVar, Mapping
 import numpy as np
 
 from edgekd.errors import InputError
+from edgekd.runtime.audio import CLIP_FRACTION, FLOAT_LIMIT, SILENCE_RMS
+from edgekd.runtime.steps import butter_bandpass_gain, mel_filterbank, run_file, run_steps  # noqa: F401
 
-_SLANEY_F_SP = 200.0 / 3.0  # Hz per mel below 1 kHz
-_SLANEY_MIN_LOG_HZ = 1000.0
-_SLANEY_MIN_LOG_MEL = _SLANEY_MIN_LOG_HZ / _SLANEY_F_SP
-_SLANEY_LOGSTEP = np.log(6.4) / 27.0
+#: the steps' names, in order (``AudioFrontend.steps`` gives them with their parameters)
+READ, PREPROCESS, WINDOWS, LOG_MEL = slice(0, 1), slice(1, 3), slice(3, 4), slice(4, 8)
 
-
-def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
-    """Slaney mel scale (librosa ``htk=False``): linear below 1 kHz, log above."""
-    hz = np.asarray(hz, dtype=np.float64)
-    mel = hz / _SLANEY_F_SP
-    log_hz = np.log(np.maximum(hz, _SLANEY_MIN_LOG_HZ) / _SLANEY_MIN_LOG_HZ)
-    log_part = _SLANEY_MIN_LOG_MEL + log_hz / _SLANEY_LOGSTEP
-    return np.where(hz >= _SLANEY_MIN_LOG_HZ, log_part, mel)
-
-
-def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`_hz_to_mel`."""
-    mel = np.asarray(mel, dtype=np.float64)
-    log_mel = np.maximum(mel, _SLANEY_MIN_LOG_MEL) - _SLANEY_MIN_LOG_MEL
-    log_part = _SLANEY_MIN_LOG_HZ * np.exp(_SLANEY_LOGSTEP * log_mel)
-    return np.where(mel >= _SLANEY_MIN_LOG_MEL, log_part, mel * _SLANEY_F_SP)
-
-
-@functools.lru_cache(maxsize=16)
-def mel_filterbank(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> np.ndarray:
-    """Triangular mel filters, equal to ``librosa.filters.mel(htk=False, norm='slaney')``.
-
-    Returns:
-        float64 array (n_mels, n_fft // 2 + 1), read-only because it is cached.
-    """
-    fft_freqs = np.linspace(0.0, sr / 2.0, n_fft // 2 + 1)
-    mel_f = _mel_to_hz(np.linspace(_hz_to_mel(fmin), _hz_to_mel(fmax), n_mels + 2))
-    fdiff = np.diff(mel_f)
-    ramps = mel_f[:, None] - fft_freqs[None, :]
-    lower = -ramps[:-2] / fdiff[:-1, None]
-    upper = ramps[2:] / fdiff[1:, None]
-    weights = np.maximum(0.0, np.minimum(lower, upper))
-    weights *= (2.0 / (mel_f[2:] - mel_f[:-2]))[:, None]  # Slaney: constant area per filter
-    weights.flags.writeable = False
-    return weights
-
-
-@functools.lru_cache(maxsize=16)
-def _trimmed_filterbank_t(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> np.ndarray:
-    """The filterbank transposed, (n_bins_used, n_mels), without the all-zero top bins.
-
-    Bins above fmax carry no weight, so log_mel skips their power and matmul.
-    """
-    fb = mel_filterbank(sr, n_fft, n_mels, fmin, fmax)
-    n_used = int(np.flatnonzero(fb.any(axis=0))[-1]) + 1
-    fb_t = np.ascontiguousarray(fb[:, :n_used].T)
-    fb_t.flags.writeable = False
-    return fb_t
-
-
-def butter_bandpass_gain(freqs: np.ndarray, sr: int, low: float, high: float, order: int) -> np.ndarray:
-    """|H(f)| of ``scipy.signal.butter(order, [low, high], btype='band', fs=sr)``.
-
-    The digital filter is the bilinear transform of an analog Butterworth
-    band-pass with pre-warped edges, so its magnitude has a closed form in the
-    warped frequency Omega = tan(pi f / sr).
-    """
-    w = np.tan(np.pi * np.asarray(freqs, dtype=np.float64) / sr)
-    wl, wh = np.tan(np.pi * low / sr), np.tan(np.pi * high / sr)
-    safe = np.where(w > 0, w, 1.0)
-    with np.errstate(over="ignore"):
-        ratio = ((safe**2 - wl * wh) / (safe * (wh - wl))) ** (2 * order)
-        gain = 1.0 / np.sqrt(1.0 + ratio)
-    return np.where(w > 0, gain, 0.0)
-
-
-def _next_fast_len(n: int) -> int:
-    """Smallest 2^a 3^b 5^c >= n: FFT sizes that pocketfft handles fastest."""
-    best = 1 << max(0, (n - 1).bit_length())
-    p5 = 1
-    while p5 < best:
-        p35 = p5
-        while p35 < best:
-            m = p35
-            while m < n:
-                m *= 2
-            best = min(best, m)
-            p35 *= 3
-        p5 *= 5
-    return best
-
-
-_WINDOWS_PER_BLOCK = 4  # log_mel works on this many windows at a time
 _INT_FIELDS = ("sample_rate", "band_order", "n_fft", "hop_length", "n_mels")
 
 
@@ -221,75 +140,61 @@ class AudioFrontend:
         blob = json.dumps(dataclasses.asdict(self), sort_keys=True).encode("utf-8")
         return hashlib.sha256(blob).hexdigest()[:16]
 
+    def steps(self, *, resample: bool = False) -> list[dict[str, Any]]:
+        """The front-end as an ordered list of steps with every parameter (sidecar v2, ``run_steps``)."""
+        sr = self.sample_rate
+        return [
+            {"step": "read_wav", "sample_rate": sr, "channels": 1, "min_seconds": self.window_s,
+             "scale": "pcm-full-scale", "refuse": {"float_limit": FLOAT_LIMIT, "silence_rms": SILENCE_RMS,
+                                                   "clip_fraction": CLIP_FRACTION},
+             **({"resample": True} if resample else {})},
+            {"step": "remove_mean"},
+            {"step": "bandpass", "sample_rate": sr, "low_hz": self.band_low_hz, "high_hz": self.band_high_hz,
+             "order": self.band_order, "design": "butterworth-bilinear", "phase": "zero", "padding": "reflect",
+             "pad_at_least": max(self.n_fft, sr // 2), "fft_length": "next-2^a*3^b*5^c"},
+            {"step": "frame", "window_samples": self.window_samples, "hop_samples": self.hop_samples,
+             "trailing": "drop"},
+            {"step": "unit_rms", "epsilon": 1e-8},
+            {"step": "power_spectrogram", "n_fft": self.n_fft, "hop_length": self.hop_length, "window": "hann",
+             "window_symmetry": "periodic", "center": False},
+            {"step": "mel", "sample_rate": sr, "n_fft": self.n_fft, "n_mels": self.n_mels, "fmin": self.fmin,
+             "fmax": self.fmax, "mel_scale": "slaney", "normalization": "slaney-area"},
+            {"step": "log", "floor": self.log_floor, "base": "e"},
+            {"step": "to_model_input", "layout": "windows,frames,mels->windows,1,mels,frames", "dtype": "float32"},
+        ]
+
     def load(self, path: Any, *, resample: bool = False) -> np.ndarray:
-        """One WAV file -> model inputs (n_windows, 1, n_mels, n_frames) float32.
+        """One WAV file -> model inputs (n_windows, 1, n_mels, n_frames) float32, by running ``steps()``.
 
         Raises:
-            InputError: the file is unreadable, not mono, at another rate (unless ``resample``)
-                or shorter than one window (naming the file).
+            InputError: the file is unreadable, not mono, at another rate (unless ``resample``),
+                degenerate, or shorter than one window (naming the file).
         """
-        from edgekd.runtime.audio import read_wav
-
-        audio = read_wav(path, sample_rate=self.sample_rate, resample=resample, min_seconds=self.window_s)
-        return self.features(audio)
+        return run_file(self.steps(resample=resample), path)
 
     def preprocess(self, x: np.ndarray) -> np.ndarray:
-        """Remove DC, then zero-phase Butterworth band-pass in the frequency domain.
-
-        Applying the filter's magnitude to the spectrum gives zero phase (no
-        delay). The signal is reflect-padded by half a second (at least n_fft)
-        each side so the circular FFT filter does not wrap one end onto the other.
-        """
-        x = np.asarray(x, dtype=np.float64)
-        if x.ndim != 1 or x.size == 0:
-            raise InputError(f"front-end: expected a non-empty 1-D signal, got shape {x.shape}")
-        x = x - x.mean()
-        pad = min(max(self.n_fft, self.sample_rate // 2), x.size - 1)
-        padded = np.pad(x, pad, mode="reflect")
-        n = _next_fast_len(padded.size)
-        gain = butter_bandpass_gain(np.fft.rfftfreq(n, 1.0 / self.sample_rate), self.sample_rate,
-                                    self.band_low_hz, self.band_high_hz, self.band_order)
-        y = np.fft.irfft(np.fft.rfft(padded, n) * gain, n)
-        return y[pad:pad + x.size].astype(np.float32)
+        """Remove the mean, then the zero-phase Butterworth band-pass (steps ``remove_mean``, ``bandpass``)."""
+        return run_steps(self.steps()[PREPROCESS], x)
 
     def windows(self, x: np.ndarray) -> np.ndarray:
-        """Cut ``x`` into (n_windows, window_samples) float32 windows, hop ``hop_samples``.
-
-        A trailing partial window is dropped; any recording at least one window
-        long yields at least one window.
+        """Cut ``x`` into (n_windows, window_samples) float32 windows, hop ``hop_samples`` (step ``frame``).
 
         Raises:
             InputError: the recording is shorter than one window.
         """
         x = np.asarray(x, dtype=np.float32)
-        if x.ndim != 1:
-            raise InputError(f"front-end: expected a 1-D signal, got shape {x.shape}")
-        if x.size < self.window_samples:
+        if x.ndim == 1 and x.size < self.window_samples:
             raise InputError(f"recording is {x.size / self.sample_rate:.2f} s long, "
                              f"shorter than one {self.window_s:g} s window")
-        view = np.lib.stride_tricks.sliding_window_view(x, self.window_samples)
-        return np.ascontiguousarray(view[:: self.hop_samples])
+        return run_steps(self.steps()[WINDOWS], x)
 
     def log_mel(self, windows: np.ndarray) -> np.ndarray:
-        """Per-window log-mel spectrogram, (n, n_mels, n_frames) float32.
-
-        Each window is scaled to unit RMS first (the recording level is a label
-        leak), then framed (center=False), Hann-windowed, |rfft|^2, mel-filtered
-        and log(max(mel, log_floor)).
-        """
+        """Per-window log-mel spectrogram, (n, n_mels, n_frames) float32: unit RMS, periodic-Hann power
+        spectrogram (center=False), Slaney mel, natural log of max(mel, log_floor)."""
         w = np.asarray(windows, dtype=np.float64)
         if w.ndim != 2 or w.shape[1] != self.window_samples:
             raise InputError(f"front-end: expected windows of shape (n, {self.window_samples}), got {w.shape}")
-        w = w / (np.sqrt(np.mean(w * w, axis=1, keepdims=True)) + 1e-8)
-        hann = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(self.n_fft) / self.n_fft)  # periodic
-        fb_t = _trimmed_filterbank_t(self.sample_rate, self.n_fft, self.n_mels, self.fmin, self.fmax)
-        mel = np.empty((w.shape[0], self.n_frames, self.n_mels))
-        for start in range(0, w.shape[0], _WINDOWS_PER_BLOCK):  # blocks keep the frames in cache
-            block = w[start:start + _WINDOWS_PER_BLOCK]
-            frames = np.lib.stride_tricks.sliding_window_view(block, self.n_fft, axis=1)[:, :: self.hop_length]
-            spec = np.fft.rfft(frames * hann, axis=-1)[..., : fb_t.shape[0]]
-            mel[start:start + _WINDOWS_PER_BLOCK] = (spec.real**2 + spec.imag**2) @ fb_t
-        return np.log(np.maximum(mel, self.log_floor)).transpose(0, 2, 1).astype(np.float32)
+        return run_steps(self.steps()[LOG_MEL], w).transpose(0, 2, 1).astype(np.float32)
 
     def features(self, x: np.ndarray) -> np.ndarray:
         """Raw samples -> model inputs (n_windows, 1, n_mels, n_frames) float32, C-contiguous.
@@ -298,4 +203,8 @@ class AudioFrontend:
         tensor, and torch's convolutions then rounded differently than on the same values read
         back from the feature cache, so a run's figures depended on whether the cache was warm.
         """
-        return np.ascontiguousarray(self.log_mel(self.windows(self.preprocess(x)))[:, None])
+        x = np.asarray(x)
+        if x.ndim == 1 and x.size < self.window_samples:
+            raise InputError(f"recording is {x.size / self.sample_rate:.2f} s long, "
+                             f"shorter than one {self.window_s:g} s window")
+        return run_steps(self.steps()[1:], x)

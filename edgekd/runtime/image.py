@@ -129,8 +129,22 @@ class ImageFrontend:
         return hashlib.sha256(blob).hexdigest()[:16]
 
     # ------------------------------------------------------------ the transform
+    def steps(self) -> list[dict[str, Any]]:
+        """The front-end as an ordered list of steps with every parameter (sidecar v2, ``run_steps``)."""
+        return [
+            {"step": "decode_image", "color": "rgb8", "exif_orientation": "apply", "alpha": "composite",
+             "background": list(self.background)},
+            {"step": "check_size", "min_side": self.min_side, "max_aspect": self.max_aspect},
+            {"step": "resize_shorter", "shorter_side": self.resize, "filter": "bilinear", "antialias": True,
+             "rounding": "round-half-even", "library": "pillow"},
+            {"step": "center_crop", "size": self.size, "offset": "round-half-even((side - size) / 2)"},
+            {"step": "scale", "divide_by": 255.0, "dtype": "float32"},
+            {"step": "normalize", "mean": list(self.mean), "std": list(self.std), "axis": "last"},
+            {"step": "to_model_input", "layout": "h,w,c->1,c,h,w", "dtype": "float32"},
+        ]
+
     def load_rgb(self, path: str | os.PathLike[str]) -> np.ndarray:
-        """Decode, orient and validate one image file.
+        """Decode, orient and validate one image file (steps ``decode_image``, ``check_size``).
 
         Returns:
             uint8 array (H, W, 3), EXIF orientation applied.
@@ -139,40 +153,30 @@ class ImageFrontend:
             InputError: the file is missing, not an image, corrupt or truncated, 16-bit/float,
                 smaller than ``min_side`` or more elongated than ``max_aspect`` (naming the file).
         """
-        rgb = decode_rgb(path, self.background)
-        self.check_shape(rgb.shape[1], rgb.shape[0], path)
-        return rgb
+        from edgekd.runtime.steps import run_file
+
+        return run_file(self.steps()[:2], path)
 
     def check_shape(self, width: int, height: int, where: Any) -> None:
         """Refuse an image too small or too elongated for this front-end, naming ``where``."""
-        short, long = min(width, height), max(width, height)
-        if short < self.min_side:
-            raise InputError(f"{where}: image is {width}x{height} pixels; the shorter side must be at least "
-                             f"{self.min_side} (front-end min_side)")
-        if long / short > self.max_aspect:
-            raise InputError(f"{where}: image is {width}x{height} pixels, aspect ratio {long / short:.2f}; more than "
-                             f"front-end max_aspect {self.max_aspect:g} (the centre crop would keep "
-                             f"{short / long:.0%} of it): crop it to the leaf first")
+        from edgekd.runtime.steps import check_size
+
+        try:
+            check_size(np.zeros((height, width, 0), np.uint8), min_side=self.min_side, max_aspect=self.max_aspect)
+        except InputError as exc:
+            raise InputError(f"{where}: {exc}") from None
 
     def transform(self, rgb: np.ndarray) -> np.ndarray:
         """uint8 (H, W, 3) RGB -> float32 (3, size, size): resize shorter side, centre crop, normalise."""
-        Image, _ = _pil()
-        rgb = np.asarray(rgb)
-        if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
-            raise InputError(f"front-end: expected uint8 (H, W, 3) RGB, got {rgb.dtype} {rgb.shape}")
-        h, w = rgb.shape[:2]
-        nw, nh = resized_size(w, h, self.resize)
-        im = Image.fromarray(rgb, "RGB")
-        if (nw, nh) != (w, h):
-            im = im.resize((nw, nh), Image.Resampling.BILINEAR)
-        left, top = crop_box(nw, nh, self.size)
-        arr = np.asarray(im, dtype=np.float32)[top : top + self.size, left : left + self.size] / np.float32(255.0)
-        arr = (arr - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
-        return np.ascontiguousarray(arr.transpose(2, 0, 1), dtype=np.float32)
+        from edgekd.runtime.steps import run_steps
+
+        return run_steps(self.steps()[2:], rgb)[0]
 
     def features(self, path: str | os.PathLike[str]) -> np.ndarray:
-        """One image file -> model input batch (1, 3, size, size) float32 (one "window")."""
-        return self.transform(self.load_rgb(path))[None]
+        """One image file -> model input batch (1, 3, size, size) float32 (one "window"), by running ``steps()``."""
+        from edgekd.runtime.steps import run_file
+
+        return run_file(self.steps(), path)
 
     def load(self, path: str | os.PathLike[str], *, resample: bool = False) -> np.ndarray:
         """The front-end protocol's reader: one image file -> (1, 3, size, size); ``resample`` is audio's."""

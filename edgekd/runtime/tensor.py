@@ -83,14 +83,16 @@ class TensorFrontend:
             raise InputError(f"{where}: the array contains NaN or infinity")
         return np.ascontiguousarray(a)
 
+    def steps(self) -> list[dict[str, Any]]:
+        """The front-end as steps: read the array, check its shape, cast (sidecar v2, ``run_steps``)."""
+        return [{"step": "load_npy", "allow_pickle": False},
+                {"step": "check_shape", "shape": list(self.input_shape)},
+                {"step": "to_model_input", "layout": "as-is", "dtype": "float32"}]
+
     def load(self, path: str | os.PathLike[str], *, resample: bool = False) -> np.ndarray:
         """One ``.npy`` file -> (n, *shape) float32 (``resample`` is audio's and ignored here)."""
-        try:
-            array = np.load(path, allow_pickle=False)
-        except ValueError as exc:  # object arrays need pickle: refused
-            raise InputError(f"{path}: not a plain numeric .npy array ({str(exc).splitlines()[0]})") from None
-        except OSError as exc:
-            raise InputError(f"{path}: cannot read the array ({exc.strerror or exc})") from None
-        if not isinstance(array, np.ndarray):
-            raise InputError(f"{path}: expected one array (.npy), got an archive of several (.npz)")
-        return self.windows_of(array, path)
+        from edgekd.runtime.steps import load_npy, run_file
+
+        if self.shape is None:
+            return self.windows_of(load_npy(path), path)
+        return run_file(self.steps(), path)

@@ -1,0 +1,412 @@
+"""Front-ends as an ordered list of named steps: the spec a device implements, and the code that runs it.
+
+Each step is a pure function ``x -> x`` with keyword parameters. A front-end's
+``steps()`` lists them with **every** parameter that changes the output; sidecars
+(schema ``edgekd.artifact/2``) carry that list, and ``run_steps`` executes it, on
+the training side and on the device, so the spec and the code cannot drift apart.
+Parameters that name a choice this runtime makes one way only (``padding:
+reflect``, ``window: hann``) are checked, not ignored: a sidecar asking for
+another choice is refused by name.
+
+The first step of a list reads a file (``read_wav``, ``decode_image``,
+``load_npy``); the last gives the model input ``(windows, *input_shape)`` float32.
+
+Example:
+    >>> import numpy as np
+    >>> from edgekd.runtime.steps import run_steps
+    >>> steps = [{"step": "remove_mean"}, {"step": "frame", "window_samples": 4, "hop_samples": 2,
+    ...          "trailing": "drop"}]
+    >>> run_steps(steps, np.arange(8.0)).shape
+    (3, 4)
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Mapping, Optional, Sequence
+
+import numpy as np
+
+from edgekd.errors import InputError
+
+StepFn = Callable[..., Any]
+STEPS: dict[str, StepFn] = {}
+
+
+def step(name: str) -> Callable[[StepFn], StepFn]:
+    """Register a step function under ``name``."""
+
+    def add(fn: StepFn) -> StepFn:
+        STEPS[name] = fn
+        return fn
+
+    return add
+
+
+def _require(name: str, key: str, got: Any, *allowed: Any) -> None:
+    if got not in allowed:
+        raise InputError(f"front-end step '{name}': {key} {got!r} is not implemented here (this runtime does "
+                         f"{', '.join(map(repr, allowed))})")
+
+
+def run_file(steps: Sequence[Mapping[str, Any]], path: Any, record: Optional[list] = None) -> Any:
+    """``run_steps`` on a file; a refusal that does not name the file is prefixed with it."""
+    try:
+        return run_steps(steps, path, record)
+    except InputError as exc:
+        if where_of(path) in str(exc):
+            raise
+        raise InputError(f"{where_of(path)}: {exc}") from None
+
+
+def run_steps(steps: Sequence[Mapping[str, Any]], x: Any, record: Optional[list] = None) -> Any:
+    """Run ``steps`` on ``x`` (a file path for a list that starts with a reader).
+
+    Args:
+        steps: ``[{"step": name, **params}, ...]``.
+        x: the first step's input.
+        record: when a list, ``(step name, output)`` is appended after every step (golden vectors).
+
+    Raises:
+        InputError: an unknown step or parameter (naming it), or input the step refuses.
+    """
+    for i, spec in enumerate(steps):
+        if not isinstance(spec, Mapping) or not isinstance(spec.get("step"), str):
+            raise InputError(f"front-end step {i}: expected a mapping with a 'step' name, got {spec!r}")
+        name = spec["step"]
+        fn = STEPS.get(name)
+        if fn is None:
+            raise InputError(f"front-end step {i}: unknown step {name!r} (this runtime knows {', '.join(sorted(STEPS))})")
+        params = {k: v for k, v in spec.items() if k != "step"}
+        try:
+            x = fn(x, **params)
+        except TypeError as exc:
+            raise InputError(f"front-end step {i} ({name}): {exc}") from None
+        if record is not None:
+            record.append((name, x))
+    return x
+
+
+# ---------------------------------------------------------------- audio
+@step("read_wav")
+def read_wav_step(path: Any, *, sample_rate: int, channels: int = 1, min_seconds: float = 0.0,
+                  scale: str = "pcm-full-scale", resample: bool = False,
+                  refuse: Optional[Mapping[str, float]] = None) -> np.ndarray:
+    """WAV file -> float32 samples in [-1, 1] (PCM: int / 2^(bits-1); 8-bit: (u8 - 128) / 128; float as stored),
+    mono at ``sample_rate``, at least ``min_seconds`` long. ``refuse``: a degenerate recording is refused: float
+    samples beyond ±``float_limit``, an RMS below ``silence_rms`` (or a constant signal), more than
+    ``clip_fraction`` of the samples at full scale (``edgekd.runtime.audio.check_signal``)."""
+    from edgekd.runtime.audio import check_signal, read_wav
+
+    _require("read_wav", "channels", channels, 1)
+    _require("read_wav", "scale", scale, "pcm-full-scale")
+    x = read_wav(path, sample_rate=int(sample_rate), resample=resample, min_seconds=float(min_seconds))
+    if refuse is not None:
+        check_signal(x, path, is_float=_is_float_wav(path), **{k: float(v) for k, v in refuse.items()})
+    return x
+
+
+def _is_float_wav(path: Any) -> bool:
+    from edgekd.runtime.audio import wav_info
+
+    return bool(wav_info(path).get("float"))
+
+
+@step("remove_mean")
+def remove_mean(x: np.ndarray) -> np.ndarray:
+    """Subtract the recording's mean (float64)."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 1 or x.size == 0:
+        raise InputError(f"front-end: expected a non-empty 1-D signal, got shape {x.shape}")
+    return x - x.mean()
+
+
+def next_fast_len(n: int) -> int:
+    """Smallest 2^a 3^b 5^c >= n: the FFT length of the band-pass."""
+    best = 1 << max(0, (n - 1).bit_length())
+    p5 = 1
+    while p5 < best:
+        p35 = p5
+        while p35 < best:
+            m = p35
+            while m < n:
+                m *= 2
+            best = min(best, m)
+            p35 *= 3
+        p5 *= 5
+    return best
+
+
+def butter_bandpass_gain(freqs: np.ndarray, sr: int, low: float, high: float, order: int) -> np.ndarray:
+    """|H(f)| of ``scipy.signal.butter(order, [low, high], btype='band', fs=sr)``.
+
+    The digital filter is the bilinear transform of an analog Butterworth band-pass with
+    pre-warped edges, so its magnitude has a closed form in the warped frequency tan(pi f / sr).
+    """
+    w = np.tan(np.pi * np.asarray(freqs, dtype=np.float64) / sr)
+    wl, wh = np.tan(np.pi * low / sr), np.tan(np.pi * high / sr)
+    safe = np.where(w > 0, w, 1.0)
+    with np.errstate(over="ignore"):
+        ratio = ((safe**2 - wl * wh) / (safe * (wh - wl))) ** (2 * order)
+        gain = 1.0 / np.sqrt(1.0 + ratio)
+    return np.where(w > 0, gain, 0.0)
+
+
+@step("bandpass")
+def bandpass(x: np.ndarray, *, sample_rate: int, low_hz: float, high_hz: float, order: int,
+             design: str = "butterworth-bilinear", phase: str = "zero", padding: str = "reflect",
+             pad_at_least: int = 1000, fft_length: str = "next-2^a*3^b*5^c") -> np.ndarray:
+    """Zero-phase Butterworth band-pass: the filter's magnitude |H(f)| (order ``order`` per edge, edges pre-warped,
+    as ``scipy.signal.butter(order, [low, high], 'band', fs)``) multiplies the real FFT of the signal, which is
+    first reflect-padded by ``min(pad_at_least, n - 1)`` samples each side; the FFT length is the smallest
+    2^a 3^b 5^c at least the padded length; the padding is cut off again; float32 out."""
+    _require("bandpass", "design", design, "butterworth-bilinear")
+    _require("bandpass", "phase", phase, "zero")
+    _require("bandpass", "padding", padding, "reflect")
+    _require("bandpass", "fft_length", fft_length, "next-2^a*3^b*5^c")
+    x = np.asarray(x, dtype=np.float64)
+    pad = min(int(pad_at_least), x.size - 1)
+    padded = np.pad(x, pad, mode="reflect")
+    n = next_fast_len(padded.size)
+    gain = butter_bandpass_gain(np.fft.rfftfreq(n, 1.0 / sample_rate), int(sample_rate), float(low_hz),
+                                float(high_hz), int(order))
+    y = np.fft.irfft(np.fft.rfft(padded, n) * gain, n)
+    return y[pad:pad + x.size].astype(np.float32)
+
+
+@step("frame")
+def frame(x: np.ndarray, *, window_samples: int, hop_samples: int, trailing: str = "drop") -> np.ndarray:
+    """Cut into ``(n, window_samples)`` windows every ``hop_samples``; a trailing partial window is dropped."""
+    _require("frame", "trailing", trailing, "drop")
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim != 1:
+        raise InputError(f"front-end: expected a 1-D signal, got shape {x.shape}")
+    if x.size < window_samples:
+        raise InputError(f"recording is {x.size} samples long, shorter than one window of {window_samples}")
+    view = np.lib.stride_tricks.sliding_window_view(x, int(window_samples))
+    return np.ascontiguousarray(view[:: int(hop_samples)])
+
+
+@step("unit_rms")
+def unit_rms(windows: np.ndarray, *, epsilon: float = 1e-8) -> np.ndarray:
+    """Scale each window to unit RMS: ``w / (sqrt(mean(w^2)) + epsilon)`` (float64): the level is a label leak."""
+    w = np.asarray(windows, dtype=np.float64)
+    if w.ndim != 2:
+        raise InputError(f"front-end: expected windows (n, samples), got shape {w.shape}")
+    return w / (np.sqrt(np.mean(w * w, axis=1, keepdims=True)) + float(epsilon))
+
+
+_WINDOWS_PER_BLOCK = 4  # spectra and mel products run on this many windows at a time
+
+
+@step("power_spectrogram")
+def power_spectrogram(windows: np.ndarray, *, n_fft: int, hop_length: int, window: str = "hann",
+                      window_symmetry: str = "periodic", center: bool = False) -> np.ndarray:
+    """Frames of ``n_fft`` samples every ``hop_length`` (no centring, no padding), times a periodic Hann window
+    ``0.5 - 0.5 cos(2 pi k / n_fft)``, ``|rfft|^2``: ``(n, frames, n_fft // 2 + 1)`` float64."""
+    _require("power_spectrogram", "window", window, "hann")
+    _require("power_spectrogram", "window_symmetry", window_symmetry, "periodic")
+    _require("power_spectrogram", "center", center, False)
+    w = np.asarray(windows, dtype=np.float64)
+    n_fft, hop = int(n_fft), int(hop_length)
+    hann = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n_fft) / n_fft)
+    n_frames = 1 + (w.shape[1] - n_fft) // hop
+    out = np.empty((w.shape[0], n_frames, n_fft // 2 + 1))
+    for start in range(0, w.shape[0], _WINDOWS_PER_BLOCK):  # blocks keep the frames in cache (same sums whatever n)
+        block = w[start:start + _WINDOWS_PER_BLOCK]
+        frames = np.lib.stride_tricks.sliding_window_view(block, n_fft, axis=1)[:, ::hop]
+        spec = np.fft.rfft(frames * hann, axis=-1)
+        out[start:start + _WINDOWS_PER_BLOCK] = spec.real**2 + spec.imag**2
+    return out
+
+
+_SLANEY_F_SP = 200.0 / 3.0  # Hz per mel below 1 kHz
+_SLANEY_MIN_LOG_HZ = 1000.0
+_SLANEY_MIN_LOG_MEL = _SLANEY_MIN_LOG_HZ / _SLANEY_F_SP
+_SLANEY_LOGSTEP = np.log(6.4) / 27.0
+
+
+def hz_to_mel(hz: np.ndarray) -> np.ndarray:
+    """Slaney mel scale (librosa ``htk=False``): linear below 1 kHz, log above."""
+    hz = np.asarray(hz, dtype=np.float64)
+    mel = hz / _SLANEY_F_SP
+    log_hz = np.log(np.maximum(hz, _SLANEY_MIN_LOG_HZ) / _SLANEY_MIN_LOG_HZ)
+    return np.where(hz >= _SLANEY_MIN_LOG_HZ, _SLANEY_MIN_LOG_MEL + log_hz / _SLANEY_LOGSTEP, mel)
+
+
+def mel_to_hz(mel: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`hz_to_mel`."""
+    mel = np.asarray(mel, dtype=np.float64)
+    log_mel = np.maximum(mel, _SLANEY_MIN_LOG_MEL) - _SLANEY_MIN_LOG_MEL
+    return np.where(mel >= _SLANEY_MIN_LOG_MEL, _SLANEY_MIN_LOG_HZ * np.exp(_SLANEY_LOGSTEP * log_mel),
+                    mel * _SLANEY_F_SP)
+
+
+_FILTERBANKS: dict[tuple, np.ndarray] = {}
+
+
+def mel_filterbank(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> np.ndarray:
+    """Triangular mel filters, equal to ``librosa.filters.mel(htk=False, norm='slaney')``: (n_mels, n_fft//2+1)."""
+    key = (int(sr), int(n_fft), int(n_mels), float(fmin), float(fmax))
+    if key not in _FILTERBANKS:
+        fft_freqs = np.linspace(0.0, sr / 2.0, n_fft // 2 + 1)
+        mel_f = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
+        fdiff = np.diff(mel_f)
+        ramps = mel_f[:, None] - fft_freqs[None, :]
+        lower = -ramps[:-2] / fdiff[:-1, None]
+        upper = ramps[2:] / fdiff[1:, None]
+        weights = np.maximum(0.0, np.minimum(lower, upper))
+        weights *= (2.0 / (mel_f[2:] - mel_f[:-2]))[:, None]  # Slaney: constant area per filter
+        weights.flags.writeable = False
+        _FILTERBANKS[key] = weights
+    return _FILTERBANKS[key]
+
+
+@step("mel")
+def mel(power: np.ndarray, *, sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float,
+        mel_scale: str = "slaney", normalization: str = "slaney-area") -> np.ndarray:
+    """Power spectra times triangular mel filters (Slaney scale, each filter of unit area, from ``fmin`` to
+    ``fmax`` over ``n_mels`` bands, as ``librosa.filters.mel(htk=False, norm='slaney')``): (n, frames, n_mels)."""
+    _require("mel", "mel_scale", mel_scale, "slaney")
+    _require("mel", "normalization", normalization, "slaney-area")
+    fb = mel_filterbank(int(sample_rate), int(n_fft), int(n_mels), float(fmin), float(fmax))
+    n_used = int(np.flatnonzero(fb.any(axis=0))[-1]) + 1  # bins above fmax carry no weight
+    fb_t = np.ascontiguousarray(fb[:, :n_used].T)
+    p = np.asarray(power, dtype=np.float64)
+    out = np.empty((p.shape[0], p.shape[1], int(n_mels)))
+    for start in range(0, p.shape[0], _WINDOWS_PER_BLOCK):
+        out[start:start + _WINDOWS_PER_BLOCK] = np.ascontiguousarray(p[start:start + _WINDOWS_PER_BLOCK, :, :n_used]) @ fb_t
+    return out
+
+
+@step("log")
+def log(x: np.ndarray, *, floor: float, base: str = "e") -> np.ndarray:
+    """Natural log of ``max(x, floor)``."""
+    _require("log", "base", base, "e")
+    return np.log(np.maximum(np.asarray(x, dtype=np.float64), float(floor)))
+
+
+@step("to_model_input")
+def to_model_input(x: np.ndarray, *, layout: str, dtype: str = "float32") -> np.ndarray:
+    """Arrange as the model input: ``windows,mels,frames->windows,1,mels,frames`` (spectrograms),
+    ``h,w,c->1,c,h,w`` (one image), ``as-is`` (arrays); cast to float32, C-contiguous."""
+    _require("to_model_input", "dtype", dtype, "float32")
+    x = np.asarray(x)
+    if layout == "windows,frames,mels->windows,1,mels,frames":
+        x = x.transpose(0, 2, 1).astype(np.float32)[:, None]
+    elif layout == "h,w,c->1,c,h,w":
+        x = x.transpose(2, 0, 1)[None]
+    elif layout != "as-is":
+        raise InputError(f"front-end step 'to_model_input': layout {layout!r} is not implemented here")
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+# ---------------------------------------------------------------- images
+@step("decode_image")
+def decode_image(path: Any, *, color: str = "rgb8", exif_orientation: str = "apply",
+                 alpha: str = "composite", background: Sequence[int] = (255, 255, 255)) -> np.ndarray:
+    """Image file -> uint8 (H, W, 3) RGB: EXIF orientation applied; grey, palette, CMYK converted; alpha composited
+    over ``background``; 16-bit and float images refused (Pillow)."""
+    from edgekd.runtime.image import decode_rgb
+
+    _require("decode_image", "color", color, "rgb8")
+    _require("decode_image", "exif_orientation", exif_orientation, "apply")
+    _require("decode_image", "alpha", alpha, "composite")
+    return decode_rgb(path, tuple(int(v) for v in background))
+
+
+@step("check_size")
+def check_size(rgb: np.ndarray, *, min_side: int, max_aspect: float) -> np.ndarray:
+    """Refuse an image whose shorter side is below ``min_side`` or whose long/short ratio is above ``max_aspect``."""
+    h, w = np.asarray(rgb).shape[:2]
+    short, long = min(w, h), max(w, h)
+    if short < min_side:
+        raise InputError(f"image is {w}x{h} pixels; the shorter side must be at least {min_side} (front-end min_side)")
+    if long / short > max_aspect:
+        raise InputError(f"image is {w}x{h} pixels, aspect ratio {long / short:.2f}; more than front-end max_aspect "
+                         f"{max_aspect:g} (the centre crop would keep {short / long:.0%} of it): crop it first")
+    return rgb
+
+
+@step("resize_shorter")
+def resize_shorter(rgb: np.ndarray, *, shorter_side: int, filter: str = "bilinear", antialias: bool = True,
+                   rounding: str = "round-half-even", library: str = "pillow") -> np.ndarray:
+    """Scale so the shorter side is ``shorter_side`` (the other side ``round(long * shorter_side / short)``, at
+    least ``shorter_side``), Pillow ``Image.resize`` with its bilinear filter, which antialiases when shrinking."""
+    from edgekd.runtime.image import _pil, resized_size
+
+    _require("resize_shorter", "filter", filter, "bilinear")
+    _require("resize_shorter", "antialias", antialias, True)
+    _require("resize_shorter", "rounding", rounding, "round-half-even")
+    _require("resize_shorter", "library", library, "pillow")
+    Image, _ = _pil()
+    rgb = np.asarray(rgb)
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise InputError(f"front-end: expected uint8 (H, W, 3) RGB, got {rgb.dtype} {rgb.shape}")
+    h, w = rgb.shape[:2]
+    nw, nh = resized_size(w, h, int(shorter_side))
+    if (nw, nh) == (w, h):
+        return rgb
+    return np.asarray(Image.fromarray(rgb, "RGB").resize((nw, nh), Image.Resampling.BILINEAR))
+
+
+@step("center_crop")
+def center_crop(rgb: np.ndarray, *, size: int, offset: str = "round-half-even((side - size) / 2)") -> np.ndarray:
+    """The centred ``size`` x ``size`` crop, its top-left at ``round((side - size) / 2)`` (torchvision's rounding)."""
+    from edgekd.runtime.image import crop_box
+
+    _require("center_crop", "offset", offset, "round-half-even((side - size) / 2)")
+    h, w = np.asarray(rgb).shape[:2]
+    left, top = crop_box(w, h, int(size))
+    return rgb[top:top + int(size), left:left + int(size)]
+
+
+@step("scale")
+def scale(x: np.ndarray, *, divide_by: float, dtype: str = "float32") -> np.ndarray:
+    """Pixels to [0, 1]: ``float32(x) / float32(divide_by)``."""
+    _require("scale", "dtype", dtype, "float32")
+    return np.asarray(x, dtype=np.float32) / np.float32(divide_by)
+
+
+@step("normalize")
+def normalize(x: np.ndarray, *, mean: Sequence[float], std: Sequence[float], axis: str = "last") -> np.ndarray:
+    """Per channel (the last axis): ``(x - mean) / std`` in float32."""
+    _require("normalize", "axis", axis, "last")
+    return (np.asarray(x, np.float32) - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
+
+
+# ---------------------------------------------------------------- arrays
+@step("load_npy")
+def load_npy(path: Any, *, allow_pickle: bool = False) -> np.ndarray:
+    """A ``.npy`` file, read without unpickling anything."""
+    _require("load_npy", "allow_pickle", allow_pickle, False)
+    try:
+        array = np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        raise InputError(f"{path}: not a plain numeric .npy array ({str(exc).splitlines()[0]})") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the array ({exc.strerror or exc})") from None
+    if not isinstance(array, np.ndarray):
+        raise InputError(f"{path}: expected one array (.npy), got an archive of several (.npz)")
+    return array
+
+
+@step("check_shape")
+def check_shape(x: np.ndarray, *, shape: Sequence[int]) -> np.ndarray:
+    """One example of ``shape`` (a batch of one is added) or a stack ``(n, *shape)``; numeric and finite."""
+    a = np.asarray(x)
+    if a.dtype.kind not in "biuf":
+        raise InputError(f"expected a numeric array, got dtype {a.dtype}")
+    want = tuple(int(d) for d in shape)
+    if a.shape == want:
+        a = a[None]
+    elif a.ndim != len(want) + 1 or a.shape[1:] != want or a.shape[0] == 0:
+        raise InputError(f"array of shape {list(a.shape)} fits neither the input shape {list(want)} nor a stack "
+                         f"(n, {', '.join(map(str, want))})")
+    if not np.all(np.isfinite(a)):
+        raise InputError("the array contains NaN or infinity")
+    return a
+
+
+def where_of(path: Any) -> str:
+    return os.fspath(path) if isinstance(path, (str, os.PathLike)) else "input"
