@@ -1,8 +1,14 @@
 """The ``X.edgekd.json`` sidecar that travels with every artifact ``X.tflite`` / ``X.onnx``.
 
-The sidecar records what the artifact is (recipe, precision, I/O description,
-label names, ...) so a device can evaluate or benchmark it without the training
-toolchain. This module is stdlib-only: it runs on the device too.
+The sidecar is the device contract: complete enough for someone else to implement
+the front-end and read the output in another language. Schema ``edgekd.artifact/2``
+(published as ``sidecar.schema.json`` beside this module) carries the front-end as an
+ordered list of named steps with every parameter (``frontend.steps``, executed by
+``edgekd.runtime.steps``), the input quantization and its rounding rule, the output
+semantics (logits, label order, positive class index, aggregation over windows,
+decision threshold and its rule) and the versions that made it. Sidecars of schema
+``edgekd.artifact/1`` (front-end settings only) are still read. Stdlib-only: it runs on
+the device too.
 """
 
 from __future__ import annotations
@@ -15,7 +21,9 @@ from typing import Any
 from edgekd.atomic import write_text
 from edgekd.errors import InputError
 
-SCHEMA = "edgekd.artifact/1"
+SCHEMA = "edgekd.artifact/2"
+SCHEMAS = ("edgekd.artifact/1", "edgekd.artifact/2")  # what read_sidecar accepts
+SCHEMA_FILE = Path(__file__).with_name("sidecar.schema.json")
 
 
 def sidecar_path(artifact: str | os.PathLike[str]) -> Path:
@@ -51,9 +59,10 @@ def read_sidecar(artifact: str | os.PathLike[str]) -> dict[str, Any]:
         raise InputError(f"{path}: sidecar not found (every artifact needs one)") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"{path}: sidecar is not readable JSON ({exc})") from None
-    if not isinstance(meta, dict) or meta.get("schema") != SCHEMA:
+    if not isinstance(meta, dict) or meta.get("schema") not in SCHEMAS:
         found = meta.get("schema") if isinstance(meta, dict) else type(meta).__name__
-        raise InputError(f"{path}: sidecar schema is {found!r}, expected {SCHEMA!r}")
+        raise InputError(f"{path}: sidecar schema is {found!r}; this edgekd reads {' and '.join(SCHEMAS)} "
+                         "(a newer edgekd wrote it?)")
     check_sidecar(meta, path)
     return meta
 
@@ -82,6 +91,10 @@ def check_sidecar(meta: dict[str, Any], where: Any) -> None:
             raise bad(field, f"must be a name, got {meta[field]!r}")
     if not isinstance(meta.get("frontend"), dict):
         raise bad("frontend", "is missing or not a mapping: the device cannot compute the model's input")
+    steps = meta["frontend"].get("steps")
+    if steps is not None and (not isinstance(steps, list) or not all(
+            isinstance(s, dict) and isinstance(s.get("step"), str) for s in steps)):
+        raise bad("frontend.steps", "must be a list of {step: name, ...parameters}")
     if meta.get("aggregation") is not None and not isinstance(meta["aggregation"], str):
         raise bad("aggregation", f"must be a name, got {meta['aggregation']!r}")
     decision = meta.get("decision")

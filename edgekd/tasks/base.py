@@ -156,8 +156,14 @@ class Task:
         return classification_metrics(y_true, y_pred, labels, positive)
 
     def sidecar(self) -> dict[str, Any]:
-        """What the device needs to run an artifact of this task: task name, front-end, aggregation."""
-        return {"task": self.name, "frontend": self.frontend.to_dict(), "aggregation": self.aggregation}
+        """What the device needs to run an artifact of this task (sidecar schema ``edgekd.artifact/2``): the task,
+        the front-end's kind, settings and ordered steps with every parameter, and the aggregation over windows."""
+        fe = self.frontend
+        steps = fe.steps() if hasattr(fe, "steps") else None  # a plugin front-end may come without a step list
+        return {"task": self.name, "frontend": {"kind": fe.kind, "settings": fe.to_dict(), "steps": steps},
+                "aggregation": self.aggregation,
+                "aggregation_rule": f"an item's class probabilities are the {self.aggregation} over its windows of "
+                                    "softmax(model output)"}
 
 
 def _check_task(key: str, obj: Any) -> None:
