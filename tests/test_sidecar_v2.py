@@ -123,3 +123,54 @@ def test_a_v1_sidecar_is_still_read(capsys):
     assert meta["schema"] == "edgekd.artifact/1"
     assert main(["eval", str(DATA / "heart-student-tflite-int8.tflite"), "--data", str(HEART), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["n"] == 150
+
+
+def test_the_published_schema_and_step_reference_are_generated_from_the_steps():
+    """docs/sidecar-v2.md and both schema copies are what `python -m edgekd.runtime.stepschema --write` makes."""
+    from edgekd.runtime.stepschema import stale_files
+
+    assert stale_files() == []
+
+
+def test_the_schema_defines_every_step_the_runtime_runs():
+    from edgekd.runtime.sidecar import SCHEMA_FILE
+    from edgekd.runtime.steps import STEPS
+
+    defs = json.loads(SCHEMA_FILE.read_text())["$defs"]
+    assert {k[len("step_"):] for k in defs if k.startswith("step_")} == set(STEPS)
+    assert defs["step_bandpass"]["properties"]["phase"]["enum"] == ["zero"]
+    assert "unit RMS" in defs["step_unit_rms"]["description"]
+
+
+@pytest.mark.parametrize("index, change, expect", [
+    (2, {"design": "chebyshev"}, "'chebyshev' is not one of"),
+    (4, {"gain": 2.0}, "Additional properties are not allowed ('gain'"),
+    (3, {"window_samples": None}, "None is not of type 'integer'"),
+])
+def test_the_schema_refuses_a_step_parameter_the_runtime_would_not_run(audio_artifact, index, change, expect):
+    art, _ = audio_artifact
+    meta = json.loads(json.dumps(art.sidecar))
+    meta["frontend"]["steps"][index].update(change)
+    assert any(expect in m for m in _validate(meta))
+
+
+def test_the_schema_leaves_a_plugins_step_to_its_plugin(audio_artifact):
+    art, _ = audio_artifact
+    meta = json.loads(json.dumps(art.sidecar))
+    meta["frontend"]["steps"].insert(5, {"step": "envelope", "cutoff_hz": 20})
+    assert _validate(meta) == []
+
+
+def test_upgrade_rewrites_a_v1_sidecar_as_v2_and_scores_the_same(tmp_path, capsys):
+    for suffix in (".tflite", ".edgekd.json"):
+        shutil.copyfile(DATA / f"heart-student-tflite-int8{suffix}", tmp_path / f"m{suffix}")
+    art = tmp_path / "m.tflite"
+    assert main(["eval", str(art), "--data", str(HEART), "--json", "--items"]) == 0
+    before = json.loads(capsys.readouterr().out)
+    assert main(["upgrade", str(art)]) == 0
+    assert "edgekd.artifact/1 -> edgekd.artifact/2" in capsys.readouterr().out
+    meta = json.loads((tmp_path / "m.edgekd.json").read_text())
+    assert meta["schema"] == "edgekd.artifact/2" and meta["upgraded_from"] == "edgekd.artifact/1"
+    assert _validate(meta) == [] and (tmp_path / "m.edgekd.v1.json").is_file()
+    assert main(["eval", str(art), "--data", str(HEART), "--json", "--items"]) == 0
+    assert json.loads(capsys.readouterr().out)["items"] == before["items"]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping, Optional, Sequence
 
 from edgekd.atomic import write_text
 from edgekd.errors import InputError
@@ -109,9 +109,6 @@ def check_sidecar(meta: dict[str, Any], where: Any) -> None:
 def write_sidecar(artifact: str | os.PathLike[str], meta: dict[str, Any]) -> Path:
     """Write the sidecar of ``artifact`` atomically (temp file + rename).
 
-    ``edgekd.atomic`` is not used on purpose: ``edgekd.runtime`` depends only on
-    the stdlib, numpy and ``edgekd.errors``.
-
     Args:
         artifact: path of the artifact the sidecar describes.
         meta: JSON-serialisable metadata; ``"schema"`` is set to ``SCHEMA``.
@@ -124,3 +121,53 @@ def write_sidecar(artifact: str | os.PathLike[str], meta: dict[str, Any]) -> Pat
     text = json.dumps(doc, indent=2) + "\n"
     write_text(path, text)
     return path
+
+
+def _quant_rule(q: Optional[dict], dtype: str, direction: str) -> Optional[dict]:
+    if not q:
+        return None
+    import numpy as np
+
+    info = np.iinfo(np.dtype(dtype)) if np.dtype(dtype).kind in "iu" else None
+    rule = ("q = clip(round_half_to_even(x / scale + zero_point), qmin, qmax)" if direction == "in"
+            else "x = (q - zero_point) * scale")
+    return {**q, **({"qmin": int(info.min), "qmax": int(info.max)} if info is not None else {}), "rule": rule}
+
+
+def contract_io(io: Mapping[str, Any], labels: Sequence[str], positive: Optional[str]) -> dict[str, Any]:
+    """The sidecar's ``input``/``output``: the runtime's I/O description plus the rules a device implements.
+
+    Input: its quantization with ``qmin``/``qmax`` and the rounding rule (float models: none). Output: it is
+    **logits** (a softmax over the last axis gives probabilities), in the order of ``labels``, with the
+    positive class's index, and the dequantization rule of an integer output.
+    """
+    inp, out = dict(io["input"]), dict(io["output"])
+    inp["quantization"] = _quant_rule(inp.get("quantization"), inp["dtype"], "in")
+    out["quantization"] = _quant_rule(out.get("quantization"), out["dtype"], "out")
+    out.update(semantics="logits", to_probabilities="softmax over the last axis", label_order=list(labels),
+               positive_index=list(labels).index(positive) if positive in labels else None)
+    return {"input": inp, "output": out}
+
+
+def upgrade_sidecar(meta: dict[str, Any], artifact: Any) -> dict[str, Any]:
+    """A sidecar of schema 1 as schema 2: the front-end's step list from its settings, the I/O rules, the output
+    semantics and the aggregation rule added; everything else kept. A schema-2 sidecar is returned as it is.
+
+    Raises:
+        InputError: the schema-1 front-end cannot be built (an unknown kind or setting).
+    """
+    from edgekd.runtime.frontends import frontend_of_sidecar
+    from edgekd.runtime.scoring import aggregation_name
+
+    if meta.get("schema") == SCHEMA:
+        return meta
+    check_sidecar(meta, artifact)
+    fe = frontend_of_sidecar(meta, artifact)
+    how = aggregation_name(meta.get("aggregation"), artifact)
+    io = contract_io({"input": meta.get("input") or {}, "output": meta.get("output") or {}}, meta["labels"],
+                     meta.get("positive"))
+    return {**meta, "schema": SCHEMA,
+            "frontend": {"kind": fe.kind, "settings": fe.to_dict(), "steps": fe.steps() if hasattr(fe, "steps") else None},
+            "aggregation": how,
+            "aggregation_rule": f"an item's class probabilities are the {how} over its windows of softmax(model output)",
+            **io, "upgraded_from": meta.get("schema")}

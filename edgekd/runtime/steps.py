@@ -31,22 +31,35 @@ from edgekd.errors import InputError
 
 StepFn = Callable[..., Any]
 STEPS: dict[str, StepFn] = {}
+#: step -> parameter -> the values this runtime implements (a sidecar asking for another is refused by name)
+CHOICES: dict[str, dict[str, tuple]] = {}
+#: step -> parameters that are options of this run, not part of the spec (never written to a sidecar)
+RUN_OPTIONS: dict[str, frozenset] = {}
 
 
-def step(name: str) -> Callable[[StepFn], StepFn]:
-    """Register a step function under ``name``."""
+def step(name: str, *, choices: Optional[Mapping[str, Sequence[Any]]] = None,
+         run_options: Sequence[str] = ()) -> Callable[[StepFn], StepFn]:
+    """Register a step function under ``name``.
+
+    Args:
+        choices: per parameter, the values implemented (published as the schema's ``enum``).
+        run_options: parameters a caller sets for one run (``resample``), not part of the spec.
+    """
 
     def add(fn: StepFn) -> StepFn:
         STEPS[name] = fn
+        CHOICES[name] = {k: tuple(v) for k, v in (choices or {}).items()}
+        RUN_OPTIONS[name] = frozenset(run_options)
         return fn
 
     return add
 
 
-def _require(name: str, key: str, got: Any, *allowed: Any) -> None:
-    if got not in allowed:
-        raise InputError(f"front-end step '{name}': {key} {got!r} is not implemented here (this runtime does "
-                         f"{', '.join(map(repr, allowed))})")
+def _check_choices(i: int, name: str, params: Mapping[str, Any]) -> None:
+    for key, allowed in CHOICES.get(name, {}).items():
+        if key in params and not any(params[key] == a and type(params[key]) is type(a) for a in allowed):
+            raise InputError(f"front-end step {i} '{name}': {key} {params[key]!r} is not implemented here (this "
+                             f"runtime does {', '.join(map(repr, allowed))})")
 
 
 def run_file(steps: Sequence[Mapping[str, Any]], path: Any, record: Optional[list] = None) -> Any:
@@ -78,6 +91,7 @@ def run_steps(steps: Sequence[Mapping[str, Any]], x: Any, record: Optional[list]
         if fn is None:
             raise InputError(f"front-end step {i}: unknown step {name!r} (this runtime knows {', '.join(sorted(STEPS))})")
         params = {k: v for k, v in spec.items() if k != "step"}
+        _check_choices(i, name, params)
         try:
             x = fn(x, **params)
         except TypeError as exc:
@@ -88,18 +102,18 @@ def run_steps(steps: Sequence[Mapping[str, Any]], x: Any, record: Optional[list]
 
 
 # ---------------------------------------------------------------- audio
-@step("read_wav")
+@step("read_wav", choices={"channels": (1,), "scale": ("pcm-full-scale",)}, run_options=("resample",))
 def read_wav_step(path: Any, *, sample_rate: int, channels: int = 1, min_seconds: float = 0.0,
                   scale: str = "pcm-full-scale", resample: bool = False,
                   refuse: Optional[Mapping[str, float]] = None) -> np.ndarray:
-    """WAV file -> float32 samples in [-1, 1] (PCM: int / 2^(bits-1); 8-bit: (u8 - 128) / 128; float as stored),
-    mono at ``sample_rate``, at least ``min_seconds`` long. ``refuse``: a degenerate recording is refused: float
-    samples beyond ±``float_limit``, an RMS below ``silence_rms`` (or a constant signal), more than
-    ``clip_fraction`` of the samples at full scale (``edgekd.runtime.audio.check_signal``)."""
+    """A WAV (RIFF) file -> float32 samples: PCM 16/24/32-bit as ``int / 2^(bits-1)``, 8-bit PCM as
+    ``(u8 - 128) / 128``, IEEE float 32/64-bit as stored; one channel only (more is refused: mix down first), at
+    ``sample_rate`` Hz (another rate is refused unless the run resamples), at least ``min_seconds`` long.
+    ``refuse`` (degenerate recordings are refused, not scored): float samples beyond +-``float_limit``; a constant
+    signal; an RMS (after removing the mean) below ``silence_rms``; more than ``clip_fraction`` of the samples
+    with ``|x| >= 0.999``."""
     from edgekd.runtime.audio import check_signal, read_wav
 
-    _require("read_wav", "channels", channels, 1)
-    _require("read_wav", "scale", scale, "pcm-full-scale")
     x = read_wav(path, sample_rate=int(sample_rate), resample=resample, min_seconds=float(min_seconds))
     if refuse is not None:
         check_signal(x, path, is_float=_is_float_wav(path), **{k: float(v) for k, v in refuse.items()})
@@ -114,7 +128,7 @@ def _is_float_wav(path: Any) -> bool:
 
 @step("remove_mean")
 def remove_mean(x: np.ndarray) -> np.ndarray:
-    """Subtract the recording's mean (float64)."""
+    """Subtract the recording's mean, in float64: ``x - mean(x)``."""
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 1 or x.size == 0:
         raise InputError(f"front-end: expected a non-empty 1-D signal, got shape {x.shape}")
@@ -152,18 +166,18 @@ def butter_bandpass_gain(freqs: np.ndarray, sr: int, low: float, high: float, or
     return np.where(w > 0, gain, 0.0)
 
 
-@step("bandpass")
+@step("bandpass", choices={"design": ("butterworth-bilinear",), "phase": ("zero",), "padding": ("reflect",),
+                        "fft_length": ("next-2^a*3^b*5^c",)})
 def bandpass(x: np.ndarray, *, sample_rate: int, low_hz: float, high_hz: float, order: int,
              design: str = "butterworth-bilinear", phase: str = "zero", padding: str = "reflect",
              pad_at_least: int = 1000, fft_length: str = "next-2^a*3^b*5^c") -> np.ndarray:
-    """Zero-phase Butterworth band-pass: the filter's magnitude |H(f)| (order ``order`` per edge, edges pre-warped,
-    as ``scipy.signal.butter(order, [low, high], 'band', fs)``) multiplies the real FFT of the signal, which is
-    first reflect-padded by ``min(pad_at_least, n - 1)`` samples each side; the FFT length is the smallest
-    2^a 3^b 5^c at least the padded length; the padding is cut off again; float32 out."""
-    _require("bandpass", "design", design, "butterworth-bilinear")
-    _require("bandpass", "phase", phase, "zero")
-    _require("bandpass", "padding", padding, "reflect")
-    _require("bandpass", "fft_length", fft_length, "next-2^a*3^b*5^c")
+    """Zero-phase Butterworth band-pass in the frequency domain, in float64. Reflect-pad the signal by
+    ``p = min(pad_at_least, n - 1)`` samples each side (numpy ``mode="reflect"``: the edge sample is not repeated);
+    take the real FFT of length ``N`` = the smallest 2^a 3^b 5^c >= ``n + 2p``; multiply bin ``k`` (frequency
+    ``f = k * sample_rate / N``) once, not squared, by the magnitude of ``scipy.signal.butter(order, [low_hz,
+    high_hz], btype="band", fs=sample_rate)``: ``|H(f)| = 1 / sqrt(1 + ((w^2 - wl*wh) / (w*(wh - wl)))^(2*order))``
+    with ``w = tan(pi f / sample_rate)``, ``wl``, ``wh`` the same of the two edges, and ``|H(0)| = 0``; inverse
+    real FFT of length ``N``; keep samples ``p .. p + n - 1``; cast to float32."""
     x = np.asarray(x, dtype=np.float64)
     pad = min(int(pad_at_least), x.size - 1)
     padded = np.pad(x, pad, mode="reflect")
@@ -174,10 +188,11 @@ def bandpass(x: np.ndarray, *, sample_rate: int, low_hz: float, high_hz: float, 
     return y[pad:pad + x.size].astype(np.float32)
 
 
-@step("frame")
+@step("frame", choices={"trailing": ("drop",)})
 def frame(x: np.ndarray, *, window_samples: int, hop_samples: int, trailing: str = "drop") -> np.ndarray:
-    """Cut into ``(n, window_samples)`` windows every ``hop_samples``; a trailing partial window is dropped."""
-    _require("frame", "trailing", trailing, "drop")
+    """Cut into float32 windows ``x[k*hop_samples : k*hop_samples + window_samples]`` for k = 0, 1, ... while
+    the window fits (a trailing partial window is dropped): ``(n, window_samples)``. A signal shorter than one
+    window is refused."""
     x = np.asarray(x, dtype=np.float32)
     if x.ndim != 1:
         raise InputError(f"front-end: expected a 1-D signal, got shape {x.shape}")
@@ -189,7 +204,8 @@ def frame(x: np.ndarray, *, window_samples: int, hop_samples: int, trailing: str
 
 @step("unit_rms")
 def unit_rms(windows: np.ndarray, *, epsilon: float = 1e-8) -> np.ndarray:
-    """Scale each window to unit RMS: ``w / (sqrt(mean(w^2)) + epsilon)`` (float64): the level is a label leak."""
+    """Scale each window to unit RMS, in float64: ``w / (sqrt(mean(w^2)) + epsilon)``. Not optional: the
+    recording level is a label leak between databases, and without this step the model scores at chance."""
     w = np.asarray(windows, dtype=np.float64)
     if w.ndim != 2:
         raise InputError(f"front-end: expected windows (n, samples), got shape {w.shape}")
@@ -199,14 +215,14 @@ def unit_rms(windows: np.ndarray, *, epsilon: float = 1e-8) -> np.ndarray:
 _WINDOWS_PER_BLOCK = 4  # spectra and mel products run on this many windows at a time
 
 
-@step("power_spectrogram")
+@step("power_spectrogram", choices={"window": ("hann",), "window_symmetry": ("periodic",),
+                                 "center": (False,)})
 def power_spectrogram(windows: np.ndarray, *, n_fft: int, hop_length: int, window: str = "hann",
                       window_symmetry: str = "periodic", center: bool = False) -> np.ndarray:
-    """Frames of ``n_fft`` samples every ``hop_length`` (no centring, no padding), times a periodic Hann window
-    ``0.5 - 0.5 cos(2 pi k / n_fft)``, ``|rfft|^2``: ``(n, frames, n_fft // 2 + 1)`` float64."""
-    _require("power_spectrogram", "window", window, "hann")
-    _require("power_spectrogram", "window_symmetry", window_symmetry, "periodic")
-    _require("power_spectrogram", "center", center, False)
+    """Per window: frames of ``n_fft`` samples starting every ``hop_length`` samples, no centring
+    and no padding (``1 + (samples - n_fft) // hop_length`` frames); each frame times a periodic Hann window
+    ``0.5 - 0.5 cos(2 pi k / n_fft)``, k = 0 .. n_fft - 1; the power ``|rfft|^2``: ``(n, frames, n_fft // 2 + 1)``
+    float64."""
     w = np.asarray(windows, dtype=np.float64)
     n_fft, hop = int(n_fft), int(hop_length)
     hann = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n_fft) / n_fft)
@@ -262,13 +278,15 @@ def mel_filterbank(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -
     return _FILTERBANKS[key]
 
 
-@step("mel")
+@step("mel", choices={"mel_scale": ("slaney",), "normalization": ("slaney-area",)})
 def mel(power: np.ndarray, *, sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float,
         mel_scale: str = "slaney", normalization: str = "slaney-area") -> np.ndarray:
-    """Power spectra times triangular mel filters (Slaney scale, each filter of unit area, from ``fmin`` to
-    ``fmax`` over ``n_mels`` bands, as ``librosa.filters.mel(htk=False, norm='slaney')``): (n, frames, n_mels)."""
-    _require("mel", "mel_scale", mel_scale, "slaney")
-    _require("mel", "normalization", normalization, "slaney-area")
+    """Power spectra times triangular mel filters: ``(n, frames, n_mels)`` float64. Slaney mel scale
+    (librosa ``htk=False``): ``mel = f / (200/3)`` below 1 kHz, ``15 + ln(f / 1000) / (ln(6.4) / 27)`` above.
+    ``n_mels + 2`` edges ``f_0 .. f_{n_mels+1}`` equally spaced in mel from ``fmin`` to ``fmax``, back in Hz; bin
+    ``k`` of the power spectrum is at ``k * sample_rate / n_fft`` Hz; filter ``m`` (1-based centre ``f_m``) weighs
+    bin frequency ``f`` by ``max(0, min((f - f_{m-1}) / (f_m - f_{m-1}), (f_{m+1} - f) / (f_{m+1} - f_m)))``
+    times ``2 / (f_{m+1} - f_{m-1})`` (each filter of unit area: librosa ``norm="slaney"``)."""
     fb = mel_filterbank(int(sample_rate), int(n_fft), int(n_mels), float(fmin), float(fmax))
     n_used = int(np.flatnonzero(fb.any(axis=0))[-1]) + 1  # bins above fmax carry no weight
     fb_t = np.ascontiguousarray(fb[:, :n_used].T)
@@ -279,18 +297,19 @@ def mel(power: np.ndarray, *, sample_rate: int, n_fft: int, n_mels: int, fmin: f
     return out
 
 
-@step("log")
+@step("log", choices={"base": ("e",)})
 def log(x: np.ndarray, *, floor: float, base: str = "e") -> np.ndarray:
-    """Natural log of ``max(x, floor)``."""
-    _require("log", "base", base, "e")
+    """Natural logarithm of ``max(x, floor)``, in float64."""
     return np.log(np.maximum(np.asarray(x, dtype=np.float64), float(floor)))
 
 
-@step("to_model_input")
+@step("to_model_input", choices={"dtype": ("float32",), "layout": (
+    "windows,frames,mels->windows,1,mels,frames", "h,w,c->1,c,h,w", "as-is")})
 def to_model_input(x: np.ndarray, *, layout: str, dtype: str = "float32") -> np.ndarray:
-    """Arrange as the model input: ``windows,mels,frames->windows,1,mels,frames`` (spectrograms),
-    ``h,w,c->1,c,h,w`` (one image), ``as-is`` (arrays); cast to float32, C-contiguous."""
-    _require("to_model_input", "dtype", dtype, "float32")
+    """Arrange as the model input and cast to float32, C-contiguous: ``windows,frames,mels->windows,1,mels,frames``
+    (spectrograms: a channel axis, mels before frames), ``h,w,c->1,c,h,w`` (one image), ``as-is`` (arrays). The
+    model file may take another layout (a TFLite file takes NHWC): the sidecar's ``input.layout`` says which;
+    then move the channel axis last before quantizing."""
     x = np.asarray(x)
     if layout == "windows,frames,mels->windows,1,mels,frames":
         x = x.transpose(0, 2, 1).astype(np.float32)[:, None]
@@ -302,22 +321,23 @@ def to_model_input(x: np.ndarray, *, layout: str, dtype: str = "float32") -> np.
 
 
 # ---------------------------------------------------------------- images
-@step("decode_image")
+@step("decode_image", choices={"color": ("rgb8",), "exif_orientation": ("apply",),
+                            "alpha": ("composite",)})
 def decode_image(path: Any, *, color: str = "rgb8", exif_orientation: str = "apply",
                  alpha: str = "composite", background: Sequence[int] = (255, 255, 255)) -> np.ndarray:
-    """Image file -> uint8 (H, W, 3) RGB: EXIF orientation applied; grey, palette, CMYK converted; alpha composited
-    over ``background``; 16-bit and float images refused (Pillow)."""
+    """An image file (JPEG, PNG, BMP, WebP, ...) -> uint8 ``(H, W, 3)`` RGB, with Pillow: its EXIF
+    orientation applied (``ImageOps.exif_transpose``); grey, palette and CMYK converted to RGB; an image with
+    alpha (RGBA, LA, a palette with transparency) composited over ``background``; 16-bit and float images are
+    refused."""
     from edgekd.runtime.image import decode_rgb
 
-    _require("decode_image", "color", color, "rgb8")
-    _require("decode_image", "exif_orientation", exif_orientation, "apply")
-    _require("decode_image", "alpha", alpha, "composite")
     return decode_rgb(path, tuple(int(v) for v in background))
 
 
 @step("check_size")
 def check_size(rgb: np.ndarray, *, min_side: int, max_aspect: float) -> np.ndarray:
-    """Refuse an image whose shorter side is below ``min_side`` or whose long/short ratio is above ``max_aspect``."""
+    """Refuse an image whose shorter side is below ``min_side`` pixels, or whose long/short side ratio is
+    above ``max_aspect``; otherwise unchanged."""
     h, w = np.asarray(rgb).shape[:2]
     short, long = min(w, h), max(w, h)
     if short < min_side:
@@ -328,17 +348,16 @@ def check_size(rgb: np.ndarray, *, min_side: int, max_aspect: float) -> np.ndarr
     return rgb
 
 
-@step("resize_shorter")
+@step("resize_shorter", choices={"filter": ("bilinear",), "antialias": (True,), "rounding": ("round-half-even",),
+                              "library": ("pillow",)})
 def resize_shorter(rgb: np.ndarray, *, shorter_side: int, filter: str = "bilinear", antialias: bool = True,
                    rounding: str = "round-half-even", library: str = "pillow") -> np.ndarray:
-    """Scale so the shorter side is ``shorter_side`` (the other side ``round(long * shorter_side / short)``, at
-    least ``shorter_side``), Pillow ``Image.resize`` with its bilinear filter, which antialiases when shrinking."""
+    """Scale so the shorter side is ``shorter_side``: the other side becomes
+    ``max(shorter_side, round_half_even(long * shorter_side / short))``; Pillow ``Image.resize`` with
+    ``Resampling.BILINEAR``, whose support widens with the scale when shrinking (antialiasing); unchanged when the
+    size already matches."""
     from edgekd.runtime.image import _pil, resized_size
 
-    _require("resize_shorter", "filter", filter, "bilinear")
-    _require("resize_shorter", "antialias", antialias, True)
-    _require("resize_shorter", "rounding", rounding, "round-half-even")
-    _require("resize_shorter", "library", library, "pillow")
     Image, _ = _pil()
     rgb = np.asarray(rgb)
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
@@ -350,36 +369,33 @@ def resize_shorter(rgb: np.ndarray, *, shorter_side: int, filter: str = "bilinea
     return np.asarray(Image.fromarray(rgb, "RGB").resize((nw, nh), Image.Resampling.BILINEAR))
 
 
-@step("center_crop")
+@step("center_crop", choices={"offset": ("round-half-even((side - size) / 2)",)})
 def center_crop(rgb: np.ndarray, *, size: int, offset: str = "round-half-even((side - size) / 2)") -> np.ndarray:
-    """The centred ``size`` x ``size`` crop, its top-left at ``round((side - size) / 2)`` (torchvision's rounding)."""
+    """The centred ``size`` x ``size`` crop: left ``round_half_even((width - size) / 2)``, top
+    ``round_half_even((height - size) / 2)`` (torchvision's ``CenterCrop`` rounding)."""
     from edgekd.runtime.image import crop_box
 
-    _require("center_crop", "offset", offset, "round-half-even((side - size) / 2)")
     h, w = np.asarray(rgb).shape[:2]
     left, top = crop_box(w, h, int(size))
     return rgb[top:top + int(size), left:left + int(size)]
 
 
-@step("scale")
+@step("scale", choices={"dtype": ("float32",)})
 def scale(x: np.ndarray, *, divide_by: float, dtype: str = "float32") -> np.ndarray:
     """Pixels to [0, 1]: ``float32(x) / float32(divide_by)``."""
-    _require("scale", "dtype", dtype, "float32")
     return np.asarray(x, dtype=np.float32) / np.float32(divide_by)
 
 
-@step("normalize")
+@step("normalize", choices={"axis": ("last",)})
 def normalize(x: np.ndarray, *, mean: Sequence[float], std: Sequence[float], axis: str = "last") -> np.ndarray:
-    """Per channel (the last axis): ``(x - mean) / std`` in float32."""
-    _require("normalize", "axis", axis, "last")
+    """Per channel (the last axis), in float32: ``(x - mean[c]) / std[c]``."""
     return (np.asarray(x, np.float32) - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
 
 
 # ---------------------------------------------------------------- arrays
-@step("load_npy")
+@step("load_npy", choices={"allow_pickle": (False,)})
 def load_npy(path: Any, *, allow_pickle: bool = False) -> np.ndarray:
-    """A ``.npy`` file, read without unpickling anything."""
-    _require("load_npy", "allow_pickle", allow_pickle, False)
+    """A ``.npy`` file (numpy format), read without unpickling anything; an ``.npz`` archive is refused."""
     try:
         array = np.load(path, allow_pickle=False)
     except ValueError as exc:
@@ -393,7 +409,8 @@ def load_npy(path: Any, *, allow_pickle: bool = False) -> np.ndarray:
 
 @step("check_shape")
 def check_shape(x: np.ndarray, *, shape: Sequence[int]) -> np.ndarray:
-    """One example of ``shape`` (a batch of one is added) or a stack ``(n, *shape)``; numeric and finite."""
+    """One example of ``shape`` (a batch axis of one is added) or a stack ``(n, *shape)``; it must be
+    numeric and finite."""
     a = np.asarray(x)
     if a.dtype.kind not in "biuf":
         raise InputError(f"expected a numeric array, got dtype {a.dtype}")
