@@ -85,3 +85,37 @@ def exported(student, example, calibration, tmp_path_factory) -> dict[str, Path]
         key: EXPORTERS.get(key)(student, example, folder / f"student-{key}.{key.split('-')[0]}", calibration)
         for key in EXPORT_KEYS
     }
+
+
+HEART_TARGETS = ("x86_64", "rpi4", "cortex-m55-ethos-u55")
+
+
+@pytest.fixture(scope="session")
+def heart_run(tmp_path_factory) -> Path:
+    """`edgekd run recipes/heart.yaml` on the bundled recordings (2 epochs each) for x86_64, rpi4 and the
+    Cortex-M55/Ethos-U55 MCU: the run folder. No Pi is at hand, so rpi4 runs with its profile's estimate
+    coefficients (a copy of targets/rpi4.yaml whose runner is ``estimate``)."""
+    import os
+
+    import yaml
+
+    from edgekd.cli import main
+
+    root = Path(__file__).resolve().parent.parent
+    out = tmp_path_factory.mktemp("heart-run")
+    profiles = tmp_path_factory.mktemp("targets")
+    rpi4 = yaml.safe_load((root / "targets" / "rpi4.yaml").read_text())
+    rpi4["runner"] = {"kind": "estimate"}
+    (profiles / "rpi4.yaml").write_text(yaml.safe_dump(rpi4, sort_keys=False))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("EDGEKD_TARGETS", str(profiles))
+        mp.chdir(root)  # the recipe's data path is relative to the repository
+        code = main([
+            "run", str(root / "recipes" / "heart.yaml"), "--out", str(out),
+            "--set", "teacher.train.epochs=2", "--set", "student.train.epochs=2",
+            "--set", "bench.runs=20", "--set", "bench.warmup=2",
+            "--set", f"export.targets=[{', '.join(HEART_TARGETS)}]",
+            "--set", f"data.cache_dir={out / 'cache'}",
+        ])
+    assert code == 0
+    return out

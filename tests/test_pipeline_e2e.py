@@ -20,16 +20,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("heart-run")
-    code = main([
-        "run", str(ROOT / "recipes" / "heart.yaml"), "--out", str(out),
-        "--set", "teacher.train.epochs=2", "--set", "student.train.epochs=2",
-        "--set", "bench.runs=20", "--set", "bench.warmup=2",
-        "--set", f"data.cache_dir={out / 'cache'}",
-    ])
-    assert code == 0
-    return out
+def run_dir(heart_run):
+    """The session's heart run (tests/conftest.py): x86_64, rpi4 (estimated) and the Cortex-M55 MCU."""
+    return heart_run
 
 
 @pytest.fixture(scope="module")
@@ -37,9 +30,9 @@ def report(run_dir):
     return json.loads((run_dir / "report.json").read_text())
 
 
-def _artifact(report, role, fmt, precision):
-    return next(a for a in report["artifacts"]
-                if a["role"] == role and a["format"] == fmt and a["precision"] == precision)
+def _artifact(report, role, fmt, precision, target="x86_64"):
+    return next(a for a in report["artifacts"] if a["role"] == role and a["format"] == fmt
+                and a["precision"] == precision and a["target"] == target)
 
 
 def test_report_has_the_contract_keys(report):
@@ -53,7 +46,7 @@ def test_report_has_the_contract_keys(report):
 
 
 def test_four_student_artifacts_each_measured(report, run_dir):
-    students = [a for a in report["artifacts"] if a["role"] == "student"]
+    students = [a for a in report["artifacts"] if a["role"] == "student" and a["target"] == "x86_64"]
     assert {(a["format"], a["precision"]) for a in students} == {
         ("tflite", "fp32"), ("tflite", "int8"), ("onnx", "fp32"), ("onnx", "int8")}
     for a in students:
@@ -91,7 +84,9 @@ def test_sidecar_describes_the_artifact(report, run_dir):
     a = _artifact(report, "student", "tflite", "int8")
     meta = json.loads(sidecar_path(run_dir / a["path"]).read_text())
     assert meta["labels"] == ["normal", "abnormal"] and meta["positive"] == "abnormal"
-    assert meta["frontend"]["sample_rate"] == 2000
+    assert meta["schema"] == "edgekd.artifact/2" and meta["frontend"]["settings"]["sample_rate"] == 2000
+    assert [s["step"] for s in meta["frontend"]["steps"]][:5] == ["read_wav", "remove_mean", "bandpass", "frame",
+                                                                  "unit_rms"]
     assert meta["input"]["dtype"] == "int8" and meta["input"]["quantization"]["scale"]
     assert 0.0 < meta["decision"]["threshold"] < 1.0 and "validation" in meta["decision"]["chosen_on"]
 
@@ -173,8 +168,21 @@ def test_eval_refuses_bad_recordings_with_exit_2(report, run_dir, tmp_path, caps
     assert (name in captured.err) or ("labels.csv" in captured.err)
 
 
-def test_the_gate_finds_every_file_the_run_measured(run_dir, capsys):
+def test_the_gate_finds_every_file_the_run_measured(report, run_dir, capsys):
     code = main(["gate", str(run_dir / "report.json"), "--json"])
     result = json.loads(capsys.readouterr().out)
     files = [c for c in result["checks"] if c["budget"] == "file"]
-    assert code in (0, 1) and len(files) == 4 and all(c["status"] == "pass" for c in files)
+    students = [a for a in report["artifacts"] if a["role"] == "student"]
+    assert len(students) == 9  # 4 on x86_64, 4 on rpi4, 1 int8 TFLite on the MCU
+    assert code in (0, 1) and len(files) == 9 and all(c["status"] == "pass" for c in files)
+
+
+def test_the_mcu_target_gets_only_its_int8_tflite_and_no_teacher(report):
+    mcu = [(a["role"], a["format"], a["precision"]) for a in report["artifacts"]
+           if a["target"] == "cortex-m55-ethos-u55"]
+    assert mcu == [("student", "tflite", "int8")]
+
+
+def test_rpi4_latency_is_labelled_estimated(report):
+    rpi = [a for a in report["artifacts"] if a["target"] == "rpi4"]
+    assert rpi and all(a["latency"]["estimated"] is True for a in rpi)

@@ -134,8 +134,9 @@ def export_all(roles: Sequence[Role], d: Any, profiles: Sequence[Any], export: A
     done = []
     for target in profiles:
         for role, model, _ in roles:
-            plan = ([(f, "fp32") for f in target.formats] if export.teacher else []) if role == "teacher" \
-                else _student_plan(target, export)
+            # the teacher's fp32 references only where the target runs fp32 (an int8-only MCU cannot)
+            plan = ([(f, "fp32") for f in target.formats] if export.teacher and "fp32" in target.precisions else []) \
+                if role == "teacher" else _student_plan(target, export)
             for fmt, precision in plan:
                 name = f"{role}-{fmt}-{precision}"  # unique per format: each has its own sidecar
                 path = out / "artifacts" / target.name / f"{name}.{fmt}"
