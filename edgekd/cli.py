@@ -50,10 +50,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if sys.stderr.isatty():
             print(f"\r{done}/{total} recordings", end="" if done < total else "\n", file=sys.stderr)
 
-    result = evaluate_folder(args.artifact, args.data, threads=args.threads, resample=args.resample, progress=progress)
+    result = evaluate_folder(args.artifact, args.data, threads=args.threads, resample=args.resample, progress=progress,
+                             items=args.items)
     if args.json:
         print(json.dumps(result))
     else:
+        for it in result.get("items", []):
+            print(f"  {it['file']}: {it['predicted']} (true {it['label']}, p={max(it['probabilities']):.3f})")
         print(f"{result['artifact']}: {result['n']} recordings, accuracy {result['accuracy']:.3f}, "
               f"balanced accuracy {result['balanced_accuracy']:.3f}")
         if "macc" in result:
@@ -155,6 +158,53 @@ def cmd_targets(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bundle(args: argparse.Namespace) -> int:
+    from edgekd.bundle.assemble import make_bundle
+
+    out = make_bundle(Path(args.run_dir), args.target, Path(args.out) if args.out else None,
+                      log=lambda s: print(s, file=sys.stderr))
+    print(out)
+    print(out.with_suffix(".zip"))
+    return 0
+
+
+def cmd_conformance(args: argparse.Namespace) -> int:
+    from edgekd.runtime import conformance
+
+    given = [(k, getattr(args, k)) for k in ("features", "inputs", "outputs") if getattr(args, k)]
+    if len(given) != 1:
+        from edgekd.errors import InputError
+
+        raise InputError("give exactly one of --features, --inputs, --outputs")
+    kind, path = given[0]
+    check = {"features": conformance.check_features, "inputs": conformance.check_inputs,
+             "outputs": conformance.check_outputs}[kind]
+    result = check(Path(args.artifact), Path(path), Path(args.golden) if args.golden else None)
+    if args.json:
+        print(json.dumps(result.to_dict()))
+    else:
+        print(f"{args.artifact}: {'CONFORMS' if result.passed else 'DIVERGES'}: {result.message}")
+    return 0 if result.passed else 1
+
+
+def cmd_upgrade(args: argparse.Namespace) -> int:
+    from edgekd.atomic import write_text
+    from edgekd.runtime.sidecar import SCHEMA, read_sidecar, sidecar_path, upgrade_sidecar, write_sidecar
+
+    for artifact in map(Path, args.artifact):
+        meta = read_sidecar(artifact)
+        if meta.get("schema") == SCHEMA:
+            print(f"{sidecar_path(artifact)}: already {SCHEMA}")
+            continue
+        new = upgrade_sidecar(meta, artifact)
+        old = sidecar_path(artifact)
+        write_text(old.with_name(old.name.replace(".edgekd.json", ".edgekd.v1.json")), old.read_text(encoding="utf-8"))
+        write_sidecar(artifact, new)
+        print(f"{old}: {meta.get('schema')} -> {SCHEMA} (the old one kept as "
+              f"{old.name.replace('.edgekd.json', '.edgekd.v1.json')})")
+    return 0
+
+
 def cmd_plugins(args: argparse.Namespace) -> int:
     from edgekd.plugins import installed_plugins
 
@@ -228,6 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=POSITIVE_INT, default=None)
     p.add_argument("--resample", action="store_true", help="resample recordings at another sample rate")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--items", action="store_true", help="also list each item's prediction (JSON key 'items')")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("bench", help="latency of an artifact")
@@ -270,6 +321,29 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("targets", help="list target device profiles")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_targets)
+
+    p = sub.add_parser("bundle", help="a target's deploy bundle: artifacts, sidecars, golden vectors, model card "
+                                      "(and a C array for MCU targets), as a folder and a zip")
+    p.add_argument("run_dir", help="a run folder (with report.json) of `edgekd run` or `edgekd.compress`")
+    p.add_argument("--target", required=True, help="one of the run's targets")
+    p.add_argument("--out", help="the bundle folder (default RUN_DIR/bundles/TARGET); DIR.zip is written beside it")
+    p.set_defaults(func=cmd_bundle)
+
+    p = sub.add_parser("conformance", help="check an outside implementation against the artifact's golden vectors "
+                                           "(exit 0 conforms, 1 diverges, naming the first step that does)")
+    p.add_argument("artifact", help=".tflite/.onnx with its sidecar and NAME.golden/ (as `edgekd bundle` writes them)")
+    p.add_argument("--features", metavar="F", help="model inputs of the golden inputs (.npy, stacked in the "
+                                                   "manifest's order), or a folder of per-step outputs")
+    p.add_argument("--inputs", metavar="F", help="the quantized tensors fed to the model (.npy)")
+    p.add_argument("--outputs", metavar="F", help="the model's raw outputs or logits (.npy)")
+    p.add_argument("--golden", metavar="DIR", help="the golden folder (default: NAME.golden beside the artifact)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_conformance)
+
+    p = sub.add_parser("upgrade", help="rewrite an artifact's schema-1 sidecar as schema 2 (front-end steps, I/O "
+                                       "rules, output semantics); the old one is kept as NAME.edgekd.v1.json")
+    p.add_argument("artifact", nargs="+", help=".tflite/.onnx files whose sidecars to upgrade")
+    p.set_defaults(func=cmd_upgrade)
 
     p = sub.add_parser("plugins", help="list installed plugins (models, tasks, losses, methods, runners, ...) "
                                        "and any that failed to load")

@@ -11,7 +11,7 @@ from edgekd.errors import InputError
 
 
 def evaluate(artifact: Union[str, Path], data: Any, *, threads: Optional[int] = None, resample: bool = False,
-             per_group: bool = True) -> Evaluation:
+             per_group: bool = True, items: bool = False) -> Evaluation:
     """Accuracy of an exported file on labelled data, by running it with the device-side code.
 
     A labelled folder goes through the front-end the sidecar describes (so it is scored exactly as on
@@ -24,6 +24,8 @@ def evaluate(artifact: Union[str, Path], data: Any, *, threads: Optional[int] = 
             a mapping with ``x``, ``y`` (and ``groups``, ``item``), a torch ``Dataset`` or a ``WindowSet``.
         threads: runtime threads. resample: audio at another sample rate is resampled, not refused.
         per_group: with in-memory data that names groups, add metrics per group.
+        items: also list every item's prediction (``to_dict()["items"]``: file or index, label, predicted,
+            probabilities), to compare with another implementation item by item.
 
     Returns:
         ``Evaluation`` (``to_dict()`` is the ``eval --json`` object).
@@ -49,7 +51,7 @@ def evaluate(artifact: Union[str, Path], data: Any, *, threads: Optional[int] = 
     if not path.is_file():
         raise InputError(f"{path}: artifact not found")
     if is_folder(data):
-        return Evaluation(evaluate_folder(path, data, threads=threads, resample=resample))
+        return Evaluation(evaluate_folder(path, data, threads=threads, resample=resample, items=items))
     meta = read_sidecar(path)
     labels = sidecar_labels(meta, f"{path} (sidecar)")
     ws, _, _ = as_windows(data, resolve_task("tensor-classification"), labels, where="data")
@@ -57,7 +59,8 @@ def evaluate(artifact: Union[str, Path], data: Any, *, threads: Optional[int] = 
     art = load_artifact(path, threads=threads)
     result = evaluate_windows(art, ws.x, ws.rec, ws.y_rec, labels, meta.get("positive"), groups=groups,
                               threshold=(meta.get("decision") or {}).get("threshold"),
-                              how=aggregation_name(meta.get("aggregation"), path))
+                              how=aggregation_name(meta.get("aggregation"), path),
+                              item_names=[str(i) for i in range(len(ws.y_rec))] if items else None)
     result.update(artifact=str(path), runtime=art.runtime)
     return Evaluation(result)
 

@@ -139,30 +139,6 @@ def choose_decision(path: Path, data: ThresholdData, labels: Sequence[str], posi
     }
 
 
-def _quant_rule(q: Optional[dict], dtype: str, direction: str) -> Optional[dict]:
-    if not q:
-        return None
-    info = np.iinfo(np.dtype(dtype)) if np.dtype(dtype).kind in "iu" else None
-    rule = ("q = clip(round_half_to_even(x / scale + zero_point), qmin, qmax)" if direction == "in"
-            else "x = (q - zero_point) * scale")
-    return {**q, **({"qmin": int(info.min), "qmax": int(info.max)} if info is not None else {}), "rule": rule}
-
-
-def contract_io(io: Mapping[str, Any], labels: Sequence[str], positive: Optional[str]) -> dict[str, Any]:
-    """The sidecar's ``input``/``output``: the runtime's I/O description plus the rules a device implements.
-
-    Input: its quantization with ``qmin``/``qmax`` and the rounding rule (float models: none). Output: it is
-    **logits** (a softmax over the last axis gives probabilities), in the order of ``labels``, with the
-    positive class's index, and the dequantization rule of an integer output.
-    """
-    inp, out = dict(io["input"]), dict(io["output"])
-    inp["quantization"] = _quant_rule(inp.get("quantization"), inp["dtype"], "in")
-    out["quantization"] = _quant_rule(out.get("quantization"), out["dtype"], "out")
-    out.update(semantics="logits", to_probabilities="softmax over the last axis", label_order=list(labels),
-               positive_index=list(labels).index(positive) if positive in labels else None)
-    return {"input": inp, "output": out}
-
-
 def write_artifact(
     model: Any,
     path: Path,
@@ -232,6 +208,8 @@ def write_artifact(
         path.unlink(missing_ok=True)  # no artifact without its sidecar
         raise
     calibrated = precision in INTEGER_PRECISIONS
+    from edgekd.runtime.sidecar import contract_io
+
     io = contract_io(io, labels, positive)
     meta = {
         **describe,

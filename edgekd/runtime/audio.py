@@ -274,3 +274,21 @@ def read_wav(
             raise _fail(path, f"no samples left after resampling {h.n_frames} samples "
                               f"from {h.sample_rate} Hz to {sample_rate} Hz")
     return x
+
+
+def wav_excerpt(src: PathLike, dst: PathLike, frames: int) -> int:
+    """Write the first ``frames`` samples of ``src`` to ``dst`` as a WAV of the same sample format (bytes copied).
+
+    Returns:
+        The number of frames written (fewer when the recording is shorter).
+    """
+    h = _parse_header(src)
+    n = min(int(frames), h.n_frames)
+    with open(src, "rb") as f:
+        f.seek(h.data_offset)
+        data = f.read(n * h.block_align)
+    tag = _PCM if h.format_tag == _PCM else _IEEE_FLOAT
+    fmt = struct.pack("<HHIIHH", tag, h.channels, h.sample_rate, h.sample_rate * h.block_align, h.block_align, h.bits)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data)) + data
+    Path(dst).write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+    return n

@@ -47,6 +47,7 @@ def evaluate_windows(
     groups: Optional[list[str]] = None,
     threshold: Optional[float] = None,
     how: str = "mean",
+    item_names: Optional[list[str]] = None,
 ) -> dict:
     """Item-level metrics of ``artifact`` on pre-computed feature windows.
 
@@ -58,6 +59,7 @@ def evaluate_windows(
         groups: subset (e.g. source database) of each item; adds ``per_group`` metrics.
         threshold: positive-class probability threshold (two classes); argmax when None.
         how: how the windows of one item are combined (``mean``, ``vote``).
+        item_names: when given, ``items`` lists each item's file, true label, prediction and probabilities.
     """
     outputs = (artifact.output.get("shape") or [None])[-1]
     if isinstance(outputs, int) and outputs != len(labels):
@@ -69,6 +71,10 @@ def evaluate_windows(
     out = {"artifact": str(artifact.path), **classification_metrics(y_rec[ids], pred, labels, positive)}
     if threshold is not None:
         out["threshold"] = threshold
+    if item_names is not None:
+        out["items"] = [{"file": item_names[i], "label": labels[int(y_rec[i])], "predicted": labels[int(p)],
+                         "probabilities": [round(float(v), 6) for v in mean[k]]}
+                        for k, (i, p) in enumerate(zip(ids.tolist(), pred.tolist()))]
     if groups is not None:
         per = {}
         g = np.asarray(groups)[ids]
@@ -94,6 +100,7 @@ def evaluate_folder(
     threads: Optional[int] = None,
     resample: bool = False,
     progress: Optional[Callable[[int, int], None]] = None,
+    items: bool = False,
 ) -> dict:
     """Run an artifact on every item of a labelled folder and score it.
 
@@ -104,6 +111,7 @@ def evaluate_folder(
         threads: runtime threads.
         resample: resample recordings at another rate (otherwise they are refused); audio only.
         progress: called as ``progress(done, total)``.
+        items: also list every item's prediction (``items``: file, label, predicted, probabilities).
 
     Returns:
         The ``eval --json`` object.
@@ -113,19 +121,20 @@ def evaluate_folder(
     frontend = frontend_of_sidecar(meta, where)
     labels = sidecar_labels(meta, where)
     how = aggregation_name(meta.get("aggregation"), where)
-    items = read_labelled_folder(Path(data_dir), extensions=frontend.extensions, classes=labels)
+    items_ = read_labelled_folder(Path(data_dir), extensions=frontend.extensions, classes=labels)
     artifact = load_artifact(artifact_path, threads=threads)
     xs, recs, y = [], [], []
-    for i, item in enumerate(items):
+    for i, item in enumerate(items_):
         feats = frontend.load(item.path, resample=resample)
         xs.append(feats)
         recs.append(np.full(len(feats), i))
         y.append(labels.index(item.label))
         if progress:
-            progress(i + 1, len(items))
+            progress(i + 1, len(items_))
     result = evaluate_windows(
         artifact, np.concatenate(xs), np.concatenate(recs), np.asarray(y), labels, meta.get("positive"),
         threshold=(meta.get("decision") or {}).get("threshold"), how=how,
+        item_names=[it.file for it in items_] if items else None,
     )
     result["artifact"] = str(artifact_path)
     result["data"] = str(data_dir)

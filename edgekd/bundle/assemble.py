@@ -1,0 +1,166 @@
+"""``edgekd bundle RUN_DIR --target NAME``: assemble a target's deploy bundle from a run's measured artifacts.
+
+For each deployed (student) artifact of the target: the file (checked to be the one the report measured),
+its sidecar (schema ``edgekd.artifact/2``; a run's older sidecar is upgraded), golden vectors made from real
+test items of the run (audio: an excerpt of two windows; photos and arrays: the file), the model card, and
+for microcontroller targets (``arch: cortex-m``) each int8 TFLite file as a C array plus a header of the
+front-end constants and the TFLM arena size. Written to a temporary folder, then renamed, then zipped: a
+failure leaves no half bundle.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from edgekd.errors import InputError
+
+BUNDLE_SCHEMA = "edgekd.bundle/1"
+
+
+def _data_folder(report: dict, run_dir: Path) -> Optional[Path]:
+    """The run's data folder: as recorded (relative to the working directory), else relative to the run's parents."""
+    recorded = (report.get("data") or {}).get("path")
+    if not isinstance(recorded, str):
+        return None
+    candidates = [Path(recorded)] + [parent / recorded for parent in [run_dir, *run_dir.resolve().parents]]
+    return next((c for c in candidates if c.is_dir()), None)
+
+
+def _golden_sources(report: dict, data_path: Optional[Path], extensions: tuple, count: int) -> list[Path]:
+    """Up to ``count`` test items of the run, one per class first (so every label has a golden input)."""
+    from edgekd.runtime.labelled import read_labelled_folder
+
+    if data_path is None:
+        raise InputError(f"the run's data folder {(report.get('data') or {}).get('path')!r} is not at hand: golden "
+                         "vectors are made from real test items; run `edgekd bundle` where the run's data is")
+    test = set((report.get("data") or {}).get("test_files") or [])
+    items = [it for it in read_labelled_folder(data_path, extensions=extensions) if it.file in test]
+    if not items:
+        raise InputError(f"{data_path}: none of the run's test files is there")
+    chosen, seen = [], set()
+    for it in sorted(items, key=lambda i: i.file):
+        if it.label not in seen:
+            chosen.append(it.path)
+            seen.add(it.label)
+    return chosen[:count]
+
+
+def _golden_inputs(meta: dict, sources: list[Path], folder: Path) -> list[Path]:
+    """Short inputs for golden vectors: two windows of each recording; photos and arrays as they are."""
+    from edgekd.runtime.audio import wav_excerpt
+
+    steps = (meta.get("frontend") or {}).get("steps") or []
+    out = []
+    for k, src in enumerate(sources):
+        if steps and steps[0].get("step") == "read_wav":
+            framing = next((s for s in steps if s.get("step") == "frame"), None)
+            frames = (framing["window_samples"] + framing["hop_samples"]) if framing else 10 * steps[0]["sample_rate"]
+            dst = folder / f"excerpt{k}.wav"
+            wav_excerpt(src, dst, frames)
+            out.append(dst)
+        else:
+            out.append(src)
+    return out
+
+
+def make_bundle(run_dir: Path, target: str, out: Optional[Path] = None, *, golden_items: int = 2,
+                log: Callable[[str], None] = lambda s: None) -> Path:
+    """Write ``target``'s deploy bundle of the run in ``run_dir`` (see the module docstring); returns its folder.
+
+    Raises:
+        InputError: no report, a target without deployed artifacts, a file that is not the one measured,
+            the run's data not at hand (golden vectors need real items).
+    """
+    from edgekd.bundle.modelcard import render_model_card
+    from edgekd.report.budgets import check_file, is_deployed
+    from edgekd.report.gate import gate_report
+    from edgekd.report.schema import load_report
+    from edgekd.runtime.frontends import frontend_of_sidecar
+    from edgekd.runtime.golden import file_sha256, make_golden
+    from edgekd.runtime.sidecar import read_sidecar, sidecar_path, upgrade_sidecar, write_sidecar
+
+    run_dir = Path(run_dir)
+    report = load_report(run_dir / "report.json")
+    arts = [a for a in report["artifacts"] if a.get("target") == target and is_deployed(a)]
+    if not arts:
+        targets = sorted({str(a.get("target")) for a in report["artifacts"]})
+        raise InputError(f"{run_dir / 'report.json'}: no deployed artifact for target {target!r} "
+                         f"(the run's targets: {', '.join(targets)})")
+    profile = _profile(target, report)
+    out = Path(out) if out else run_dir / "bundles" / target
+    data_path = _data_folder(report, run_dir)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent if out.parent.exists() else None))
+    try:
+        files = []
+        for a in arts:
+            check = check_file(a, run_dir)
+            if check.status != "pass":
+                raise InputError(f"{a['name']}: {check.detail}")
+            src = run_dir / a["path"]
+            dst = work / src.name
+            shutil.copyfile(src, dst)
+            meta = upgrade_sidecar(read_sidecar(src), src)
+            write_sidecar(dst, meta)
+            fe = frontend_of_sidecar(meta, dst)
+            sources = _golden_sources(report, data_path, tuple(fe.extensions), golden_items)
+            scratch = Path(tempfile.mkdtemp(prefix="edgekd-golden-"))
+            try:
+                make_golden(dst, _golden_inputs(meta, sources, scratch), dst.with_suffix(".golden"))
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
+            entry = {"artifact": dst.name, "sha256": file_sha256(dst), "sidecar": sidecar_path(dst).name,
+                     "golden": dst.with_suffix(".golden").name, "format": a["format"], "precision": a["precision"]}
+            if profile is not None and profile.arch == "cortex-m" and a["format"] == "tflite":
+                entry["c_array"] = _c_files(dst, meta, work)
+            files.append(entry)
+            log(f"  {dst.name}: sidecar, golden vectors ({len(sources)} inputs)" + (", C array" if "c_array" in entry else ""))
+        gate = gate_report(report, str(run_dir / "report.json"), base=run_dir, target=target)
+        (work / "MODEL_CARD.md").write_text(render_model_card(report, arts, target, gate, data_path), encoding="utf-8")
+        (work / "bundle.json").write_text(json.dumps({
+            "schema": BUNDLE_SCHEMA, "target": target, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "run": {"report_created": report.get("created"), "data_hash": (report.get("data") or {}).get("hash"),
+                    "recipe": (report.get("recipe") or {}).get("name")},
+            "gate": {"passed": gate.passed, "violations": [c.to_dict() for c in gate.violations]},
+            "files": files}, indent=2) + "\n")
+        if out.exists():
+            shutil.rmtree(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        work.rename(out)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    archive = shutil.make_archive(str(out.parent / f".{out.name}.zip-partial"), "zip", root_dir=out.parent,
+                                  base_dir=out.name)
+    Path(archive).replace(out.with_suffix(".zip"))
+    return out
+
+
+def _profile(target: str, report: dict) -> Any:
+    from edgekd.targets import available_targets, load_target
+
+    known = available_targets()
+    return load_target(known[target]) if target in known else None
+
+
+def _c_files(tflite: Path, meta: dict, folder: Path) -> dict[str, Any]:
+    """The model as a C array, and the constants header with the TFLM arena (measured on the golden inputs)."""
+    import numpy as np
+
+    from edgekd.bundle.carray import c_array, constants_header
+    from edgekd.runners.mcu_tflm import tflm_run
+
+    symbol = "model_data"
+    header, source = c_array(tflite, symbol)
+    (folder / f"{symbol}.h").write_text(header)
+    (folder / f"{symbol}.c").write_text(source)
+    golden = tflite.with_suffix(".golden")
+    manifest = json.loads((golden / "golden.json").read_text())
+    inputs = np.concatenate([np.load(golden / e["model_input"]["file"]) for e in manifest["inputs"]])[:, None]
+    arena = int(tflm_run(tflite, inputs)["arena_bytes"])
+    (folder / "model_constants.h").write_text(constants_header(meta, arena))
+    return {"header": f"{symbol}.h", "source": f"{symbol}.c", "constants": "model_constants.h", "arena_bytes": arena}

@@ -1,0 +1,190 @@
+"""``edgekd conformance``: an outside implementation of an artifact's front-end or I/O against its golden vectors.
+
+What the other implementation computed for the golden inputs (``NAME.golden/inputs/``) is given as:
+
+- ``features``: the model inputs before quantization, either one ``.npy`` with every input's windows stacked in
+  the manifest's order, or a folder of per-step outputs named like the golden files
+  (``input0.04-unit_rms.npy``): then each step is compared in order and the first that diverges is named;
+  with the final features only, a divergence is traced by re-running the reference with each step left out
+  (a missing step is the most common mistake) and naming the step whose omission reproduces it;
+- ``inputs``: the quantized tensors it feeds the model (the artifact's dtype and layout), within 1 LSB;
+- ``outputs``: the raw model outputs (within 1 LSB for integer outputs) or float logits.
+
+numpy only (and the runtime to re-run a step list): it runs on the device too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from edgekd.errors import InputError
+
+
+@dataclass
+class Conformance:
+    """The verdict: ``passed``, what was checked, and where the implementation first diverged."""
+
+    passed: bool
+    checked: str
+    message: str
+    first_divergence: Optional[dict] = None
+    compared: list = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _load(path: Path, what: str) -> np.ndarray:
+    try:
+        a = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: {what} must be a plain .npy array ({str(exc).splitlines()[0]})") from None
+    if not isinstance(a, np.ndarray):
+        raise InputError(f"{path}: {what} must be one array (.npy), not an archive")
+    if a.dtype.kind not in "biuf":
+        raise InputError(f"{path}: {what} must hold real numbers (bool, integer or float), got dtype {a.dtype}")
+    return a
+
+
+def _diff(got: np.ndarray, want: np.ndarray) -> float:
+    return float(np.max(np.abs(got.astype(np.float64) - want.astype(np.float64)))) if want.size else 0.0
+
+
+def _within(got: np.ndarray, want: np.ndarray, atol: float, rtol: float) -> tuple[bool, float, float]:
+    d = _diff(got, want)
+    limit = atol + rtol * (float(np.max(np.abs(want))) if want.size else 0.0)
+    return bool(np.all(np.isfinite(got))) and d <= limit, d, limit
+
+
+def _expect(folder: Path, entry: dict) -> np.ndarray:
+    return np.load(folder / entry["file"], allow_pickle=False)
+
+
+def check_features(artifact: Path, features: Path, golden: Optional[Path] = None) -> Conformance:
+    """Compare an implementation's front-end outputs with the golden vectors (see the module docstring)."""
+    from edgekd.runtime.golden import read_golden
+
+    manifest, folder = read_golden(artifact, golden)
+    features = Path(features)
+    if features.is_dir():
+        return _per_step(manifest, folder, features)
+    got = _load(features, "--features")
+    wants = [_expect(folder, e["steps"][-1]) for e in manifest["inputs"]]
+    want = np.concatenate(wants)
+    if got.shape != want.shape:
+        raise InputError(f"{features}: --features has shape {list(got.shape)}; the golden inputs' model inputs, "
+                         f"stacked in the manifest's order, have shape {list(want.shape)}")
+    last = manifest["inputs"][0]["steps"][-1]
+    ok, d, limit = _within(got, want, last["atol"], last["rtol"])
+    if ok:
+        return Conformance(True, "features", f"the features match the golden vectors (max |diff| {d:.3g} <= {limit:.3g})",
+                           compared=[{"what": "features", "max_abs_diff": d, "tolerance": limit}])
+    culprit = _trace(manifest, folder, got, wants)
+    where = (f"step {culprit['index']} '{culprit['step']}': your features match the reference run with that step left "
+             "out" if culprit else "the final features (no single left-out step explains it)")
+    return Conformance(False, "features", f"diverges at {where}; max |diff| {d:.3g} > tolerance {limit:.3g}",
+                       first_divergence={**(culprit or {"step": last["step"], "index": last["index"]}),
+                                         "max_abs_diff": d, "tolerance": limit})
+
+
+def _per_step(manifest: dict, folder: Path, given: Path) -> Conformance:
+    compared = []
+    for k, entry in enumerate(manifest["inputs"]):
+        for step in entry["steps"]:
+            path = given / step["file"]
+            if not path.is_file():
+                continue
+            got = _load(path, f"step {step['step']}")
+            want = _expect(folder, step)
+            if got.shape != want.shape:
+                return Conformance(False, "features (per step)", f"input {k}: step {step['index']} '{step['step']}' "
+                                   f"has shape {list(got.shape)}, expected {list(want.shape)}",
+                                   first_divergence={"input": entry["file"], "step": step["step"],
+                                                     "index": step["index"], "shape": list(got.shape)},
+                                   compared=compared)
+            ok, d, limit = _within(got, want, step["atol"], step["rtol"])
+            compared.append({"input": entry["file"], "step": step["step"], "max_abs_diff": d, "tolerance": limit})
+            if not ok:
+                return Conformance(False, "features (per step)", f"input {k} ({entry['file']}): diverges at step "
+                                   f"{step['index']} '{step['step']}': max |diff| {d:.3g} > tolerance {limit:.3g}",
+                                   first_divergence={"input": entry["file"], "step": step["step"],
+                                                     "index": step["index"], "max_abs_diff": d, "tolerance": limit},
+                                   compared=compared)
+    if not compared:
+        raise InputError(f"{given}: no step output named like the golden files (e.g. "
+                         f"{manifest['inputs'][0]['steps'][1]['file']})")
+    return Conformance(True, "features (per step)", f"all {len(compared)} step outputs match the golden vectors",
+                       compared=compared)
+
+
+def _trace(manifest: dict, folder: Path, got: np.ndarray, wants: list[np.ndarray]) -> Optional[dict]:
+    """The step whose omission from the reference reproduces ``got`` (None when no single omission does)."""
+    from edgekd.runtime.sidecar import read_sidecar
+    from edgekd.runtime.steps import run_steps
+
+    artifact = folder.parent / manifest["artifact_file"]
+    meta = read_sidecar(artifact) if artifact.is_file() else None
+    if meta is None or not isinstance(meta.get("frontend", {}).get("steps"), list):
+        return None
+    steps = meta["frontend"]["steps"]
+    last = manifest["inputs"][0]["steps"][-1]
+    for skip in range(1, len(steps) - 1):  # never the reader, never the final arrangement
+        outs = []
+        try:
+            for entry in manifest["inputs"]:
+                before = _expect(folder, entry["steps"][skip - 1])
+                outs.append(run_steps(steps[skip + 1:], before))
+            alt = np.concatenate(outs)
+        except (InputError, ValueError, IndexError, TypeError):
+            continue
+        if alt.shape == got.shape and _within(got, alt, last["atol"], last["rtol"])[0]:
+            return {"step": steps[skip]["step"], "index": skip}
+    return None
+
+
+def check_inputs(artifact: Path, inputs: Path, golden: Optional[Path] = None) -> Conformance:
+    """Compare the quantized tensors an implementation feeds the model with the golden ones (1 LSB)."""
+    from edgekd.runtime.golden import read_golden
+
+    manifest, folder = read_golden(artifact, golden)
+    got = _load(Path(inputs), "--inputs")
+    want = np.concatenate([_expect(folder, e["model_input"]) for e in manifest["inputs"]])
+    if got.shape != want.shape or got.dtype != want.dtype:
+        raise InputError(f"{inputs}: --inputs is {got.dtype} {list(got.shape)}; the model takes {want.dtype} "
+                         f"{list(want.shape)} (every golden input's windows, in the artifact's layout)")
+    spec = manifest["inputs"][0]["model_input"]
+    limit = spec["tolerance_lsb"] if spec.get("tolerance_lsb") is not None else spec["atol"]
+    d = _diff(got, want)
+    ok = d <= limit
+    return Conformance(ok, "inputs", f"quantized inputs {'match' if ok else 'diverge'}: max |diff| {d:g} "
+                       f"({'<=' if ok else '>'} {limit:g})",
+                       None if ok else {"step": "quantize input", "max_abs_diff": d, "tolerance": limit},
+                       [{"what": "inputs", "max_abs_diff": d, "tolerance": limit}])
+
+
+def check_outputs(artifact: Path, outputs: Path, golden: Optional[Path] = None) -> Conformance:
+    """Compare an implementation's model outputs (raw integer outputs or float logits) with the golden ones."""
+    from edgekd.runtime.golden import read_golden
+
+    manifest, folder = read_golden(artifact, golden)
+    got = _load(Path(outputs), "--outputs")
+    raw = np.concatenate([_expect(folder, e["output_raw"]) for e in manifest["inputs"]])
+    logits = np.concatenate([_expect(folder, e["logits"]) for e in manifest["inputs"]])
+    if got.shape != logits.shape:
+        raise InputError(f"{outputs}: --outputs has shape {list(got.shape)}; expected {list(logits.shape)}")
+    if got.dtype.kind in "iu" and raw.dtype.kind in "iu":
+        want, limit, what = raw, manifest["inputs"][0]["output_raw"]["tolerance_lsb"], "raw outputs"
+    else:
+        want, limit, what = logits, manifest["inputs"][0]["logits"]["atol"], "logits"
+    d = _diff(got, want)
+    agree = float(np.mean(got.astype(np.float64).argmax(-1) == want.astype(np.float64).argmax(-1)))
+    ok = d <= limit and agree == 1.0
+    return Conformance(ok, "outputs", f"{what} {'match' if ok else 'diverge'}: max |diff| {d:g} "
+                       f"({'<=' if d <= limit else '>'} {limit:g}), argmax agreement {agree:.3f}",
+                       None if ok else {"step": "model output", "max_abs_diff": d, "tolerance": limit,
+                                        "argmax_agreement": agree},
+                       [{"what": what, "max_abs_diff": d, "tolerance": limit, "argmax_agreement": agree}])

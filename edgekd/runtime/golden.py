@@ -1,0 +1,175 @@
+"""Golden vectors: short real inputs with the expected output of every front-end step, the quantized model input
+and the model output, so an implementation in another language can prove it matches (``edgekd conformance``).
+
+A golden folder (``NAME.golden/`` beside the artifact in a deploy bundle) holds the input files, one ``.npy``
+per step output per input, and ``golden.json``:
+
+- ``artifact_sha256`` / ``sidecar_sha256``: which artifact the vectors belong to (a bundle assembled from two
+  runs is refused);
+- per input: every step (``index``, ``step``, ``file``, ``shape``, ``dtype``, ``atol``, ``rtol``), the model input
+  as the artifact takes it (quantized, in its layout), the raw model output, the logits, the window and item
+  probabilities and the predicted label;
+- the tolerance rule: ``max|got - expected| <= atol + rtol * max|expected|``; integer tensors within
+  ``tolerance_lsb`` steps (a device may round half away from zero where numpy rounds half to even).
+
+numpy and a runtime only: it runs on the device too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from edgekd.errors import InputError
+
+GOLDEN_SCHEMA = "edgekd.golden/1"
+TOLERANCE_RULE = "max|got - expected| <= atol + rtol * max|expected|"
+
+#: step -> (atol, rtol): what an independent implementation (another FFT, another JPEG decoder) may differ by
+TOLERANCES: dict[str, tuple[float, float]] = {
+    "read_wav": (1e-7, 0.0),
+    "remove_mean": (1e-6, 1e-6),
+    "bandpass": (1e-5, 1e-4),
+    "frame": (1e-5, 1e-4),
+    "unit_rms": (1e-4, 1e-4),
+    "power_spectrogram": (1e-6, 1e-3),
+    "mel": (1e-6, 1e-3),
+    "log": (2e-3, 0.0),
+    "decode_image": (2.0, 0.0),
+    "check_size": (2.0, 0.0),
+    "resize_shorter": (2.0, 0.0),
+    "center_crop": (2.0, 0.0),
+    "scale": (2.0 / 255, 0.0),
+    "normalize": (0.04, 0.0),
+    "load_npy": (0.0, 0.0),
+    "check_shape": (0.0, 0.0),
+}
+LOGIT_ATOL = 0.05  # float outputs; integer outputs are compared within TOLERANCE_LSB
+TOLERANCE_LSB = 1
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def tolerance_of(step: str, previous: tuple[float, float] = (0.0, 0.0)) -> tuple[float, float]:
+    """A step's tolerance (a final ``to_model_input`` inherits the step before it)."""
+    return TOLERANCES.get(step, previous)
+
+
+def _save(folder: Path, name: str, array: np.ndarray) -> dict[str, Any]:
+    a = np.asarray(array)
+    if a.dtype.kind == "f" and a.dtype != np.float32:
+        a = a.astype(np.float32)  # expected values to float32 precision; the tolerances allow for it
+    np.save(folder / name, np.ascontiguousarray(a), allow_pickle=False)
+    return {"file": name, "shape": list(a.shape), "dtype": a.dtype.name}
+
+
+def make_golden(artifact_path: Path, inputs: Sequence[Path], folder: Path, *, threads: int = 1) -> dict[str, Any]:
+    """Write the golden vectors of ``artifact_path`` for ``inputs`` (real files the front-end reads) into ``folder``.
+
+    Returns:
+        The manifest written to ``folder/golden.json``.
+    """
+    from edgekd.runtime.artifact import _quantize, channels_last, load_artifact
+    from edgekd.runtime.frontends import frontend_of_sidecar
+    from edgekd.runtime.metrics import softmax
+    from edgekd.runtime.scoring import aggregate, aggregation_name
+    from edgekd.runtime.sidecar import read_sidecar, sidecar_path
+    from edgekd.runtime.steps import run_file
+    from edgekd.runtime.threshold import decide
+
+    artifact_path = Path(artifact_path)
+    meta = read_sidecar(artifact_path)
+    frontend = frontend_of_sidecar(meta, artifact_path)
+    if not hasattr(frontend, "steps"):
+        raise InputError(f"{artifact_path}: its front-end has no step list, so it has no golden vectors")
+    steps = frontend.steps()
+    art = load_artifact(artifact_path, threads=threads)
+    labels = list(meta["labels"])
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "inputs").mkdir(exist_ok=True)
+    entries = []
+    for k, src in enumerate(inputs):
+        src = Path(src)
+        copy = folder / "inputs" / f"input{k}{src.suffix.lower()}"
+        shutil.copyfile(src, copy)
+        record: list = []
+        run_file(steps, copy, record)
+        step_entries, tol = [], (0.0, 0.0)
+        for i, (name, out) in enumerate(record):
+            tol = tolerance_of(name, tol)
+            step_entries.append({"index": i, "step": name, **_save(folder, f"input{k}.{i:02d}-{name}.npy", out),
+                                 "atol": tol[0], "rtol": tol[1]})
+        x = np.asarray(record[-1][1], dtype=np.float32)
+        if channels_last(art.input.get("layout")) and x.ndim >= 3:
+            x = np.moveaxis(x, 1, -1)
+        raw_in = np.ascontiguousarray(_quantize(x, art.input))
+        batch = art.input["shape"][0] or len(raw_in)
+        raw_out = np.concatenate([art.invoke_raw(raw_in[i:i + batch]) for i in range(0, len(raw_in), batch)])
+        logits = art.predict(np.asarray(record[-1][1], dtype=np.float32))
+        probs = softmax(logits.astype(np.float64)).astype(np.float32)
+        how = aggregation_name(meta.get("aggregation"), artifact_path)
+        _, item = aggregate(probs, np.zeros(len(probs), dtype=np.int64), how)
+        pos = labels.index(meta["positive"]) if meta.get("positive") in labels else None
+        predicted = int(decide(item, pos, (meta.get("decision") or {}).get("threshold"))[0])
+        integer_in = np.dtype(art.input["dtype"]).kind in "iu"
+        entries.append({
+            "file": f"inputs/{copy.name}", "sha256": file_sha256(copy), "source": src.name,
+            "steps": step_entries,
+            "model_input": {**_save(folder, f"input{k}.model_input.npy", raw_in), "layout": art.input.get("layout"),
+                            "tolerance_lsb": TOLERANCE_LSB if integer_in else None,
+                            "atol": None if integer_in else step_entries[-1]["atol"]},
+            "output_raw": {**_save(folder, f"input{k}.output_raw.npy", raw_out),
+                           "tolerance_lsb": TOLERANCE_LSB if np.dtype(art.output["dtype"]).kind in "iu" else None},
+            "logits": {**_save(folder, f"input{k}.logits.npy", logits), "atol": LOGIT_ATOL},
+            "probabilities": _save(folder, f"input{k}.probabilities.npy", probs),
+            "item_probabilities": [float(v) for v in item[0]],
+            "predicted": labels[predicted],
+        })
+    manifest = {
+        "schema": GOLDEN_SCHEMA,
+        "artifact": meta.get("name", artifact_path.stem),
+        "artifact_file": artifact_path.name,
+        "artifact_sha256": file_sha256(artifact_path),
+        "sidecar_sha256": file_sha256(sidecar_path(artifact_path)),
+        "tolerance_rule": TOLERANCE_RULE,
+        "inputs": entries,
+    }
+    (folder / "golden.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
+def read_golden(artifact_path: Path, folder: Path | None = None) -> tuple[dict[str, Any], Path]:
+    """The golden manifest of ``artifact_path`` (default folder ``NAME.golden/`` beside it), checked to belong to it.
+
+    Raises:
+        InputError: no golden vectors, an unknown schema, or vectors of another artifact.
+    """
+    artifact_path = Path(artifact_path)
+    folder = Path(folder) if folder is not None else artifact_path.with_suffix(".golden")
+    path = folder / "golden.json"
+    if not path.is_file():
+        raise InputError(f"{path}: no golden vectors (an `edgekd bundle` writes them beside each artifact)")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: not readable JSON ({exc})") from None
+    if not isinstance(manifest, dict) or manifest.get("schema") != GOLDEN_SCHEMA:
+        raise InputError(f"{path}: golden schema is {manifest.get('schema') if isinstance(manifest, dict) else None!r},"
+                         f" expected {GOLDEN_SCHEMA!r}")
+    if not artifact_path.is_file():
+        raise InputError(f"{artifact_path}: artifact not found")
+    if manifest.get("artifact_sha256") != file_sha256(artifact_path):
+        raise InputError(f"{path}: these golden vectors belong to another artifact than {artifact_path} (its SHA-256 "
+                         "differs): a bundle assembled from two runs?")
+    return manifest, folder
