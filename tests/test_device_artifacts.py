@@ -62,3 +62,29 @@ def test_eval_runs_on_the_sample_folder_with_the_runtime_only():
     out = evaluate_folder(TFLITE, SAMPLE, threads=1)
     assert out["n"] == 150 and set(out["labels"]) == {"normal", "abnormal"}
     assert 0.0 <= out["macc"] <= 1.0 and sum(map(sum, out["confusion"])) == 150
+
+
+@pytest.mark.parametrize("path", [TFLITE, ONNX], ids=["tflite", "onnx"])
+def test_golden_vectors_and_conformance_run_on_the_device(path, tmp_path):
+    """Upgrade the committed v1 sidecar, make golden vectors from a real recording excerpt, check them back:
+    the device contract needs numpy and the runtime only (this also runs in .venv-device)."""
+    import json
+    import shutil
+
+    from edgekd.runtime.audio import wav_excerpt
+    from edgekd.runtime.conformance import check_features, check_inputs, check_outputs
+    from edgekd.runtime.golden import make_golden
+    from edgekd.runtime.sidecar import upgrade_sidecar, write_sidecar
+
+    art = tmp_path / path.name
+    shutil.copyfile(path, art)
+    write_sidecar(art, upgrade_sidecar(read_sidecar(path), path))
+    wav_excerpt(DATA / "a0011.wav", tmp_path / "excerpt.wav", 9000)
+    manifest = make_golden(art, [tmp_path / "excerpt.wav"], art.with_suffix(".golden"))
+    golden = art.with_suffix(".golden")
+    entry = manifest["inputs"][0]
+    assert [s["step"] for s in entry["steps"]][4] == "unit_rms" and entry["predicted"] in ("normal", "abnormal")
+    assert check_features(art, golden / entry["steps"][-1]["file"]).passed
+    assert check_inputs(art, golden / entry["model_input"]["file"]).passed
+    assert check_outputs(art, golden / entry["output_raw"]["file"]).passed
+    assert json.loads((golden / "golden.json").read_text())["artifact_sha256"] == manifest["artifact_sha256"]
