@@ -16,6 +16,15 @@ from typing import Any
 import numpy as np
 import pytest
 
+def pytest_configure(config: Any) -> None:
+    """Import torch (where installed) before any test captures output: torch's log handlers bind the stderr of
+    the moment they are made, and one made inside a test writes to a closed stream in every later test."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:  # the device environment has no torch
+        pass
+
+
 SHAPE = (1, 32, 188)  # (C, mel bins, frames)
 EXPORT_KEYS = ("onnx-fp32", "onnx-int8", "tflite-fp32", "tflite-int8")
 

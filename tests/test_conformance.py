@@ -190,3 +190,14 @@ def test_conformance_refuses_golden_vectors_of_another_artifact(heart, tmp_path,
 def test_conformance_wants_exactly_one_of_features_inputs_outputs(heart, capsys):
     assert main(["conformance", str(heart)]) == 2
     assert "exactly one of --features, --inputs, --outputs" in capsys.readouterr().err
+
+
+def test_the_image_sidecar_validates_against_the_schema(plant):
+    from jsonschema import Draft202012Validator
+
+    from edgekd.runtime.sidecar import SCHEMA_FILE
+
+    meta = independent.read_sidecar(plant)
+    steps = [s["step"] for s in meta["frontend"]["steps"]]
+    assert steps[0] == "decode_image" and "resize_shorter" in steps and "center_crop" in steps
+    assert list(Draft202012Validator(json.loads(SCHEMA_FILE.read_text())).iter_errors(meta)) == []

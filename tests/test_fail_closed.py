@@ -145,7 +145,7 @@ def test_an_unreadable_wav_in_run_exits_2_naming_it(tmp_path, capsys, monkeypatc
             raise PermissionError(13, "Permission denied", str(path))
         return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr("edgekd.data.items.open", guarded, raising=False)
+    monkeypatch.setattr("edgekd.hashing.open", guarded, raising=False)
     code, _, err = _cli(["run", ROOT / "recipes" / "heart.yaml", "--check", "--set", f"data.path={folder}"], capsys)
     assert code == 2 and f"{victim}: cannot read the file (Permission denied)" in _one_line(err)
 

@@ -44,7 +44,7 @@ def measure_artifact(
     """
     from edgekd.audit import inspect_artifact
     from edgekd.audit.parity import parity
-    from edgekd.report.budgets import file_sha256
+    from edgekd.hashing import file_sha256
     from edgekd.runtime.artifact import load_artifact
     from edgekd.runtime.evaluate import evaluate_windows
 

@@ -91,7 +91,7 @@ class Exported:
             role: ``student`` (gated) or ``teacher`` (a reference, never gated).
         """
         from edgekd.audit import inspect_artifact
-        from edgekd.report.budgets import file_sha256
+        from edgekd.hashing import file_sha256
 
         return {"name": self.sidecar.get("name", self.path.stem), "role": role, "target": self.target or "local",
                 "format": self.format, "precision": self.precision, "path": str(self.path.resolve()),

@@ -81,7 +81,8 @@ def make_bundle(run_dir: Path, target: str, out: Optional[Path] = None, *, golde
     from edgekd.report.gate import gate_report
     from edgekd.report.schema import load_report
     from edgekd.runtime.frontends import frontend_of_sidecar
-    from edgekd.runtime.golden import file_sha256, make_golden
+    from edgekd.hashing import file_sha256
+    from edgekd.runtime.golden import make_golden
     from edgekd.runtime.sidecar import read_sidecar, sidecar_path, upgrade_sidecar, write_sidecar
 
     run_dir = Path(run_dir)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional
 
+from edgekd.hashing import file_sha256  # noqa: F401  (re-exported: the data loaders use it)
+
 
 @dataclass(frozen=True)
 class Item:
@@ -34,24 +36,6 @@ class Item:
 
 #: the name the audio code has always used
 Recording = Item
-
-
-def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes.
-
-    Raises:
-        InputError: the file cannot be read (permissions, a folder), naming it.
-    """
-    h = hashlib.sha256()
-    try:
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-    except OSError as exc:
-        from edgekd.errors import InputError
-
-        raise InputError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
-    return h.hexdigest()
 
 
 def dataset_hash(items: Iterable[Item]) -> str:

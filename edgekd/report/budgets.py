@@ -35,6 +35,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Literal, Mapping, Optional
 
+from edgekd.hashing import file_sha256
 from edgekd.targets import Budgets, TargetProfile
 
 Status = Literal["pass", "fail", "skip"]
@@ -265,17 +266,6 @@ def check_artifact(artifact: Mapping[str, Any], artifacts: list[Mapping[str, Any
             judge("fully_integer", len(floats), 0, "", f"the target runs integer kernels only: {shown}" if floats
                   else "every op is integer")
     return checks
-
-
-def file_sha256(path: Any) -> str:
-    """Hex SHA-256 of a file's bytes (what reports record for each artifact)."""
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def check_file(artifact: Mapping[str, Any], base: Any) -> Check:

@@ -17,7 +17,6 @@ numpy and a runtime only: it runs on the device too.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from edgekd.errors import InputError
+from edgekd.hashing import file_sha256
 
 GOLDEN_SCHEMA = "edgekd.golden/1"
 TOLERANCE_RULE = "max|got - expected| <= atol + rtol * max|expected|"
@@ -51,14 +51,6 @@ TOLERANCES: dict[str, tuple[float, float]] = {
 }
 LOGIT_ATOL = 0.05  # float outputs; integer outputs are compared within TOLERANCE_LSB
 TOLERANCE_LSB = 1
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def tolerance_of(step: str, previous: tuple[float, float] = (0.0, 0.0)) -> tuple[float, float]:
