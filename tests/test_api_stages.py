@@ -71,7 +71,9 @@ def test_export_writes_the_artifact_and_its_complete_sidecar(trained, tmp_path):
     meta = json.loads(art.sidecar_path.read_text())
     assert art.path.is_file() and art.size_bytes == art.path.stat().st_size
     assert meta["labels"] == ["no", "yes"] and meta["task"] == "tensor-classification"
-    assert meta["frontend"] == {"kind": "tensor", "shape": [1, 12, 12]} and meta["aggregation"] == "mean"
+    assert meta["schema"] == "edgekd.artifact/2" and meta["aggregation"] == "mean"
+    assert meta["frontend"]["settings"] == {"kind": "tensor", "shape": [1, 12, 12]}
+    assert [s["step"] for s in meta["frontend"]["steps"]] == ["load_npy", "check_shape", "to_model_input"]
     assert meta["precision"] == "int8" and meta["target"] == "x86_64" and meta["calibration"]["windows"] == 64
     assert meta["decision"]["threshold"] == art.threshold and "validation" in meta["decision"]["chosen_on"]
 
