@@ -76,11 +76,19 @@ def test_missing_runtime_names_the_pip_package(exported, monkeypatch):
 @pytest.mark.device
 def test_sidecar_round_trip(tmp_path):
     artifact = tmp_path / "student.tflite"
-    meta = {"precision": "int8", "labels": ["normal", "abnormal"]}
+    artifact.write_bytes(b"model")
+    meta = {"precision": "int8", "labels": ["normal", "abnormal"], "frontend": {"kind": "tensor", "shape": [1, 4]}}
     written = write_sidecar(artifact, meta)
     assert written == sidecar_path(artifact) == tmp_path / "student.edgekd.json"
     assert read_sidecar(artifact) == {"schema": SCHEMA, **meta}
-    assert [p.name for p in tmp_path.iterdir()] == ["student.edgekd.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["student.edgekd.json", "student.tflite"]  # no temp file
+
+
+@pytest.mark.device
+def test_read_sidecar_of_a_missing_artifact_says_the_artifact_is_missing(tmp_path):
+    write_sidecar(tmp_path / "gone.onnx", {"labels": ["a", "b"], "frontend": {"kind": "tensor", "shape": [2]}})
+    with pytest.raises(InputError, match=r"gone.onnx: artifact not found"):
+        read_sidecar(tmp_path / "gone.onnx")
 
 
 @pytest.mark.device
@@ -90,6 +98,7 @@ def test_sidecar_round_trip(tmp_path):
 )
 def test_read_sidecar_rejects_missing_or_garbled_files(tmp_path, text, message):
     artifact = tmp_path / "m.onnx"
+    artifact.write_bytes(b"model")
     if text is not None:
         sidecar_path(artifact).write_text(text)
     with pytest.raises(InputError, match=message) as info:

@@ -73,6 +73,8 @@ def test_emulated_latency_is_labelled_and_never_gated():
     artifact = {"name": "student", "target": "test-arm64", "format": "tflite", "precision": "int8",
                 "size_bytes": 1, "metrics": {"balanced_accuracy": 0.8}, "latency": result}
     (check,) = check_artifact(artifact, [artifact], Budgets(latency_p90_ms=1e9))
+    assert check.status == "fail" and "emulated" in check.detail and "fails closed" in check.detail
+    (check,) = check_artifact(artifact, [artifact], Budgets(latency_p90_ms=1e9, allow_unmeasured=True))
     assert check.status == "skip" and "emulated" in check.detail
 
 

@@ -89,6 +89,9 @@ def test_emulated_latency_is_never_gated():
     art["latency"].update(emulated=True, estimated=True, runner="emulated", p90_ms=500.0)
     budgets = Budgets(latency_p90_ms=20, allow_estimated_latency=True)
     (check,) = [c for c in check_artifact(art, report["artifacts"], budgets) if c.budget == "latency_p90_ms"]
+    assert check.status == "fail" and "emulated" in check.detail  # never a pass, even with estimates allowed
+    skipping = budgets.model_copy(update={"allow_unmeasured": True})
+    (check,) = [c for c in check_artifact(art, report["artifacts"], skipping) if c.budget == "latency_p90_ms"]
     assert check.status == "skip" and "emulated" in check.detail
 
 
