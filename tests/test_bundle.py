@@ -129,3 +129,27 @@ def test_a_tampered_artifact_is_refused_and_nothing_half_written(heart_run, tmp_
 def test_a_folder_without_a_report_exits_2(tmp_path, capsys):
     assert main(["bundle", str(tmp_path), "--target", "x86_64"]) == 2
     assert "report.json" in capsys.readouterr().err
+
+
+def test_the_constants_header_of_an_image_model_compiles_with_arrays_and_nested_parameters(tmp_path):
+    from edgekd.bundle.carray import constants_header
+    from edgekd.tasks import build_task
+
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.fail("no host C compiler (cc/gcc)")
+    meta = {"name": "leafnet", "schema": "edgekd.artifact/2", **build_task("image-classification").sidecar(),
+            "labels": ["healthy", "sick"],
+            "input": {"dtype": "int8", "shape": [1, 96, 96, 3], "layout": "NHWC",
+                      "quantization": {"scale": [0.02], "zero_point": [-3]}},
+            "output": {"dtype": "int8", "shape": [1, 2], "positive_index": None}}
+    (tmp_path / "model_constants.h").write_text(constants_header(meta, 4096))
+    (tmp_path / "main.c").write_text('#include <stdio.h>\n#include "model_constants.h"\nint main(void) {\n'
+                                     '  printf("%.3f %d %d\\n", EDGEKD_STEP5_NORMALIZE_MEAN[0] * 1000.0f, '
+                                     "EDGEKD_STEP3_CENTER_CROP_SIZE, EDGEKD_INPUT_ZERO_POINT);\n  return 0;\n}\n")
+    subprocess.run([cc, "-std=c99", "-Wall", "-Werror", "-I", str(tmp_path), str(tmp_path / "main.c"), "-o",
+                    str(tmp_path / "main")], check=True, capture_output=True, text=True)
+    out = subprocess.run([str(tmp_path / "main")], capture_output=True, text=True, check=True).stdout.split()
+    steps = meta["frontend"]["steps"]
+    assert [s["step"] for s in steps][3] == "center_crop" and steps[5]["step"] == "normalize"
+    assert out == [f"{steps[5]['mean'][0] * 1000:.3f}", str(steps[3]["size"]), "-3"]

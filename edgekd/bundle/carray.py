@@ -45,6 +45,20 @@ def _define(name: str, value: Any) -> str:
     return f"#define {name} \"{value}\""
 
 
+def _constants(name: str, value: Any) -> list[str]:
+    """A scalar as a ``#define``; a mapping as one per key (``NAME_KEY``); a list of numbers as a const array."""
+    if isinstance(value, (int, float, str, bool)):
+        return [_define(name, value)]
+    if isinstance(value, Mapping):
+        return [line for k, v in value.items() for line in _constants(f"{name}_{_ident(str(k)).upper()}", v)]
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                          for v in value):
+        kind = "int" if all(isinstance(v, int) for v in value) else "float"
+        items = ", ".join(str(v) if kind == "int" else f"{float(v)!r}f" for v in value)
+        return [f"static const {kind} {name}[{len(value)}] = {{{items}}};"]
+    return []
+
+
 def constants_header(meta: Mapping[str, Any], arena_bytes: Optional[int]) -> str:
     """``#define``s of the sidecar's numbers: front-end step parameters, quantization, labels, threshold, arena."""
     lines = [f"// Constants of {meta.get('name')} (from its sidecar, schema {meta.get('schema')}); edgekd bundle.",
@@ -54,8 +68,8 @@ def constants_header(meta: Mapping[str, Any], arena_bytes: Optional[int]) -> str
         prefix = f"EDGEKD_STEP{i}_{_ident(step['step']).upper()}"
         lines.append(f"// step {i}: {step['step']}")
         for key, value in step.items():
-            if key != "step" and isinstance(value, (int, float, str, bool)):
-                lines.append(_define(f"{prefix}_{_ident(key).upper()}", value))
+            if key != "step":
+                lines += _constants(f"{prefix}_{_ident(key).upper()}", value)
     for side in ("input", "output"):
         io = meta.get(side) or {}
         q = io.get("quantization") or {}
