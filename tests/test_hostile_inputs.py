@@ -93,7 +93,11 @@ def test_a_recipe_with_any_value_at_any_key_is_checked_without_a_traceback(tmp_p
     _set(tree, key, value)
     recipe = tmp_path_factory.mktemp("r") / "recipe.yaml"
     recipe.write_text(yaml.safe_dump(tree, allow_unicode=True))
-    _cli(["run", recipe, "--check", "--set", f"data.path={small_data}"], capfd)
+    code = _cli(["run", recipe, "--check", "--set", f"data.path={small_data}"], capfd)
+    if code == 2:  # refused: a real run is refused the same way and leaves nothing in --out
+        out = recipe.parent / "out"
+        assert _cli(["run", recipe, "--out", out, "--set", f"data.path={small_data}"], capfd) == 2
+        assert not out.exists() or not any(out.rglob("*")), sorted(map(str, out.rglob("*")))
 
 
 @SETTINGS
