@@ -68,3 +68,18 @@ class GradientCut:
 
     def remove(self) -> None:
         self._handle.remove()
+
+
+def tap_once(model: nn.Module, names: list[str], x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The outputs of the named layers in one forward pass (eval mode, no grad; the model's mode is restored and
+    its BN statistics untouched), in forward order."""
+    tap = FeatureTap(model, names)
+    was = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        model.train(was)
+        tap.remove()
+    return tap.out

@@ -12,23 +12,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from edgekd.distillation.hooks import FeatureTap
+from edgekd.distillation.hooks import tap_once
 
 
 def stage_ends(model: nn.Module, example: torch.Tensor) -> dict[tuple[int, int], str]:
     """(H, W) → name of the last candidate layer with a map of that size, in forward order."""
     names = [n for n, _ in model.named_modules() if n.count(".") == 1]
-    tap = FeatureTap(model, names)
-    was = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            model(example)
-    finally:
-        model.train(was)
-        tap.remove()
     ends: dict[tuple[int, int], str] = {}
-    for name, out in tap.out.items():  # insertion order = forward order
+    for name, out in tap_once(model, names, example).items():  # insertion order = forward order
         if out.dim() == 4 and tuple(out.shape[2:]) != (1, 1):  # a pooled vector is not a map
             ends.pop(tuple(out.shape[2:]), None)
             ends[tuple(out.shape[2:])] = name

@@ -15,7 +15,7 @@ from pydantic import Field
 from torch import nn
 
 from edgekd.distillation.feature_losses import FEATURE_LOSSES, Adapter, needs_adapter
-from edgekd.distillation.hooks import FeatureTap
+from edgekd.distillation.hooks import FeatureTap, tap_once
 from edgekd.distillation.methods.base import Batch, BindContext, DistillMethod, FrozenOutputs, LayerPair, MethodParams
 from edgekd.distillation.methods.registry import METHODS
 from edgekd.errors import InputError
@@ -29,16 +29,7 @@ class FeatureParams(MethodParams):
 
 def layer_shapes(model: nn.Module, names: list[str], x: torch.Tensor) -> dict[str, tuple[int, ...]]:
     """Output shapes of named layers, from one forward pass in eval mode (BN statistics untouched)."""
-    tap = FeatureTap(model, names)
-    was = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            model(x)
-    finally:
-        model.train(was)
-        tap.remove()
-    return {n: tuple(t.shape) for n, t in tap.out.items()}
+    return {n: tuple(t.shape) for n, t in tap_once(model, names, x).items()}
 
 
 def build_adapters(
