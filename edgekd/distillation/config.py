@@ -6,7 +6,7 @@ validate with these models, so a misspelled key fails before any work, naming it
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
@@ -29,6 +29,14 @@ class TrainSpec(_Strict):
     augment: bool = Field(True, validation_alias=AliasChoices("augment", "spec_augment"))
     consistent_teacher: bool = True  # the teacher labels the student's augmented view (else clean windows, once)
     threads: int = Field(2, ge=1)
+    # Sampling of training windows: `none` shuffles them all once per epoch; `label` draws every class equally
+    # often, `group_label` every (group, label) cell (e.g. database x label), so a label that is rare in one
+    # database is not learned as "this stethoscope" (draws with replacement, `epoch_windows` per epoch).
+    balance: Literal["none", "label", "group_label"] = "none"
+    epoch_windows: Optional[int] = Field(None, ge=2)  # windows per epoch; None: as many as the training set has
+    # Model selection: `score` (MAcc or balanced accuracy over all of validation) or `group_mean` (its mean over
+    # the groups, each scored within itself: a database the model finds easy cannot carry a hard one).
+    select: Literal["score", "group_mean"] = "score"
 
     def trainer_config(self) -> Any:
         """The trainer's ``TrainConfig`` (every setting but ``augment``, which picks the augmentation)."""

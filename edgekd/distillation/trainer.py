@@ -45,6 +45,9 @@ class TrainConfig:
     smooth: int = 3
     consistent_teacher: bool = True
     threads: int = 2
+    balance: str = "none"
+    epoch_windows: int | None = None
+    select: str = "score"
 
 
 @dataclass
@@ -73,6 +76,9 @@ def _fingerprint(model: nn.Module, cfg: TrainConfig, train: WindowSet, seed: int
     adding one does not throw away a finished teacher.
     """
     settings = asdict(cfg)
+    for key, default in (("balance", "none"), ("epoch_windows", None), ("select", "score")):
+        if settings[key] == default:  # the defaults keep the fingerprints of runs made before these settings
+            settings.pop(key)
     if not distil:
         settings.pop("consistent_teacher")
     h = hashlib.sha256()
@@ -149,7 +155,7 @@ def train_model(
     # adapters (feature KD) train with the student; they are not part of it and are never exported
     params = list(model.parameters()) + list(method.extra_modules().parameters())
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    steps_per_epoch = max(1, -(-len(train.x) // cfg.batch_size))
+    steps_per_epoch = max(1, -(-(cfg.epoch_windows or len(train.x)) // cfg.batch_size))
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch)
     try:
         return _loop(model, train, val, method, opt, sched, gen, fp, steps_per_epoch, labels=labels,
@@ -186,12 +192,20 @@ def _loop(model, train, val, method, opt, sched, gen, fp, steps_per_epoch, *, la
         log(f"resuming from {last_path} at epoch {resumed_from}")
 
     x_all, y_all = torch.from_numpy(train.x), torch.from_numpy(train.y)
+    weights = sampling_weights(train, cfg.balance)
+    n_draw = cfg.epoch_windows or len(x_all)
     t_start = time.perf_counter()
     stopped = state["bad_epochs"] >= cfg.patience
     while state["epoch"] < cfg.epochs and not stopped:
         epoch = state["epoch"] + 1
         model.train()
-        perm = torch.randperm(len(x_all), generator=gen)
+        if weights is None:
+            perm = torch.randperm(len(x_all), generator=gen)
+            if n_draw != len(x_all):  # a fixed epoch length: whole shuffles, cut
+                perm = torch.cat([perm, *(torch.randperm(len(x_all), generator=gen)
+                                          for _ in range(n_draw // len(x_all)))])[:n_draw]
+        else:
+            perm = torch.multinomial(weights, n_draw, replacement=True, generator=gen)
         total, seen = 0.0, 0
         for i in _progress(range(steps_per_epoch), f"epoch {epoch}/{cfg.epochs}"):
             idx = perm[i * cfg.batch_size : (i + 1) * cfg.batch_size]
@@ -208,9 +222,19 @@ def _loop(model, train, val, method, opt, sched, gen, fp, steps_per_epoch, *, la
             total += float(loss.detach()) * len(idx)
             seen += len(idx)
         method.end_epoch(model, epoch)
-        val_metrics = recording_metrics(predict_logits(model, val.x), val, labels, positive, aggregation)
-        score = score_of(val_metrics)
-        row = {"epoch": epoch, "loss": total / max(seen, 1), "val_score": score, "val_accuracy": val_metrics["accuracy"]}
+        val_logits = predict_logits(model, val.x)
+        val_metrics = recording_metrics(val_logits, val, labels, positive, aggregation)
+        row = {"epoch": epoch, "loss": total / max(seen, 1), "val_accuracy": val_metrics["accuracy"]}
+        if cfg.select == "group_mean":
+            per_group = {g: score_of(recording_metrics(val_logits[np.isin(val.rec, ids)], val.subset(ids), labels,
+                                                       positive, aggregation))
+                         for g, ids in _group_ids(val).items()}
+            row["val_group_scores"] = per_group
+            row["val_pooled_score"] = score_of(val_metrics)
+            score = float(np.mean(list(per_group.values())))
+        else:
+            score = score_of(val_metrics)
+        row["val_score"] = score
         selectable = method.selectable(epoch)
         if not selectable:
             row["selectable"] = False  # e.g. the block-wise phase of stage-wise KD: the head is untrained
@@ -244,9 +268,12 @@ def _loop(model, train, val, method, opt, sched, gen, fp, steps_per_epoch, *, la
             last_path,
         )
         selection = f"mean of last {len(recent)}: {smoothed:.3f}" if selectable else "not a selection candidate"
+        within = ""
+        if "val_group_scores" in row:
+            within = " = mean of " + ", ".join(f"{g} {v:.3f}" for g, v in row["val_group_scores"].items())
         log(
-            f"epoch {epoch:3d}/{cfg.epochs}  loss {row['loss']:.4f}  val MAcc {score:.3f} ({selection})"
-            f"{'  *' if improved else ''}"
+            f"epoch {epoch:3d}/{cfg.epochs}  loss {row['loss']:.4f}  val {'MAcc' if positive else 'bal. acc'} "
+            f"{score:.3f}{within} ({selection}){'  *' if improved else ''}"
         )
         stopped = state["bad_epochs"] >= cfg.patience
         if stopped:
@@ -261,6 +288,37 @@ def _loop(model, train, val, method, opt, sched, gen, fp, steps_per_epoch, *, la
         history=state["history"],
         seconds=time.perf_counter() - t_start,
     )
+
+
+def sampling_weights(train: WindowSet, balance: str) -> "torch.Tensor | None":
+    """Per-window draw weights giving every class (``label``) or (group, class) cell (``group_label``) an
+    equal share of an epoch; None for ``none`` (plain shuffling).
+
+    Example:
+        >>> import numpy as np
+        >>> ws = WindowSet.from_arrays(np.zeros((4, 1, 2, 2)), [0, 0, 0, 1])
+        >>> sampling_weights(ws, "label").tolist()
+        [0.1666666716337204, 0.1666666716337204, 0.1666666716337204, 0.5]
+    """
+    if balance == "none":
+        return None
+    if balance not in ("label", "group_label"):
+        raise InputError(f"train.balance: {balance!r} is not one of none, label, group_label")
+    groups = train.groups
+    keys = [(groups[int(r)] if balance == "group_label" else "", int(y)) for r, y in zip(train.rec, train.y)]
+    counts: dict = {}
+    for k in keys:
+        counts[k] = counts.get(k, 0) + 1
+    w = torch.tensor([1.0 / counts[k] for k in keys], dtype=torch.float64)
+    return (w / w.sum()).float()
+
+
+def _group_ids(ws: WindowSet) -> dict[str, list[int]]:
+    """Item indices of each group, groups sorted."""
+    out: dict[str, list[int]] = {}
+    for i, g in enumerate(ws.groups):
+        out.setdefault(g, []).append(i)
+    return dict(sorted(out.items()))
 
 
 def _has_state(method) -> bool:
