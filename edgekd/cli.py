@@ -58,11 +58,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
     else:
         for it in result.get("items", []):
             print(f"  {it['file']}: {it['predicted']} (true {it['label']}, p={max(it['probabilities']):.3f})")
-        print(f"{result['artifact']}: {result['n']} recordings, accuracy {result['accuracy']:.3f}, "
-              f"balanced accuracy {result['balanced_accuracy']:.3f}")
+        ci = result.get("ci95") or {}
+
+        def with_ci(key: str) -> str:
+            pair = ci.get(key)
+            return f"{result[key]:.3f}" + (f" [{pair[0]:.3f}, {pair[1]:.3f}]" if pair and None not in pair else "")
+
+        print(f"{result['artifact']}: {result['n']} recordings, accuracy {with_ci('accuracy')}, "
+              f"balanced accuracy {with_ci('balanced_accuracy')}  (95 % intervals)")
         if "macc" in result:
-            print(f"  sensitivity {result['sensitivity']:.3f}  specificity {result['specificity']:.3f}  "
-                  f"MAcc {result['macc']:.3f}  (positive: {result['positive']})")
+            print(f"  sensitivity {with_ci('sensitivity')}  specificity {with_ci('specificity')}  "
+                  f"MAcc {with_ci('macc')}  (positive: {result['positive']})")
         print(f"  confusion (rows true {result['labels']}): {result['confusion']}")
     return 0
 

@@ -31,3 +31,30 @@ def test_window_probabilities_average_per_recording():
     ids, mean = aggregate_by_group(probs, np.array([5, 5, 7, 7]))
     assert ids.tolist() == [5, 7]
     np.testing.assert_allclose(mean, [[0.55, 0.45], [0.25, 0.75]], rtol=1e-6)
+
+
+def test_wilson_interval_matches_the_closed_form():
+    from edgekd.runtime.intervals import wilson
+
+    lo, hi = wilson(80, 100)
+    assert (round(lo, 4), round(hi, 4)) == (0.7112, 0.8666)  # Wilson (1927) for 80/100 at z = 1.96
+    assert wilson(0, 0) != wilson(0, 0)  # nan for no data: a missing figure is never a number
+
+
+def test_metrics_carry_their_95_percent_intervals():
+    from edgekd.runtime.metrics import classification_metrics
+
+    m = classification_metrics([0] * 50 + [1] * 50, [0] * 40 + [1] * 10 + [1] * 45 + [0] * 5, ["n", "a"], "a")
+    ci = m["ci95"]
+    for key in ("accuracy", "macc", "sensitivity", "specificity", "balanced_accuracy"):
+        lo, hi = ci[key]
+        assert lo < m[key] < hi, key
+    assert ci["macc"] == ci["balanced_accuracy"]
+
+
+def test_interval_narrows_with_more_data():
+    from edgekd.runtime.intervals import metric_intervals
+
+    small = metric_intervals([[8, 2], [2, 8]], positive=1)["macc"]
+    large = metric_intervals([[80, 20], [20, 80]], positive=1)["macc"]
+    assert large[1] - large[0] < small[1] - small[0]

@@ -80,7 +80,10 @@ def measure_artifact(
     }
     if reference_logits is not None:
         row["parity"] = parity(reference_logits, art.predict(test.x))
-    score = metrics.get("macc", metrics["balanced_accuracy"])
+    key = "macc" if "macc" in metrics else "balanced_accuracy"
+    lo, hi = (metrics.get("ci95") or {}).get(key) or (None, None)
+    interval = f" [95 % CI {lo:.3f}-{hi:.3f}, n={metrics['n']}]" if lo is not None and hi is not None else ""
     log(f"  {target.name}/{path.name:22s} {row['size_bytes'] / 1024:8.1f} KB  "
-        f"MAcc {score:.3f}  p50 {latency['p50_ms']:.3f} ms  ({art.runtime})")
+        f"{'MAcc' if key == 'macc' else 'bal. acc'} {metrics[key]:.3f}{interval}  p50 {latency['p50_ms']:.3f} ms  "
+        f"({art.runtime})")
     return row

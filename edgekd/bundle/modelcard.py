@@ -14,30 +14,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
-
-def wilson(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
-    """95 % Wilson score interval of a proportion (``(nan, nan)`` for ``n == 0``)."""
-    if n <= 0:
-        return float("nan"), float("nan")
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
-def macc_interval(confusion: Sequence[Sequence[int]], positive: int, draws: int = 2000) -> tuple[float, float]:
-    """95 % interval of MAcc = (sensitivity + specificity) / 2 by a parametric bootstrap of the two recalls."""
-    c = np.asarray(confusion, dtype=np.int64)
-    neg = 1 - positive
-    n_pos, n_neg = int(c[positive].sum()), int(c[neg].sum())
-    if n_pos == 0 or n_neg == 0:
-        return float("nan"), float("nan")
-    rng = np.random.default_rng(0)
-    sens = rng.binomial(n_pos, c[positive, positive] / n_pos, draws) / n_pos
-    spec = rng.binomial(n_neg, c[neg, neg] / n_neg, draws) / n_neg
-    lo, hi = np.percentile((sens + spec) / 2, [2.5, 97.5])
-    return float(lo), float(hi)
+from edgekd.runtime.intervals import macc_interval, wilson
 
 
 def _pct(x: float) -> str:

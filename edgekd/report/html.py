@@ -114,6 +114,14 @@ def _num(x: Optional[float], fmt: str) -> str:
     return "–" if x is None else format(x, fmt)
 
 
+def _ci(m: Mapping[str, Any], key: str) -> str:
+    """`` <small>[lo, hi]</small>``: the 95 % interval the metrics carry for ``key`` (empty for older reports)."""
+    pair = (m.get("ci95") or {}).get(key)
+    if not pair or None in pair:
+        return ""
+    return f' <small class="ci">[{pair[0]:.2f}, {pair[1]:.2f}]</small>'
+
+
 def _target_section(report: Mapping[str, Any], target: str, images: Optional[Mapping[str, bytes]]) -> list[str]:
     rows = [a for a in report["artifacts"] if a["target"] == target]
     budgets = target_budgets(report, target)
@@ -137,16 +145,21 @@ def _target_section(report: Mapping[str, Any], target: str, images: Optional[Map
         out.append(
             f'<tr class="{cls}"><td><code>{_e(a["name"])}</code></td><td>{_e(a.get("role", ""))}</td>'
             f'<td>{_e(a["format"])}</td><td>{_e(a["precision"])}</td>'
-            f'<td class="n">{a["size_bytes"] / 1024:.1f}</td><td class="n">{metric_value(m):.3f}</td>'
-            f'<td class="n">{_num(m.get("sensitivity"), ".3f")}</td>'
-            f'<td class="n">{_num(m.get("specificity"), ".3f")}</td>'
-            f'<td class="n">{_num(m.get("accuracy"), ".3f")}</td><td class="n">{_num(lat.get("p50_ms"), ".3f")}</td>'
+            f'<td class="n">{a["size_bytes"] / 1024:.1f}</td>'
+            f'<td class="n">{metric_value(m):.3f}{_ci(m, "macc" if "macc" in m else "balanced_accuracy")}</td>'
+            f'<td class="n">{_num(m.get("sensitivity"), ".3f")}{_ci(m, "sensitivity")}</td>'
+            f'<td class="n">{_num(m.get("specificity"), ".3f")}{_ci(m, "specificity")}</td>'
+            f'<td class="n">{_num(m.get("accuracy"), ".3f")}{_ci(m, "accuracy")}</td>'
+            f'<td class="n">{_num(lat.get("p50_ms"), ".3f")}</td>'
             f'<td class="n">{_num(lat.get("p90_ms"), ".3f")}{est}</td>'
             f'<td>{_e(lat.get("runtime", "–"))} ({_e(lat.get("threads", "–"))})</td>'
             f"<td>{front}</td><td>{flags}</td><td>{verdict}</td></tr>"
         )
     out.append("</tbody></table>")
-    out.append(f'<p class="note">{_e(mname)} per recording on the test split, measured by running each exported file. '
+    n_test = rows[0]["metrics"].get("n", "?")
+    out.append(f'<p class="note">{_e(mname)} per recording on the test split (n = {n_test}), measured by running each '
+               "exported file; brackets: 95 % intervals (Wilson for proportions, a bootstrap of the class recalls for "
+               "MAcc and balanced accuracy). "
                "★ marks the Pareto front: no other artifact of this target is both at least as small (or fast) "
                f"and at least as accurate, and strictly better on one.</p>")
     out.append("<h3>Pareto plots</h3>")

@@ -21,10 +21,20 @@ def _score(m: dict) -> float:
     return m.get("macc", m["balanced_accuracy"])
 
 
+def _ci(m: dict, key: str) -> str:
+    """`` [lo, hi]``: the 95 % interval a metrics dict carries for ``key`` (empty for older reports)."""
+    pair = (m.get("ci95") or {}).get(key)
+    if not pair or None in pair:
+        return ""
+    return f" [{pair[0]:.2f}, {pair[1]:.2f}]"
+
+
 def _fmt_metrics(m: dict) -> str:
+    """MAcc (else balanced accuracy), sensitivity, specificity, accuracy, each with its 95 % interval."""
     if "macc" in m:
-        return f"{m['macc']:.3f} | {m['sensitivity']:.3f} | {m['specificity']:.3f} | {m['accuracy']:.3f}"
-    return f"{m['balanced_accuracy']:.3f} | – | – | {m['accuracy']:.3f}"
+        return (f"{m['macc']:.3f}{_ci(m, 'macc')} | {m['sensitivity']:.3f}{_ci(m, 'sensitivity')} | "
+                f"{m['specificity']:.3f}{_ci(m, 'specificity')} | {m['accuracy']:.3f}{_ci(m, 'accuracy')}")
+    return f"{m['balanced_accuracy']:.3f}{_ci(m, 'balanced_accuracy')} | – | – | {m['accuracy']:.3f}{_ci(m, 'accuracy')}"
 
 
 def render_markdown(report: dict) -> str:
@@ -37,7 +47,9 @@ def render_markdown(report: dict) -> str:
         f"data `{d['name']}` ({', '.join(d['classes'])}; positive: {d.get('positive')}) · data hash `{d['hash'][:12]}`",
         "",
         "Every artifact figure below was measured by running the exported file on the test split "
-        "(recordings never seen in training); predictions are per recording (mean of window probabilities).",
+        "(recordings never seen in training); predictions are per recording (mean of window probabilities). "
+        "Brackets: 95 % intervals (Wilson for proportions, a bootstrap of the class recalls for MAcc and "
+        "balanced accuracy); n is in the splits table.",
         "",
         "## Splits (record-wise, stratified by label and database)",
         "",
@@ -99,7 +111,8 @@ def render_markdown(report: dict) -> str:
                       "| artifact | " + " | ".join(groups) + " |", "|---|" + "---:|" * len(groups)]
             for a in rows:
                 pg = a["metrics"]["per_group"]
-                cells = [f"{_score(pg[g]):.3f} (n={pg[g]['n']})" if g in pg else "–" for g in groups]
+                cells = [f"{_score(pg[g]):.3f}{_ci(pg[g], 'macc' if 'macc' in pg[g] else 'balanced_accuracy')} "
+                         f"(n={pg[g]['n']})" if g in pg else "–" for g in groups]
                 lines.append(f"| `{a['path'].split('/')[-1]}` | " + " | ".join(cells) + " |")
     from edgekd.report.pruning import render_pruning
 

@@ -2,7 +2,8 @@
 
 For two classes the heart-sound metrics of the PhysioNet/CinC 2016 challenge are
 added: sensitivity (recall of the positive class), specificity (recall of the
-other) and MAcc, their mean.
+other) and MAcc, their mean. ``ci95`` gives each figure's 95 % interval
+(``edgekd.runtime.intervals``: Wilson for proportions, a bootstrap for means of recalls).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
+
+from edgekd.runtime.intervals import metric_intervals
 
 
 def aggregate_by_group(probs: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -70,8 +73,10 @@ def classification_metrics(
             for i, lab in enumerate(labels)
         },
     }
+    p = None
     if k == 2 and positive is not None:
         p = list(labels).index(positive)
         sens, spec = float(recall[p]), float(recall[1 - p])
         out.update({"positive": positive, "sensitivity": sens, "specificity": spec, "macc": (sens + spec) / 2})
+    out["ci95"] = metric_intervals(confusion, p)
     return out
