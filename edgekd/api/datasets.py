@@ -18,7 +18,7 @@ from edgekd.api.inputs import DEFAULT_CACHE, as_windows, is_folder, read_folder,
 from edgekd.data.config import SplitSpec
 from edgekd.data.features import FeatureCache, WindowSet
 from edgekd.data.items import dataset_hash
-from edgekd.data.splits import SPLITS, split_items
+from edgekd.data.splits import SPLITS, split_from_file, split_items
 from edgekd.errors import InputError
 from edgekd.tasks import Task
 from edgekd.yamlconf import validate
@@ -113,10 +113,18 @@ def prepare(
         source = "given splits"
     elif is_folder(data):
         items, names = read_folder(task_obj, Path(data), classes, cache_dir=cache_dir, resample=resample)
-        keep = task_obj.split_groups(items, spec.keep_together_s)
+        keep = task_obj.split_groups(items, spec.keep_together_s) if spec.by == "random" and not spec.file else None
         if keep is not None:
             log(f"  {len(set(keep))} capture bursts (shots < {spec.keep_together_s:g} s apart) kept in one split each")
-        idx = split_items(items, spec.fractions(), split_seed, stratify, keep)
+        times = task_obj.capture_times(items) if spec.by == "time" and not spec.file else None
+        if spec.file:
+            idx = split_from_file(items, spec.file)
+            log(f"  split as {spec.file} assigns it")
+        else:
+            idx = split_items(items, spec.fractions(), split_seed, stratify, keep, times)
+        if times is not None:
+            log(f"  split by capture time: the latest {spec.test:.0%} of each stratum is test, the next "
+                f"{spec.val:.0%} validation")
         _check_splits(idx, len(items))
         cache = FeatureCache(cache_dir)
         windows = {s: task_obj.featurize([items[i] for i in idx[s]], names, cache, resample=resample,
@@ -125,6 +133,10 @@ def prepare(
         source = str(data)
     else:
         whole, task_obj, names = as_windows(data, task_obj, classes, where="data", cache_dir=cache_dir)
+        if spec.file:
+            raise InputError("split.file assigns items of a folder by name, not in-memory data")
+        if spec.by == "time":
+            raise InputError("split.by: time needs a folder of items with capture times, not in-memory data")
         idx = split_items(whole.recordings, spec.fractions(), split_seed, stratify)
         _check_splits(idx, len(whole.recordings))
         windows = {s: whole.subset(idx[s]) for s in SPLITS}

@@ -19,6 +19,15 @@ class SplitSpec(BaseModel):
     # Images: photos of one class taken less than this many seconds apart (a capture burst, usually the
     # same leaf) stay in one split; capture time from the file name's YYYYMMDD_HHMMSS or EXIF. None: off.
     keep_together_s: Optional[float] = Field(None, gt=0)
+    # `random`: a seeded stratified split. `time`: within each stratum the latest `test` share of the items (by
+    # capture time) is the test split and the next-latest `val` share validation, so the score says how the model
+    # does on captures made after everything it trained on (photos: file-name stamp or EXIF). The cut is exact
+    # (keep_together_s is not used): validation lies between train and test in time, so a burst cut at a
+    # boundary shares shots between val and test or train and val, never between train and test.
+    by: Literal["random", "time"] = "random"
+    # A CSV (`file,split`, split one of train/val/test) that assigns every item by name: an official split, or
+    # one that keeps a pretrained teacher's training items out of test. The fractions and seed are then unused.
+    file: Optional[str] = None
 
     def fractions(self) -> dict[str, float]:
         return {"train": self.train, "val": self.val, "test": self.test}

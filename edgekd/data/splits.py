@@ -6,8 +6,10 @@ land in one split, so a test score never rewards memorising a recording.
 
 from __future__ import annotations
 
+import csv
 import random
 from collections import defaultdict
+from pathlib import Path
 from typing import Optional, Sequence
 
 from edgekd.errors import InputError
@@ -118,8 +120,53 @@ def grouped_stratified_split(
     return {s: sorted(v) for s, v in out.items()}
 
 
+def time_split(strata: Sequence[str], times: Sequence[float], fractions: dict[str, float],
+               groups: Optional[Sequence[str]] = None) -> dict[str, list[int]]:
+    """Within each stratum, the latest items go to test, the next-latest to val, the earliest to train.
+
+    Items are taken in blocks (a group, e.g. a capture burst, is one block; else each item), latest block
+    first: a block joins test while test holds less than its share of the stratum, then val likewise, and
+    the rest is train. A stratum of three or more blocks gives every split at least one block.
+
+    Args:
+        strata: one key per item (e.g. its label).
+        times: one capture time per item (any increasing number, e.g. a POSIX timestamp).
+        fractions: ``{"train": .6, "val": .2, "test": .2}``.
+        groups: a block key per item (items of a block share a split); None: every item its own block.
+
+    Returns:
+        ``{"train": [indices], "val": [...], "test": [...]}``, each sorted.
+
+    Example:
+        >>> time_split(["a"] * 5, [5, 1, 4, 2, 3], {"train": .6, "val": .2, "test": .2})
+        {'train': [1, 3, 4], 'val': [2], 'test': [0]}
+    """
+    _check_fractions(fractions)
+    blocks: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+    for i, key in enumerate(strata):
+        blocks[key][groups[i] if groups is not None else str(i)].append(i)
+    out: dict[str, list[int]] = {s: [] for s in SPLITS}
+    for key in sorted(blocks):
+        members = blocks[key]
+        total = sum(len(v) for v in members.values())
+        latest_first = sorted(members, key=lambda b: max(times[i] for i in members[b]), reverse=True)
+        have = {s: 0 for s in SPLITS}
+        fill_order = ("test", "val", "train")
+        for n_left, b in zip(range(len(latest_first), 0, -1), latest_first):
+            for k, split in enumerate(fill_order):
+                # leave enough blocks for the splits filled after this one that are still empty
+                still_empty = sum(1 for later in fill_order[k + 1:] if have[later] == 0)
+                reserve = len(latest_first) >= len(SPLITS) and n_left <= still_empty
+                if split == "train" or (have[split] < fractions[split] * total - 1e-9 and not reserve):
+                    out[split].extend(members[b])
+                    have[split] += len(members[b])
+                    break
+    return {s: sorted(v) for s, v in out.items()}
+
+
 def split_items(items: Sequence, fractions: dict[str, float], seed: int, stratify: Sequence[str] = ("label", "group"),
-                keep_together: Optional[Sequence[str]] = None) -> dict[str, list[int]]:
+                keep_together: Optional[Sequence[str]] = None,
+                times: Optional[Sequence[float]] = None) -> dict[str, list[int]]:
     """Item indices per split, stratified by the items' ``label`` and/or ``group``.
 
     Args:
@@ -128,8 +175,48 @@ def split_items(items: Sequence, fractions: dict[str, float], seed: int, stratif
         seed: shuffling seed.
         stratify: which attributes make the stratum key.
         keep_together: a key per item; items sharing one land in the same split (capture bursts).
+        times: a capture time per item: split by time (:func:`time_split`) instead of at random.
     """
     strata = ["|".join(it.label if k == "label" else it.group for k in stratify) for it in items]
+    if times is not None:
+        return time_split(strata, times, fractions, keep_together)
     if keep_together is not None:
         return grouped_stratified_split(strata, keep_together, fractions, seed)
     return stratified_split(strata, fractions, seed)
+
+
+def split_from_file(items: Sequence, path: str | Path) -> dict[str, list[int]]:
+    """Item indices per split as a CSV ``file,split`` assigns them (every item listed once).
+
+    Raises:
+        InputError: the file is unreadable, lacks a column, names an unknown split, or leaves an item out.
+    """
+    path = Path(path)
+    where = f"data.split.file: {path}"
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            if not reader.fieldnames or not {"file", "split"} <= set(reader.fieldnames):
+                raise InputError(f"{where}: needs the columns file,split (has {', '.join(reader.fieldnames or [])})")
+            assigned: dict[str, str] = {}
+            for line, row in enumerate(reader, start=2):
+                name, split = (row.get("file") or "").strip(), (row.get("split") or "").strip()
+                if split not in SPLITS:
+                    raise InputError(f"{where}: line {line}: split {split!r} is not one of {', '.join(SPLITS)}")
+                if name in assigned:
+                    raise InputError(f"{where}: line {line}: {name!r} is listed twice")
+                assigned[name] = split
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"{where}: cannot read it ({type(exc).__name__}: {exc})") from None
+    out: dict[str, list[int]] = {s: [] for s in SPLITS}
+    missing = []
+    for i, it in enumerate(items):
+        split = assigned.get(it.file)
+        if split is None:
+            missing.append(it.file)
+        else:
+            out[split].append(i)
+    if missing:
+        raise InputError(f"{where}: {len(missing)} item(s) of the data folder are not assigned, e.g. {missing[0]!r}; "
+                         "list them, or split by fractions: --set 'data.split={train: 0.6, val: 0.2, test: 0.2}'")
+    return out

@@ -145,6 +145,14 @@ class Task:
             raise InputError(f"data.split.keep_together_s: the {self.name} task has no capture times to group by")
         return None
 
+    def capture_times(self, items: Sequence[Item]) -> list[float]:
+        """A capture time per item (POSIX seconds), for ``data.split.by: time``.
+
+        Raises:
+            InputError: the task has no capture times (the base task), or an item has none (naming it).
+        """
+        raise InputError(f"data.split.by: time: the {self.name} task has no capture times; use by: random")
+
     def fingerprint(self) -> str:
         """What of this task changes training (front-end and augmentation settings)."""
         return f"{self.name}|{self.frontend.config_hash()}|{self.augment.model_dump_json()}"

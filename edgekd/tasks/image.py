@@ -36,6 +36,19 @@ class ImageClassification(Task):
     def augmentation(self) -> Optional[Augmentation]:
         return ImageAugment(self.augment, self.frontend.mean, self.frontend.std)
 
+    def capture_times(self, items: Sequence[Item]) -> list[float]:
+        from edgekd.data.images import capture_time
+        from edgekd.errors import InputError
+
+        out = []
+        for it in items:
+            t = capture_time(it)
+            if t is None:
+                raise InputError(f"{it.path}: no capture time (neither a YYYYMMDD_HHMMSS file name nor EXIF "
+                                 "DateTimeOriginal); data.split.by: time needs one for every photo")
+            out.append(t.timestamp())
+        return out
+
     def split_groups(self, items: Sequence[Item], keep_together_s: Optional[float]) -> Optional[list[str]]:
         if not keep_together_s:
             return None
