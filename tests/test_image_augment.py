@@ -49,3 +49,32 @@ def test_default_augmentation_is_seeded_and_changes_the_images(batch):
 def test_bad_ranges_are_refused():
     with pytest.raises(ValueError, match="scale must satisfy"):
         ImageAugmentSpec(scale=(0.0, 1.0))
+
+
+def test_white_balance_shifts_the_channels_apart():
+    import torch
+
+    from edgekd.data.image_augment import ImageAugment, ImageAugmentSpec
+
+    plain = dict(scale=(1.0, 1.0), ratio=(1.0, 1.0), rotate_deg=0, rot90=False, hflip=False, vflip=False,
+                 brightness=0.0, contrast=0.0, saturation=0.0)
+    x = torch.zeros(16, 3, 8, 8)  # normalised zeros = the mean colour, equal in every image
+    out = ImageAugment(ImageAugmentSpec(**plain, white_balance=0.3), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25))(
+        x, torch.Generator().manual_seed(0))
+    ratios = out.mean(dim=(2, 3))
+    assert float((ratios[:, 0] - ratios[:, 1]).abs().max()) > 0.1
+
+
+def test_blur_removes_fine_detail():
+    import torch
+
+    from edgekd.data.image_augment import ImageAugment, ImageAugmentSpec
+
+    plain = dict(scale=(1.0, 1.0), ratio=(1.0, 1.0), rotate_deg=0, rot90=False, hflip=False, vflip=False,
+                 brightness=0.0, contrast=0.0, saturation=0.0)
+    x = torch.zeros(2, 3, 16, 16)
+    x[:, :, ::2, :] = 1.0  # stripes one pixel wide
+    out = ImageAugment(ImageAugmentSpec(**plain, blur_p=1.0, blur_sigma=2.0), (0.5,) * 3, (0.25,) * 3)(
+        x, torch.Generator().manual_seed(0))
+    assert float(out[:, :, 1:, :].sub(out[:, :, :-1, :]).abs().mean()) < 0.5 * float(
+        x[:, :, 1:, :].sub(x[:, :, :-1, :]).abs().mean())

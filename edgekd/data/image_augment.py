@@ -9,7 +9,10 @@ front-end tensors (N, 3, S, S), so the decoded photos are never re-read:
   the image), a rotation of up to ``rotate_deg`` degrees plus, with ``rot90``, a
   random multiple of 90 degrees (a leaf has no "up"), and horizontal / vertical flips;
 - colour, in [0, 1] pixel space (undoing the front-end's mean/std first):
-  brightness, contrast and saturation factors drawn from ``1 ± value``.
+  brightness, contrast and saturation factors drawn from ``1 ± value``; and the shifts between capture
+  sessions (another day's light, another phone's white balance, a missed focus): a per-channel gain of
+  ``1 ± white_balance`` (white balance), a gamma of ``exp(± exposure)`` (exposure), and with probability
+  ``blur_p`` a Gaussian blur of sigma up to ``blur_sigma`` pixels.
 
 The recipe section is ``data.augment`` (``ImageAugmentSpec``). Importing this
 module does not import torch.
@@ -40,6 +43,10 @@ class ImageAugmentSpec(BaseModel):
     brightness: float = Field(0.25, ge=0, lt=1)
     contrast: float = Field(0.25, ge=0, lt=1)
     saturation: float = Field(0.25, ge=0, lt=1)
+    white_balance: float = Field(0.0, ge=0, lt=1)  # per-channel gain 1 +- this
+    exposure: float = Field(0.0, ge=0, le=2)  # gamma exp(+- this): darker or brighter mid-tones
+    blur_p: float = Field(0.0, ge=0, le=1)  # share of images blurred
+    blur_sigma: float = Field(1.5, gt=0, le=8)  # largest blur sigma, pixels
 
     @model_validator(mode="after")
     def _ranges(self) -> "ImageAugmentSpec":
@@ -85,7 +92,14 @@ class ImageAugment:
         p = (p - m) * uniform(1 - s.contrast, 1 + s.contrast).view(n, 1, 1, 1) + m
         grey = (0.299 * p[:, 0:1] + 0.587 * p[:, 1:2] + 0.114 * p[:, 2:3])
         p = grey + (p - grey) * uniform(1 - s.saturation, 1 + s.saturation).view(n, 1, 1, 1)
+        if s.white_balance:
+            gains = 1 + s.white_balance * (2 * torch.rand(n, 3, generator=gen) - 1)
+            p = p * gains.view(n, 3, 1, 1)
         p = p.clamp(0.0, 1.0)
+        if s.exposure:
+            p = p.clamp_min(1e-6) ** torch.exp(uniform(-s.exposure, s.exposure)).view(n, 1, 1, 1)
+        if s.blur_p:
+            p = _blur(p, torch.rand(n, generator=gen) < s.blur_p, uniform(0.3, s.blur_sigma))
         # geometry: output coords (-1..1) -> input coords = centre + crop * rotation * flip * out
         area = uniform(*s.scale)
         log_r = uniform(math.log(s.ratio[0]), math.log(s.ratio[1]))
@@ -110,3 +124,22 @@ class ImageAugment:
         grid = F.affine_grid(theta, list(p.shape), align_corners=False)
         p = F.grid_sample(p, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
         return ((p - mean) / std).contiguous()
+
+
+def _blur(p: "torch.Tensor", which: "torch.Tensor", sigma: "torch.Tensor") -> "torch.Tensor":
+    """Gaussian blur (separable, reflection padding) of the images ``which`` selects, each with its sigma."""
+    import torch
+    import torch.nn.functional as F
+
+    if not bool(which.any()):
+        return p
+    out = p.clone()
+    for i in torch.nonzero(which).flatten().tolist():
+        sd = float(sigma[i])
+        r = max(1, int(math.ceil(2.5 * sd)))
+        k = torch.exp(-0.5 * (torch.arange(-r, r + 1, dtype=p.dtype) / sd) ** 2)
+        k = k / k.sum()
+        img = F.pad(p[i : i + 1], (r, r, r, r), mode="reflect")
+        img = F.conv2d(img, k.view(1, 1, 1, -1).expand(3, 1, 1, -1), groups=3)
+        out[i : i + 1] = F.conv2d(img, k.view(1, 1, -1, 1).expand(3, 1, -1, 1), groups=3)
+    return out
