@@ -81,6 +81,8 @@ def check_recipe(recipe: Recipe) -> Any:
     check_objective(recipe.teacher, where="teacher")
     if not Path(recipe.data.path).is_dir():
         raise InputError(f"data.path: {recipe.data.path}: folder not found")
+    if recipe.data.split.file and not Path(recipe.data.split.file).is_file():
+        raise InputError(f"data.split.file: {recipe.data.split.file}: file not found")
     if _shape_known(task):  # model files are checked against the features before any data is read
         for role in ("teacher", "student"):
             if getattr(recipe, role).file is not None:
@@ -109,6 +111,19 @@ def check_run(recipe: Recipe) -> str:
     counts = {c: sum(it.label == c for it in items) for c in recipe.data.classes}
     return (f"recipe {recipe.name!r} is valid: task {task.name}, {len(items)} items "
             f"({', '.join(f'{c} {n}' for c, n in counts.items())}), targets {', '.join(recipe.export.targets)}")
+
+
+def _check_checkpoints_unseen(recipe: Recipe, data: Any, log: Log) -> None:
+    """A checkpoint with a provenance file must not have seen this run's test items (``edgekd.models.provenance``)."""
+    from edgekd.models.provenance import check_unseen
+
+    for role in ("teacher", "student"):
+        spec: ModelSpec = getattr(recipe, role)
+        if spec.checkpoint:
+            record = check_unseen(spec.checkpoint, data.test.recordings, role)
+            if record is not None:
+                log(f"  {role}.checkpoint: none of the {len(data.test.recordings)} test items is among the "
+                    f"{sum(len(v) for v in record['seen'].values())} it was trained and selected on")
 
 
 def prepare_data(recipe: Recipe, log: Log = default_log, task: Any = None) -> Any:
@@ -142,6 +157,7 @@ def run(recipe: Recipe, recipe_path: str, out: Path, log: Log = default_log, fre
         log(f"--fresh: removed {out / 'checkpoints'}")
     log(f"[1/5] data: {recipe.data.path}")
     data = prepare_data(recipe, log, task)
+    _check_checkpoints_unseen(recipe, data, log)
     n = len(data.classes)
     log(f"[2/5] teacher: {recipe.teacher.label}")
     teacher = build_role(recipe, "teacher", data.task, n)
