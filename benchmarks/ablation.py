@@ -1,7 +1,13 @@
 """Ablation: does distillation + structured pruning beat its baselines, measured on the exported int8 files?
 
-Rows (the full heart dev set, the same record-wise 60/20/20 split as
-``benchmarks/heart_full.py``, checked against its committed test list):
+``--task heart`` (default): all 1,084 heart dev recordings, the split and the shipped teacher of
+``benchmarks/heart_deploy.py`` (``models/heart-teacher.pt``), students sampled per (database, label) and
+selected on the mean within-database validation MAcc; MAcc reported pooled and within each database.
+``--task plant``: the MangoLeafBD time split and shipped teacher of ``benchmarks/plant_deploy.py``; top-1.
+``--task heart500``: the earlier 500-recording set and split of ``benchmarks/heart_full.py`` (its results
+file ``ablation.json``). The teacher's provenance proves it never saw a test item.
+
+Rows:
 
 - teacher fp32 TFLite, teacher int8 TFLite (post-training quantization alone);
 - student from scratch (cross-entropy, no teacher);
@@ -15,7 +21,7 @@ KD row's student and add ``--recover-epochs`` of recovery) for each of
 int8 TFLite file (fp32 for the teacher fp32 row): the decision threshold is
 chosen on the validation split by running the artifact (``edgekd.export`` with validation data),
 then MAcc / sensitivity / specificity on the test split, latency p50 with one thread.
-The teacher is the trained ``runs/heart-full`` teacher, not retrained; with
+The teacher is the shipped (trained) teacher, not retrained; with
 ``consistent_teacher: false`` the trainer computes its logits on the clean
 training windows once per process and looks them up (the teacher costs about
 5x a student epoch per pass on one CPU thread).
@@ -23,7 +29,7 @@ training windows once per process and looks them up (the teacher costs about
 Resumable: every (row, seed) result is written to ``--out/results/`` as it
 finishes and skipped on a re-run; training resumes from the trainer's checkpoints.
 
-Run:  make ablation     (or: .venv/bin/python benchmarks/ablation.py)
+Run:  make ablation     (or: .venv/bin/python benchmarks/ablation.py --task heart|plant)
 """
 
 from __future__ import annotations
@@ -58,6 +64,25 @@ ROWS = [
 ]
 # the same recipe overrides as benchmarks/heart_full.py: 60/20/20 record-wise split, seed 0
 FULL_SET = ["name=heart-full", "data.split={train: 0.6, val: 0.2, test: 0.2}"]
+SHARED = ROOT.parent / "shared" / "data"
+#: per task: recipe, data, overrides, teacher, results stem, and the trainer settings of the deploy benchmarks
+TASKS = {
+    "heart": {"recipe": "recipes/heart-pruned.yaml", "data": SHARED / "heart-physionet2016",
+              "overrides": ["name=heart-ablation", "data.split={train: 0.6, val: 0.2, test: 0.2, seed: 0}"],
+              "teacher": "models/heart-teacher.pt", "results": "ablation_heart",
+              "train": {"balance": "group_label", "select": "group_mean", "epoch_windows": 4096}},
+    "plant": {"recipe": "recipes/plant.yaml", "data": SHARED / "plant-mangoleafbd",
+              "overrides": ["name=plant-ablation", "data.split={train: 0.6, val: 0.2, test: 0.2, seed: 0, by: time}",
+                            "data.cache_dir=runs/plant-cache"],  # + the variant plant_select.py chose on validation
+              "teacher": "models/plant-teacher.pt", "results": "ablation_plant", "train": {}},
+    "heart500": {"recipe": "recipes/heart-pruned.yaml", "data": None, "overrides": FULL_SET,
+                 "teacher": "runs/heart-full/checkpoints/teacher/best.pt", "results": "ablation", "train": {}},
+}
+
+
+def score_key(metrics: dict) -> str:
+    """MAcc for a two-class screener, else top-1 (the plant issue's figure)."""
+    return "macc" if "macc" in metrics else "accuracy"
 
 
 def measure(model, name: str, precision: str, data, calibration, out: Path, log) -> dict:
@@ -81,15 +106,20 @@ def measure(model, name: str, precision: str, data, calibration, out: Path, log)
         "macs": count_macs(model, data.task.input_shape),
         "size_bytes": path.stat().st_size,
         "threshold": art.threshold,
-        "macc": metrics["macc"],
-        "sensitivity": metrics["sensitivity"],
-        "specificity": metrics["specificity"],
+        "score_name": score_key(metrics),
+        "macc": metrics[score_key(metrics)],  # the row's score: MAcc (two classes) or top-1
+        "sensitivity": metrics.get("sensitivity", float("nan")),
+        "specificity": metrics.get("specificity", float("nan")),
         "accuracy": metrics["accuracy"],
+        "n": metrics["n"],
+        "ci95": (metrics.get("ci95") or {}).get(score_key(metrics)),
+        "per_group": {g: {"score": m[score_key(m)], "n": m["n"], "ci95": (m.get("ci95") or {}).get(score_key(m))}
+                      for g, m in (metrics.get("per_group") or {}).items()},
         "p50_ms": latency["p50_ms"],
         "runtime": f"{latency['runtime']} {latency['runtime_version']}",
     }
     log(f"  {name}: {row['params']:,} params, {row['macs'] / 1e6:.2f} M MACs, {row['size_bytes'] / 1024:.1f} KB, "
-        f"MAcc {row['macc']:.3f} (sens {row['sensitivity']:.3f}, spec {row['specificity']:.3f}), p50 {row['p50_ms']:.3f} ms")
+        f"{row['score_name']} {row['macc']:.3f} {row['ci95']} (n={row['n']}), p50 {row['p50_ms']:.3f} ms")
     return row
 
 
@@ -168,23 +198,78 @@ def render(summary: dict, meta: dict, runs: dict[str, list[dict]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_v2(summary: dict, meta: dict, runs: dict[str, list[dict]]) -> str:
+    """The table of ``--task heart|plant``: each row's score per seed with its 95 % interval and n, the mean ± sd,
+    and (heart) the mean within each database."""
+    name = "MAcc" if meta["score_name"] == "macc" else "top-1"
+    groups = sorted({g for rows in runs.values() for r in rows for g in r.get("per_group", {})} - {"all"})
+    lines = [
+        f"# Ablation: the value of each stage on {meta['title']} (int8 TFLite files)", "",
+        f"Command: `{meta['command']}`  ",
+        f"Data `{meta['data']['name']}`, hash `{meta['data']['hash'][:16]}`, {meta['split']}: "
+        f"{meta['data']['test_recordings']} test items, never used for training or selection (the shipped teacher "
+        f"`{meta['teacher']}` never saw one: its provenance file lists what it saw).  ",
+        f"Students: {meta['epochs']} epochs each, seeds {', '.join(map(str, meta['seeds']))}; the pruned rows start from "
+        f"the KD row's student of the same seed and add {meta['recover_epochs']} recovery epochs. Pruning: "
+        f"{meta['prune']['summary']}. Trainer: {meta['train_note']}.  ",
+        "Every figure is the exported TFLite file (int8, fully integer, except the teacher fp32 row) run on the test "
+        "split, the decision threshold chosen on validation by running the file. Per seed: "
+        f"{name} [95 % CI] (n); mean ± sd over seeds (the teacher rows are one shipped teacher).",
+        "",
+        f"| row | params | MACs | file KB | {name} per seed [95 % CI] | {name} mean ± sd | "
+        + "".join(f"{g} | " for g in groups) + "p50 ms |",
+        "|---|---:|---:|---:|---|---:|" + "---:|" * len(groups) + "---:|",
+    ]
+    for key, label in ROWS:
+        if key not in summary:
+            continue
+        s, rows = summary[key], runs[key]
+        per_seed = "; ".join(f"{r['macc']:.3f}" + (f" [{r['ci95'][0]:.2f}, {r['ci95'][1]:.2f}]" if r.get("ci95") else "")
+                             for r in rows) + f" (n={rows[0]['n']})"
+        mean = f"{s['macc']['mean']:.3f}" + (f" ± {s['macc']['std']:.3f}" if s["n"] > 1 else "")
+        cells = []
+        for g in groups:
+            vals = [r["per_group"][g]["score"] for r in rows if g in r.get("per_group", {})]
+            cells.append(f"{statistics.fmean(vals):.3f} (n={rows[0]['per_group'][g]['n']})" if vals else "–")
+        lines.append(f"| {label} | {s['params']['mean']:,.0f} | {s['macs']['mean'] / 1e6:.2f} M | "
+                     f"{s['size_bytes']['mean'] / 1024:.1f} | {per_seed} | {mean} | " + "".join(f"{c} | " for c in cells)
+                     + f"{s['p50_ms']['mean']:.3f} |")
+    c = meta["criteria"]
+    lines += ["", "## What each stage is worth (means over seeds)", "",
+              f"- int8 PTQ of the teacher: {name} {100 * c['ptq_delta']:+.1f} points, file {c['teacher_ratio']:.1f}x smaller",
+              f"- KD over training the student from scratch: {100 * c['kd_gain']:+.1f} points",
+              f"- KD + pruning + KD recovery vs KD-only: {100 * c['macc_gap_points'] / 100:+.1f} points at "
+              f"{c['mac_reduction']:.2f}x fewer MACs and a {c['size_reduction']:.2f}x smaller file",
+              f"- KD recovery vs CE recovery of the same pruned student: {c['macc_pruned']:.3f} vs {c['macc_pruned_ce']:.3f}",
+              f"- student KD int8 vs teacher fp32 file: {100 * (c['macc_kd'] - c['teacher_fp32']):+.1f} points, "
+              f"{c['student_vs_teacher_size']:.1f}x smaller", ""]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", default=None, help="heart folder (default: the first 500 dev recordings, the set the committed results were measured on; benchmarks/heart_data.py)")
-    ap.add_argument("--recipe", default=str(ROOT / "recipes" / "heart-pruned.yaml"))
-    ap.add_argument("--teacher", default=str(ROOT / "runs" / "heart-full" / "checkpoints" / "teacher" / "best.pt"))
+    ap.add_argument("--task", default="heart", choices=list(TASKS))
+    ap.add_argument("--data", default=None, help="the data folder (default: the task's full dev set)")
+    ap.add_argument("--recipe", default=None)
+    ap.add_argument("--teacher", default=None, help="the trained teacher (default: the task's shipped one)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--epochs", type=int, default=10, help="training epochs of every student row")
     ap.add_argument("--recover-epochs", type=int, default=3, help="recovery epochs after pruning")
-    ap.add_argument("--out", default=str(ROOT / "runs" / "ablation"))
+    ap.add_argument("--out", default=None, help="work folder (default: runs/ablation-<task>)")
     ap.add_argument("--results", default=str(ROOT / "benchmarks" / "results"))
     ap.add_argument("--render", action="store_true", help="only re-render ablation.md from ablation.json")
     args = ap.parse_args(argv)
-    args.data = args.data or default_heart_data()
+    task = TASKS[args.task]
+    args.data = args.data or (str(task["data"]) if task["data"] else default_heart_data())
+    args.recipe = args.recipe or str(ROOT / task["recipe"])
+    args.teacher = args.teacher or str(ROOT / task["teacher"])
+    args.out = args.out or str(ROOT / "runs" / ("ablation" if args.task == "heart500" else f"ablation-{args.task}"))
+    stem = task["results"]
+    renderer = render if args.task == "heart500" else render_v2
     if args.render:
-        stored = json.loads((Path(args.results) / "ablation.json").read_text())
-        write_text(Path(args.results) / "ablation.md", render(stored["summary"], stored, stored["runs"]))
-        print((Path(args.results) / "ablation.md").read_text())
+        stored = json.loads((Path(args.results) / f"{stem}.json").read_text())
+        write_text(Path(args.results) / f"{stem}.md", renderer(stored["summary"], stored, stored["runs"]))
+        print((Path(args.results) / f"{stem}.md").read_text())
         return 0
 
     import torch
@@ -203,13 +288,24 @@ def main(argv: list[str] | None = None) -> int:
     log = default_log
     t_start = time.perf_counter()
     out = Path(args.out)
-    recipe = load_recipe(args.recipe, [f"data.path={args.data}", *FULL_SET])
+    chosen = []
+    if args.task == "plant":
+        from plant_deploy import chosen_overrides
+
+        chosen = chosen_overrides()
+    recipe = load_recipe(args.recipe, [f"data.path={args.data}", *task["overrides"], *chosen])
     if recipe.prune is None:
         raise InputError(f"{args.recipe}: no prune: section")
     check_recipe(recipe)
     data = prepare_data(recipe, log)
     reference = ROOT / "benchmarks" / "results" / "heart_full.json"
-    if reference.is_file():  # the same split as the full-set benchmark, recording by recording
+    if args.task != "heart500":  # the shipped teacher's provenance: it never saw a test item
+        from edgekd.models.provenance import check_unseen
+
+        if check_unseen(args.teacher, data.windows["test"].recordings, "teacher") is None:
+            raise InputError(f"{args.teacher}: no provenance file; the ablation needs a teacher known not to have "
+                             "seen the test split")
+    elif reference.is_file():  # the same split as the full-set benchmark, recording by recording
         ref = json.loads(reference.read_text())["report"]["data"]
         if ref["test_files"] != [r.file for r in data.windows["test"].recordings] or ref["hash"] != data.data_hash:
             raise InputError(f"the test split differs from {reference}; the ablation must use the same split")
@@ -217,9 +313,10 @@ def main(argv: list[str] | None = None) -> int:
     augment = data.task.augmentation() if recipe.student.train.augment else None  # SpecAugment, as in training
     calibration = calibration_windows(data.windows["train"], recipe.export.calibration_windows, 0)
     train, val = data.windows["train"], data.windows["val"]
-    weights = class_weights(data)
+    balanced = task["train"].get("balance", "none") != "none"
+    weights = None if balanced else class_weights(data)  # a balanced sampler already evens the classes out
     spec = recipe.student
-    kd_params = {**spec.loss.params, "class_weights": weights}
+    kd_params = {**spec.loss.params, **({"class_weights": weights} if weights else {})}
     done_dir = out / "results"
 
     def finished(key: str, seed: int) -> Path:
@@ -243,7 +340,8 @@ def main(argv: list[str] | None = None) -> int:
         row = load(key, 0) or record(key, 0, measure(teacher, key, precision, data, calibration, out, log))
         results[key].append(row)
 
-    cfg = spec.train.model_copy(update={"epochs": args.epochs, "threads": 1, "consistent_teacher": False}).trainer_config()
+    cfg = spec.train.model_copy(update={"epochs": args.epochs, "threads": 1, "consistent_teacher": False,
+                                        "patience": args.epochs, **task["train"]}).trainer_config()
     p = recipe.prune
     recover_cfg = TrainConfig(**{**cfg.__dict__, "epochs": args.recover_epochs, "lr": p.recover.lr})
     prune_summary = (f"{p.importance} importance, {p.scope} scope, target {p.target.model_dump(exclude_none=True)}, "
@@ -254,7 +352,8 @@ def main(argv: list[str] | None = None) -> int:
             ckpt_dir = out / "checkpoints" / f"seed{seed}" / key
             torch.manual_seed(seed)
             model = build_model(spec.model, num_classes=len(data.classes), input_shape=shape, **spec.params)
-            loss = build_loss(loss_name, {"class_weights": weights} if loss_name == "ce" else kd_params)
+            ce_params = {"class_weights": weights} if weights else {}
+            loss = build_loss(loss_name, ce_params if loss_name == "ce" else kd_params)
             log(f"[seed {seed}] {key}: {args.epochs} epochs")
             train_model(model, train, val, loss, labels=data.classes, positive=data.positive, cfg=cfg, seed=seed,
                         checkpoint_dir=ckpt_dir, teacher=teacher if loss_name == "kd" else None,
@@ -269,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
         budget = budget_from_target(p.target, measure_cost(kd_student, shape))
         for key, loss_name in (("student-kd-pruned-kd", "kd"), ("student-kd-pruned-ce", "ce")):
             model = copy.deepcopy(kd_student)
-            loss = build_loss(loss_name, kd_params if loss_name == "kd" else {"class_weights": weights})
+            loss = build_loss(loss_name, kd_params if loss_name == "kd" else ({"class_weights": weights} if weights else {}))
             log(f"[seed {seed}] {key}: prune, then {args.recover_epochs} epochs of {loss_name} recovery")
             prune_and_recover(
                 model,
@@ -298,13 +397,26 @@ def main(argv: list[str] | None = None) -> int:
         "macc_pruned": pr["macc"]["mean"],
         "macc_pruned_ce": prce["macc"]["mean"],
         "macc_gap_points": 100 * (pr["macc"]["mean"] - kd["macc"]["mean"]),
+        "teacher_fp32": summary["teacher-fp32"]["macc"]["mean"],
+        "ptq_delta": summary["teacher-int8"]["macc"]["mean"] - summary["teacher-fp32"]["macc"]["mean"],
+        "teacher_ratio": summary["teacher-fp32"]["size_bytes"]["mean"] / summary["teacher-int8"]["size_bytes"]["mean"],
+        "kd_gain": kd["macc"]["mean"] - summary["student-ce"]["macc"]["mean"],
+        "student_vs_teacher_size": summary["teacher-fp32"]["size_bytes"]["mean"] / kd["size_bytes"]["mean"],
     }
     defaults = ap.parse_args([])
     flags = [f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}"
              for k, v in vars(args).items() if k in ("seeds", "epochs", "recover_epochs") and v != getattr(defaults, k)]
     host = host_info()
     meta = {
-        "command": " ".join(["python benchmarks/ablation.py", *flags]),
+        "command": " ".join(["python benchmarks/ablation.py", *([f"--task {args.task}"] if args.task != "heart" else []),
+                             *flags]),
+        "title": {"heart": "all 1,084 heart dev recordings", "plant": "the MangoLeafBD time split",
+                  "heart500": "the 500-recording heart set"}[args.task],
+        "split": ("split by capture time within each class (earliest 60 % train, next 20 % val, latest 20 % test)"
+                  if args.task == "plant" else "record-wise 60/20/20 split (seed 0, stratified by label and database)"),
+        "score_name": results["student-kd"][0].get("score_name", "macc"),
+        "train_note": (f"balance {cfg.balance}, selection {cfg.select}, {cfg.epoch_windows or 'all'} windows per epoch, "
+                       f"no early stop, teacher logits on clean inputs (consistent_teacher false)"),
         "data": {"name": Path(recipe.data.path).name, "hash": data.data_hash,
                  "test_recordings": len(data.windows["test"].recordings),
                  "test_files": [r.file for r in data.windows["test"].recordings]},
@@ -322,9 +434,9 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": round(time.perf_counter() - t_start, 1),
     }
     results_dir = Path(args.results)
-    write_json(results_dir / "ablation.json", {**meta, "summary": summary, "runs": results})
-    write_text(results_dir / "ablation.md", render(summary, meta, results))
-    print((results_dir / "ablation.md").read_text())
+    write_json(results_dir / f"{stem}.json", {**meta, "summary": summary, "runs": results})
+    write_text(results_dir / f"{stem}.md", renderer(summary, meta, results))
+    print((results_dir / f"{stem}.md").read_text())
     return 0
 
 

@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(args.seeds) < 3:
         print(f"seeds {args.seeds} done; run with --seeds 0 1 2 to write the results")
         return 0
-    best = max(reports, key=lambda s: next(m["train"]["best_score"] for m in reports[s]["models"]
+    best = max(reports, key=lambda s: next(m["train"]["best_val_score"] for m in reports[s]["models"]
                                            if m["role"] == "student"))
     shipped = ship_artifacts(reports[best], out / f"s{best}", ROOT / "benchmarks" / "results" / "artifacts" / "heart")
     baseline = run_baseline(data, seed=0)
