@@ -49,7 +49,8 @@ def chosen_overrides() -> list[str]:
         raise SystemExit(f"{SELECTION} is missing: run benchmarks/plant_select.py first (it chooses on validation)")
     stored = json.loads(SELECTION.read_text())
     return list(stored["variants"][stored["chosen"]]["overrides"])
-STUDENT = ["export.precisions=[fp32, int8]", "export.targets=[x86_64]", "export.teacher=true",
+STUDENT = ["export.precisions=[fp32, int8]", "export.targets=[x86_64]", "export.budgets={x86_64: {size_kb: 256}}",
+           "export.teacher=true",
            "student.train.threads=1", "teacher.train.epochs=0"]
 TARGETS = {"top1": 0.90, "teacher_gap_pp": 1.0, "size_ratio": 20.0}
 

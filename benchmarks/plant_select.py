@@ -3,11 +3,11 @@
 Each variant trains the recipe's teacher on the earliest 60 % of each class's photos and is scored on the
 next 20 % (validation); the latest 20 % (test) is not touched. Variants: the recipe's augmentation; plus
 session-shift augmentation (white balance, exposure, blur: the differences between capture days); each at
-larger inputs (128 px, 160 px; the file size does not change with the input size, the latency does). ``benchmarks/plant_deploy.py`` uses the winner.
+a larger input (128 px; the file size does not change with the input size, the latency does). ``benchmarks/plant_deploy.py`` uses the winner.
 
 Writes ``benchmarks/results/plant_select.{json,md}``. Resumable.
 
-Run:  .venv/bin/python benchmarks/plant_select.py [--variants recipe session session-128 recipe-128 session-160]
+Run:  .venv/bin/python benchmarks/plant_select.py [--variants recipe session session-128 recipe-128]
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ VARIANTS = {
     "session": AUGMENT,
     "session-128": [*AUGMENT, "frontend.size=128", "frontend.resize=146"],
     "recipe-128": ["frontend.size=128", "frontend.resize=146"],
-    "session-160": [*AUGMENT, "frontend.size=160", "frontend.resize=182"],
 }
 
 

@@ -53,6 +53,8 @@ def ship_teacher(recipe: Any, teacher: Any, data: Any, result: Any, dest: Path, 
     from edgekd.versions import versions
 
     dest.parent.mkdir(parents=True, exist_ok=True)
+    if _same_weights(dest, teacher):  # torch.save writes a random serialization id: keep the shipped bytes
+        return dest
     with tempfile.NamedTemporaryFile(dir=dest.parent, suffix=".tmp", delete=False) as tmp:
         torch.save({k: v.detach().clone() for k, v in teacher.state_dict().items()}, tmp.name)
     Path(tmp.name).replace(dest)
@@ -69,6 +71,19 @@ def ship_teacher(recipe: Any, teacher: Any, data: Any, result: Any, dest: Path, 
                    "val_per_group": _val_per_group(result)},
         versions=versions(), seen={"train": data.train.recordings, "val": data.val.recordings})
     return dest
+
+
+def _same_weights(path: Path, model: Any) -> bool:
+    """Whether ``path`` (a shipped ``state_dict``) holds exactly ``model``'s weights, with its provenance beside it."""
+    import torch
+
+    from edgekd.models.provenance import provenance_path
+
+    if not (path.is_file() and provenance_path(path).is_file()):
+        return False
+    stored = torch.load(path, map_location="cpu", weights_only=True)
+    current = model.state_dict()
+    return stored.keys() == current.keys() and all(torch.equal(stored[k], current[k]) for k in current)
 
 
 def _val_per_group(result: Any) -> dict:
