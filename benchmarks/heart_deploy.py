@@ -95,7 +95,7 @@ def render(meta: dict, reports: dict[int, dict], summary: dict, baseline: dict) 
         f"stratified by label and database: {d['splits']['test']['recordings']} test recordings never used for "
         "training or selection. Teacher trained once (`models/heart-teacher.pt`); students distilled from it with "
         f"training seeds {', '.join(map(str, sorted(reports)))}. Every figure is the exported file run on the test "
-        "split; brackets are 95 % intervals (a bootstrap of the two recalls), n is the number of recordings.",
+        "split; brackets are 95 % intervals (Jeffreys draws of the two recalls), n is the number of recordings.",
         "",
         "## Training choices (chosen on validation)",
         "",

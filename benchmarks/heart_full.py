@@ -21,6 +21,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from heart_data import default_heart_data  # noqa: E402
 
 from mfcc_baseline import run_baseline  # noqa: E402
+from shipped import with_ci  # noqa: E402
 
 from edgekd.atomic import write_json, write_text  # noqa: E402
 from edgekd.pipeline import default_log, prepare_data, run  # noqa: E402
@@ -31,19 +32,21 @@ PRECISIONS = "[fp32, int8, int8-qat]"  # the student's precisions in the full-se
 
 
 def _m(m: dict) -> str:
-    return f"{m['macc']:.3f} | {m['sensitivity']:.3f} | {m['specificity']:.3f}"
+    """MAcc, sensitivity, specificity, each with its 95 % interval."""
+    return " | ".join(with_ci(m, k) for k in ("macc", "sensitivity", "specificity"))
 
 
 def render(report: dict, baseline: dict, command: str) -> str:
     groups = sorted(baseline["metrics"]["per_group"])
     lines = [
-        "# Heart sounds, full dev set (500 PhysioNet 2016 recordings: training-a, -b, -e)",
+        "# Heart sounds, the earlier 500-recording dev set (PhysioNet 2016: training-a, -b, -e)",
         "",
         f"Command: `{command}`  ",
         f"Data hash `{report['data']['hash'][:16]}`, seed {report['seed']}, test split "
         f"{report['data']['splits']['test']['recordings']} recordings (record-wise, stratified by label and database). "
         "Artifact rows were measured by running the exported file; latency on this machine's CPU "
-        f"({report['artifacts'][0]['latency']['host']['cpu']}).",
+        f"({report['artifacts'][0]['latency']['host']['cpu']}). Brackets: 95 % intervals (Wilson for sensitivity and "
+        "specificity, Jeffreys draws of the two recalls for MAcc); per-database columns give n.",
         "",
         "| model / artifact | params | size KB | MAcc | sens | spec | " + " | ".join(f"MAcc {g}" for g in groups)
         + " | p50 ms |",
@@ -54,7 +57,7 @@ def render(report: dict, baseline: dict, command: str) -> str:
         pg = a["metrics"]["per_group"]
         lines.append(
             f"| {a['target']}/`{a['path'].split('/')[-1]}` | {params[a['role']]:,} | {a['size_bytes'] / 1024:.1f} | "
-            f"{_m(a['metrics'])} | " + " | ".join(f"{pg[g]['macc']:.3f}" for g in groups)
+            f"{_m(a['metrics'])} | " + " | ".join(f"{with_ci(pg[g], 'macc')} (n={pg[g]['n']})" for g in groups)
             + f" | {a['latency']['p50_ms']:.3f} |"
         )
     for m in report["models"]:
@@ -75,7 +78,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(ROOT / "runs" / "heart-full"))
     ap.add_argument("--results", default=str(ROOT / "benchmarks" / "results"))
     ap.add_argument("--set", action="append", default=[])
+    ap.add_argument("--render", action="store_true", help="only re-render heart_full.md from heart_full.json")
     args = ap.parse_args(argv)
+    if args.render:
+        stored = __import__("json").loads((Path(args.results) / "heart_full.json").read_text())
+        write_text(Path(args.results) / "heart_full.md", render(stored["report"], stored["baseline"], stored["command"]))
+        print((Path(args.results) / "heart_full.md").read_text())
+        return 0
     args.data = args.data or default_heart_data()
     # 60/20/20 record-wise split: 100 test recordings (the demo recipe keeps a third for test on its small sample)
     # int8-qat beside int8 PTQ: the gate's accuracy_drop_pp then says which int8 file keeps the fp32 MAcc

@@ -89,7 +89,7 @@ def render(meta: dict, reports: dict[int, dict], summary: dict) -> str:
         f"({d['splits']['test']['photos'] if 'photos' in d['splits']['test'] else d['splits']['test']['recordings']} "
         "photos, never used for training or selection). Teacher trained once (`models/plant-teacher.pt`); "
         f"students distilled from it with training seeds {', '.join(map(str, sorted(reports)))}. Every figure is "
-        "the exported file run on the test photos; brackets are 95 % intervals (Wilson for top-1, a bootstrap of "
+        "the exported file run on the test photos; brackets are 95 % intervals (Wilson for top-1, Jeffreys draws of "
         "the class recalls for balanced accuracy), n the number of photos.",
         "",
         f"Teacher: best epoch {meta['teacher']['best_epoch']} of {meta['teacher']['epochs_run']}, validation "

@@ -19,6 +19,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from shipped import with_ci  # noqa: E402
 
 from edgekd.atomic import write_json, write_text  # noqa: E402
 from edgekd.pipeline import run  # noqa: E402
@@ -84,7 +87,8 @@ def render(report: dict, crit: dict, near: dict, command: str) -> str:
         f"(shorter side {report['frontend']['resize']} px, centre crop). Artifact rows were measured by running the "
         f"exported file on the test split; latency on this machine's CPU "
         f"({report['artifacts'][0]['latency']['host'].get('cpu', '?')}, 1 thread); android-arm64 rows are estimated "
-        "by the profile's per-op cost model, not measured.",
+        "by the profile's per-op cost model, not measured. Brackets: 95 % intervals (Wilson for top-1, Jeffreys "
+        f"draws of the class recalls for balanced accuracy), n = {test['recordings']} photos.",
         "",
         "| model / artifact | params | size KB | top-1 | balanced acc | p50 ms | fully int8 | transposes |",
         "|---|---:|---:|---:|---:|---:|---|---:|",
@@ -94,7 +98,8 @@ def render(report: dict, crit: dict, near: dict, command: str) -> str:
         au = a["audit"]
         lines.append(
             f"| {a['target']}/`{a['path'].split('/')[-1]}` | {params[a['role']]:,} | {a['size_bytes'] / 1024:.1f} | "
-            f"{a['metrics']['accuracy']:.3f} | {a['metrics']['balanced_accuracy']:.3f} | {a['latency']['p50_ms']:.3f}"
+            f"{with_ci(a['metrics'], 'accuracy')} | {with_ci(a['metrics'], 'balanced_accuracy')} | "
+            f"{a['latency']['p50_ms']:.3f}"
             f"{' (estimated)' if a['latency'].get('estimated') else ''} | "
             f"{au.get('fully_integer')} | {au.get('transposes')} |"
         )
@@ -135,7 +140,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(ROOT / "runs" / "plant-full"))
     ap.add_argument("--results", default=str(ROOT / "benchmarks" / "results"))
     ap.add_argument("--set", action="append", default=[])
+    ap.add_argument("--render", action="store_true", help="only re-render plant_full.md from plant_full.json")
     args = ap.parse_args(argv)
+    if args.render:
+        import json
+
+        stored = json.loads((Path(args.results) / "plant_full.json").read_text())
+        write_text(Path(args.results) / "plant_full.md",
+                   render(stored["report"], stored["criteria"], stored["near_shots"], stored["command"]))
+        print((Path(args.results) / "plant_full.md").read_text())
+        return 0
     overrides = [f"data.path={args.data}", "name=plant-full", f"data.cache_dir={Path(args.out) / 'cache'}", *args.set]
     recipe = load_recipe(ROOT / "recipes" / "plant.yaml", overrides)
     report = run(recipe, "recipes/plant.yaml", Path(args.out))

@@ -121,9 +121,21 @@ def ship_artifacts(report: dict, run_dir: Path, dest: Path, roles: Sequence[str]
     return sorted(set(copied))
 
 
+def ci_of(m: dict, key: str) -> list | None:
+    """The 95 % interval of ``m[key]``, computed from the confusion matrix by ``edgekd.runtime.intervals`` (so
+    every table uses one method, whenever its runs were made); the stored ``ci95`` when there is no matrix."""
+    if "confusion" not in m:
+        return (m.get("ci95") or {}).get(key)
+    from edgekd.runtime.intervals import metric_intervals
+
+    labels = m.get("labels") or []
+    pos = labels.index(m["positive"]) if m.get("positive") in labels else None
+    return metric_intervals(m["confusion"], pos).get(key)
+
+
 def with_ci(m: dict, key: str) -> str:
-    """``0.812 [0.74, 0.87]``: a figure with its 95 % interval from the metrics' ``ci95``."""
-    pair = (m.get("ci95") or {}).get(key)
+    """``0.812 [0.74, 0.87]``: a figure with its 95 % interval (``ci_of``)."""
+    pair = ci_of(m, key)
     interval = f" [{pair[0]:.2f}, {pair[1]:.2f}]" if pair and None not in pair else ""
     return f"{m[key]:.3f}{interval}"
 

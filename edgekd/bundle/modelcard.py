@@ -2,8 +2,8 @@
 does per subset with its uncertainty, what the release gate said, and what it must not be used for.
 
 Every figure is the artifact's own, measured by running the file on the test split (from the run's report).
-Intervals: Wilson 95 % for proportions (accuracy, sensitivity, specificity); for MAcc, a parametric
-bootstrap of the two recalls from the confusion matrix (2,000 draws, seed 0).
+Intervals (``edgekd.runtime.intervals``): Wilson 95 % for proportions (accuracy, sensitivity, specificity); for
+MAcc, the mean of the two recalls drawn from their Jeffreys posteriors (2,000 draws, seed 0).
 """
 
 from __future__ import annotations

@@ -158,7 +158,7 @@ def _target_section(report: Mapping[str, Any], target: str, images: Optional[Map
     out.append("</tbody></table>")
     n_test = rows[0]["metrics"].get("n", "?")
     out.append(f'<p class="note">{_e(mname)} per recording on the test split (n = {n_test}), measured by running each '
-               "exported file; brackets: 95 % intervals (Wilson for proportions, a bootstrap of the class recalls for "
+               "exported file; brackets: 95 % intervals (Wilson for proportions, Jeffreys draws of the class recalls for "
                "MAcc and balanced accuracy). "
                "★ marks the Pareto front: no other artifact of this target is both at least as small (or fast) "
                f"and at least as accurate, and strictly better on one.</p>")

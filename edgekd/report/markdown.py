@@ -48,7 +48,7 @@ def render_markdown(report: dict) -> str:
         "",
         "Every artifact figure below was measured by running the exported file on the test split "
         "(recordings never seen in training); predictions are per recording (mean of window probabilities). "
-        "Brackets: 95 % intervals (Wilson for proportions, a bootstrap of the class recalls for MAcc and "
+        "Brackets: 95 % intervals (Wilson for proportions, Jeffreys draws of the class recalls for MAcc and "
         "balanced accuracy); n is in the splits table.",
         "",
         "## Splits (record-wise, stratified by label and database)",

@@ -3,9 +3,10 @@
 A test split of 100 recordings moves MAcc by one point per recording, so a figure
 without its uncertainty cannot tell two models apart. Proportions (accuracy,
 sensitivity, specificity, a class's recall) get the Wilson score interval; a mean
-of per-class recalls (MAcc, balanced accuracy) gets a parametric bootstrap that
-redraws each class's recall from a binomial with its support (2,000 draws, seed 0,
-so a report is reproducible).
+of per-class recalls (MAcc, balanced accuracy) gets the percentile interval of the
+mean of per-class recalls drawn from their Jeffreys posteriors, Beta(k + 1/2,
+n - k + 1/2) (2,000 draws, seed 0, so a report is reproducible). Unlike a plain
+parametric bootstrap it does not collapse to a point when a recall is 0 or 1.
 
 Example:
     >>> from edgekd.runtime.intervals import wilson
@@ -38,8 +39,8 @@ def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
 def mean_recall_interval(confusion: Sequence[Sequence[int]], draws: int = DRAWS) -> tuple[float, float]:
     """95 % interval of the mean recall over the classes present (balanced accuracy; MAcc for two classes).
 
-    Each present class's recall is redrawn from ``Binomial(support, recall) / support``; the interval is the
-    2.5th and 97.5th percentile of the mean over ``draws`` draws (seed 0).
+    Each present class's recall is drawn from its Jeffreys posterior ``Beta(k + 1/2, n - k + 1/2)`` (k right
+    of n); the interval is the 2.5th and 97.5th percentile of the mean over ``draws`` draws (seed 0).
     """
     c = np.asarray(confusion, dtype=np.int64)
     support = c.sum(axis=1)
@@ -47,7 +48,7 @@ def mean_recall_interval(confusion: Sequence[Sequence[int]], draws: int = DRAWS)
     if len(present) == 0:
         return float("nan"), float("nan")
     rng = np.random.default_rng(0)
-    recalls = [rng.binomial(int(support[i]), c[i, i] / support[i], draws) / support[i] for i in present]
+    recalls = [rng.beta(c[i, i] + 0.5, support[i] - c[i, i] + 0.5, draws) for i in present]
     lo, hi = np.percentile(np.mean(recalls, axis=0), [2.5, 97.5])
     return float(lo), float(hi)
 

@@ -3,7 +3,7 @@
 For two classes the heart-sound metrics of the PhysioNet/CinC 2016 challenge are
 added: sensitivity (recall of the positive class), specificity (recall of the
 other) and MAcc, their mean. ``ci95`` gives each figure's 95 % interval
-(``edgekd.runtime.intervals``: Wilson for proportions, a bootstrap for means of recalls).
+(``edgekd.runtime.intervals``: Wilson for proportions, Jeffreys draws for means of recalls).
 """
 
 from __future__ import annotations
