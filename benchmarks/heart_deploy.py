@@ -147,7 +147,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--teacher", default=str(ROOT / "models" / "heart-teacher.pt"), help="where the teacher is shipped")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--set", action="append", default=[], help="recipe overrides for teacher and students")
+    ap.add_argument("--render", action="store_true", help="only re-render heart_deploy.md from heart_deploy.json")
     args = ap.parse_args(argv)
+    if args.render:
+        import json
+
+        stored = json.loads((Path(args.results) / "heart_deploy.json").read_text())
+        write_md(Path(args.results) / "heart_deploy.md", render(stored, {int(k): v for k, v in stored['reports'].items()}, stored['summary'], stored['baseline']))
+        return 0
     out, teacher_path = Path(args.out), Path(args.teacher)
     command = "python benchmarks/heart_deploy.py" + "".join(f" --set '{s}'" for s in args.set)
     base = [f"data.path={args.data}", SPLIT]

@@ -137,7 +137,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--teacher", default=str(ROOT / "models" / "plant-teacher.pt"))
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--set", action="append", default=[], help="recipe overrides for teacher and students")
+    ap.add_argument("--render", action="store_true", help="only re-render plant_deploy.md from plant_deploy.json")
     args = ap.parse_args(argv)
+    if args.render:
+        import json
+
+        stored = json.loads((Path(args.results) / "plant_deploy.json").read_text())
+        write_md(Path(args.results) / "plant_deploy.md", render(stored, {int(k): v for k, v in stored['reports'].items()}, stored['summary']))
+        return 0
     out, teacher_path = Path(args.out), Path(args.teacher)
     command = "python benchmarks/plant_deploy.py" + "".join(f" --set '{s}'" for s in args.set)
     base = [f"data.path={args.data}", SPLIT, *chosen_overrides(), f"data.cache_dir={ROOT / 'runs' / 'plant-cache'}"]

@@ -5,8 +5,9 @@ without its uncertainty cannot tell two models apart. Proportions (accuracy,
 sensitivity, specificity, a class's recall) get the Wilson score interval; a mean
 of per-class recalls (MAcc, balanced accuracy) gets the percentile interval of the
 mean of per-class recalls drawn from their Jeffreys posteriors, Beta(k + 1/2,
-n - k + 1/2) (2,000 draws, seed 0, so a report is reproducible). Unlike a plain
-parametric bootstrap it does not collapse to a point when a recall is 0 or 1.
+n - k + 1/2) (2,000 draws, seed 0, so a report is reproducible), the posterior of
+the balanced accuracy of Brodersen et al. (ICPR 2010) with Jeffreys priors. Unlike a
+plain parametric bootstrap it does not collapse to a point when a recall is 0 or 1.
 
 Example:
     >>> from edgekd.runtime.intervals import wilson
