@@ -129,6 +129,8 @@ def class_weights(data) -> list[float]:
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
+    if any(v != v for v in values):  # NaN: the figure does not exist (sensitivity of a many-class task)
+        return float("nan"), float("nan")
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
