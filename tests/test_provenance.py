@@ -4,8 +4,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from edgekd.errors import InputError
-from edgekd.models.provenance import check_unseen, read_provenance, write_provenance
+pytest.importorskip("torch")  # edgekd.models registers the torch models on import (main environment only)
+
+from edgekd.errors import InputError  # noqa: E402
+from edgekd.models.provenance import check_unseen, read_provenance, write_provenance  # noqa: E402
 
 
 def _item(name, digest):
