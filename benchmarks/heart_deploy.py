@@ -22,7 +22,6 @@ Run:  make benchmark        (or: .venv/bin/python benchmarks/heart_deploy.py [--
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -31,8 +30,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from heart_data import SHARED  # noqa: E402
 from mfcc_baseline import run_baseline  # noqa: E402
-from shipped import (artifact, mean_sd, run_student, ship_artifacts, ship_teacher, train_teacher,  # noqa: E402
-                     with_ci, write_md)
+from shipped import (artifact, best_seed, deploy_parser, mean_sd, run_student, ship_artifacts,  # noqa: E402
+                     ship_teacher, stored_results, train_teacher, with_ci, write_md)
 
 from edgekd.atomic import write_json  # noqa: E402
 from edgekd.recipe import load_recipe  # noqa: E402
@@ -157,20 +156,10 @@ def render(meta: dict, reports: dict[int, dict], summary: dict, baseline: dict) 
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", default=str(SHARED), help="the heart dev folder (default: all 1,084 recordings)")
-    ap.add_argument("--out", default=str(ROOT / "runs" / "heart-deploy"))
-    ap.add_argument("--results", default=str(ROOT / "benchmarks" / "results"))
-    ap.add_argument("--teacher", default=str(ROOT / "models" / "heart-teacher.pt"), help="where the teacher is shipped")
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--set", action="append", default=[], help="recipe overrides for teacher and students")
-    ap.add_argument("--render", action="store_true", help="only re-render heart_deploy.md from heart_deploy.json")
-    args = ap.parse_args(argv)
+    args = deploy_parser(__doc__, "heart", str(SHARED)).parse_args(argv)
     if args.render:
-        import json
-
-        stored = json.loads((Path(args.results) / "heart_deploy.json").read_text())
-        write_md(Path(args.results) / "heart_deploy.md", render(stored, {int(k): v for k, v in stored['reports'].items()}, stored['summary'], stored['baseline']))
+        stored, reports = stored_results(args.results, "heart_deploy")
+        write_md(Path(args.results) / "heart_deploy.md", render(stored, reports, stored["summary"], stored['baseline']))
         return 0
     out, teacher_path = Path(args.out), Path(args.teacher)
     command = "python benchmarks/heart_deploy.py" + "".join(f" --set '{s}'" for s in args.set)
@@ -186,8 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(args.seeds) < 3:
         print(f"seeds {args.seeds} done; run with --seeds 0 1 2 to write the results")
         return 0
-    best = max(reports, key=lambda s: next(m["train"]["best_val_score"] for m in reports[s]["models"]
-                                           if m["role"] == "student"))
+    best = best_seed(reports)
     shipped = ship_artifacts(reports[best], out / f"s{best}", ROOT / "benchmarks" / "results" / "artifacts" / "heart")
     baseline = run_baseline(data, seed=0)
     summary = summarise(reports)

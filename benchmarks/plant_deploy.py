@@ -20,15 +20,14 @@ Run:  .venv/bin/python benchmarks/plant_deploy.py [--seeds 0 1 2] [--set KEY=VAL
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from shipped import (artifact, mean_sd, run_student, ship_artifacts, ship_teacher, train_teacher,  # noqa: E402
-                     with_ci, write_md)
+from shipped import (artifact, best_seed, deploy_parser, mean_sd, run_student, ship_artifacts,  # noqa: E402
+                     ship_teacher, stored_results, train_teacher, with_ci, write_md)
 
 from edgekd.atomic import write_json  # noqa: E402
 from edgekd.recipe import load_recipe  # noqa: E402
@@ -130,20 +129,10 @@ def render(meta: dict, reports: dict[int, dict], summary: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", default=str(DATA))
-    ap.add_argument("--out", default=str(ROOT / "runs" / "plant-deploy"))
-    ap.add_argument("--results", default=str(ROOT / "benchmarks" / "results"))
-    ap.add_argument("--teacher", default=str(ROOT / "models" / "plant-teacher.pt"))
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    ap.add_argument("--set", action="append", default=[], help="recipe overrides for teacher and students")
-    ap.add_argument("--render", action="store_true", help="only re-render plant_deploy.md from plant_deploy.json")
-    args = ap.parse_args(argv)
+    args = deploy_parser(__doc__, "plant", str(DATA)).parse_args(argv)
     if args.render:
-        import json
-
-        stored = json.loads((Path(args.results) / "plant_deploy.json").read_text())
-        write_md(Path(args.results) / "plant_deploy.md", render(stored, {int(k): v for k, v in stored['reports'].items()}, stored['summary']))
+        stored, reports = stored_results(args.results, "plant_deploy")
+        write_md(Path(args.results) / "plant_deploy.md", render(stored, reports, stored["summary"]))
         return 0
     out, teacher_path = Path(args.out), Path(args.teacher)
     command = "python benchmarks/plant_deploy.py" + "".join(f" --set '{s}'" for s in args.set)
@@ -159,8 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(args.seeds) < 3:
         print(f"seeds {args.seeds} done; run with --seeds 0 1 2 to write the results")
         return 0
-    best = max(reports, key=lambda s: next(m["train"]["best_val_score"] for m in reports[s]["models"]
-                                           if m["role"] == "student"))
+    best = best_seed(reports)
     shipped = ship_artifacts(reports[best], out / f"s{best}", ROOT / "benchmarks" / "results" / "artifacts" / "plant")
     meta = {"command": command, "teacher": {"path": str(teacher_path.relative_to(ROOT)), "best_epoch": result.best_epoch,
                                             "epochs_run": result.epochs_run, "val_score": result.best_score},

@@ -97,6 +97,35 @@ def run_student(recipe_path: Path, overrides: Sequence[str], out: Path, log: Log
     return run(recipe, str(recipe_path.relative_to(ROOT)), out, log=log)
 
 
+def deploy_parser(doc: str, task: str, data: str) -> Any:
+    """The command line of a deploy benchmark (``heart_deploy.py``, ``plant_deploy.py``)."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
+    ap.add_argument("--data", default=data, help="the dev folder (default: the full shared set)")
+    ap.add_argument("--out", default=str(ROOT / "runs" / f"{task}-deploy"))
+    ap.add_argument("--results", default=str(ROOT / "benchmarks" / "results"))
+    ap.add_argument("--teacher", default=str(ROOT / "models" / f"{task}-teacher.pt"), help="where the teacher is shipped")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--set", action="append", default=[], help="recipe overrides for teacher and students")
+    ap.add_argument("--render", action="store_true", help=f"only re-render {task}_deploy.md from {task}_deploy.json")
+    return ap
+
+
+def stored_results(results: str | Path, stem: str) -> tuple[dict, dict[int, dict]]:
+    """A deploy benchmark's stored JSON and its reports keyed by seed (for ``--render``)."""
+    import json
+
+    stored = json.loads((Path(results) / f"{stem}.json").read_text())
+    return stored, {int(k): v for k, v in stored["reports"].items()}
+
+
+def best_seed(reports: dict[int, dict]) -> int:
+    """The seed whose student has the best validation score (the one shipped; test is not looked at)."""
+    return max(reports, key=lambda s: next(m["train"]["best_val_score"] for m in reports[s]["models"]
+                                           if m["role"] == "student"))
+
+
 def artifact(report: dict, role: str, fmt: str, precision: str, target: str = "x86_64") -> dict:
     """The artifact row of ``role`` / ``fmt`` / ``precision`` on ``target`` (KeyError when absent)."""
     for a in report["artifacts"]:
