@@ -44,6 +44,39 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    out = Path(args.out) if args.out else None
+    if args.export_best:
+        from edgekd.errors import InputError
+        from edgekd.sweep.best import export_best
+
+        if out is None:
+            raise InputError("--export-best: give --out, the sweep's folder (its sweep.json)")
+        row, dest = export_best(out, Path(args.export_best), args.pick)
+        f = row["figures"]
+        print(f"{dest}: trial {row['number']} ({f['metric_name']} {f['metric']:.3f} on validation, {f['size_kb']:.1f} KB, "
+              f"p90 {f['latency_p90_ms']:.3f} ms); re-run it with: edgekd run {dest}")
+        return 0
+    if not args.space:
+        from edgekd.errors import InputError
+
+        raise InputError("--space: give the search space file (or --export-best FILE with --out)")
+    from edgekd.sweep.search import sweep
+
+    result = sweep(args.recipe, args.space, overrides=args.set, trials=args.trials, timeout=args.timeout,
+                   storage=args.storage, study=args.study, out=out, resume=args.resume,
+                   connect_timeout=args.connect_timeout)
+    s = result.summary
+    for r in result.front:
+        f, test = r["figures"], r.get("test") or {}
+        scored = f"test {test['metric']:.3f} (n={test.get('n')})" if "metric" in test else test.get("skipped", "")
+        print(f"front: trial {r['number']}{' (recipe)' if r['baseline'] else ''}: {json.dumps(r['values'])} -> "
+              f"val {f['metric']:.3f}, {f['size_kb']:.1f} KB, p90 {f['latency_p90_ms']:.3f} ms; {scored}")
+    print(f"{result.out / 'sweep.json'} ({', '.join(f'{k.lower()} {v}' for k, v in s['counts'].items())}); "
+          f"{result.out / 'report.html'}")
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from edgekd.runtime.evaluate import evaluate_folder
 
@@ -277,6 +310,26 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start over: remove the output folder's checkpoints instead of resuming from them (a "
                         "checkpoint of another run, or a damaged one, is otherwise refused by name)")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("sweep", help="search recipe keys for the accuracy-size-latency front under a target's budgets")
+    p.add_argument("recipe", help="the recipe every trial starts from")
+    p.add_argument("--space", help="search space YAML: params (recipe key: {low, high} or {choices}), objectives, "
+                   "target, sampler, stop")
+    p.add_argument("--trials", type=POSITIVE_INT, default=20, help="finished trials the study should reach (a resumed "
+                   "or extra worker runs the rest)")
+    p.add_argument("--timeout", type=POSITIVE_FLOAT, default=None, help="stop starting trials after this many seconds")
+    p.add_argument("--storage", help="postgresql://USER:PASSWORD@HOST:PORT/DB (many workers) or sqlite:///FILE; "
+                   "default: the journal file OUT/sweep.journal")
+    p.add_argument("--study", help="study name (default <recipe name>-sweep); workers on one storage share it")
+    p.add_argument("--out", help="results folder (default runs/<recipe name>-sweep)")
+    p.add_argument("--resume", action="store_true", help="continue a study that was made with another space")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe key")
+    p.add_argument("--connect-timeout", type=POSITIVE_FLOAT, default=10.0,
+                   help="seconds to reach the --storage database before exit 2")
+    p.add_argument("--export-best", metavar="FILE", help="write the chosen trial's recipe (from --out's sweep.json) "
+                   "and exit: the front's most accurate trial, or --pick N")
+    p.add_argument("--pick", type=NON_NEGATIVE_INT, default=None, help="with --export-best: this trial number")
+    p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("eval", help="run an artifact on a labelled folder and print its metrics")
     p.add_argument("artifact", help=".tflite or .onnx file with its .edgekd.json sidecar")

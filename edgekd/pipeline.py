@@ -113,7 +113,7 @@ def check_run(recipe: Recipe) -> str:
             f"({', '.join(f'{c} {n}' for c, n in counts.items())}), targets {', '.join(recipe.export.targets)}")
 
 
-def _check_checkpoints_unseen(recipe: Recipe, data: Any, log: Log) -> None:
+def check_checkpoints_unseen(recipe: Recipe, data: Any, log: Log) -> None:
     """A checkpoint with a provenance file must not have seen this run's test items (``edgekd.models.provenance``)."""
     from edgekd.models.provenance import check_unseen
 
@@ -157,7 +157,7 @@ def run(recipe: Recipe, recipe_path: str, out: Path, log: Log = default_log, fre
         log(f"--fresh: removed {out / 'checkpoints'}")
     log(f"[1/5] data: {recipe.data.path}")
     data = prepare_data(recipe, log, task)
-    _check_checkpoints_unseen(recipe, data, log)
+    check_checkpoints_unseen(recipe, data, log)
     n = len(data.classes)
     log(f"[2/5] teacher: {recipe.teacher.label}")
     teacher = build_role(recipe, "teacher", data.task, n)

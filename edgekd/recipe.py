@@ -24,7 +24,8 @@ from edgekd.exporting.config import CalibrationSpec, ExportSpec, MixedSpec, QATS
 from edgekd.pruning.config import PruneScheduleSpec, PruneSpec, PruneTargetSpec, RecoverSpec  # noqa: F401
 from edgekd.yamlconf import parse_value, read_yaml_mapping, validate
 
-__all__ = ["DataSpec", "DistillSpec", "LossSpec", "ModelSpec", "Recipe", "TrainSpec", "load_recipe", "parse_overrides"]
+__all__ = ["DataSpec", "DistillSpec", "LossSpec", "ModelSpec", "Recipe", "TrainSpec", "load_recipe", "parse_overrides",
+           "read_recipe_tree", "recipe_from_tree", "set_key"]
 
 
 class _Strict(BaseModel):
@@ -84,7 +85,8 @@ class Recipe(_Strict):
     prune: Optional[PruneSpec] = None  # structured pruning after student training (edgekd.prune)
 
 
-def _set_dotted(tree: dict, dotted: str, value: Any, source: str) -> None:
+def set_key(tree: dict, dotted: str, value: Any, source: str) -> None:
+    """Set ``a.b.c`` in a recipe tree (``--set``, a sweep trial's parameters), creating sections on the way."""
     keys = dotted.split(".")
     node = tree
     for k in keys[:-1]:
@@ -119,13 +121,23 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
     Raises:
         InputError: unreadable file, YAML error, unknown key, bad value.
     """
+    return recipe_from_tree(read_recipe_tree(path, overrides), str(Path(path)))
+
+
+def read_recipe_tree(path: str | Path, overrides: list[str] | None = None) -> dict:
+    """The recipe file as a plain tree with ``--set`` overrides applied (not validated)."""
     path = Path(path)
     tree = read_yaml_mapping(path, "recipe")
     for key, value in parse_overrides(overrides or []):
-        _set_dotted(tree, key, value, str(path))
-    recipe: Recipe = validate(Recipe, tree, str(path))
+        set_key(tree, key, value, str(path))
+    return tree
+
+
+def recipe_from_tree(tree: dict, source: str) -> Recipe:
+    """Validate a recipe tree; messages name ``source`` and the key."""
+    recipe: Recipe = validate(Recipe, tree, source)
     if recipe.data.positive is not None and recipe.data.positive not in recipe.data.classes:
         raise InputError(
-            f"{path}: data.positive {recipe.data.positive!r} is not one of data.classes ({', '.join(recipe.data.classes)})"
+            f"{source}: data.positive {recipe.data.positive!r} is not one of data.classes ({', '.join(recipe.data.classes)})"
         )
     return recipe

@@ -181,38 +181,11 @@ def compress(
         prepared = prepare(data, task=task_obj, classes=classes, positive=positive, split=split, seed=seed,
                            cache_dir=cache_dir, resample=resample, log=log)
     d = prepared
-    train_ws, val_ws = d.windows["train"], d.windows["val"]
     teacher_m = as_model(teacher_in, "teacher", d.task, len(d.classes), eval_mode=True)
     log(f"[3/5] student: {names['student']} ({objective.loss.name} from the teacher"
         + (f", method {objective.distill.method})" if objective.distill else ")"))
-    student_in, reference, pruning = student, None, None
-    if prune_spec is not None and prune_spec.order == "prune-distill":
-        from edgekd.api.pruning import prune as prune_verb
-
-        first = prune_verb(as_model(student, "student", d.task, len(d.classes), eval_mode=False),
-                           prune_spec.target.model_dump(exclude_none=True), d.task.input_shape,
-                           **_prune_args(prune_spec), train=train_ws, task=d.task, classes=d.classes,
-                           positive=d.positive, order="prune-distill", seed=seed,
-                           workdir=out / "checkpoints" / "prune", log=lambda s: log(f"  [prune] {s}"))
-        student_in, reference, pruning = first.model, first.reference, first.summary
-    trained = distill(
-        student_in, teacher_m, train_ws, val_ws, task=d.task, classes=d.classes, positive=d.positive,
-        loss=objective.loss, method=objective.distill, seed=seed, workdir=out / "checkpoints" / "student",
-        log=lambda s: log(f"  [student] {s}"), **train_spec.model_dump(),
-    )
-    student_m = trained.model
-    if prune_spec is not None and prune_spec.order == "distill-prune-distill":
-        from edgekd.api.pruning import prune as prune_verb
-
-        log(f"[3b/5] prune: {prune_spec.order}, target {prune_spec.target.model_dump(exclude_none=True)}")
-        done = prune_verb(student_m, prune_spec.target.model_dump(exclude_none=True), d.task.input_shape,
-                          **_prune_args(prune_spec), train=train_ws, val=val_ws, teacher=teacher_m,
-                          recover=prune_spec.recover.model_dump(), task=d.task, classes=d.classes,
-                          positive=d.positive, seed=seed, workdir=out / "checkpoints" / "prune",
-                          log=lambda s: log(f"  [prune] {s}"), **train_spec.model_dump(exclude={"epochs", "lr"}))
-        reference, student_m, pruning = done.reference, done.model, done.summary
-    elif prune_spec is not None:
-        log(f"[3b/5] prune: {prune_spec.order}, target {prune_spec.target.model_dump(exclude_none=True)}")
+    trained, student_m, reference, pruning = train_student(student, teacher_m, d, objective, train_spec, prune_spec,
+                                                           seed, out, log)
     roles = [("teacher", teacher_m, teacher_run)]
     if reference is not None:  # the unpruned student: exported and measured beside the pruned one, never gated
         roles.append(("student-unpruned", reference, trained))
@@ -225,6 +198,49 @@ def compress(
     report = finish_report(records, roles, d, profiles, export_spec, bench_spec, models, pruning, seed, out,
                            recipe, time.perf_counter() - t0, log)
     return Compressed(report=report, out=out, teacher=teacher_m, student=student_m)
+
+
+def train_student(student: Any, teacher: Any, d: Prepared, objective: Objective, train: Any,
+                  prune: Optional[PruneSpec], seed: int, out: Path, log: Log,
+                  stop: Optional[Callable[[int, float], bool]] = None) -> tuple[Distilled, Any, Any, Optional[dict]]:
+    """The student steps of ``compress``: (prune →) distil (→ prune → recover), checkpoints under ``out``.
+
+    ``edgekd sweep`` runs the same steps per trial, so a trial's recipe re-run by ``edgekd run`` makes the same
+    student. ``stop`` is the distillation's per-epoch stopping rule (a sweep's pruner).
+
+    Returns:
+        ``(distillation result, student, unpruned student or None, pruning summary or None)``.
+    """
+    train_ws, val_ws = d.windows["train"], d.windows["val"]
+    student_in, reference, pruning = student, None, None
+    if prune is not None and prune.order == "prune-distill":
+        from edgekd.api.pruning import prune as prune_verb
+
+        first = prune_verb(as_model(student, "student", d.task, len(d.classes), eval_mode=False),
+                           prune.target.model_dump(exclude_none=True), d.task.input_shape,
+                           **_prune_args(prune), train=train_ws, task=d.task, classes=d.classes,
+                           positive=d.positive, order="prune-distill", seed=seed,
+                           workdir=out / "checkpoints" / "prune", log=lambda s: log(f"  [prune] {s}"))
+        student_in, reference, pruning = first.model, first.reference, first.summary
+    trained = distill(
+        student_in, teacher, train_ws, val_ws, task=d.task, classes=d.classes, positive=d.positive,
+        loss=objective.loss, method=objective.distill, seed=seed, workdir=out / "checkpoints" / "student",
+        log=lambda s: log(f"  [student] {s}"), stop=stop, **train.model_dump(),
+    )
+    student_m = trained.model
+    if prune is not None and prune.order == "distill-prune-distill":
+        from edgekd.api.pruning import prune as prune_verb
+
+        log(f"[3b/5] prune: {prune.order}, target {prune.target.model_dump(exclude_none=True)}")
+        done = prune_verb(student_m, prune.target.model_dump(exclude_none=True), d.task.input_shape,
+                          **_prune_args(prune), train=train_ws, val=val_ws, teacher=teacher,
+                          recover=prune.recover.model_dump(), task=d.task, classes=d.classes,
+                          positive=d.positive, seed=seed, workdir=out / "checkpoints" / "prune",
+                          log=lambda s: log(f"  [prune] {s}"), **train.model_dump(exclude={"epochs", "lr"}))
+        reference, student_m, pruning = done.reference, done.model, done.summary
+    elif prune is not None:
+        log(f"[3b/5] prune: {prune.order}, target {prune.target.model_dump(exclude_none=True)}")
+    return trained, student_m, reference, pruning
 
 
 def _prune_args(spec: PruneSpec) -> dict:

@@ -59,6 +59,7 @@ def distill(
     workdir: Optional[Union[str, Path]] = None,
     cache_dir: Optional[str] = ".cache/edgekd/features",
     log: Optional[Callable[[str], None]] = None,
+    stop: Optional[Callable[[int, float], bool]] = None,
     **settings: Any,
 ) -> Distilled:
     """Train ``student`` to match ``teacher`` on ``train``, selecting its weights on ``val``.
@@ -82,6 +83,7 @@ def distill(
         workdir: checkpoints (``last.pt`` to resume, ``best.pt``); default a temporary folder.
         cache_dir: front-end feature cache for folders (None: no cache).
         log: one line per epoch (default: stderr).
+        stop: a stopping rule ``(epoch, val score) -> bool`` asked after every epoch (a search's pruner).
         **settings: trainer settings of ``TrainSpec``: ``epochs``, ``batch_size``, ``lr``,
             ``weight_decay``, ``patience``, ``smooth``, ``augment``, ``consistent_teacher``, ``threads``.
 
@@ -134,6 +136,7 @@ def distill(
                 log=log, fingerprint_extra=f"{type(student_m).__name__}|{objective.model_dump_json()}|"
                                            f"{task_obj.fingerprint()}|{names}",
                 augment=task_obj.augmentation() if spec.augment else None, aggregation=task_obj.aggregation,
+                stop=stop,
             )
         finally:
             if tmp is not None:

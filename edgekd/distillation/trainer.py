@@ -107,6 +107,7 @@ def train_model(
     augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
     snapshot_every: int = 0,
     aggregation: str = "mean",
+    stop: Callable[[int, float], bool] | None = None,
 ) -> TrainResult:
     """Train ``model`` in place and leave it holding the best validation weights.
 
@@ -128,6 +129,8 @@ def train_model(
         snapshot_every: also keep ``epoch{N}.pt`` every N epochs (the checkpoints a
             checkpoint-ensemble teacher is made of); 0 keeps none.
         aggregation: how validation windows are combined per item (the task's ``aggregation``).
+        stop: a stopping rule asked after every epoch with ``(epoch, val score)``; True ends training there
+            (``edgekd sweep`` stops trials that cannot reach the Pareto front). The best weights so far are kept.
     """
     from edgekd.distillation.methods import BindContext, DistillMethod
     from edgekd.distillation.methods.base import Batch
@@ -160,13 +163,13 @@ def train_model(
     try:
         return _loop(model, train, val, method, opt, sched, gen, fp, steps_per_epoch, labels=labels,
                      positive=positive, cfg=cfg, checkpoint_dir=checkpoint_dir, log=log, augment=augment,
-                     snapshot_every=snapshot_every, batch_cls=Batch, aggregation=aggregation)
+                     snapshot_every=snapshot_every, batch_cls=Batch, aggregation=aggregation, stop=stop)
     finally:
         method.unbind()
 
 
 def _loop(model, train, val, method, opt, sched, gen, fp, steps_per_epoch, *, labels, positive, cfg, checkpoint_dir,
-          log, augment, snapshot_every, batch_cls, aggregation) -> TrainResult:
+          log, augment, snapshot_every, batch_cls, aggregation, stop=None) -> TrainResult:
     """The epochs of ``train_model`` (its arguments, with the optimiser, schedule and method built)."""
     state = {"epoch": 0, "best_score": -1.0, "best_epoch": 0, "bad_epochs": 0, "history": []}
     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -278,6 +281,9 @@ def _loop(model, train, val, method, opt, sched, gen, fp, steps_per_epoch, *, la
         stopped = state["bad_epochs"] >= cfg.patience
         if stopped:
             log(f"early stop: no better val score for {cfg.patience} epochs")
+        elif stop is not None and stop(epoch, score):
+            log(f"stopped at epoch {epoch} by the caller's stopping rule")
+            break
     model.load_state_dict(best_state)
     model.eval()
     return TrainResult(
