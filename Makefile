@@ -8,7 +8,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export TF_ENABLE_ONEDNN_OPTS := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo test test-fast device-env device-test benchmark ablation clean browser sshd-deps arm64-root lint
+.PHONY: demo test test-fast device-env device-test benchmark ablation clean browser sshd-deps postgres-deps arm64-root lint sweep-benchmark
 
 $(STAMP): requirements/main.lock requirements/extra.lock pyproject.toml examples/plugin/pyproject.toml
 	test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
@@ -38,13 +38,19 @@ sshd-deps:
 	test -x /usr/sbin/sshd && command -v ssh && command -v scp || \
 	  (apt-get update && apt-get install -y --no-install-recommends openssh-server openssh-client)
 
+## postgres-deps: Debian's PostgreSQL server, for the test of two `edgekd sweep` workers sharing one study
+## (the test starts its own cluster on a free local port and removes it)
+postgres-deps:
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+	  (apt-get update && apt-get install -y --no-install-recommends postgresql)
+
 ## arm64-root: the emulated runner's arm64 Debian root (qemu-user + ARM wheels of LiteRT/ORT), built once
 ## (about 6 min) into ~/.cache/edgekd/arm64-root or $$EDGEKD_ARM64_ROOT; later calls only re-check it
 arm64-root: $(STAMP) requirements/arm64-root.lock
 	$(VENV)/bin/python -m edgekd.runners.emulated_root build --lock requirements/arm64-root.lock
 
 ## test: the whole suite (the runtime's tests run again in the device environment)
-test: $(STAMP) $(DEVICE_STAMP) browser sshd-deps arm64-root
+test: $(STAMP) $(DEVICE_STAMP) browser sshd-deps postgres-deps arm64-root
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/python -m pytest -q
 	$(DEVICE_VENV)/bin/python -m pytest -q -m device -p no:cacheprovider tests
@@ -70,6 +76,11 @@ benchmark: $(STAMP)
 ablation: $(STAMP)
 	$(VENV)/bin/python benchmarks/ablation.py --task heart --epochs 20 --recover-epochs 5
 	$(VENV)/bin/python benchmarks/ablation.py --task plant --epochs 60 --recover-epochs 15
+
+## sweep-benchmark: `edgekd sweep` on the full heart dev set for rpi4's budgets, 30 trials (about 90 min on one
+## core; resumable: the study is runs/sweep-heart/sweep.journal) → benchmarks/results/sweep_heart.*
+sweep-benchmark: $(STAMP)
+	$(VENV)/bin/python benchmarks/sweep_heart.py --trials 30
 
 clean:
 	rm -rf runs .pytest_cache

@@ -20,6 +20,8 @@ MODULES = [
     "edgekd.api.evaluating",
     "edgekd.api.gating",
     "edgekd.api.compressing",
+    "edgekd.sweep.stopping",
+    "edgekd.sweep.objectives",
 ]
 
 

@@ -85,7 +85,9 @@ def check_runs_on(artifact: Path, profile: TargetProfile) -> str:
             precision = json.loads(sidecar.read_text(encoding="utf-8")).get("precision")
         except (OSError, ValueError, AttributeError):
             precision = None  # an unreadable sidecar is the runtime's business, not the format check's
-        if isinstance(precision, str) and precision not in profile.precisions:
+        # int8-qat is how an int8 graph was trained, not another kind of graph: a target running int8 runs it
+        runs_as = {"int8-qat": "int8"}.get(precision, precision) if isinstance(precision, str) else precision
+        if isinstance(precision, str) and precision not in profile.precisions and runs_as not in profile.precisions:
             raise InputError(f"{artifact}: precision {precision!r} (from {sidecar.name}) is not one the {where} "
                              f"runs ({', '.join(profile.precisions)})")
     return fmt

@@ -75,7 +75,7 @@ def _test_scores(rows: list[dict], worker: Any, out: Path, log: Log) -> dict:
     for r in rows:
         path = Path(r["figures"]["artifact"])
         if not path.is_file():
-            scores[r["number"]] = {"skipped": f"{path} is not on this machine (trial run by {r['worker']})"}
+            scores[r["number"]] = {"skipped": f"{path} not found here (trial run by {r['worker']})"}
             continue
         sha = file_sha256(path)
         if sha not in cache:
@@ -187,7 +187,8 @@ def _plot(summary: dict, axis: str) -> bytes:
     ax.set_ylabel(f"{metric} (validation, on the artifact)")
     ax.set_title(f"{summary['recipe']['name']}: {len(done)} trials, front of {len(summary['front'])}", fontsize=10)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")

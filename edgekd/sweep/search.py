@@ -95,6 +95,8 @@ def open_study(storage: Any, name: str, space: Space, seed: int, resume: bool, l
         if made_with != digest and not resume:
             raise InputError(f"--study {name}: the study exists with another search space (space {str(made_with)[:12]}, "
                              f"this one {digest[:12]}); pass --study NEW_NAME, or --resume to continue it with this space")
+        if made_with != digest:
+            _check_continuable(existing[name].user_attrs.get("space") or {}, space, name)
         if list(existing[name].directions) != [optuna.study.StudyDirection.MAXIMIZE if d == "maximize" else
                                               optuna.study.StudyDirection.MINIMIZE for d in space.directions]:
             raise InputError(f"--study {name}: the study has other objectives; pass --study NEW_NAME")
@@ -112,6 +114,18 @@ def open_study(storage: Any, name: str, space: Space, seed: int, resume: bool, l
     return study
 
 
+def _check_continuable(old: dict, space: Space, name: str) -> None:
+    """Optuna cannot continue a study whose categorical parameter changed its choices: refuse that here."""
+    for key, param in space.params.items():
+        before = (old.get("params") or {}).get(key)
+        if before is None:
+            continue
+        now = param.model_dump(mode="json")
+        if ("choices" in before) != ("choices" in now) or ("choices" in now and before["choices"] != now["choices"]):
+            raise InputError(f"--resume: params.{key} changed from {json.dumps(before)} to {json.dumps(now)}; a study "
+                             f"cannot continue with other choices (or kind) for a parameter: pass --study NEW_NAME")
+
+
 def repair_dead_trials(study: Any, log: Log) -> None:
     """Trials this machine's killed workers left RUNNING (or an interrupted one) are failed and queued again."""
     from optuna.trial import TrialState
@@ -126,8 +140,8 @@ def repair_dead_trials(study: Any, log: Log) -> None:
         if not (dead or interrupted) or t.number in retried:
             continue
         if dead:
-            study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
             study._storage.set_trial_user_attr(t._trial_id, "error", f"worker {who} died during the trial")
+            study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
         study.enqueue_trial(dict(t.params), user_attrs={"retry_of": t.number})
         log(f"sweep: trial {t.number} was cut short ({'worker ' + who + ' is gone' if dead else 'interrupted'}); "
             f"queued again, its checkpoints resume")
@@ -212,8 +226,11 @@ def sweep(recipe: str | Path, space: str | Path, *, overrides: Optional[list[str
     from edgekd.sweep.storage import open_storage
     from edgekd.sweep.trial import Stopped, Worker, run_trial
 
+    import warnings
+
     log = log or _stderr
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # a failed trial is logged here, in one line
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     sp = load_space(space)
     plan = check_sweep(sp, read_recipe_tree(recipe, overrides), str(recipe), str(space))
     out = Path(out) if out is not None else Path("runs") / f"{plan.recipe.name}-sweep"
@@ -240,8 +257,13 @@ def sweep(recipe: str | Path, space: str | Path, *, overrides: Optional[list[str
         return len(st.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
 
     def objective(trial: Any) -> list[float]:
-        values = {key: _suggest(trial, key, param) for key, param in sp.params.items()}
         trial.set_user_attr("worker", me)
+        try:
+            values = {key: _suggest(trial, key, param) for key, param in sp.params.items()}
+        except Exception as exc:
+            trial.set_user_attr("error", _one_line(exc))
+            log(f"trial {trial.number}: FAILED before it started: {_one_line(exc)}")
+            raise
         trial.set_user_attr("values", values)
         digest = params_digest(values)
         label = f"trial {trial.number} [{finished() + 1}/{trials}]"

@@ -18,6 +18,7 @@ from typing import Any, Optional
 from edgekd.errors import InputError
 
 JOURNAL = "sweep.journal"
+SCHEMA_LOCK = 0x65646B64  # "edkd": the advisory lock around creating Optuna's tables
 
 
 def redact(url: str) -> str:
@@ -25,7 +26,8 @@ def redact(url: str) -> str:
     return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
 
 
-def _check_postgres(url: str, timeout_s: float) -> None:
+def _connect_postgres(url: str, timeout_s: float, shown: str) -> Any:
+    """A psycopg2 connection to the database in ``url`` (first contact: a clear error within the timeout)."""
     try:
         import psycopg2
     except ImportError:
@@ -35,15 +37,14 @@ def _check_postgres(url: str, timeout_s: float) -> None:
     try:
         parsed = make_url(url)
     except Exception as exc:
-        raise InputError(f"--storage {redact(url)}: not a database URL ({exc})") from None
+        raise InputError(f"--storage {redact(shown)}: not a database URL ({exc})") from None
     try:
-        conn = psycopg2.connect(host=parsed.host or "localhost", port=parsed.port or 5432, user=parsed.username,
+        return psycopg2.connect(host=parsed.host or "localhost", port=parsed.port or 5432, user=parsed.username,
                                 password=parsed.password, dbname=parsed.database,
                                 connect_timeout=max(1, int(round(timeout_s))))
-        conn.close()
     except psycopg2.Error as exc:
         first = " ".join(str(exc).split())[:300]
-        raise InputError(f"--storage {redact(url)}: cannot connect: {first}") from None
+        raise InputError(f"--storage {redact(shown)}: cannot connect: {first}") from None
 
 
 def open_storage(url: Optional[str], out: Path, connect_timeout_s: float = 10.0) -> Any:
@@ -61,13 +62,22 @@ def open_storage(url: Optional[str], out: Path, connect_timeout_s: float = 10.0)
         path = str(out / JOURNAL)
         return optuna.storages.JournalStorage(JournalFileBackend(path, lock_obj=JournalFileOpenLock(path)))
     scheme = url.split(":", 1)[0].lower()
-    if scheme.startswith("postgresql"):
-        _check_postgres(url, connect_timeout_s)
-        # heartbeats: a worker that dies mid-trial (power, kill -9) has its trial failed and retried by another
-        return optuna.storages.RDBStorage(
-            url, engine_kwargs={"pool_pre_ping": True, "connect_args": {"connect_timeout": int(connect_timeout_s)}},
-            heartbeat_interval=30, grace_period=120,
-            failed_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=1))
+    if scheme in ("postgresql", "postgres", "postgresql+psycopg2"):
+        # SQLAlchemy 2.1 reads a bare postgresql:// as psycopg 3; edgekd ships psycopg2
+        shown, url = url, "postgresql+psycopg2://" + url.split("://", 1)[1]
+        conn = _connect_postgres(url, connect_timeout_s, shown)
+        try:
+            # workers starting together would race to create Optuna's tables (a duplicate-key error):
+            # an advisory lock lets one create them while the others wait
+            with conn.cursor() as cur:
+                cur.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK,))
+            # heartbeats: a worker that dies mid-trial (power, kill -9) has its trial failed and retried by another
+            return optuna.storages.RDBStorage(
+                url, engine_kwargs={"pool_pre_ping": True, "connect_args": {"connect_timeout": int(connect_timeout_s)}},
+                heartbeat_interval=30, grace_period=120,
+                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1))
+        finally:
+            conn.close()  # releases the advisory lock
     if scheme == "sqlite":
         db = url.split(":///", 1)[-1]
         if db and db != ":memory:" and not Path(db).parent.is_dir():
@@ -81,4 +91,6 @@ def dashboard_command(url: Optional[str], out: Path) -> str:
     """How to watch the study live with optuna-dashboard."""
     if url is None:
         return f"optuna-dashboard {out / JOURNAL}"
+    if url.split(":", 1)[0] in ("postgresql", "postgres"):  # SQLAlchemy 2.1 reads the bare scheme as psycopg 3
+        url = "postgresql+psycopg2://" + url.split("://", 1)[1]
     return f"optuna-dashboard '{redact(url)}'"

@@ -1,0 +1,234 @@
+"""``edgekd sweep``: the space's checks, the front, the constraints, the stopping rules, crashes, studies, --export-best.
+
+The orchestration tests replace the trial (training + export, tested end to end in test_sweep_e2e.py)
+with a function of the trial's values, so each runs in seconds on the real recipe and sample data.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytest.importorskip("torch")
+pytest.importorskip("optuna")
+
+from edgekd.cli import main  # noqa: E402
+from edgekd.errors import InputError  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+RECIPE = str(ROOT / "recipes" / "heart.yaml")
+FAST = ["student.train.epochs=1", "export.precisions=[int8]", "bench.runs=10", "bench.warmup=1"]
+
+
+def write_space(tmp_path: Path, name: str = "space.yaml", **changes) -> Path:
+    space = {"params": {"student.params.widths": {"choices": [[4, 8, 16], [8, 16, 40], [16, 32, 64]]},
+                        "student.loss.params.temperature": {"choices": [2.0, 7.0]}},
+             "sampler": {"name": "random"}, "stop": {"name": "none"}, "format": "onnx"}
+    space.update(changes)
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(space))
+    return path
+
+
+def fake_trial(worker, values, workdir, stop=None, on_model=None):
+    """Figures as a function of the values: wider is more accurate and larger."""
+    width = sum(values["student.params.widths"])
+    if values.get("student.loss.params.temperature") == 7.0 and values["student.params.widths"] == [8, 16, 40]:
+        raise RuntimeError("simulated converter crash")
+    return {"metric": 0.5 + width / 400, "metric_name": "MAcc", "val": {"n": 24}, "size_kb": width / 2.0,
+            "latency_p50_ms": width / 1000, "latency_p90_ms": width / 900, "latency_runner": "local",
+            "latency_estimated": False, "precision": "int8", "artifact": str(workdir / "missing.onnx"),
+            "curve": [0.5], "teacher_checkpoint": None, "data_hash": "x", "accuracy_drop_pp": 0.5}
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    monkeypatch.setattr("edgekd.sweep.trial.run_trial", fake_trial)
+
+
+def run_fake(tmp_path, space, trials=4, extra=()):
+    return main(["sweep", RECIPE, "--space", str(space), "--trials", str(trials), "--out", str(tmp_path / "out"),
+                 *[a for s in FAST for a in ("--set", s)], *extra])
+
+
+def summary(tmp_path) -> dict:
+    return json.loads((tmp_path / "out" / "sweep.json").read_text())
+
+
+def test_a_crashing_trial_is_recorded_failed_and_the_sweep_continues(tmp_path, fake, capsys):
+    assert run_fake(tmp_path, write_space(tmp_path), trials=3) == 0
+    s = summary(tmp_path)
+    first = s["trials"][0]
+    assert first["baseline"] and first["state"] == "FAIL"  # the recipe's own values crash in the fake
+    assert first["error"] == "RuntimeError: simulated converter crash"
+    assert s["counts"]["COMPLETE"] == 3
+
+
+def test_an_infeasible_trial_is_never_on_the_front(tmp_path, fake):
+    space = write_space(tmp_path, budgets={"size_kb": 20.0})  # [16, 32, 64] is 56 KB: outside, and the most accurate
+    assert run_fake(tmp_path, space, trials=6) == 0
+    s = summary(tmp_path)
+    wide = [r for r in s["trials"] if r["state"] == "COMPLETE" and r["values"]["student.params.widths"] == [16, 32, 64]]
+    assert wide, "the random sampler should have drawn the widest student in 6 trials"
+    assert all(not r["feasible"] and not r["on_front"] and r["constraints"]["size_kb"] > 0 for r in wide)
+    assert s["front"] and all(r["feasible"] for r in s["trials"] if r["on_front"])
+
+
+def test_a_study_made_with_another_space_is_refused_unless_resume(tmp_path, fake, capsys):
+    assert run_fake(tmp_path, write_space(tmp_path), trials=1) == 0
+    widths = {"choices": [[4, 8, 16], [8, 16, 40], [16, 32, 64]]}
+    other = write_space(tmp_path, "other.yaml", params={"student.params.widths": widths,
+                                                        "student.train.lr": {"low": 0.001, "high": 0.01}})
+    capsys.readouterr()
+    assert run_fake(tmp_path, other, trials=3) == 2
+    err = capsys.readouterr().err
+    assert "exists with another search space" in err and "--resume" in err
+    changed = write_space(tmp_path, "changed.yaml", params={"student.params.widths": {"choices": [[4, 8, 16]]}})
+    assert run_fake(tmp_path, changed, trials=3, extra=["--resume"]) == 2  # Optuna cannot change a choice list
+    assert "params.student.params.widths changed" in capsys.readouterr().err
+    assert run_fake(tmp_path, other, trials=3, extra=["--resume"]) == 0
+    s = summary(tmp_path)
+    assert s["counts"]["COMPLETE"] == 3 and "student.train.lr" in s["trials"][-1]["values"]
+
+
+def test_export_best_writes_the_chosen_trials_recipe(tmp_path, fake, capsys):
+    assert run_fake(tmp_path, write_space(tmp_path), trials=3) == 0
+    dest = tmp_path / "best.yaml"
+    assert main(["sweep", RECIPE, "--out", str(tmp_path / "out"), "--export-best", str(dest)]) == 0
+    s = summary(tmp_path)
+    best = max((r for r in s["trials"] if r["on_front"]), key=lambda r: r["figures"]["metric"])
+    from edgekd.recipe import load_recipe
+
+    recipe = load_recipe(dest)
+    assert list(recipe.student.params["widths"]) == best["values"]["student.params.widths"]
+    assert recipe.student.loss.params["temperature"] == best["values"]["student.loss.params.temperature"]
+    assert recipe.export.targets == ["x86_64"] and recipe.export.precisions == ["fp32", "int8"]  # fp32 twin: gate
+    assert f"trial {best['number']}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"student.train.epoch": {"low": 1, "high": 3}}, "did you mean 'student.train.epochs'"),
+    ({"student.params.widht": {"choices": [[4, 8, 16]]}}, "did you mean 'student.params.widths'"),
+    ({"student.train.lr": {"low": 0.01, "high": 0.001}}, "low 0.01 > high 0.001"),
+    ({"teacher.train.lr": {"low": 0.001, "high": 0.01}}, "the teacher is trained once"),
+    ({"export.precisions": {"choices": [["int8"], ["int4-weights"]]}}, "int4-weights"),
+    ({"student.train.epochs": {"choices": [1, -3]}}, "student.train.epochs = -3"),
+])
+def test_a_bad_space_is_refused_before_any_trial(tmp_path, capsys, params, message):
+    space = write_space(tmp_path, params=params, format="tflite")
+    assert run_fake(tmp_path, space) == 2
+    err = capsys.readouterr().err
+    assert message in err and str(space) in err
+    assert not (tmp_path / "out" / "sweep.journal").exists()
+
+
+def test_an_unreachable_database_fails_within_the_timeout(tmp_path, capsys):
+    t0 = time.perf_counter()
+    code = run_fake(tmp_path, write_space(tmp_path), extra=["--storage", "postgresql://u:secret@127.0.0.1:1/db",
+                                                            "--connect-timeout", "3"])
+    err = capsys.readouterr().err
+    assert code == 2 and time.perf_counter() - t0 < 30
+    assert "cannot connect" in err and "secret" not in err and "u:***@127.0.0.1:1" in err
+
+
+def test_an_unknown_storage_scheme_is_refused(tmp_path, capsys):
+    assert run_fake(tmp_path, write_space(tmp_path), extra=["--storage", "redis://localhost/0"]) == 2
+    assert "unknown scheme 'redis'" in capsys.readouterr().err
+
+
+def test_export_best_without_a_sweep_is_refused(tmp_path, capsys):
+    assert main(["sweep", RECIPE, "--out", str(tmp_path), "--export-best", str(tmp_path / "b.yaml")]) == 2
+    assert "no sweep.json" in capsys.readouterr().err and not (tmp_path / "b.yaml").exists()
+
+
+def test_pareto_mask_keeps_the_non_dominated_rows():
+    from edgekd.sweep.objectives import pareto_mask
+
+    rows = [[0.9, 30, 1.0], [0.8, 10, 1.0], [0.8, 12, 1.0], [0.9, 30, 0.5]]
+    assert pareto_mask(rows, ["maximize", "minimize", "minimize"]) == [False, True, False, True]
+
+
+def test_an_unmeasured_budget_counts_as_broken():
+    from edgekd.sweep.objectives import constraint_values, feasible
+
+    cons = constraint_values({"metric": 0.8, "size_kb": 10.0}, {"size_kb": 20.0, "accuracy_drop_pp": 2.0})
+    assert cons == {"size_kb": -10.0, "accuracy_drop_pp": None}
+    assert not feasible(cons)
+    assert feasible(constraint_values({"metric": 0.8, "size_kb": 10.0}, {"size_kb": 20.0, "min_metric": 0.7}))
+
+
+def test_median_rule_stops_a_trial_below_the_others_median():
+    from edgekd.sweep.space import StopSpec
+    from edgekd.sweep.stopping import Curve, build_rule
+
+    rule = build_rule(StopSpec(name="median", warmup_epochs=2, startup_trials=2))
+    others = [Curve([0.6, 0.7, 0.8], 100, 100), Curve([0.6, 0.75, 0.8], 100, 100)]
+    assert rule.should_stop(2, Curve([0.5, 0.6], 10, 10), others)
+    assert not rule.should_stop(1, Curve([0.1], 10, 10), others)  # warm-up
+    assert not rule.should_stop(2, Curve([0.5, 0.8], 10, 10), others)
+
+
+def test_the_teacher_is_trained_once_and_then_read_from_its_cache(tmp_path):
+    from edgekd.pipeline import prepare_data
+    from edgekd.recipe import load_recipe
+    from edgekd.sweep.teacher import shared_teacher
+
+    recipe = load_recipe(RECIPE, ["teacher.checkpoint=null", "teacher.train.epochs=1", "teacher.params.widths=[4, 4, 4, 4]",
+                                  "teacher.train.epoch_windows=64"])
+    data = prepare_data(recipe, lambda s: None)
+    lines: list[str] = []
+    first, path = shared_teacher(recipe, data, lines.append, root=tmp_path)
+    second, again = shared_teacher(recipe, data, lines.append, root=tmp_path)
+    assert path == again and path.is_file() and path.with_suffix(".json").is_file()
+    assert any("training once" in s for s in lines) and any("cached" in s for s in lines)
+    assert all((a == b).all() for a, b in zip(first.state_dict().values(), second.state_dict().values()))
+    other = load_recipe(RECIPE, ["teacher.checkpoint=null", "teacher.train.epochs=1", "teacher.params.widths=[4, 4, 4, 8]",
+                                 "teacher.train.epoch_windows=64"])
+    _, third = shared_teacher(other, data, lines.append, root=tmp_path)
+    assert third != path  # another teacher, another content hash
+
+
+@pytest.mark.parametrize("space_file, overrides", [("recipes/heart-space.yaml", []),
+                                                   ("benchmarks/sweep_heart_space.yaml", ["export.precisions=[int8]"])])
+def test_the_shipped_spaces_pass_their_checks(space_file, overrides):
+    from edgekd.recipe import read_recipe_tree
+    from edgekd.sweep.check import check_sweep
+    from edgekd.sweep.search import baseline_params
+    from edgekd.sweep.space import load_space
+
+    space = load_space(ROOT / space_file)
+    plan = check_sweep(space, read_recipe_tree(RECIPE, overrides), RECIPE, space_file)
+    assert plan.target.name == space.target and plan.target.formats == ["tflite"]
+    assert baseline_params(space, plan.base) is not None  # the hand-made recipe is trial 0
+
+
+def test_optuna_dashboard_reads_the_sweeps_journal(tmp_path, fake):
+    import shutil
+    import socket
+    import subprocess
+    import urllib.request
+
+    assert run_fake(tmp_path, write_space(tmp_path), trials=2) == 0
+    dashboard = shutil.which("optuna-dashboard") or str(Path(__import__("sys").executable).parent / "optuna-dashboard")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([dashboard, str(tmp_path / "out" / "sweep.journal"), "--host", "127.0.0.1", "--port",
+                             str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                body = urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies", timeout=5).read().decode()
+                break
+            except OSError:
+                assert time.time() < deadline and proc.poll() is None, "optuna-dashboard did not serve the journal"
+                time.sleep(0.5)
+        assert "heart-demo-sweep" in body
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
