@@ -87,9 +87,9 @@ def render(s: dict, ref: dict, wins: list[dict]) -> str:
         "|---:|---|---:|---:|---:|---:|---|---|---:|---:|---:|---:|",
     ]
     for r in s["trials"]:
-        if not r["on_front"]:
+        if not r["pareto"]:
             continue
-        v, f, t = r["values"], r["figures"], r.get("test") or {}
+        v, f, t = r["parameters"], r["figures"], r.get("test") or {}
         ci = (t.get("ci95") or {}).get("macc")
         test = f"{t['metric']:.3f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}] pooled" if ci else "") + f" ({t.get('n')})" \
             if "metric" in t else "–"
@@ -107,7 +107,7 @@ def render(s: dict, ref: dict, wins: list[dict]) -> str:
         f"- Trial {b.get('trial')} is the recipe's own values on the sweep's 12-epoch schedule: "
         + ("dominated by front trial(s) " + ", ".join(map(str, b["dominated_by"])) if b.get("beaten")
            else "no front trial beats it on one objective without losing on another")
-        + (" (it is on the front itself)." if b.get("on_front") else "."),
+        + (" (it is on the front itself)." if b.get("pareto") else "."),
         f"- The shipped hand-made student (40 epochs, `{ref['file']}`), measured the same way: validation metric "
         f"{ref['metric']:.3f} (n={ref['n']}), {ref['size_kb']:.1f} KB, p90 {ref['latency_p90_ms']:.2f} ms (est.).",
         "- Front trials that beat it on at least one objective without losing on the others: "
@@ -120,7 +120,7 @@ def render(s: dict, ref: dict, wins: list[dict]) -> str:
         "|---:|---|---|---:|---|---|---:|---:|---:|---|---:|",
     ]
     for r in s["trials"]:
-        v, f = r["values"] or {}, r.get("figures") or {}
+        v, f = r["parameters"] or {}, r.get("figures") or {}
         lines.append(
             f"| {r['number']} | {r['state'].lower()} | {v.get('student.params.widths')} | {v.get('student.params.kernel')} | "
             f"{'yes' if v.get('prune') else 'no'} | {(v.get('export.precisions') or ['?'])[-1]} | "

@@ -70,7 +70,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     for r in result.front:
         f, test = r["figures"], r.get("test") or {}
         scored = f"test {test['metric']:.3f} (n={test.get('n')})" if "metric" in test else test.get("skipped", "")
-        print(f"front: trial {r['number']}{' (recipe)' if r['baseline'] else ''}: {json.dumps(r['values'])} -> "
+        print(f"front: trial {r['number']}{' (recipe)' if r['baseline'] else ''}: {json.dumps(r['parameters'])} -> "
               f"val {f['metric']:.3f}, {f['size_kb']:.1f} KB, p90 {f['latency_p90_ms']:.3f} ms; {scored}")
     print(f"{result.out / 'sweep.json'} ({', '.join(f'{k.lower()} {v}' for k, v in s['counts'].items())}); "
           f"{result.out / 'report.html'}")

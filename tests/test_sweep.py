@@ -72,10 +72,10 @@ def test_an_infeasible_trial_is_never_on_the_front(tmp_path, fake):
     space = write_space(tmp_path, budgets={"size_kb": 20.0})  # [16, 32, 64] is 56 KB: outside, and the most accurate
     assert run_fake(tmp_path, space, trials=6) == 0
     s = summary(tmp_path)
-    wide = [r for r in s["trials"] if r["state"] == "COMPLETE" and r["values"]["student.params.widths"] == [16, 32, 64]]
+    wide = [r for r in s["trials"] if r["state"] == "COMPLETE" and r["parameters"]["student.params.widths"] == [16, 32, 64]]
     assert wide, "the random sampler should have drawn the widest student in 6 trials"
-    assert all(not r["feasible"] and not r["on_front"] and r["constraints"]["size_kb"] > 0 for r in wide)
-    assert s["front"] and all(r["feasible"] for r in s["trials"] if r["on_front"])
+    assert all(not r["feasible"] and not r["pareto"] and r["constraints"]["size_kb"] > 0 for r in wide)
+    assert s["front"] and all(r["feasible"] for r in s["trials"] if r["pareto"])
 
 
 def test_a_study_made_with_another_space_is_refused_unless_resume(tmp_path, fake, capsys):
@@ -92,7 +92,7 @@ def test_a_study_made_with_another_space_is_refused_unless_resume(tmp_path, fake
     assert "params.student.params.widths changed" in capsys.readouterr().err
     assert run_fake(tmp_path, other, trials=3, extra=["--resume"]) == 0
     s = summary(tmp_path)
-    assert s["counts"]["COMPLETE"] == 3 and "student.train.lr" in s["trials"][-1]["values"]
+    assert s["counts"]["COMPLETE"] == 3 and "student.train.lr" in s["trials"][-1]["parameters"]
 
 
 def test_export_best_writes_the_chosen_trials_recipe(tmp_path, fake, capsys):
@@ -100,12 +100,12 @@ def test_export_best_writes_the_chosen_trials_recipe(tmp_path, fake, capsys):
     dest = tmp_path / "best.yaml"
     assert main(["sweep", RECIPE, "--out", str(tmp_path / "out"), "--export-best", str(dest)]) == 0
     s = summary(tmp_path)
-    best = max((r for r in s["trials"] if r["on_front"]), key=lambda r: r["figures"]["metric"])
+    best = max((r for r in s["trials"] if r["pareto"]), key=lambda r: r["figures"]["metric"])
     from edgekd.recipe import load_recipe
 
     recipe = load_recipe(dest)
-    assert list(recipe.student.params["widths"]) == best["values"]["student.params.widths"]
-    assert recipe.student.loss.params["temperature"] == best["values"]["student.loss.params.temperature"]
+    assert list(recipe.student.params["widths"]) == best["parameters"]["student.params.widths"]
+    assert recipe.student.loss.params["temperature"] == best["parameters"]["student.loss.params.temperature"]
     assert recipe.export.targets == ["x86_64"] and recipe.export.precisions == ["fp32", "int8"]  # fp32 twin: gate
     assert f"trial {best['number']}" in capsys.readouterr().out
 
@@ -117,6 +117,7 @@ def test_export_best_writes_the_chosen_trials_recipe(tmp_path, fake, capsys):
     ({"teacher.train.lr": {"low": 0.001, "high": 0.01}}, "the teacher is trained once"),
     ({"export.precisions": {"choices": [["int8"], ["int4-weights"]]}}, "int4-weights"),
     ({"student.train.epochs": {"choices": [1, -3]}}, "student.train.epochs = -3"),
+    ({"frontend.n_mels": {"choices": [24, 32]}}, "changes the teacher's input"),
 ])
 def test_a_bad_space_is_refused_before_any_trial(tmp_path, capsys, params, message):
     space = write_space(tmp_path, params=params, format="tflite")
@@ -124,6 +125,17 @@ def test_a_bad_space_is_refused_before_any_trial(tmp_path, capsys, params, messa
     err = capsys.readouterr().err
     assert message in err and str(space) in err
     assert not (tmp_path / "out" / "sweep.journal").exists()
+
+
+def test_timeout_stops_starting_trials(tmp_path, monkeypatch):
+    def slow(*args, **kwargs):
+        time.sleep(1.0)
+        return fake_trial(*args, **kwargs)
+
+    monkeypatch.setattr("edgekd.sweep.trial.run_trial", slow)
+    t0 = time.perf_counter()
+    assert run_fake(tmp_path, write_space(tmp_path), trials=100, extra=["--timeout", "2"]) == 0
+    assert time.perf_counter() - t0 < 60 and summary(tmp_path)["counts"].get("COMPLETE", 0) < 10
 
 
 def test_an_unreachable_database_fails_within_the_timeout(tmp_path, capsys):

@@ -67,9 +67,9 @@ def test_a_killed_sweep_resumes_where_it_stopped(tmp_path):
     rows = {r["number"]: r for r in s["trials"]}
     assert rows[1]["state"] == "FAIL" and "died during the trial" in rows[1]["error"]
     retry = [r for r in s["trials"] if r["retry_of"] == 1]
-    assert len(retry) == 1 and retry[0]["state"] == "COMPLETE" and retry[0]["values"] == rows[1]["values"]
+    assert len(retry) == 1 and retry[0]["state"] == "COMPLETE" and retry[0]["parameters"] == rows[1]["parameters"]
     assert s["counts"]["COMPLETE"] == 3 and s["final"]
-    front = [r for r in s["trials"] if r["on_front"]]
+    front = [r for r in s["trials"] if r["pareto"]]
     assert front and all(0 <= r["test"]["metric"] <= 1 and r["test"]["n"] == 48 for r in front)  # only the front
 
 

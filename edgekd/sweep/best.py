@@ -24,7 +24,7 @@ def choose_trial(summary: dict, pick: Optional[int] = None) -> dict:
         if row["state"] != "COMPLETE":
             raise InputError(f"--pick {pick}: trial {pick} is {row['state']}, not complete")
         return row
-    front = [r for r in rows if r.get("on_front")]
+    front = [r for r in rows if r.get("pareto")]
     if not front:
         raise InputError("sweep.json: no feasible trial is on the front yet; nothing to export (see its trials)")
     return max(front, key=lambda r: (r["figures"]["metric"], -r["figures"]["size_kb"]))
@@ -53,7 +53,7 @@ def export_best(out: Path, dest: Path, pick: Optional[int] = None) -> tuple[dict
 
     summary = read_summary(out)
     row = choose_trial(summary, pick)
-    tree = trial_tree(summary["recipe"]["base"], row["values"], str(dest))
+    tree = trial_tree(summary["recipe"]["base"], row["parameters"], str(dest))
     ckpt = row["figures"].get("teacher_checkpoint")
     if ckpt and tree.get("teacher", {}).get("train", {}).get("epochs", 1) != 0:
         tree["teacher"]["checkpoint"] = ckpt
@@ -65,7 +65,7 @@ def export_best(out: Path, dest: Path, pick: Optional[int] = None) -> tuple[dict
     recipe_from_tree(tree, str(dest))  # what is written must load
     f = row["figures"]
     header = (f"# Trial {row['number']} of sweep study {summary['study']!r} ({out / 'sweep.json'}): the recipe's values "
-              f"with {json.dumps(row['values'])}\n"
+              f"with {json.dumps(row['parameters'])}\n"
               f"# validation {f['metric_name']} {f['metric']:.3f}, {f['size_kb']:.1f} KB, latency p90 "
               f"{f['latency_p90_ms']:.3f} ms on {summary['target']['name']}"
               f"{' (estimated)' if f['latency_estimated'] else ''}; within budgets: {row['feasible']}\n"

@@ -51,6 +51,12 @@ def check_sweep(space: Space, base: dict, recipe_source: str, space_source: str)
     check_keys(space, space_source)
     for key in space.params:
         check_recipe_key(key, Recipe, recipe.student.model, space_source)
+    fixed_teacher = recipe.teacher.file is not None or recipe.teacher.train.epochs == 0
+    for key in space.params:
+        if fixed_teacher and (key == "frontend" or key.startswith("frontend.") or key == "task"):
+            raise InputError(f"{space_source}: params.{key}: changes the teacher's input, and the recipe's teacher is "
+                             "a fixed file or checkpoint; let the recipe train it (teacher.checkpoint: null, "
+                             "teacher.train.epochs: N): the sweep then trains one per front-end, once, cached")
     name = space.target or recipe.export.targets[0]
     base = trial_tree(base, {"export.targets": [name]}, recipe_source)  # trials are judged on this target only
     recipe = recipe_from_tree(base, recipe_source)

@@ -28,7 +28,7 @@ def trial_rows(study: Any) -> list[dict]:
     for t in study.get_trials(deepcopy=False):
         a = t.user_attrs
         rows.append({
-            "number": t.number, "state": t.state.name, "values": a.get("values"), "worker": a.get("worker"),
+            "number": t.number, "state": t.state.name, "parameters": a.get("values"), "worker": a.get("worker"),
             "baseline": bool(a.get("baseline")), "retry_of": a.get("retry_of"),
             "figures": a.get("figures"), "constraints": a.get("constraints"), "feasible": a.get("feasible"),
             "curve": (a.get("figures") or {}).get("curve") or a.get("curve"), "error": a.get("error"),
@@ -79,7 +79,7 @@ def _test_scores(rows: list[dict], worker: Any, out: Path, log: Log) -> dict:
             continue
         sha = file_sha256(path)
         if sha not in cache:
-            recipe = recipe_from_tree(trial_tree(worker.base, r["values"], worker.source), worker.source)
+            recipe = recipe_from_tree(trial_tree(worker.base, r["parameters"], worker.source), worker.source)
             data = worker.data_for(recipe)
             m = edgekd.evaluate(path, data.test).to_dict()
             cache[sha] = {"metric": objective_score(m, recipe.student.train.select),
@@ -102,9 +102,9 @@ def write_results(study: Any, space: Any, plan: Any, out: Path, context: dict, *
     objectives = list(space.objectives)
     on_front = front(rows, objectives)
     for r in rows:
-        r["on_front"] = r["number"] in on_front
+        r["pareto"] = r["number"] in on_front  # on the feasible front
     if worker is not None:
-        scores = _test_scores([r for r in rows if r["on_front"]], worker, out, log)
+        scores = _test_scores([r for r in rows if r["pareto"]], worker, out, log)
         for r in rows:
             if r["number"] in scores:
                 r["test"] = scores[r["number"]]
@@ -166,8 +166,8 @@ def _plot(summary: dict, axis: str) -> bytes:
             ax.axhspan(y_lo, floor, color="white", alpha=0.9, lw=0)
             ax.axhline(floor, color="#d62728", ls=":", lw=1, label=f"min metric {floor:g}")
     for kind, color, marker in (("infeasible", "#999999", "x"), ("feasible", "#1f6fb4", "o"), ("front", "#d62728", "o")):
-        pick = [r for r in done if (kind == "front" and r["on_front"]) or
-                (kind == "feasible" and r.get("feasible") and not r["on_front"]) or
+        pick = [r for r in done if (kind == "front" and r["pareto"]) or
+                (kind == "feasible" and r.get("feasible") and not r["pareto"]) or
                 (kind == "infeasible" and not r.get("feasible"))]
         if pick:
             ax.scatter([r["figures"][axis] for r in pick], [r["figures"]["metric"] for r in pick], c=color,
@@ -177,7 +177,7 @@ def _plot(summary: dict, axis: str) -> bytes:
         ax.scatter([base["figures"][axis]], [base["figures"]["metric"]], marker="*", s=180, facecolors="none",
                    edgecolors="black", label="recipe's own values", zorder=4)
     for r in done:
-        if r["on_front"]:
+        if r["pareto"]:
             ax.annotate(str(r["number"]), (r["figures"][axis], r["figures"]["metric"]), textcoords="offset points",
                         xytext=(4, 4), fontsize=7)
     metric = done[0]["figures"]["metric_name"] if done else "metric"
@@ -232,12 +232,12 @@ def _write_html(summary: dict, out: Path) -> None:
     parts.append("<h2>The front (feasible, non-dominated)</h2><table><tr><th>trial</th><th>values</th>"
                  "<th>validation metric</th><th>size KB</th><th>p90 ms</th><th>test metric</th></tr>")
     for r in summary["trials"]:
-        if not r["on_front"]:
+        if not r["pareto"]:
             continue
         f = r["figures"]
         test = r.get("test") or {}
         parts.append(f"<tr><td>{r['number']}{' (recipe)' if r['baseline'] else ''}</td>"
-                     f"<td><code>{e(json.dumps(r['values']))}</code></td>"
+                     f"<td><code>{e(json.dumps(r['parameters']))}</code></td>"
                      f"<td>{e(_fmt_ci({**f['val'], 'metric': f['metric']}))}</td><td class=n>{f['size_kb']:.1f}</td>"
                      f"<td class=n>{f['latency_p90_ms']:.3f}</td>"
                      f"<td>{e(_fmt_ci(test) if 'metric' in test else test.get('skipped', 'not scored yet'))}</td></tr>")
@@ -246,7 +246,7 @@ def _write_html(summary: dict, out: Path) -> None:
     for r in summary["trials"]:
         f = r.get("figures") or {}
         note = r.get("error") or ("baseline: the recipe's own values" if r["baseline"] else "")
-        parts.append(f"<tr><td>{r['number']}</td><td>{e(r['state'])}</td><td><code>{e(json.dumps(r['values']))}</code>"
+        parts.append(f"<tr><td>{r['number']}</td><td>{e(r['state'])}</td><td><code>{e(json.dumps(r['parameters']))}</code>"
                      f"</td><td class=n>{f.get('metric', float('nan')):.3f}</td>"
                      f"<td class=n>{f.get('size_kb', float('nan')):.1f}</td>"
                      f"<td class=n>{f.get('latency_p90_ms', float('nan')):.3f}</td>"

@@ -34,7 +34,7 @@ class SweepResult:
 
     @property
     def front(self) -> list[dict]:
-        return [r for r in self.summary["trials"] if r.get("on_front")]
+        return [r for r in self.summary["trials"] if r.get("pareto")]
 
 
 def worker_id() -> str:
