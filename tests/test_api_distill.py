@@ -224,3 +224,15 @@ def test_a_pt2_teacher_gives_the_torch_teachers_soft_labels(teacher, tmp_path):
         assert torch.allclose(loaded(x), teacher(x), atol=1e-5)
     out = edgekd.distill(_net(2), str(path), _data(48, 0), _data(16, 1), epochs=1, batch_size=16, threads=1, **QUIET)
     assert out.epochs_run == 1
+
+
+def test_a_stopping_rule_ends_training_after_the_epoch_it_fires(teacher):
+    asked = []
+
+    def stop(epoch, score):
+        asked.append((epoch, score))
+        return epoch == 2
+
+    out = edgekd.distill(_net(4), teacher, _data(96, 2), _data(32, 3), epochs=6, patience=6, batch_size=16,
+                         threads=1, stop=stop, **QUIET)
+    assert out.epochs_run == 2 and [e for e, _ in asked] == [1, 2] and all(0 <= s <= 1 for _, s in asked)

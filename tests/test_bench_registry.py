@@ -66,6 +66,15 @@ def test_precision_the_target_cannot_run_exits_2(tmp_path, capsys):
     assert "precision 'fp32'" in capsys.readouterr().err
 
 
+@pytest.mark.device
+def test_a_qat_int8_file_runs_on_a_target_that_runs_int8(tmp_path):
+    art = tmp_path / "student.tflite"
+    shutil.copyfile(TFLITE, art)
+    meta = json.loads(TFLITE.with_suffix(".edgekd.json").read_text())
+    art.with_suffix(".edgekd.json").write_text(json.dumps({**meta, "precision": "int8-qat"}))
+    assert run_bench(art, load_target("rpi4"), QUICK, runner="estimate")["estimated"] is True  # rpi4: fp32, int8
+
+
 def test_unknown_target_exits_2(capsys):
     assert main(["bench", str(TFLITE), "--target", "rpi-4"]) == 2
     assert "unknown target 'rpi-4'" in capsys.readouterr().err
