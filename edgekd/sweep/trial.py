@@ -125,6 +125,8 @@ def run_trial(worker: Worker, params: dict[str, Any], workdir: Path,
     fired: list[int] = []
 
     def rule(epoch: int, score: float) -> bool:
+        if epoch >= train_spec.epochs:  # trained to the end: stopping now would save nothing and lose the trial
+            return False
         if stop is not None and stop(epoch, score):
             fired.append(epoch)
             return True
