@@ -83,7 +83,7 @@ def render(s: dict, ref: dict, wins: list[dict]) -> str:
         "## The front (feasible, non-dominated)",
         "",
         "| trial | widths | kernel | T | alpha | lr | pruned | precision | val metric (n) | KB | p90 ms (est.) | "
-        "test metric [95 % CI] (n) |",
+        "test: group-mean MAcc (n); pooled MAcc [95 % CI] |",
         "|---:|---|---:|---:|---:|---:|---|---|---:|---:|---:|---:|",
     ]
     for r in s["trials"]:
@@ -91,8 +91,8 @@ def render(s: dict, ref: dict, wins: list[dict]) -> str:
             continue
         v, f, t = r["parameters"], r["figures"], r.get("test") or {}
         ci = (t.get("ci95") or {}).get("macc")
-        test = f"{t['metric']:.3f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}] pooled" if ci else "") + f" ({t.get('n')})" \
-            if "metric" in t else "–"
+        test = (f"{t['metric']:.3f} ({t.get('n')}); pooled MAcc {t['macc']:.3f}"
+                + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")) if "metric" in t else "–"
         lines.append(
             f"| {r['number']}{' (recipe)' if r['baseline'] else ''} | {v['student.params.widths']} | "
             f"{v['student.params.kernel']} | {v['student.loss.params.temperature']:.2f} | "
