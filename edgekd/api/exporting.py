@@ -124,8 +124,10 @@ def export(
 
         validation_ctx = Validation(val_ws.x, score)
     budget = mixed_size_kb or (profile.budgets.size_kb if profile is not None else None)
+    from edgekd.runners.probe import latency_probe
+
     context = ExportContext(calibration_method=calibration_method, validation=validation_ctx, mixed_size_kb=budget,
-                            qat_model=qat, log=log or (lambda s: print(s, file=sys.stderr, flush=True)))
+                            qat_model=qat, latency_probe=latency_probe(profile), log=log or (lambda s: print(s, file=sys.stderr, flush=True)))
     info = {
         "name": name or path.stem,
         **task_obj.sidecar(),

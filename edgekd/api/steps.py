@@ -121,6 +121,7 @@ def export_all(roles: Sequence[Role], d: Any, profiles: Sequence[Any], export: A
     from edgekd.exporting.stage import ThresholdData, target_backend, write_artifact
     from edgekd.models.complexity import count_macs, count_params
     from edgekd.quantize.calibration import calibration_windows
+    from edgekd.runners.probe import latency_probe
     from edgekd.runtime.scoring import score_of
 
     tr, val = d.windows["train"], d.windows["val"]
@@ -133,6 +134,7 @@ def export_all(roles: Sequence[Role], d: Any, profiles: Sequence[Any], export: A
     made: dict[tuple, Any] = {}
     done = []
     for target in profiles:
+        probe = latency_probe(target)  # ONNX int8 forms are timed where the target measures
         for role, model, _ in roles:
             # the teacher's fp32 references only where the target runs fp32 (an int8-only MCU cannot)
             plan = ([(f, "fp32") for f in target.formats] if export.teacher and "fp32" in target.precisions else []) \
@@ -142,10 +144,11 @@ def export_all(roles: Sequence[Role], d: Any, profiles: Sequence[Any], export: A
                 path = out / "artifacts" / target.name / f"{name}.{fmt}"
                 backend = target_backend(target, fmt, precision)
                 mixed_kb = (export.mixed.size_kb or target.budgets.size_kb) if precision == "mixed" else None
-                key = (role, fmt, precision, backend.name, mixed_kb)
+                # an ONNX int8 form chosen by timing on one runner is not reused for another
+                key = (role, fmt, precision, backend.name, mixed_kb, probe.where if probe and fmt == "onnx" else None)
                 context = ExportContext(calibration_method=export.calibration.method,
                                         validation=Validation(val.x, score), mixed_size_kb=mixed_kb,
-                                        qat_model=qat.get(role), log=log)
+                                        qat_model=qat.get(role), latency_probe=probe, log=log)
                 describe = {
                     "name": name, **d.task.sidecar(), "labels": d.classes, "positive": d.positive,
                     "model": {"name": type(model).__name__, "role": role, "params": count_params(model),

@@ -13,7 +13,8 @@ The dictionary returned by ``inspect_artifact``:
 - ``fully_integer``: quantized and no op computes in float, except a Quantize
   of a graph input and a Dequantize into a graph output; for ONNX QDQ a compute
   node is integer when its float inputs come from DequantizeLinear and its float
-  outputs go only to QuantizeLinear;
+  outputs go only to QuantizeLinear; in the QOperator form (QLinearConv, QGemm,
+  QLinearMatMul, QLinear*), the float scales are quantization parameters, not float inputs;
 - ``float_ops``: the ops that break that rule (empty for an unquantized graph),
   ONNX node names or ``"OP_TYPE#index"`` for TFLite;
 - ``transposes``, ``quantize_ops``, ``dequantize_ops``;
@@ -196,11 +197,17 @@ def _onnx_graph(model: Any) -> dict[str, Any]:
             producers[name] = node
 
     def scales_of(name: str) -> int:
-        """Number of scales of constant ``name``: its DequantizeLinear's, or for the weight of a
-        dynamic-range ConvInteger/MatMulInteger the size of its zero point (0 if none)."""
+        """Number of scales of constant ``name``: its DequantizeLinear's, the weight scale of a QOperator
+        QLinearConv/QGemm/QLinearMatMul (1 for their int32 bias), or for the weight of a dynamic-range
+        ConvInteger/MatMulInteger the size of its zero point (0 if none)."""
         for node in consumers.get(name, []):
             if node.op_type == "DequantizeLinear" and node.input[0] == name and node.input[1] in consts:
                 return int(consts[node.input[1]].size)
+            role = _qoperator_role(node, name)
+            if role == "weight" and node.input[4] in consts:
+                return int(consts[node.input[4]].size)
+            if role == "bias":
+                return 1
             if node.op_type in ("ConvInteger", "MatMulInteger") and len(node.input) > 3 and node.input[1] == name:
                 zero_point = consts.get(node.input[3])
                 return int(zero_point.size) if zero_point is not None else 1
@@ -212,6 +219,7 @@ def _onnx_graph(model: Any) -> dict[str, Any]:
         qdq_param = bool(users) and all(
             (n.op_type in ("QuantizeLinear", "DequantizeLinear") and list(n.input).index(name) > 0)
             or (n.op_type in ("ConvInteger", "MatMulInteger") and list(n.input).index(name) >= 2)  # zero points
+            or _qoperator_role(n, name) == "param"
             for n in users
         )
         bias = kind == "int32" and scales_of(name) > 0
@@ -223,6 +231,8 @@ def _onnx_graph(model: Any) -> dict[str, Any]:
         if is_weight(name, value.dtype.name)
     ]
 
+    _complete_types(graph, types, consts)
+
     def is_float(name: str) -> bool:
         return types.get(name, "float32").startswith(("float", "bfloat"))
 
@@ -232,6 +242,7 @@ def _onnx_graph(model: Any) -> dict[str, Any]:
             continue
         bad_in = any(
             name and is_float(name) and getattr(producers.get(name), "op_type", None) != "DequantizeLinear"
+            and _qoperator_role(node, name) != "param"
             for name in node.input
             if name not in consts or consts[name].dtype.kind == "f"
         )
@@ -240,6 +251,8 @@ def _onnx_graph(model: Any) -> dict[str, Any]:
             and (not consumers.get(name) or any(n.op_type != "QuantizeLinear" for n in consumers[name]))
             for name in node.output
         )
+        if node.op_type in _MOVES:  # no arithmetic: in float only if float leaves it for a compute op
+            bad_in = False
         if bad_in or bad_out:
             float_ops.append(node.name or f"{node.op_type}#{i}")
     initializer_names = {t.name for t in graph.initializer}
@@ -253,6 +266,56 @@ def _onnx_graph(model: Any) -> dict[str, Any]:
         [types.get(v.name, "unknown") for v in graph.input if v.name not in initializer_names],
         [types.get(v.name, "unknown") for v in graph.output],
     )
+
+
+# ops that move or reshape data without arithmetic
+_MOVES = ("Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Identity")
+_TYPE_PRESERVING = _MOVES + ("MaxPool", "Concat", "Slice", "Split", "Pad")
+
+
+def _complete_types(graph: Any, types: dict[str, str], consts: dict[str, Any]) -> None:
+    """Fill in the element types ONNX shape inference leaves unknown after contrib QOperator ops
+    (QLinearAveragePool, QGemm, ... in the com.microsoft domain): their output has the type of their
+    output zero point, and a data-moving op's output has its input's type. In place, in graph order."""
+    for node in graph.node:
+        op = node.op_type
+        for out in node.output:
+            if not out or out in types:
+                continue
+            if op.startswith("QLinear") or op == "QGemm":
+                at = _OUTPUT_ZERO_POINT.get(op, len(node.input) - 1)
+                zp = consts.get(node.input[at]) if at < len(node.input) else None
+                types[out] = zp.dtype.name if zp is not None and zp.dtype.kind in "iu" else "uint8"
+            elif op in _TYPE_PRESERVING and node.input and node.input[0] in types:
+                types[out] = types[node.input[0]]
+
+
+# where a QOperator op's output zero point is (default: its last input)
+_OUTPUT_ZERO_POINT = {"QLinearConv": 7, "QGemm": 8, "QLinearMatMul": 7, "QLinearAdd": 7, "QLinearMul": 7,
+                      "QLinearAveragePool": 4, "QLinearGlobalAveragePool": 4}
+
+# QOperator ops with a constant weight: (weight input, its scale, bias input or None)
+_QOPERATOR_WEIGHTS = {"QLinearConv": (3, 4, 8), "QGemm": (3, 4, 6), "QLinearMatMul": (3, 4, None)}
+
+
+def _qoperator_role(node: Any, name: str) -> str | None:
+    """What input ``name`` is to a QOperator-form node: ``weight``, ``bias``, ``param`` (a scale or zero
+    point) or ``None`` (data, or not a QOperator node)."""
+    op = node.op_type
+    if not (op.startswith("QLinear") or op == "QGemm") or name not in node.input:
+        return None
+    index = list(node.input).index(name)
+    weight, _, bias = _QOPERATOR_WEIGHTS.get(op, (None, None, None))
+    if index == weight:
+        return "weight"
+    if index == bias:
+        return "bias"
+    if op in _QOPERATOR_WEIGHTS:
+        return None if index in (0, 3) else "param"
+    # QLinearAdd/Mul (a, a_s, a_zp, b, b_s, b_zp, y_s, y_zp), pools (x, x_s, x_zp, y_s, y_zp), ...: data at
+    # 0 (and 3 for the binary ops); every other input is a scale or zero point
+    binary = op in ("QLinearAdd", "QLinearMul")
+    return None if index == 0 or (binary and index == 3) else "param"
 
 
 def _onnx_value_types(graph: Any) -> dict[str, str]:

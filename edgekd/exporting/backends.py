@@ -155,7 +155,8 @@ def _ort(precision: str) -> Exporter:
     def export(model: Any, example: Any, path: Path, calibration: Optional[np.ndarray] = None, *,
                context: Optional[ExportContext] = None) -> ExportOutput:
         from edgekd.exporting.onnx_export import export_onnx
-        from edgekd.exporting.ort_quantize import quantize_onnx_dynamic, quantize_onnx_int8
+        from edgekd.exporting.ort_forms import quantize_fastest
+        from edgekd.exporting.ort_quantize import quantize_onnx_dynamic
 
         ctx = context or ExportContext()
         name = type(model).__name__
@@ -170,7 +171,9 @@ def _ort(precision: str) -> Exporter:
             fp32 = export_onnx(source, example, Path(tmp) / "fp32.onnx")
             if precision in ("int8", "int8-qat"):
                 method = ctx.method_for("onnxruntime", ("minmax", "entropy", "percentile"))
-                return ExportOutput(quantize_onnx_int8(fp32, path, calibration, calibrate_method=method))
+                form = quantize_fastest(fp32, Path(path), calibration, method=method, probe=ctx.latency_probe,
+                                        log=ctx.log)
+                return ExportOutput(Path(path), {"ort_form": form})
             if precision == "int8-dynamic":
                 return ExportOutput(quantize_onnx_dynamic(fp32, path))
             if precision == "int4-weights":

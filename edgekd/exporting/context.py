@@ -45,6 +45,8 @@ class ExportContext:
         qat_model: the quantization-aware fine-tuned model (``edgekd.quantize.qat.QATModel``) an
             ``int8-qat`` export converts; made once by ``qat_finetune`` and shared by the TFLite and
             ONNX exports.
+        latency_probe: the target's runner as an ``edgekd.exporting.ort_forms.LatencyProbe``: where the
+            ONNX int8 export times its candidate forms; ``None``: no measuring, the default form.
         log: progress lines.
     """
 
@@ -52,6 +54,7 @@ class ExportContext:
     validation: Optional[Validation] = None
     mixed_size_kb: Optional[float] = None
     qat_model: Any = None
+    latency_probe: Any = None
     log: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True)
 
     def method_for(self, backend: str, choices: tuple[str, ...]) -> str:

@@ -1,7 +1,7 @@
 """fp32 ONNX → int8 QDQ ONNX with ONNX Runtime static quantization.
 
 The defaults are the measured fast path on x86 (see the toolchain notes):
-``quant_pre_process`` first, then ``quantize_static`` in the QDQ format with
+``quant_pre_process`` first, then ``quantize_static`` (QDQ by default) with
 uint8 activations, int8 per-channel weights (U8S8). int8 activations (S8S8)
 and the QOperator format ran slower than fp32 on this CPU.
 """
@@ -51,8 +51,9 @@ def quantize_onnx_int8(
     activation_type: str = "uint8",
     weight_type: str = "int8",
     calibrate_method: str = "minmax",
+    quant_format: str = "QDQ",
 ) -> Path:
-    """Quantize an fp32 ONNX model statically to int8 QDQ.
+    """Quantize an fp32 ONNX model statically to int8 (QDQ by default, or the QOperator form).
 
     Args:
         fp32_path: the fp32 ``.onnx`` (e.g. from ``export_onnx``).
@@ -63,6 +64,9 @@ def quantize_onnx_int8(
         activation_type: ``"uint8"`` or ``"int8"``.
         weight_type: ``"int8"`` or ``"uint8"``.
         calibrate_method: ``"minmax"``, ``"entropy"`` or ``"percentile"``.
+        quant_format: ``"QDQ"`` (QuantizeLinear/DequantizeLinear pairs that ONNX Runtime fuses) or
+            ``"QOperator"`` (QLinearConv, QGemm, ... written out); which runs faster depends on the graph
+            and the CPU, so ``edgekd.exporting.ort_forms`` measures both on the target.
 
     Returns:
         ``out_path``.
@@ -78,6 +82,7 @@ def quantize_onnx_int8(
     act = QuantType[_option("activation_type", activation_type, _TYPES)]
     weight = QuantType[_option("weight_type", weight_type, _TYPES)]
     method = CalibrationMethod[_option("calibrate_method", calibrate_method, _METHODS)]
+    form = QuantFormat[_option("quant_format", quant_format, {"QDQ": "QDQ", "QOperator": "QOperator"})]
     fp32_path, out_path = Path(fp32_path), Path(out_path)
     if not fp32_path.is_file():
         raise InputError(f"{fp32_path}: ONNX model not found")
@@ -92,7 +97,7 @@ def quantize_onnx_int8(
                 str(pre),
                 str(out_tmp),
                 _Batches(name, data, batch, fixed=shape[0] is not None),
-                quant_format=QuantFormat.QDQ,
+                quant_format=form,
                 per_channel=per_channel,
                 activation_type=act,
                 weight_type=weight,

@@ -1,0 +1,54 @@
+"""A target's runner as a latency probe for the exporter: where it measures, and a file's p50 there.
+
+The ONNX int8 export times its candidate forms with it (``edgekd.exporting.ort_forms``); runners that do
+not measure (``estimate``, ``emulated``, an MCU analysis) give no probe, and the exporter keeps its default.
+
+Example:
+    >>> from edgekd.runners.probe import latency_probe
+    >>> from edgekd.targets import load_target
+    >>> latency_probe(load_target("android-arm64")) is None   # estimated from coefficients, not measured
+    True
+    >>> latency_probe(load_target("x86_64")).where.startswith("local")
+    True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from edgekd.runners.options import BenchOptions
+from edgekd.targets import TargetProfile
+
+MEASURING = ("local", "ssh")
+
+
+@dataclass(frozen=True)
+class RunnerProbe:
+    """``measure(path)``: the p50 in ms of ``path`` on ``profile``'s runner with ``opts``."""
+
+    profile: TargetProfile
+    opts: BenchOptions
+    where: str
+
+    def measure(self, path: Path) -> float:
+        from edgekd.runners.registry import RUNNERS
+
+        return float(RUNNERS.get(self.profile.runner.kind)(Path(path), self.profile, self.opts)["p50_ms"])
+
+
+def latency_probe(profile: Optional[TargetProfile], runs: int = 100, warmup: int = 20) -> Optional[RunnerProbe]:
+    """The probe of ``profile``'s runner, or ``None`` when it does not measure (or there is no profile)."""
+    if profile is None or profile.runner.kind not in MEASURING:
+        return None
+    opts = BenchOptions(runs=runs, warmup=warmup, threads=profile.threads, max_seconds=10.0)
+    runner = profile.runner
+    if runner.kind == "ssh":
+        where = f"ssh {runner.user}@{runner.host}:{runner.port} ({profile.name}, {profile.threads} thread(s))"
+    else:
+        from edgekd.runtime.latency import host_info
+
+        host = host_info()
+        where = f"local {host['machine']} {host['cpu']} ({profile.threads} thread(s))"
+    return RunnerProbe(profile, opts, where)
