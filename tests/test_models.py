@@ -33,3 +33,34 @@ def test_unknown_architecture_option_is_named():
 
     with pytest.raises(InputError, match="heart_student"):
         build_model("heart_student", num_classes=2, input_shape=SHAPE, widht=3)
+
+
+def test_temporal_student_convolves_time_with_the_mel_bands_as_channels():
+    m = build_model("heart_tcn", num_classes=2, input_shape=SHAPE, widths=(16, 32), pools=(1, 2), kernel=3).eval()
+    first = m.features[0][0]
+    assert first.in_channels == 32 and first.kernel_size == (1, 3)
+    assert m(torch.randn(5, *SHAPE)).shape == (5, 2)
+    # MACs: 32*16*3*180 + 16*32*3*180 (the second layer runs before its pool), plus the head
+    assert count_macs(m, SHAPE) == pytest.approx(32 * 16 * 3 * 180 + 16 * 32 * 3 * 180, rel=0.02)
+
+
+def test_temporal_student_sees_each_band_as_a_channel():
+    """Swapping two mel bands changes the output: the bands are not pooled away before the first layer."""
+    torch.manual_seed(0)
+    m = build_model("heart_tcn", num_classes=2, input_shape=SHAPE, widths=(16,), pools=(1,)).eval()
+    x = torch.randn(1, *SHAPE)
+    swapped = x.clone()
+    swapped[:, :, [0, 1]] = x[:, :, [1, 0]]
+    assert not torch.allclose(m(x), m(swapped))
+
+
+def test_temporal_student_refuses_a_multichannel_input():
+    with pytest.raises(ValueError, match=r"heart_tcn takes \(1, bands, frames\)"):
+        build_model("heart_tcn", num_classes=2, input_shape=(3, 32, 32))
+
+
+def test_recipe_student_fits_the_wearable_slot_with_simd_wide_layers():
+    """The shipped recipe's student: every layer a multiple of 16 channels, within the 64 KB int8 slot's weights."""
+    m = build_model("heart_tcn", num_classes=2, input_shape=SHAPE, widths=(64, 64, 64), pools=(1, 1, 2), kernel=5)
+    convs = [layer for layer in m.modules() if isinstance(layer, torch.nn.Conv2d)]
+    assert all(c.out_channels % 16 == 0 for c in convs) and count_params(m) < 56_000
