@@ -345,6 +345,27 @@ def render(result: dict) -> str:
             a = result["accuracy_check"]
             lines += ["", f"int8 TFLite, temporal − 2-D: {100 * a['diff']:+.1f} points (standard error of the difference "
                       f"{100 * a['se']:.1f} points over 3 + 3 seeds): **{a['verdict']}**."]
+    opts = result.get("ort_session_options") or []
+    if opts:
+        lines += ["", "## ONNX Runtime session options (heart students, p50 ms, interleaved)", "",
+                  "| model | precision | BASIC | EXTENDED | ALL (default) | ALL, no spinning |", "|---|---|---:|---:|---:|---:|"]
+        keys = sorted({(o["model"], o["precision"]) for o in opts})
+        for model, precision in keys:
+            cell = {(o["level"], o["spinning"]): o["p50_ms"] for o in opts if (o["model"], o["precision"]) == (model, precision)}
+            lines.append(f"| {model} | {precision} | {cell[('ORT_ENABLE_BASIC', True)]:.3f} | "
+                         f"{cell[('ORT_ENABLE_EXTENDED', True)]:.3f} | {cell[('ORT_ENABLE_ALL', True)]:.3f} | "
+                         f"{cell[('ORT_ENABLE_ALL', False)]:.3f} |")
+        cells = {(o["model"], o["precision"], o["level"], o["spinning"]): o["p50_ms"] for o in opts}
+        all_best = all(cells[(m, p, "ORT_ENABLE_ALL", True)] <= 1.05 * min(v for k, v in cells.items() if k[:2] == (m, p))
+                       for m, p in keys)
+        lines += ["", ("The default level (ALL) is within 5 % of the fastest option for every file." if all_best else
+                       "Some file runs more than 5 % faster with a non-default option (see the table).")]
+        for m in sorted({m for m, _ in keys}):
+            if (m, "int8") in keys and (m, "fp32") in keys:
+                best8 = min(v for k, v in cells.items() if k[:2] == (m, "int8"))
+                best32 = min(v for k, v in cells.items() if k[:2] == (m, "fp32"))
+                lines.append(f"{m}: best int8 option {best8:.3f} ms vs best fp32 option {best32:.3f} ms "
+                             f"({best32 / best8:.2f}x).")
     forms = [r for r in s["rows"] if r["format"] == "onnx" and (r["ort_form"] or {}).get("measured")]
     if forms:
         lines += ["", "## ONNX int8 forms the exporter timed (p50 ms on this machine, median of 3 interleaved rounds)", "",
@@ -397,6 +418,37 @@ def ort_profile(files: list[dict]) -> dict[str, list[list]]:
     return out
 
 
+def ort_session_options(files: list[dict], runs: int = 300) -> list[dict]:
+    """p50 of the heart students' ONNX files under each graph optimisation level, with and without thread
+    spinning, interleaved (what session options can and cannot fix)."""
+    import onnxruntime as ort
+
+    sessions = []
+    for f in files:
+        if f["format"] != "onnx" or not f["key"].startswith("heart-student"):
+            continue
+        for level in ("ORT_ENABLE_BASIC", "ORT_ENABLE_EXTENDED", "ORT_ENABLE_ALL"):
+            for spin in (True, False):
+                opts = ort.SessionOptions()
+                opts.intra_op_num_threads, opts.inter_op_num_threads = 1, 1
+                opts.graph_optimization_level = getattr(ort.GraphOptimizationLevel, level)
+                opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+                sess = ort.InferenceSession(f["path"], opts, providers=["CPUExecutionProvider"])
+                inp = sess.get_inputs()[0]
+                x = np.zeros([d if isinstance(d, int) else 1 for d in inp.shape], np.float32)
+                sessions.append(({"model": f["label"], "precision": f["precision"], "level": level, "spinning": spin},
+                                 sess, {inp.name: x}, []))
+    for _, sess, feed, _ in sessions:
+        for _ in range(20):
+            sess.run(None, feed)
+    for _ in range(runs):
+        for _, sess, feed, times in sessions:
+            t0 = time.perf_counter()
+            sess.run(None, feed)
+            times.append((time.perf_counter() - t0) * 1e3)
+    return [{**meta, "p50_ms": float(np.median(times))} for meta, _, _, times in sessions]
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=200)
@@ -421,7 +473,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     result = {"command": "python benchmarks/latency_matrix.py" + (f" --rounds {args.rounds}" if args.rounds != 200 else ""),
               "rounds": args.rounds, "host": host_info(), "versions": versions(),
               "runtimes": {f["runtime"]: f["runtime_version"] for f in files},
-              "summary": summary, "checks": checks(summary), "accuracy": acc, "profile": ort_profile(files)}
+              "summary": summary, "checks": checks(summary), "accuracy": acc, "profile": ort_profile(files),
+              "ort_session_options": ort_session_options(files)}
     before = acc.get("heart student, 2-D 8/16/40 (before)", {}).get("tflite-int8")
     after = acc.get("heart student, temporal 64/64/64 (shipped)", {}).get("tflite-int8")
     if before and after and before["sd"] is not None and after["sd"] is not None:

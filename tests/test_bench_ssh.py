@@ -171,3 +171,25 @@ def test_a_host_that_never_answers_times_out_instead_of_hanging(device, tmp_path
         profile = _profile(device, tmp_path, runner={"port": silent.getsockname()[1], "connect_timeout_s": 1})
         code, _, err = _bench(TFLITE, profile, capsys)
     assert code == 2 and "device unreachable" in err and "timed out" in err
+
+
+def test_the_onnx_int8_export_times_its_forms_on_the_ssh_device(device, tmp_path, monkeypatch):
+    """The exporter's latency probe for an ssh target measures each candidate file on the device."""
+    np = pytest.importorskip("numpy")
+    torch = pytest.importorskip("torch")
+    from edgekd.exporting.ort_forms import quantize_fastest
+    from edgekd.exporting.onnx_export import export_onnx
+    from edgekd.runners.probe import latency_probe
+    from edgekd.targets import load_target
+
+    probe = latency_probe(load_target(str(_profile(device, tmp_path))), runs=10, warmup=2)
+    assert probe.where.startswith(f"ssh {getpass.getuser()}@127.0.0.1:{device['port']}")
+    net = torch.nn.Sequential(torch.nn.Conv2d(2, 16, 3, padding=1), torch.nn.ReLU(), torch.nn.Flatten(),
+                              torch.nn.Linear(16 * 8 * 8, 2)).eval()
+    export_onnx(net, torch.zeros(1, 2, 8, 8), tmp_path / "fp32.onnx")
+    cal = np.random.default_rng(0).standard_normal((8, 2, 8, 8)).astype(np.float32)
+    form = quantize_fastest(tmp_path / "fp32.onnx", tmp_path / "int8.onnx", cal, method="minmax", probe=probe,
+                            cache_dir=tmp_path / "cache")
+    assert form["measured"] and form["runner"] == probe.where
+    assert all(c["p50_ms"] > 0 for c in form["candidates"] if c["agrees"])
+    assert list((tmp_path / "remote").iterdir()) == []

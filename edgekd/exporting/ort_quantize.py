@@ -1,9 +1,10 @@
 """fp32 ONNX → int8 QDQ ONNX with ONNX Runtime static quantization.
 
-The defaults are the measured fast path on x86 (see the toolchain notes):
-``quant_pre_process`` first, then ``quantize_static`` (QDQ by default) with
-uint8 activations, int8 per-channel weights (U8S8). int8 activations (S8S8)
-and the QOperator format ran slower than fp32 on this CPU.
+``quant_pre_process`` first, then ``quantize_static`` with uint8 activations and
+int8 per-channel weights (U8S8) in the QDQ form by default. Which form runs fastest
+depends on the graph and the CPU (QDQ S8S8 ran up to 2x slower than U8S8 on the
+heart teacher here; QOperator U8S8 matched or beat QDQ on some graphs), so the
+export for a measuring target times the forms (``edgekd.exporting.ort_forms``).
 """
 
 from __future__ import annotations
