@@ -21,7 +21,9 @@ from edgekd.errors import InputError  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 RECIPE = str(ROOT / "recipes" / "heart.yaml")
-FAST = ["student.train.epochs=1", "export.precisions=[int8]", "bench.runs=10", "bench.warmup=1"]
+# the sweep's mechanics on the small 2-D student (the recipe's own values, trial 0, are among the choices)
+TWO_D = ["student.model=heart_student", "student.params={widths: [8, 16, 40], kernel: 5}"]
+FAST = [*TWO_D, "student.train.epochs=1", "export.precisions=[int8]", "bench.runs=10", "bench.warmup=1"]
 
 
 def write_space(tmp_path: Path, name: str = "space.yaml", **changes) -> Path:
@@ -205,7 +207,7 @@ def test_the_teacher_is_trained_once_and_then_read_from_its_cache(tmp_path):
 
 
 @pytest.mark.parametrize("space_file, overrides", [("recipes/heart-space.yaml", []),
-                                                   ("benchmarks/sweep_heart_space.yaml", ["export.precisions=[int8]"])])
+                                                   ("benchmarks/sweep_heart_space.yaml", [*TWO_D, "export.precisions=[int8]"])])
 def test_the_shipped_spaces_pass_their_checks(space_file, overrides):
     from edgekd.recipe import read_recipe_tree
     from edgekd.sweep.check import check_sweep
