@@ -76,8 +76,10 @@ def test_student_int8_is_20x_smaller_than_teacher_fp32(report):
 
 
 def test_int8_tflite_student_is_fully_integer(report):
+    """Fully integer, and no layout TRANSPOSEs around the convolutions: the temporal student's one TRANSPOSE
+    turns the (bands, frames) input into frames x band-channels once, at the input (5,760 int8 values)."""
     audit = _artifact(report, "student", "tflite", "int8")["audit"]
-    assert audit["fully_integer"] and audit["transposes"] == 0
+    assert audit["fully_integer"] and audit["transposes"] <= 1 and audit["ops"].get("CONV_2D") == 3
 
 
 def test_sidecar_describes_the_artifact(report, run_dir):
