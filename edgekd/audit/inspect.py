@@ -35,6 +35,7 @@ This is host-side tooling: it may import onnx, ai-edge-litert and executorch (in
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import Counter
 from pathlib import Path
@@ -68,11 +69,19 @@ def inspect_artifact(path: str | os.PathLike[str]) -> dict[str, Any]:
     readers = {".tflite": (_load_tflite, _tflite_graph), ".onnx": (_load_onnx, _onnx_graph),
                ".pte": (_load_pte, _pte_graph)}
     load, describe = readers[suffix]
+    quiet = contextlib.nullcontext()
     if suffix == ".pte":
-        _require_executorch(path)
+        from edgekd.runtime.pte import native_stderr
+
+        quiet = native_stderr()  # torchao's import and executorch's C++ logs stay out of the output
     try:
-        loaded = load(path)
-        graph = describe(loaded) if suffix == ".pte" else None
+        with quiet:
+            if suffix == ".pte":
+                _require_executorch(path)
+            loaded = load(path)
+            graph = describe(loaded) if suffix == ".pte" else None
+    except InputError:
+        raise
     except Exception as exc:  # the readers raise ValueError, RuntimeError, DecodeError, ...
         reason = (str(exc).strip() or type(exc).__name__).splitlines()[0]
         raise InputError(f"{path}: not a readable {suffix[1:]} model ({reason})") from None

@@ -15,11 +15,15 @@ torch is never imported by this module's own code: it is the module
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.metadata
+import os
+import re
 import sys
+import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -39,6 +43,40 @@ _SCALAR_TYPES = {0: "uint8", 1: "int8", 2: "int16", 3: "int32", 4: "int64", 5: "
                  7: "float64", 11: "bool"}
 
 
+class NativeLog:
+    """What ExecuTorch's C++ side (and torchao's import) wrote to the process's stderr while captured."""
+
+    text = ""
+
+    def last_error(self) -> str:
+        """The last ``[file.cpp:N] message`` line, without its location (the reason a load failed), or ``""``."""
+        lines = [m.group(1).strip() for m in re.finditer(r"^\[[\w.]+:\d+\]\s*(.+)$", self.text, re.M)]
+        useful = [line for line in lines if "threadpool" not in line.lower() and "midr" not in line.lower()]
+        return useful[-1] if useful else ""
+
+
+@contextlib.contextmanager
+def native_stderr() -> Iterator[NativeLog]:
+    """Capture file descriptor 2 (C++ logs of the runtime: cpuinfo probing, thread pool resets, load errors).
+
+    The runtime logs a handful of lines on every load; kept out of the CLI's output, they are
+    returned so a failed load can name its reason in one line.
+    """
+    log = NativeLog()
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield log
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            log.text = sink.read().decode("utf-8", "replace")
+
+
 def import_executorch(path: Path) -> tuple[str, Any]:
     """Import ``executorch.runtime`` (and the pybindings for the thread pool).
 
@@ -50,7 +88,8 @@ def import_executorch(path: Path) -> tuple[str, Any]:
             torch-free routes.
     """
     try:
-        runtime = importlib.import_module("executorch.runtime")
+        with native_stderr():
+            runtime = importlib.import_module("executorch.runtime")
     except (ImportError, OSError) as exc:
         missing = getattr(exc, "name", None) or str(exc).splitlines()[0]
         raise InputError(f"{path}: cannot run a .pte here ({missing} is not importable): {TORCH_FREE_ROUTE}") from None
@@ -75,12 +114,20 @@ def load_pte(path: Path, runtime: Any, threads: int) -> tuple[dict[str, Any], di
         ``(input description, output description, run)``; ``run`` takes a numpy array matching
         the input exactly and returns the first output as a numpy array (a copy).
     """
-    set_threads(threads)
-    program = runtime.Runtime.get().load_program(str(path), verification=runtime.Verification.InternalConsistency)
-    names = set(program.method_names)
-    if "forward" not in names:
+    failure: Exception | None = None
+    with native_stderr() as log:
+        try:
+            set_threads(threads)
+            program = runtime.Runtime.get().load_program(str(path),
+                                                         verification=runtime.Verification.InternalConsistency)
+            names = set(program.method_names)
+            method = program.load_method("forward") if "forward" in names else None
+        except Exception as exc:  # the pybindings raise RuntimeError with an error code; the reason went to stderr
+            failure = exc
+    if failure is not None:
+        raise RuntimeError(log.last_error() or str(failure)) from failure
+    if method is None:
         raise InputError(f"{path}: the program has no 'forward' method (it has {', '.join(sorted(names)) or 'none'})")
-    method = program.load_method("forward")
     meta = method.metadata
     if meta.num_inputs() < 1 or meta.num_outputs() < 1:
         raise InputError(f"{path}: 'forward' has {meta.num_inputs()} inputs and {meta.num_outputs()} outputs")
