@@ -57,24 +57,29 @@ class NativeLog:
 
 @contextlib.contextmanager
 def native_stderr() -> Iterator[NativeLog]:
-    """Capture file descriptor 2 (C++ logs of the runtime: cpuinfo probing, thread pool resets, load errors).
+    """Capture what goes to stderr: file descriptor 2 and ``sys.stderr`` (ExecuTorch's pybindings send the
+    runtime's C++ logs, cpuinfo probing, thread pool resets and load errors, through either).
 
     The runtime logs a handful of lines on every load; kept out of the CLI's output, they are
     returned so a failed load can name its reason in one line.
     """
+    import io
+
     log = NativeLog()
+    python_side = io.StringIO()
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile(mode="w+b") as sink:
         os.dup2(sink.fileno(), 2)
         try:
-            yield log
+            with contextlib.redirect_stderr(python_side):
+                yield log
         finally:
             sys.stderr.flush()
             os.dup2(saved, 2)
             os.close(saved)
             sink.seek(0)
-            log.text = sink.read().decode("utf-8", "replace")
+            log.text = sink.read().decode("utf-8", "replace") + python_side.getvalue()
 
 
 def import_executorch(path: Path) -> tuple[str, Any]:
