@@ -32,10 +32,10 @@ from edgekd.exporting.common import backend_error, check_calibration, eval_mode
 if TYPE_CHECKING:
     import torch
 
+from edgekd.runtime.pte import RUNTIME_ENV  # noqa: F401  (where every figure of a .pte is measured)
+
 PRECISIONS = ("fp32", "int8")
 CALIBRATION_METHODS = ("histogram", "minmax")
-#: where every figure of a ``.pte`` is measured (its Python runtime links libtorch)
-RUNTIME_ENV = "main (executorch's Python runtime links libtorch)"
 
 
 def executorch_version() -> str:
