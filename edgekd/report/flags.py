@@ -44,7 +44,7 @@ def audit_flags(artifact: Mapping[str, Any]) -> list[str]:
         names = ", ".join(map(str, left[:4])) + (", …" if len(left) > 4 else "")
         flags.append(f"{len(left)} op(s) not delegated to XNNPACK, on ExecuTorch's portable CPU kernels ({names})")
     if lat.get("runtime_env"):
-        flags.append(f"measured in the {lat['runtime_env']}")
+        flags.append(f"measured in the {lat['runtime_env']} environment")
     if lat.get("estimated"):
         flags.append("latency estimated, not measured")
     if lat.get("emulated"):
