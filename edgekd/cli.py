@@ -103,6 +103,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
             print(f"  sensitivity {with_ci('sensitivity')}  specificity {with_ci('specificity')}  "
                   f"MAcc {with_ci('macc')}  (positive: {result['positive']})")
         print(f"  confusion (rows true {result['labels']}): {result['confusion']}")
+        if result.get("runtime_env"):
+            print(f"  run with {result['runtime']} in the {result['runtime_env']} environment")
     return 0
 
 

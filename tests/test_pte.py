@@ -57,7 +57,7 @@ def pte(tmp_path_factory):
 
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("pte")
-    net, calibration = _net(), _inputs(32, 1)
+    net, calibration = _net(), _inputs(16, 1)
     files = {"net": net}
     for precision in ("fp32", "int8"):
         files[precision] = edgekd.export(net, out / f"net-{precision}.pte", precision=precision,
@@ -162,6 +162,8 @@ def test_eval_of_a_pte_scores_a_labelled_folder(pte, tmp_path, capsys):
     assert main(["eval", str(pte["fp32"]), "--data", str(data), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["n"] == 8 and result["accuracy"] == 1.0 and result["runtime_env"] == ENV
+    assert main(["eval", str(pte["fp32"]), "--data", str(data)]) == 0
+    assert f"run with executorch in the {ENV} environment" in capsys.readouterr().out
 
 
 def test_a_profile_listing_pte_validates_and_plans_pte_exports(tmp_path):
