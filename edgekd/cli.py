@@ -103,6 +103,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
             print(f"  sensitivity {with_ci('sensitivity')}  specificity {with_ci('specificity')}  "
                   f"MAcc {with_ci('macc')}  (positive: {result['positive']})")
         print(f"  confusion (rows true {result['labels']}): {result['confusion']}")
+        if result.get("runtime_env"):
+            print(f"  run with {result['runtime']} in the {result['runtime_env']} environment")
     return 0
 
 
@@ -129,6 +131,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         tag = " [EMULATED under qemu: the latency means nothing for the device]"
     else:
         tag = "" if result["runner"] == "local" else f" [measured by the {result['runner']} runner]"
+    if result.get("runtime_env"):
+        tag += f" [{result['runtime_env']} environment]"
     print(f"{result['artifact']} on {result['runtime']} {result['runtime_version']} ({result['threads']} threads)"
           f"{tag}: p50 {result['p50_ms']:.3f} ms  p90 {result['p90_ms']:.3f} ms  p99 {result['p99_ms']:.3f} ms  "
           f"cv {result['cv']:.3f}  ({result['runs']} runs after {result['warmup']} warm-up)")
@@ -159,6 +163,11 @@ def cmd_inspect(args: argparse.Namespace) -> int:
               + f", I/O: {','.join(result['input_dtypes'])} → {','.join(result['output_dtypes'])}")
         if result["float_ops"]:
             print("  float ops inside the quantized graph: " + ", ".join(map(str, result["float_ops"])))
+        delegation = result.get("delegation")
+        if delegation:
+            print(f"  delegated to {delegation['backend'] or 'no backend'}: {delegation['delegated_ops']} ops in "
+                  f"{delegation['delegate_calls']} delegate call(s); left on the portable CPU kernels: "
+                  + (", ".join(delegation["non_delegated_ops"]) or "none"))
     return 0
 
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from edgekd.errors import InputError
 from edgekd.yamlconf import read_yaml_mapping, validate
 
-Format = Literal["tflite", "onnx"]
+Format = Literal["tflite", "onnx", "pte"]  # pte: ExecuTorch (XNNPACK), run in the main environment
 # int8-qat: full-integer int8 after quantization-aware fine-tuning (edgekd.quantize.qat)
 Precision = Literal["fp32", "fp16", "int8", "int8-dynamic", "int8-qat", "int4-weights", "mixed"]
 

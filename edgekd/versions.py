@@ -7,7 +7,7 @@ from importlib import metadata
 
 PACKAGES = (
     "edgekd", "numpy", "torch", "onnx", "onnxruntime", "onnxscript", "ai-edge-litert", "tflite-runtime",
-    "litert-torch", "tensorflow-cpu", "torchao", "nncf", "torch-pruning", "onnx2tf",
+    "litert-torch", "tensorflow-cpu", "torchao", "nncf", "torch-pruning", "onnx2tf", "executorch",
 )
 
 

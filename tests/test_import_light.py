@@ -7,7 +7,7 @@ import pytest
 
 pytestmark = pytest.mark.device
 
-HEAVY = ("torch", "tensorflow", "onnx", "litert_torch", "ai_edge_litert", "onnxruntime")
+HEAVY = ("torch", "tensorflow", "onnx", "litert_torch", "ai_edge_litert", "onnxruntime", "executorch")
 
 
 def _loaded_after(code: str) -> set[str]:

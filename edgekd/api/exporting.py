@@ -38,15 +38,16 @@ def export(
 
     One artifact per call. The backend is the target's (its ``backends`` pin, ``fully_integer``) or the
     format's default: litert-torch for TFLite (NHWC input, no TRANSPOSE; int8 through PT2E, per-channel),
-    ONNX Runtime for ONNX (int8 QDQ U8S8, per-channel); ``onnx2tf`` gives fully integer TFLite graphs.
+    ONNX Runtime for ONNX (int8 QDQ U8S8, per-channel); ``onnx2tf`` gives fully integer TFLite graphs;
+    ExecuTorch for ``.pte`` (lowered to XNNPACK; int8 through its XNNPACKQuantizer, per-channel, float I/O).
     The sidecar records the task's front-end, class names (output order), aggregation, I/O and
     quantization, calibration, versions, and, for a two-class model given ``validation`` data and a
     ``positive`` class, the decision threshold chosen on that data by running the written file.
 
     Args:
         model: an ``nn.Module`` in eval mode on the CPU.
-        path: ``NAME.tflite`` or ``NAME.onnx``.
-        format: ``tflite`` or ``onnx`` (default: from the suffix).
+        path: ``NAME.tflite``, ``NAME.onnx`` or ``NAME.pte``.
+        format: ``tflite``, ``onnx`` or ``pte`` (default: from the suffix).
         precision: ``fp32``, ``fp16``, ``int8``, ``int8-dynamic``, ``int8-qat`` (needs ``qat``),
             ``int4-weights`` or ``mixed`` (needs ``validation`` and a size budget).
         example: a batch of one input ``(1, *input_shape)`` (tensor or array); default: a zero example
@@ -59,7 +60,7 @@ def export(
         classes: class names in output order (default ``"0"``, ``"1"``, ...).
         positive: the positive class of a two-class screener.
         validation: held-out data (never test): decision threshold and mixed-precision sensitivity.
-        backend: force a backend (``litert-torch``, ``onnx2tf``, ``onnxruntime``).
+        backend: force a backend (``litert-torch``, ``onnx2tf``, ``onnxruntime``, ``executorch``).
         calibration_method: a method name, or ``{backend: method}``.
         mixed_size_kb: the file-size budget of ``mixed`` (default: the target's ``size_kb``).
         qat: the ``QATModel`` from ``edgekd.quantize.qat.qat_finetune`` for ``int8-qat``.

@@ -76,6 +76,7 @@ def measure_artifact(
         "metrics": metrics,
         "latency": latency,
         "audit": inspect_artifact(path),
+        **({"runtime_env": art.runtime_env} if art.runtime_env else {}),  # .pte: main environment, torch present
         **(extra or {}),
     }
     if reference_logits is not None:
@@ -85,5 +86,5 @@ def measure_artifact(
     interval = f" [95 % CI {lo:.3f}-{hi:.3f}, n={metrics['n']}]" if lo is not None and hi is not None else ""
     log(f"  {target.name}/{path.name:22s} {row['size_bytes'] / 1024:8.1f} KB  "
         f"{'MAcc' if key == 'macc' else 'bal. acc'} {metrics[key]:.3f}{interval}  p50 {latency['p50_ms']:.3f} ms  "
-        f"({art.runtime})")
+        f"({art.runtime}{', ' + art.runtime_env + ' environment' if art.runtime_env else ''})")
     return row

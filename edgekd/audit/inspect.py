@@ -24,15 +24,23 @@ The dictionary returned by ``inspect_artifact``:
   fp16 file, int4 ones of an int4-weights file, ...);
 - ``input_dtypes``, ``output_dtypes``.
 
-This is host-side tooling: it may import onnx and ai-edge-litert (inside the functions).
+For an ExecuTorch ``.pte`` the ops are the XNNPACK delegate's nodes (``XNNConv2d``,
+``XNNFullyConnected``, ...) and the ops left on ExecuTorch's portable CPU kernels
+(``aten::mean.out``, ...); ``delegation`` says which is which: ``{"backend": "XnnpackBackend",
+"delegate_calls", "delegated_ops", "delegated_op_types": {type: count}, "non_delegated_ops":
+["aten::mean.out#3", ...]}``. XNNPACK's ``XNNConvert`` nodes are its quantize/dequantize; a
+non-delegated op on float tensors, or a delegated node with a float output, is a float op.
+
+This is host-side tooling: it may import onnx, ai-edge-litert and executorch (inside the functions).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
@@ -42,7 +50,7 @@ _INT8 = ("int8", "uint8", "int4", "uint4")  # integer weight types (int4: ONNX w
 
 
 def inspect_artifact(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Describe the graph of a ``.tflite`` or ``.onnx`` file.
+    """Describe the graph of a ``.tflite``, ``.onnx`` or ``.pte`` file.
 
     Args:
         path: the artifact.
@@ -55,16 +63,31 @@ def inspect_artifact(path: str | os.PathLike[str]) -> dict[str, Any]:
     """
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix not in (".tflite", ".onnx"):
-        raise InputError(f"{path}: cannot inspect {suffix or 'a file without suffix'} (expected .tflite or .onnx)")
+    if suffix not in (".tflite", ".onnx", ".pte"):
+        raise InputError(f"{path}: cannot inspect {suffix or 'a file without suffix'} (expected .tflite, .onnx or .pte)")
     if not path.is_file():
         raise InputError(f"{path}: artifact not found")
+    readers = {".tflite": (_load_tflite, _tflite_graph), ".onnx": (_load_onnx, _onnx_graph),
+               ".pte": (_load_pte, _pte_graph)}
+    load, describe = readers[suffix]
+    quiet = contextlib.nullcontext()
+    if suffix == ".pte":
+        from edgekd.runtime.pte import native_stderr
+
+        quiet = native_stderr()  # torchao's import and executorch's C++ logs stay out of the output
     try:
-        loaded = _load_tflite(path) if suffix == ".tflite" else _load_onnx(path)
+        with quiet:
+            if suffix == ".pte":
+                _require_executorch(path)
+            loaded = load(path)
+            graph = describe(loaded) if suffix == ".pte" else None
+    except InputError:
+        raise
     except Exception as exc:  # the readers raise ValueError, RuntimeError, DecodeError, ...
         reason = (str(exc).strip() or type(exc).__name__).splitlines()[0]
         raise InputError(f"{path}: not a readable {suffix[1:]} model ({reason})") from None
-    graph = _tflite_graph(loaded) if suffix == ".tflite" else _onnx_graph(loaded)
+    if graph is None:
+        graph = describe(loaded)
     return {"artifact": str(path), "format": suffix[1:], "size_bytes": path.stat().st_size, **graph}
 
 
@@ -328,3 +351,157 @@ def _onnx_value_types(graph: Any) -> dict[str, str]:
         if elem:
             types[value.name] = onnx.helper.tensor_dtype_to_np_dtype(elem).name
     return types
+
+
+# ---------------------------------------------------------------- ExecuTorch .pte
+# ExecuTorch ScalarType codes → numpy dtype names; XNNPACK datatypes → numpy dtype names
+_ET_TYPES = {0: "uint8", 1: "int8", 2: "int16", 3: "int32", 4: "int64", 5: "float16", 6: "float32", 7: "float64",
+             11: "bool", 15: "bfloat16"}
+_XNN_TYPES = {"xnn_datatype_fp32": "float32", "xnn_datatype_fp16": "float16", "xnn_datatype_qint8": "int8",
+              "xnn_datatype_quint8": "uint8", "xnn_datatype_qint32": "int32", "xnn_datatype_qcint8": "int8",
+              "xnn_datatype_qcint32": "int32", "xnn_datatype_qcint4": "int4", "xnn_datatype_qdint8": "int8",
+              "xnn_datatype_qbint4": "int4", "xnn_datatype_qpint8": "int8", "xnn_datatype_int32": "int32",
+              "xnn_datatype_bf16": "bfloat16"}
+
+
+def _require_executorch(path: Path) -> None:
+    """Reading a ``.pte`` needs executorch (its flatbuffer schemas and ``flatc``)."""
+    try:
+        import executorch.exir._serialize._program  # noqa: F401
+    except (ImportError, OSError) as exc:
+        raise InputError(f"{path}: inspecting a .pte needs executorch (and torch) installed: "
+                         f"pip install executorch ({exc})") from None
+
+
+def _load_pte(path: Path) -> Any:
+    """Deserialize a ``.pte`` (delegate payloads inlined)."""
+    from executorch.exir._serialize._program import deserialize_pte_binary
+
+    return deserialize_pte_binary(path.read_bytes()).program
+
+
+def _xnn_graph(blob: bytes) -> dict[str, Any]:
+    """Decode an XNNPACK delegate payload (header + XNNGraph flatbuffer) to a dict, with ExecuTorch's flatc."""
+    import json
+    import re
+    import subprocess
+    import tempfile
+
+    from executorch.backends.xnnpack.serialization.xnnpack_graph_serialize import XNNHeader, _get_schema_bytes
+    from executorch.exir._serialize._flatbuffer import _get_flatc_path
+
+    flatbuffer = blob
+    if blob[XNNHeader.MAGIC_OFFSET] == XNNHeader.EXPECTED_MAGIC:
+        header = XNNHeader.from_bytes(blob[: XNNHeader.EXPECTED_LENGTH])
+        flatbuffer = blob[header.flatbuffer_offset : header.flatbuffer_offset + header.flatbuffer_size]
+    with tempfile.TemporaryDirectory(prefix="edgekd-xnn-") as tmp:
+        schema, data = Path(tmp) / "schema.fbs", Path(tmp) / "graph.bin"
+        schema.write_bytes(_get_schema_bytes())
+        data.write_bytes(flatbuffer)
+        subprocess.run([_get_flatc_path(), "--json", "--strict-json", "--raw-binary", "--defaults-json", "-o", tmp,
+                        str(schema), "--", str(data)], check=True, capture_output=True)
+        text = (Path(tmp) / "graph.json").read_text()
+    # flatc writes non-finite floats (clamp bounds) as inf / nan, which JSON spells Infinity / NaN
+    text = re.sub(r"(:\s*-?)(inf|nan)\b", lambda m: m.group(1) + ("Infinity" if m.group(2) == "inf" else "NaN"), text)
+    return json.loads(text)
+
+
+def _xnn_value(value: dict[str, Any]) -> tuple[str, list[int], int, bool]:
+    """``(dtype, dims, number of scales, constant)`` of one XNNGraph value."""
+    kind, body = value.get("xvalue_union_type"), value.get("xvalue_union") or {}
+    scales = 0
+    if kind == "XNNQuantizedTensorValue":
+        tensor = body.get("tensor_value") or {}
+        params = body.get("quant_params") or {}
+        quant = body.get("quant_params_type", "")
+        scales = int(params.get("num_scales") or len(params.get("scale") or []) or 1) if "PerChannel" in quant or \
+            "Block" in quant else 1
+    else:
+        tensor = body
+    dtype = _XNN_TYPES.get(tensor.get("datatype", ""), str(tensor.get("datatype", "unknown")))
+    constant = bool(tensor.get("constant_buffer_idx")) or bool(tensor.get("named_key"))
+    return dtype, [int(d) for d in tensor.get("dims") or []], scales, constant
+
+
+def _xnn_outputs(node: dict[str, Any]) -> list[int]:
+    body = node.get("xnode_union") or {}
+    return [int(v) for k, v in body.items() if k.startswith("output") and k.endswith("_id")]
+
+
+def _pte_graph(program: Any) -> dict[str, Any]:
+    """Describe the ``forward`` plan of an ExecuTorch program: delegated XNNPACK nodes and portable kernels."""
+    plans = {p.name: p for p in program.execution_plan}
+    plan = plans.get("forward") or program.execution_plan[0]
+    values = plan.values
+
+    def tensor_dtype(i: int) -> Optional[str]:
+        val = getattr(values[i], "val", None) if 0 <= i < len(values) else None
+        kind = getattr(val, "scalar_type", None)
+        return None if kind is None else _ET_TYPES.get(int(kind), str(kind))
+
+    ops: list[str] = []
+    weights: list[tuple[str, int, int]] = []
+    float_ops: list[str] = []
+    non_delegated: list[str] = []
+    delegated: Counter[str] = Counter()
+    delegate_calls, backends = 0, set()
+    for chain in plan.chains:
+        for index, instruction in enumerate(chain.instructions):
+            call = instruction.instr_args
+            kind = type(call).__name__
+            if kind == "KernelCall":
+                op = plan.operators[call.op_index]
+                name = op.name + (f".{op.overload}" if op.overload else "")
+                ops.append(name)
+                non_delegated.append(f"{name}#{index}")
+                if any((tensor_dtype(a) or "").startswith(("float", "bfloat")) for a in call.args):
+                    float_ops.append(f"{name}#{index}")
+            elif kind == "DelegateCall":
+                delegate_calls += 1
+                delegate = plan.delegates[call.delegate_index]
+                backends.add(delegate.id)
+                if delegate.id != "XnnpackBackend":
+                    ops.append(f"{delegate.id}#{index}")
+                    continue
+                graph = _xnn_graph(bytes(program.backend_delegate_data[delegate.processed.index].data))
+                xvalues = [_xnn_value(v) for v in graph.get("xvalues", [])]
+                by_id = {}
+                for v, raw in zip(xvalues, graph.get("xvalues", [])):
+                    body = raw.get("xvalue_union") or {}
+                    by_id[int((body.get("tensor_value") or body).get("id_out", len(by_id)))] = v
+                for dtype, dims, scales, constant in xvalues:
+                    if constant and (dtype.startswith(("float", "bfloat")) or dtype in _INT8 or
+                                     (dtype == "int32" and scales)):
+                        weights.append((dtype, int(np.prod(dims)) if dims else 1, scales))
+                for n, node in enumerate(graph.get("xnodes", [])):
+                    op_type = node.get("xnode_union_type", "unknown")
+                    ops.append(op_type)
+                    delegated[op_type] += 1
+                    if op_type == "XNNConvert":
+                        continue
+                    outs = [by_id[i][0] for i in _xnn_outputs(node) if i in by_id]
+                    if any(d.startswith(("float", "bfloat")) for d in outs):
+                        float_ops.append(f"{op_type}#{call.delegate_index}.{n}")
+    for v in values:  # constants of the non-delegated part (memory-planned tensors have allocation_info)
+        val = getattr(v, "val", None)
+        if getattr(val, "scalar_type", None) is None or getattr(val, "allocation_info", None) is not None:
+            continue
+        if getattr(val, "data_buffer_idx", 0) > 0 and val.sizes:
+            dtype = _ET_TYPES.get(int(val.scalar_type), str(val.scalar_type))
+            if dtype.startswith("float") or dtype in _INT8:
+                weights.append((dtype, int(np.prod(val.sizes)), 0))
+    converts = [op for op in ops if op == "XNNConvert"]
+    summary = _summary(ops, weights, float_ops, "XNNConvert", "", "XNNStaticTranspose",
+                       [tensor_dtype(i) or "unknown" for i in plan.inputs],
+                       [tensor_dtype(i) or "unknown" for i in plan.outputs])
+    # XNNPACK has one convert op for both directions; quantize_ops counts them all, dequantize_ops none
+    summary["quantize_ops"], summary["dequantize_ops"] = len(converts), 0
+    summary["transposes"] += sum(1 for op in ops if op.startswith("aten::permute"))
+    summary["delegation"] = {
+        "backend": ", ".join(sorted(backends)) or None,
+        "delegate_calls": delegate_calls,
+        "delegated_ops": sum(delegated.values()),
+        "delegated_op_types": dict(sorted(delegated.items())),
+        "non_delegated_ops": non_delegated,
+    }
+    return summary

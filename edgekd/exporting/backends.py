@@ -6,6 +6,7 @@ backend        format  precisions                                             in
 litert-torch   tflite  fp32, fp16, int8-dynamic, int8, int8-qat              float residual ADD
 onnx2tf        tflite  fp32, fp16, int8-dynamic, int8                          fully integer
 onnxruntime    onnx    fp32, int8-dynamic, int8, int8-qat, int4-weights, mixed QDQ
+executorch     pte     fp32, int8                                             XNNPACK int8
 =============  ======  =====================================================  ==============
 
 A profile picks a backend per format with ``backends: {tflite: onnx2tf}``; with
@@ -33,7 +34,7 @@ Exporter = Callable[..., ExportOutput]
 
 #: precisions whose every op should be integer (what ``fully_integer`` targets need)
 INTEGER_PRECISIONS = ("int8", "int8-qat")
-DEFAULT_BACKENDS = {"tflite": "litert-torch", "onnx": "onnxruntime"}
+DEFAULT_BACKENDS = {"tflite": "litert-torch", "onnx": "onnxruntime", "pte": "executorch"}
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class Backend:
 
     Attributes:
         name: registry key (what profiles and recipes name).
-        format: ``tflite`` or ``onnx``.
+        format: ``tflite``, ``onnx`` or ``pte``.
         exporters: precision → exporter (returns an ``ExportOutput``).
         calibration_methods: int8 calibration methods it offers, default first.
         fully_integer: its int8 graphs have no float op (residual ADDs included).
@@ -74,7 +75,7 @@ def choose_backend(fmt: str, precision: str, *, pinned: Optional[str] = None, fu
     """The backend that exports ``fmt`` at ``precision`` for a profile.
 
     Args:
-        fmt: ``tflite`` or ``onnx``.
+        fmt: ``tflite``, ``onnx`` or ``pte``.
         precision: a precision name.
         pinned: the backend the profile names for this format, if any.
         fully_integer: the profile needs fully integer graphs.
@@ -201,6 +202,21 @@ def _mixed(fp32: Path, path: Path, ctx: ExportContext, name: str) -> ExportOutpu
     return ExportOutput(path, {"mixed": details})
 
 
+# ---------------------------------------------------------------- executorch
+def _executorch(precision: str) -> Exporter:
+    def export(model: Any, example: Any, path: Path, calibration: Optional[np.ndarray] = None, *,
+               context: Optional[ExportContext] = None) -> ExportOutput:
+        from edgekd.exporting.pte_export import RUNTIME_ENV, export_pte, executorch_version
+
+        method = (context or ExportContext()).method_for("executorch", ("histogram", "minmax"))
+        export_pte(model, example, path, precision=precision, calibration=calibration, calibration_method=method)
+        return ExportOutput(Path(path), {"executorch": {"version": executorch_version(), "delegate": "XnnpackBackend",
+                                                        "runtime_env": RUNTIME_ENV}})
+
+    export.__doc__ = f"{precision} ExecuTorch .pte (torch.export → XNNPACK partitioner; int8 via XNNPACKQuantizer PT2E)."
+    return export
+
+
 def _register(backend: Backend) -> None:
     BACKENDS.register(backend.name)(backend)
 
@@ -226,6 +242,14 @@ _register(Backend(
     fully_integer=False,
     describe="torch.onnx (dynamo) + onnxruntime.quantization / edgekd weight quantization",
 ))
+_register(Backend(
+    "executorch", "pte",
+    {p: _executorch(p) for p in ("fp32", "int8")},
+    calibration_methods=("histogram", "minmax"),
+    fully_integer=False,
+    describe="torch.export → ExecuTorch, lowered to XNNPACK (int8: XNNPACKQuantizer PT2E, per-channel symmetric)",
+))
+
 
 def _path_only(export: Exporter) -> Callable[..., Path]:
     def run(*args: Any, **kwargs: Any) -> Path:
@@ -238,7 +262,7 @@ def _path_only(export: Exporter) -> Callable[..., Path]:
 #: ``{format}-{precision}`` → the exporter of that format's default backend for it, returning the written
 #: path (``choose_backend`` picks among backends per target profile).
 EXPORTERS: Registry[Callable[..., Path]] = Registry("exporter")
-for _fmt in ("tflite", "onnx"):
+for _fmt in ("tflite", "onnx", "pte"):
     for _backend in (BACKENDS.get(n) for n in BACKENDS.names()):
         for _precision, _export in _backend.exporters.items():
             key = f"{_fmt}-{_precision}"

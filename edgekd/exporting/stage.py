@@ -23,7 +23,7 @@ from edgekd.exporting.backends import INTEGER_PRECISIONS, Backend, choose_backen
 from edgekd.exporting.context import ExportContext
 
 #: file suffix → format
-FORMATS = {".tflite": "tflite", ".onnx": "onnx"}
+FORMATS = {".tflite": "tflite", ".onnx": "onnx", ".pte": "pte"}
 
 
 @dataclass(frozen=True)
@@ -74,10 +74,10 @@ def format_of(path: Path, fmt: Optional[str] = None) -> str:
     if fmt is None:
         if by_suffix is None:
             raise InputError(f"{path}: cannot tell the format from the suffix {path.suffix!r} "
-                             f"(use .tflite or .onnx, or pass format=)")
+                             f"(use .tflite, .onnx or .pte, or pass format=)")
         return by_suffix
-    if fmt not in ("tflite", "onnx"):
-        raise InputError(f"format {fmt!r} is not one edgekd exports (tflite, onnx)")
+    if fmt not in FORMATS.values():
+        raise InputError(f"format {fmt!r} is not one edgekd exports ({', '.join(FORMATS.values())})")
     if by_suffix is not None and by_suffix != fmt:
         raise InputError(f"{path}: the suffix says {by_suffix}, format= says {fmt}")
     return fmt

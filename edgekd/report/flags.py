@@ -18,6 +18,8 @@ def audit_flags(artifact: Mapping[str, Any]) -> list[str]:
     * a quantized artifact with float ops on a target that needs fully integer graphs;
     * parity: the artifact's top-1 class differs from the fp32 torch model's on more than 1 % of test windows;
     * layout transposes left in the graph;
+    * ops an ExecuTorch ``.pte`` left on the portable CPU kernels (not delegated to XNNPACK);
+    * figures measured in the main environment with torch (``runtime_env``: ExecuTorch's Python runtime);
     * a latency that was estimated or emulated rather than measured on the device, or is noisy.
     """
     audit = artifact.get("audit") or {}
@@ -37,6 +39,12 @@ def audit_flags(artifact: Mapping[str, Any]) -> list[str]:
                      f"(max |Δlogit| {par['max_abs_dlogit']:.2f})")
     if audit.get("transposes"):
         flags.append(f"{audit['transposes']} transpose(s)")
+    left = (audit.get("delegation") or {}).get("non_delegated_ops") or []
+    if left:
+        names = ", ".join(map(str, left[:4])) + (", …" if len(left) > 4 else "")
+        flags.append(f"{len(left)} op(s) not delegated to XNNPACK, on ExecuTorch's portable CPU kernels ({names})")
+    if lat.get("runtime_env"):
+        flags.append(f"measured in the {lat['runtime_env']} environment")
     if lat.get("estimated"):
         flags.append("latency estimated, not measured")
     if lat.get("emulated"):

@@ -152,7 +152,9 @@ def _target_section(report: Mapping[str, Any], target: str, images: Optional[Map
             f'<td class="n">{_num(m.get("accuracy"), ".3f")}{_ci(m, "accuracy")}</td>'
             f'<td class="n">{_num(lat.get("p50_ms"), ".3f")}</td>'
             f'<td class="n">{_num(lat.get("p90_ms"), ".3f")}{est}</td>'
-            f'<td>{_e(lat.get("runtime", "–"))} ({_e(lat.get("threads", "–"))})</td>'
+            f'<td>{_e(lat.get("runtime", "–"))} ({_e(lat.get("threads", "–"))})'
+            + (f'<br><small>{_e(lat["runtime_env"])} environment</small>' if lat.get("runtime_env") else "")
+            + '</td>'
             f"<td>{front}</td><td>{flags}</td><td>{verdict}</td></tr>"
         )
     out.append("</tbody></table>")

@@ -79,7 +79,7 @@ def render_markdown(report: dict) -> str:
             verdict = _verdict(b)
             lines.append(
                 f"| `{a['path'].split('/')[-1]}` | {a['size_bytes'] / 1024:.1f} | {_fmt_metrics(a['metrics'])} | "
-                f"{lat['p50_ms']:.3f} | {lat['p90_ms']:.3f} | {lat['runtime']} ({lat['threads']}) | "
+                f"{lat['p50_ms']:.3f} | {lat['p90_ms']:.3f} | {lat['runtime']} ({lat['threads']}){_env(lat)} | "
                 f"{'yes' if au.get('fully_integer') else 'no'} | {verdict} |"
             )
         lines += ["", f"### Pareto front and plots (`{target}`)", ""]
@@ -119,3 +119,8 @@ def render_markdown(report: dict) -> str:
     lines += render_pruning(report)  # before/after figures when the run pruned the student
     lines += ["", "## Versions", "", ", ".join(f"{k} {v}" for k, v in report["versions"].items()), ""]
     return "\n".join(lines)
+
+
+def _env(lat: dict) -> str:
+    """Where the figures were measured, when not in the device environment (``.pte``: the main one, torch present)."""
+    return f", {lat['runtime_env']} environment" if lat.get("runtime_env") else ""

@@ -78,6 +78,9 @@ def run_emulated(artifact: Path, profile: Any, opts: BenchOptions, *,
     """
     artifact = Path(artifact)
     fmt = _FORMATS.get(artifact.suffix.lower())
+    if artifact.suffix.lower() == ".pte":
+        raise InputError(f"{artifact}: the emulated arm64 root has no ExecuTorch runtime (its Python runtime links "
+                         "libtorch, which the root does not carry); run .pte files with the local runner")
     if fmt is None:
         raise InputError(f"{artifact}: the emulated runner runs .tflite and .onnx artifacts, not {artifact.suffix!r}")
     if not artifact.is_file():

@@ -13,7 +13,8 @@ def run_local(artifact: Path, profile: Optional[TargetProfile], opts: BenchOptio
     """Load the artifact here with an explicit thread count and time it (``edgekd.runtime.latency``).
 
     Args:
-        artifact: ``.tflite`` or ``.onnx`` file.
+        artifact: ``.tflite``, ``.onnx`` or ``.pte`` file (a ``.pte`` runs with ExecuTorch's Python
+            runtime, in this, the main, environment: the result has ``runtime_env``).
         profile: supplies ``threads`` when ``opts.threads`` is not set (``None``: one thread).
         opts: runs, warm-up, CV target, time cap.
 
@@ -32,5 +33,6 @@ def run_local(artifact: Path, profile: Optional[TargetProfile], opts: BenchOptio
     result["method"] = (
         f"measured on this machine: {result['runs']} timed invokes after {result['warmup']} warm-up, "
         f"{threads} thread(s), input already in the artifact's dtype and layout; stopped by {result['stopped']}"
+        + (f"; in the {art.runtime_env} environment" if art.runtime_env else "")
     )
     return result

@@ -29,7 +29,7 @@ from edgekd.targets import TargetProfile
 RunnerFn = Callable[[Path, TargetProfile, BenchOptions], dict]
 
 RUNNERS: Registry[RunnerFn] = Registry("runner", group="edgekd.runners")
-_FORMATS = {".tflite": "tflite", ".onnx": "onnx"}
+_FORMATS = {".tflite": "tflite", ".onnx": "onnx", ".pte": "pte"}
 
 
 @RUNNERS.register("local")
@@ -75,7 +75,7 @@ def check_runs_on(artifact: Path, profile: TargetProfile) -> str:
     """
     fmt = _FORMATS.get(artifact.suffix.lower())
     if fmt is None:
-        raise InputError(f"{artifact}: unknown artifact type {artifact.suffix!r} (expected .tflite or .onnx)")
+        raise InputError(f"{artifact}: unknown artifact type {artifact.suffix!r} (expected .tflite, .onnx or .pte)")
     where = f"target {profile.name!r}" + (f" ({profile.source})" if profile.source else "")
     if fmt not in profile.formats:
         raise InputError(f"{artifact}: format {fmt!r} is not one the {where} runs ({', '.join(profile.formats)})")
@@ -102,7 +102,7 @@ def run_bench(
     """Benchmark ``artifact`` with the profile's runner (local when there is no profile).
 
     Args:
-        artifact: ``.tflite`` / ``.onnx`` file.
+        artifact: ``.tflite`` / ``.onnx`` / ``.pte`` file.
         profile: the target, or ``None`` for this machine.
         opts: measurement settings.
         runner: use this runner kind instead of the profile's (e.g. ``"estimate"`` for an ssh profile).

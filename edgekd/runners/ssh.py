@@ -36,8 +36,9 @@ from edgekd.targets import SshRunner, TargetProfile
 
 _ARCH = {"aarch64": "aarch64", "arm64": "aarch64", "x86_64": "x86_64", "amd64": "x86_64",
          "armv7l": "armv7", "armv8l": "armv7"}
-_RUNTIME_MODULES = {"tflite": ("ai_edge_litert", "tflite_runtime"), "onnx": ("onnxruntime",)}
-_RUNTIME_PIP = {"tflite": "ai-edge-litert (or tflite-runtime)", "onnx": "onnxruntime"}
+_RUNTIME_MODULES = {"tflite": ("ai_edge_litert", "tflite_runtime"), "onnx": ("onnxruntime",), "pte": ("executorch",)}
+_RUNTIME_PIP = {"tflite": "ai-edge-litert (or tflite-runtime)", "onnx": "onnxruntime",
+                "pte": "executorch (with torch: its Python runtime links libtorch)"}
 _PROBE = r"""
 import importlib.util as u, json, platform, sys
 mods = {m: u.find_spec(m) is not None for m in ("numpy", "ai_edge_litert", "tflite_runtime", "onnxruntime")}

@@ -1,8 +1,11 @@
-"""Run an exported ``.tflite`` / ``.onnx`` artifact with an on-device runtime.
+"""Run an exported ``.tflite`` / ``.onnx`` / ``.pte`` artifact with an on-device runtime.
 
 This is what ``edgekd eval`` and ``edgekd bench`` use on the device, so it
 imports only numpy and a runtime (ai-edge-litert, tflite-runtime or ONNX
-Runtime), never torch, TensorFlow or onnx. ``Artifact.predict`` hides the
+Runtime), never torch, TensorFlow or onnx. The exception is ExecuTorch
+(``.pte``, ``edgekd.runtime.pte``, imported only when a ``.pte`` is opened):
+its Python runtime links libtorch, so ``.pte`` files run in the main
+environment and their figures say so (``Artifact.runtime_env``). ``Artifact.predict`` hides the
 differences between artifacts: it takes the float NCHW batches the model was
 trained on and returns float logits, whatever layout, dtype and batch size the
 artifact itself expects.
@@ -20,12 +23,13 @@ import numpy as np
 
 from edgekd.errors import InputError
 
-_FORMATS = {".tflite": "tflite", ".onnx": "onnx"}
+_FORMATS = {".tflite": "tflite", ".onnx": "onnx", ".pte": "pte"}
 # runtime name (= pip package) → (format it runs, module to import)
 _RUNTIMES = {
     "ai-edge-litert": ("tflite", "ai_edge_litert.interpreter"),
     "tflite-runtime": ("tflite", "tflite_runtime.interpreter"),
     "onnxruntime": ("onnx", "onnxruntime"),
+    "executorch": ("pte", "executorch.runtime"),
 }
 _ORT_TYPES = {"float": "float32", "double": "float64"}
 
@@ -35,14 +39,17 @@ class Artifact:
 
     Attributes:
         path: the artifact file.
-        format: ``"tflite"`` or ``"onnx"``.
-        runtime: the runtime's pip name (``"ai-edge-litert"``, ``"tflite-runtime"``, ``"onnxruntime"``).
+        format: ``"tflite"``, ``"onnx"`` or ``"pte"``.
+        runtime: the runtime's pip name (``"ai-edge-litert"``, ``"tflite-runtime"``, ``"onnxruntime"``,
+            ``"executorch"``).
         runtime_version: the runtime's version string.
         threads: CPU threads the runtime was given.
         input: ``{"name", "shape", "dtype", "layout", "quantization"}`` of the first input;
             ``shape`` has ``None`` for dynamic dims, ``layout`` is ``"NCHW"``/``"NHWC"``
             (``None`` unless 4-D), ``quantization`` is ``{"scale": [...], "zero_point": [...]}`` or ``None``.
         output: the same (without ``layout``) for the first output.
+        runtime_env: where figures of this artifact are measured, when that is not the device
+            environment (``.pte``: the main environment, torch present); ``None`` otherwise.
     """
 
     def __init__(
@@ -55,6 +62,7 @@ class Artifact:
         input: dict[str, Any],
         output: dict[str, Any],
         run: Callable[[np.ndarray], np.ndarray],
+        runtime_env: str | None = None,
     ) -> None:
         self.path = path
         self.format = format
@@ -64,6 +72,7 @@ class Artifact:
         self.input = input
         self.output = output
         self._run = run
+        self.runtime_env = runtime_env
 
     def __repr__(self) -> str:
         return f"Artifact({str(self.path)!r}, {self.runtime} {self.runtime_version}, threads={self.threads})"
@@ -128,12 +137,12 @@ def channels_last(layout: str | None) -> bool:
 def load_artifact(
     path: str | os.PathLike[str], *, threads: int | None = None, runtime: str | None = None
 ) -> Artifact:
-    """Load a ``.tflite`` or ``.onnx`` file in a runtime, ready to run.
+    """Load a ``.tflite``, ``.onnx`` or ``.pte`` file in a runtime, ready to run.
 
     Args:
         path: the artifact.
         threads: CPU threads for the runtime (default: all cores, passed explicitly).
-        runtime: force ``"ai-edge-litert"``, ``"tflite-runtime"`` or ``"onnxruntime"``;
+        runtime: force ``"ai-edge-litert"``, ``"tflite-runtime"``, ``"onnxruntime"`` or ``"executorch"``;
             by default ``.tflite`` tries ai-edge-litert then tflite-runtime.
 
     Returns:
@@ -141,19 +150,25 @@ def load_artifact(
 
     Raises:
         InputError: unknown suffix, missing or corrupt file, a runtime that cannot
-            run this format, or no runtime installed (the message names the pip package).
+            run this format, or no runtime installed (the message names the pip package; for
+            ``.pte`` without executorch/torch, the torch-free routes).
     """
     path = Path(path)
     fmt = _FORMATS.get(path.suffix.lower())
     if fmt is None:
-        raise InputError(f"{path}: unknown artifact type {path.suffix!r} (expected .tflite or .onnx)")
+        raise InputError(f"{path}: unknown artifact type {path.suffix!r} (expected .tflite, .onnx or .pte)")
     if not path.is_file():
         raise InputError(f"{path}: artifact not found")
     threads = threads or os.cpu_count() or 1
-    name, version, module = _import_runtime(fmt, runtime)
+    if fmt == "pte":
+        name, version, module = _import_pte(path, runtime)
+    else:
+        name, version, module = _import_runtime(fmt, runtime)
     try:
         if fmt == "tflite":
             return _load_tflite(path, module, name, version, threads)
+        if fmt == "pte":
+            return _load_pte(path, module, name, version, threads)
         return _load_onnx(path, module, name, version, threads)
     except InputError:
         raise
@@ -198,6 +213,27 @@ def _import_runtime(fmt: str, runtime: str | None) -> tuple[str, str, Any]:
             version = "unknown"
         return name, version, module
     raise InputError(f"no runtime for .{fmt} files is installed: pip install {' or '.join(names)}")
+
+
+def _import_pte(path: Path, runtime: str | None) -> tuple[str, str, Any]:
+    """Import ExecuTorch's runtime for a ``.pte`` (lazily: only here), or say why it cannot run here."""
+    if runtime is not None and runtime not in _RUNTIMES:
+        raise InputError(f"unknown runtime {runtime!r} (known: {', '.join(_RUNTIMES)})")
+    if runtime is not None and _RUNTIMES[runtime][0] != "pte":
+        raise InputError(f"runtime {runtime!r} cannot run .pte files")
+    from edgekd.runtime.pte import import_executorch
+
+    version, module = import_executorch(path)
+    return "executorch", version, module
+
+
+def _load_pte(path: Path, module: Any, name: str, version: str, threads: int) -> Artifact:
+    """Build an ``Artifact`` around an ExecuTorch method (XNNPACK delegate, ``threads`` threads)."""
+    from edgekd.runtime.pte import RUNTIME_ENV, load_pte
+
+    io_in, io_out, run = load_pte(path, module, threads)
+    io_in["layout"] = _layout(io_in["shape"], default="NCHW")
+    return Artifact(path, "pte", name, version, threads, io_in, io_out, run, runtime_env=RUNTIME_ENV)
 
 
 def _load_tflite(path: Path, module: Any, name: str, version: str, threads: int) -> Artifact:

@@ -23,6 +23,7 @@ SHIPPED_FILES = (
     "edgekd/errors.py",
     "edgekd/runtime/__init__.py",
     "edgekd/runtime/artifact.py",
+    "edgekd/runtime/pte.py",  # imported only for a .pte (which needs executorch and torch on the device)
     "edgekd/runtime/latency.py",
     "edgekd/runtime/benchmain.py",
 )
@@ -37,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-seconds", type=float, default=30.0)
     p.add_argument("--cv-target", type=float, default=None)
     p.add_argument("--min-runs", type=int, default=30)
-    p.add_argument("--runtime", default=None, help="force ai-edge-litert, tflite-runtime or onnxruntime")
+    p.add_argument("--runtime", default=None, help="force ai-edge-litert, tflite-runtime, onnxruntime or executorch")
     return p
 
 

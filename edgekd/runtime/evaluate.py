@@ -71,6 +71,8 @@ def evaluate_windows(
     out = {"artifact": str(artifact.path), **classification_metrics(y_rec[ids], pred, labels, positive)}
     if threshold is not None:
         out["threshold"] = threshold
+    if getattr(artifact, "runtime_env", None):  # .pte: run in the main environment (torch present)
+        out["runtime_env"] = artifact.runtime_env
     if item_names is not None:
         out["items"] = [{"file": item_names[i], "label": labels[int(y_rec[i])], "predicted": labels[int(p)],
                          "probabilities": [round(float(v), 6) for v in mean[k]]}
@@ -105,7 +107,7 @@ def evaluate_folder(
     """Run an artifact on every item of a labelled folder and score it.
 
     Args:
-        artifact_path: ``.tflite`` or ``.onnx`` with its ``.edgekd.json`` sidecar.
+        artifact_path: ``.tflite``, ``.onnx`` or ``.pte`` with its ``.edgekd.json`` sidecar.
         data_dir: ``labels.csv`` (file,label), ``REFERENCE.csv`` or class sub-folders holding the
             files the sidecar's front-end reads (``.wav``, images, ``.npy``).
         threads: runtime threads.

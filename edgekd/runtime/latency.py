@@ -87,7 +87,8 @@ def measure_latency(
     Returns:
         ``artifact, runtime, runtime_version, threads, runs, warmup, p50_ms, p90_ms,
         p99_ms, mean_ms, min_ms, cv, runner, estimated, emulated, stopped,
-        peak_rss_kb`` (the process's peak resident memory, KiB), ``host``.
+        peak_rss_kb`` (the process's peak resident memory, KiB), ``host``; and ``runtime_env`` when
+        the artifact is not run in the device environment (``.pte``: the main one, with torch).
     """
     x = sample_input(artifact) if x is None else x
     runs = max(1, int(runs))
@@ -133,4 +134,5 @@ def measure_latency(
         "peak_rss_kb": rss,
         "peak_rss_mb": rss / 1024.0,
         "host": host_info(),
+        **({"runtime_env": artifact.runtime_env} if getattr(artifact, "runtime_env", None) else {}),
     }

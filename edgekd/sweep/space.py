@@ -86,7 +86,7 @@ class Space(_Strict):
     params: dict[str, Union[RangeParam, ChoiceParam]] = Field(min_length=1)
     objectives: list[Literal["metric", "size_kb", "latency_p90_ms"]] = ["metric", "size_kb", "latency_p90_ms"]
     target: Optional[str] = None  # default: the recipe's first export target
-    format: Optional[Literal["tflite", "onnx"]] = None  # the artifact judged; default: the target's first format
+    format: Optional[Literal["tflite", "onnx", "pte"]] = None  # the artifact judged; default: the target's first format
     runner: Optional[str] = None  # measure latency with this runner instead of the target's (e.g. estimate)
     # tighten or add budgets on top of the target's and the recipe's export.budgets: size_kb, latency_p90_ms,
     # accuracy_drop_pp (against the fp32 twin, when export.precisions has fp32), min_metric
