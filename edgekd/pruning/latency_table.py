@@ -287,7 +287,8 @@ def build_latency_table(
     for p in art_dir.iterdir():
         p.unlink()
     art_dir.rmdir()
-    log(f"latency table: {len(jobs) - 1} entries + the unpruned model measured, saved to {done}")
+    log(f"latency table: {sum(len(c) for c in grid.values())} entries, the unpruned model and the floor measured "
+        f"({rounds} rounds), saved to {done}")
     return LatencyTable(table.base_ms, table.widths, table.entries, key, {**table.meta, "cached": False,
                                                                           "path": str(done)}, table.floor_measured_ms)
 
