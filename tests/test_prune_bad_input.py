@@ -98,3 +98,12 @@ def test_the_api_refuses_a_latency_target_without_a_target_profile() -> None:
         edgekd.prune(net, {"latency_p50_ms": 0.1}, (1, 6, 6), importance="l2")
     with pytest.raises(InputError, match=r"prune\.round_to: 'auto' rounds to the target's simd_width"):
         edgekd.prune(net, {"macs_ratio": 0.5}, (1, 6, 6), importance="l2", round_to="auto")
+
+
+def test_the_cli_exits_2_on_a_latency_target_it_cannot_measure(tmp_path, capsys) -> None:
+    from edgekd.cli import main
+
+    code = main(["run", str(RECIPE), "--out", str(tmp_path / "run"), "--set", f"data.path={ROOT / 'data' / 'heart-sample'}",
+                 "--set", "prune.target={latency_p50_ms: 0.1}", "--set", "export.targets=[android-arm64]"])
+    assert code == 2 and "prune.target.latency_p50_ms" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

@@ -160,3 +160,19 @@ def test_a_latency_target_end_to_end_meets_the_measured_target(tmp_path) -> None
     assert lat["table"]["cached"] is True
     assert lat["measured_p50_ms"] <= 1.15 * lat["target_ms"], lat
     assert all(b % 16 == 0 for n, (a, b) in out.steps[0]["outcome"]["channels"].items() if a != b)
+
+
+def test_the_report_shows_the_latency_target_prediction_and_measurement() -> None:
+    from edgekd.report.pruning import render_pruning
+
+    cost = {"params": 10, "macs": 100, "int8_bytes": None, "latency_ms": 0.2}
+    lat = {"target": "x86_64", "target_ms": 0.15, "format": "tflite", "precision": "int8", "runner": "local",
+           "unpruned_measured_ms": 0.2, "predicted_ms": 0.14, "measured_p50_ms": 0.16, "met": False,
+           "off_target_pct": 6.7, "prediction_error_pct": -12.5}
+    text = "\n".join(render_pruning({"pruning": {
+        "before": cost, "after": {**cost, "latency_ms": 0.14}, "schedule": {"kind": "oneshot", "steps": 1},
+        "order": "distill-prune-distill", "importance": "l2", "scope": "uniform", "target": {"latency_p50_ms": 0.15},
+        "ignored": ["head"], "artifacts": [], "steps": [], "round_to": 16, "round_to_from": "target x86_64's simd_width",
+        "latency": lat}}))
+    assert "multiples of 16 (target x86_64's simd_width)" in text
+    assert "predicted by the latency table 0.1400 ms, measured on the pruned export 0.1600 ms (missed by 6.7 %" in text
