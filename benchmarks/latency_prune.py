@@ -87,7 +87,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=str(ROOT / "runs" / "latency-prune"))
     ap.add_argument("--results", default=str(ROOT / "benchmarks" / "results"))
+    ap.add_argument("--render", action="store_true", help="only re-render latency_prune.md from latency_prune.json")
     args = ap.parse_args(argv)
+    if args.render:
+        stored = json.loads((Path(args.results) / "latency_prune.json").read_text())
+        write_text(Path(args.results) / "latency_prune.md", render(stored))
+        print((Path(args.results) / "latency_prune.md").read_text())
+        return 0
 
     import torch
 
@@ -224,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
             "ci_disjoint": ti["p50_ci95"][1] < tii["p50_ci95"][0],
         },
         "additive_model": {"round_to": 8, "table_key": fine.key, "base_ms": fine.base_ms,
+                           "entries": {g: {str(k): v for k, v in e.items()} for g, e in fine.entries.items()},
                            "floor_ms": fine.floor_ms(), "combos": combos,
                            "mean_abs_additive_error_pct": statistics.fmean(abs(c["additive_error_pct"]) for c in combos),
                            "mean_abs_error_pct": statistics.fmean(errors) if errors else None,
@@ -301,6 +308,11 @@ def render(r: dict) -> str:
         lines.append(f"| {cb['counts']} | {cb['additive_ms']:.4f} | {cb['predicted_ms']:.4f} | {cb['measured_ms']:.4f} "
                      f"| {cb['additive_error_pct']:+.1f} % | {cb['error_pct']:+.1f} % |")
     am = r["additive_model"]
+    lines += ["", "Its entries (one group narrowed, the rest unpruned; unpruned "
+              f"{am['base_ms']:.4f} ms): " + "; ".join(f"{g}: " + ", ".join(f"{k} ch {v:.4f} ms" for k, v in e.items())
+                                                     for g, e in am["entries"].items() if e)
+              + ". Counts between two multiples of 16 cost what the next multiple costs: the int8 kernels "
+              "compute 16 output channels at a time (the x86_64 profile's `simd_width`)."]
     if am["mean_abs_error_pct"] is not None:
         lines += ["", f"Mean |error|: additive {am['mean_abs_additive_error_pct']:.1f} %, predicted "
                   f"{am['mean_abs_error_pct']:.1f} % (max {am['max_abs_error_pct']:.1f} %). The "

@@ -101,8 +101,9 @@ def choose_counts(table: LatencyTable, scores: Mapping[str, Sequence[float]], ta
                 break  # the next count that saves latency: the step this group offers
         chosen = reaching or (best[1] if best else None)
         if chosen is None:
+            on = table.meta.get("identity", {}).get("target", "the target")
             raise InputError(
-                f"{where}: {target_ms:g} ms cannot be met: the latency table ({table.meta.get('identity', {}).get('target', 'target')}) "
+                f"{where}: {target_ms:g} ms cannot be met: the latency table ({on}) "
                 f"predicts at best {predicted:.4f} ms p50 from here (unpruned {table.base_ms:.4f} ms, floor "
                 f"{table.floor_ms():.4f} ms); raise the target, set a smaller prune.round_to or prune.min_channels"
             )
@@ -186,8 +187,8 @@ def prune_to_latency(
         rank = (0, -measured) if measured <= goal else (1, measured)
         if best is None or rank < best[2]:
             best = (choice, measured, rank)
-        if goal * 0.9 <= measured <= goal:
-            break
+        if goal * 0.9 <= measured <= goal or (measured <= goal and not choice.steps):
+            break  # close enough below the target, or met with nothing pruned (no plan is less pruned)
         aim += goal - measured
     choice = best[0]
     removal = removal_for(choice)
