@@ -176,3 +176,20 @@ def test_the_report_shows_the_latency_target_prediction_and_measurement() -> Non
         "latency": lat}}))
     assert "multiples of 16 (target x86_64's simd_width)" in text
     assert "predicted by the latency table 0.1400 ms, measured on the pruned export 0.1600 ms (missed by 6.7 %" in text
+
+
+def test_an_iterative_latency_schedule_meets_the_target_in_steps(tmp_path) -> None:
+    from edgekd.pruning.schedule import PruneSettings, prune_and_recover
+
+    table = _table(tmp_path, _FakeDevice(), [])
+    model = _net()
+    settings = PruneSettings(budget=Budget("latency_ms", 0.150, "prune.target.latency_p50_ms", "latency_p50_ms 0.15"),
+                             importance="l2", ignored=resolve_ignored(model, [], SHAPE), steps=2, round_to=8,
+                             latency_table=table)
+    result = prune_and_recover(model, settings, None, train=None, val=None, labels=["a", "b"], positive="b",
+                               input_shape=SHAPE, seed=0, checkpoint_dir=tmp_path / "ckpt", log=lambda s: None)
+    limits = [s["budget_limit"] for s in result.steps]
+    assert limits[0] > limits[1] == 0.150  # half way first
+    assert result.steps[0]["outcome"]["after"]["latency_ms"] <= limits[0]
+    assert result.after.latency_ms <= 0.150 and result.before.latency_ms == pytest.approx(0.174)
+    assert all(c % 8 == 0 for n, c in channel_counts(model).items() if n != "10")
