@@ -163,6 +163,9 @@ class TargetProfile(BaseModel):
     precisions: list[Precision] = Field(min_length=1)
     runtime: dict[str, str] = {}
     threads: int = Field(1, ge=1)
+    # Output channels the device's int8 kernels compute at once (its SIMD/GEMM tile width): pruning with
+    # ``prune.round_to: auto`` keeps channel counts that are multiples of it. None: no preferred width.
+    simd_width: Optional[int] = Field(None, ge=1)
     budgets: Budgets = Budgets()
     runner: AnyRunner = LocalRunner()
     estimate: Optional[EstimateCoefficients] = None

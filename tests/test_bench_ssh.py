@@ -193,3 +193,26 @@ def test_the_onnx_int8_export_times_its_forms_on_the_ssh_device(device, tmp_path
     assert form["measured"] and form["runner"] == probe.where
     assert all(c["p50_ms"] > 0 for c in form["candidates"] if c["agrees"])
     assert list((tmp_path / "remote").iterdir()) == []
+
+
+def test_a_latency_table_for_pruning_is_measured_on_the_ssh_device(device, tmp_path):
+    """The pruner's latency table goes through the same runner: each artifact is copied to the device and timed."""
+    torch = pytest.importorskip("torch")
+    from edgekd.api.pruning import latency_probe
+    from edgekd.pruning.latency_table import build_latency_table, deploy_exporter
+    from edgekd.pruning.prune import resolve_ignored
+    from edgekd.targets import load_target
+
+    torch.set_num_threads(1)
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 32, 3, padding=1), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1),
+                                torch.nn.Flatten(), torch.nn.Linear(32, 2)).eval()
+    shape = (1, 16, 16)
+    profile = load_target(_profile(device, tmp_path, formats=["tflite"]))
+    logs: list[str] = []
+    export, exported = deploy_exporter(profile, shape)
+    table = build_latency_table(model, shape, resolve_ignored(model, [], shape), export=export,
+                                measure=latency_probe(profile).measure, identity={"target": profile.name, **exported},
+                                round_to=16, rounds=1, cache_dir=tmp_path / "tables", log=logs.append)
+    assert table.meta["measured_by"]["runner"] == "ssh" and len(logs) == 4  # unpruned, 16 channels, floor, saved
+    assert set(table.entries["0"]) == {16} and table.base_ms > 0 and table.floor_measured_ms is not None
+    assert list((tmp_path / "remote").iterdir()) == []  # every remote run folder was removed

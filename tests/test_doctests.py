@@ -16,6 +16,9 @@ MODULES = [
     "edgekd.api.datasets",
     "edgekd.api.distilling",
     "edgekd.api.pruning",
+    "edgekd.pruning.latency_table",
+    "edgekd.pruning.netadapt",
+    "edgekd.pruning.check",
     "edgekd.api.exporting",
     "edgekd.api.evaluating",
     "edgekd.api.gating",
@@ -27,7 +30,7 @@ MODULES = [
 
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples_run(name):
-    if name.startswith("edgekd.api.") and name != "edgekd.api.gating":
+    if (name.startswith("edgekd.api.") and name != "edgekd.api.gating") or name.startswith("edgekd.pruning."):
         pytest.importorskip("torch")
     module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, verbose=False)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("torch")
+torch = pytest.importorskip("torch")
 
 from edgekd.errors import InputError  # noqa: E402
 from edgekd.pipeline import check_recipe, run  # noqa: E402
@@ -64,3 +64,46 @@ def test_run_refuses_before_writing_anything(tmp_path) -> None:
     with pytest.raises(InputError, match="prune.target.params_ratio"):
         run(_recipe("prune.target={params_ratio: 0.001}"), str(RECIPE), out)
     assert not out.exists()
+
+
+def test_a_bad_round_to_is_refused_naming_the_key() -> None:
+    with pytest.raises(InputError, match=r"prune\.round_to: .*'auto' \(the target's simd_width\), a positive integer or null"):
+        _recipe("prune.round_to=fast")
+
+
+def test_round_to_that_makes_the_target_unreachable_is_refused() -> None:
+    # the heart student's layers are 8/16/40 wide: at multiples of 16 only the 40-wide one can shrink
+    with pytest.raises(InputError, match=r"prune\.target\.macs_ratio: .*rounded to multiples of 16.*prune\.round_to"):
+        check_recipe(_recipe("prune.round_to=auto"))
+
+
+def test_a_latency_target_on_an_estimated_target_is_refused() -> None:
+    with pytest.raises(InputError, match=r"prune\.target\.latency_p50_ms: target 'android-arm64' has runner "
+                                         r"'estimate': its latency is an estimate"):
+        check_recipe(_recipe("prune.target={latency_p50_ms: 0.1}", "export.targets=[android-arm64]"))
+
+
+def test_a_latency_target_and_a_mac_target_at_once_are_refused() -> None:
+    with pytest.raises(InputError, match=r"prune\.target: .*exactly one of .*latency_p50_ms"):
+        _recipe("prune.target={latency_p50_ms: 0.1, macs_ratio: 0.5}")
+
+
+def test_the_api_refuses_a_latency_target_without_a_target_profile() -> None:
+    import edgekd
+
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 8, 3), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.LazyLinear(2))
+    net(torch.zeros(1, 1, 6, 6))
+    with pytest.raises(InputError, match=r"prune\.target\.latency_p50_ms: a latency target is measured on a "
+                                         r"target's runner"):
+        edgekd.prune(net, {"latency_p50_ms": 0.1}, (1, 6, 6), importance="l2")
+    with pytest.raises(InputError, match=r"prune\.round_to: 'auto' rounds to the target's simd_width"):
+        edgekd.prune(net, {"macs_ratio": 0.5}, (1, 6, 6), importance="l2", round_to="auto")
+
+
+def test_the_cli_exits_2_on_a_latency_target_it_cannot_measure(tmp_path, capsys) -> None:
+    from edgekd.cli import main
+
+    code = main(["run", str(RECIPE), "--out", str(tmp_path / "run"), "--set", f"data.path={ROOT / 'data' / 'heart-sample'}",
+                 "--set", "prune.target={latency_p50_ms: 0.1}", "--set", "export.targets=[android-arm64]"])
+    assert code == 2 and "prune.target.latency_p50_ms" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

@@ -76,7 +76,15 @@ def check_compress(student: Any, *, task: Any, targets: Sequence[Any], objective
         from edgekd.pruning.check import check_prune
 
         check_objective(prune.recover, where="prune.recover")
-        plan = check_prune(prune, student, task.input_shape, calibrate=calibrate)
+        latency = prune.target.latency_p50_ms is not None
+        probe = None
+        if latency and calibrate:
+            from edgekd.api.pruning import latency_probe
+
+            probe = latency_probe(profiles[0])
+        # the primary target (export.targets[0]) is the one pruning is for: its simd_width and its runner
+        plan = check_prune(prune, student, task.input_shape, calibrate=calibrate, target=profiles[0], probe=probe,
+                           log=_stderr)
     return profiles, plan
 
 
@@ -174,7 +182,9 @@ def compress(
         task_obj = prepared.task
     profiles, plan = check_compress(student, task=task_obj, targets=targets, objective=objective, prune=prune_spec,
                                     export=export_spec,
-                                    calibrate=prune_spec is not None and prune_spec.target.int8_kb is not None)
+                                    calibrate=prune_spec is not None and (
+                                        prune_spec.target.int8_kb is not None
+                                        or prune_spec.target.latency_p50_ms is not None))
     out.mkdir(parents=True, exist_ok=True)
     if prepared is None:
         log(f"[1/5] data: {data}")
@@ -185,7 +195,7 @@ def compress(
     log(f"[3/5] student: {names['student']} ({objective.loss.name} from the teacher"
         + (f", method {objective.distill.method})" if objective.distill else ")"))
     trained, student_m, reference, pruning = train_student(student, teacher_m, d, objective, train_spec, prune_spec,
-                                                           seed, out, log)
+                                                           seed, out, log, target=profiles[0])
     roles = [("teacher", teacher_m, teacher_run)]
     if reference is not None:  # the unpruned student: exported and measured beside the pruned one, never gated
         roles.append(("student-unpruned", reference, trained))
@@ -202,11 +212,13 @@ def compress(
 
 def train_student(student: Any, teacher: Any, d: Prepared, objective: Objective, train: Any,
                   prune: Optional[PruneSpec], seed: int, out: Path, log: Log,
-                  stop: Optional[Callable[[int, float], bool]] = None) -> tuple[Distilled, Any, Any, Optional[dict]]:
+                  stop: Optional[Callable[[int, float], bool]] = None,
+                  target: Any = None) -> tuple[Distilled, Any, Any, Optional[dict]]:
     """The student steps of ``compress``: (prune →) distil (→ prune → recover), checkpoints under ``out``.
 
     ``edgekd sweep`` runs the same steps per trial, so a trial's recipe re-run by ``edgekd run`` makes the same
-    student. ``stop`` is the distillation's per-epoch stopping rule (a sweep's pruner).
+    student. ``stop`` is the distillation's per-epoch stopping rule (a sweep's pruner). ``target`` is the
+    primary target profile (``export.targets[0]``): ``prune.round_to: auto`` and latency targets use it.
 
     Returns:
         ``(distillation result, student, unpruned student or None, pruning summary or None)``.
@@ -220,7 +232,8 @@ def train_student(student: Any, teacher: Any, d: Prepared, objective: Objective,
                            prune.target.model_dump(exclude_none=True), d.task.input_shape,
                            **_prune_args(prune), train=train_ws, task=d.task, classes=d.classes,
                            positive=d.positive, order="prune-distill", seed=seed,
-                           workdir=out / "checkpoints" / "prune", log=lambda s: log(f"  [prune] {s}"))
+                           workdir=out / "checkpoints" / "prune", log=lambda s: log(f"  [prune] {s}"),
+                           target=target)
         student_in, reference, pruning = first.model, first.reference, first.summary
     trained = distill(
         student_in, teacher, train_ws, val_ws, task=d.task, classes=d.classes, positive=d.positive,
@@ -236,7 +249,8 @@ def train_student(student: Any, teacher: Any, d: Prepared, objective: Objective,
                           **_prune_args(prune), train=train_ws, val=val_ws, teacher=teacher,
                           recover=prune.recover.model_dump(), task=d.task, classes=d.classes,
                           positive=d.positive, seed=seed, workdir=out / "checkpoints" / "prune",
-                          log=lambda s: log(f"  [prune] {s}"), **train.model_dump(exclude={"epochs", "lr"}))
+                          log=lambda s: log(f"  [prune] {s}"), target=target,
+                          **train.model_dump(exclude={"epochs", "lr"}))
         reference, student_m, pruning = done.reference, done.model, done.summary
     elif prune is not None:
         log(f"[3b/5] prune: {prune.order}, target {prune.target.model_dump(exclude_none=True)}")
@@ -245,4 +259,5 @@ def train_student(student: Any, teacher: Any, d: Prepared, objective: Objective,
 
 def _prune_args(spec: PruneSpec) -> dict:
     return {"importance": spec.importance, "scope": spec.scope, "steps": spec.schedule.steps,
-            "ignore": spec.ignore, "min_channels": spec.min_channels, "gradient_batches": spec.gradient_batches}
+            "ignore": spec.ignore, "min_channels": spec.min_channels, "gradient_batches": spec.gradient_batches,
+            "round_to": spec.round_to}

@@ -47,6 +47,9 @@ def prune(
     seed: int = 0,
     workdir: Optional[Union[str, Path]] = None,
     log: Optional[Callable[[str], None]] = None,
+    target: Any = None,
+    round_to: Union[None, str, int] = None,
+    latency_cache: Optional[Union[str, Path]] = None,
     **settings: Any,
 ) -> Pruned:
     """Structured pruning of ``model`` to ``budget``: whole channels go, so the exported file really shrinks.
@@ -58,8 +61,12 @@ def prune(
 
     Args:
         model: the ``nn.Module`` (left untouched; the result holds a pruned copy).
-        budget: exactly one of ``{"params_ratio": r}``, ``{"macs": n}``, ``{"macs_ratio": r}`` or
-            ``{"int8_kb": kb}`` (predicted int8 TFLite size, anchored on one export).
+        budget: exactly one of ``{"params_ratio": r}``, ``{"macs": n}``, ``{"macs_ratio": r}``,
+            ``{"int8_kb": kb}`` (predicted int8 TFLite size, anchored on one export) or
+            ``{"latency_p50_ms": ms}`` (median latency of the deploy artifact on ``target``'s runner, predicted
+            from a per-layer table measured there once and cached, then measured on the pruned export:
+            ``Pruned.summary["latency"]``); a latency target needs a ``target`` whose runner measures
+            (``local`` or ``ssh``).
         example: a batch of one input ``(1, *input_shape)`` or the input shape; default: from ``train``.
         importance, scope, steps, ignore, min_channels, gradient_batches: see ``PruneSpec``.
         train, val: data (any form ``edgekd.distill`` takes): ``taylor`` reads ``train``; recovery needs both.
@@ -69,6 +76,11 @@ def prune(
         order: recorded in the summary: ``distill-prune-distill`` (a trained model) or ``prune-distill``
             (an initialised model, to be distilled after pruning).
         seed, workdir, log: randomness, checkpoints (``stepK.pt``), progress.
+        target: the target profile (name, path or ``TargetProfile``) pruning is for: its ``simd_width``
+            (``round_to="auto"``) and, for a latency target, its runner, format and precision.
+        round_to: kept channel counts are multiples of it: ``"auto"`` (the target's ``simd_width``), an int,
+            or None (no rounding).
+        latency_cache: folder of cached latency tables (default ``.cache/edgekd/latency-tables``).
         **settings: the recovery trainer's other settings (``batch_size``, ``patience``, ``threads``, ...,
             as for ``edgekd.distill``); ``recover``'s ``epochs`` and ``lr`` take precedence.
 
@@ -87,6 +99,9 @@ def prune(
         >>> out = edgekd.prune(net, {"macs_ratio": 0.5}, torch.zeros(1, 1, 12, 12), importance="l2")
         >>> out.after["macs"] <= 0.5 * out.before["macs"]
         True
+        >>> out = edgekd.prune(net, {"macs_ratio": 0.8}, torch.zeros(1, 1, 12, 12), importance="l2", round_to=8)
+        >>> out.model[0].out_channels, out.model[2].out_channels
+        (8, 16)
     """
     from edgekd.pruning.check import check_prune
     from edgekd.pruning.stage import prune_copy
@@ -96,7 +111,7 @@ def prune(
     spec: PruneSpec = validate(PruneSpec, {
         "target": budget if isinstance(budget, dict) else budget.model_dump(exclude_none=True),
         "importance": importance, "scope": scope, "ignore": list(ignore), "min_channels": min_channels,
-        "gradient_batches": gradient_batches,
+        "gradient_batches": gradient_batches, "round_to": round_to,
         "schedule": {"kind": "oneshot" if steps == 1 else "iterative", "steps": steps}, "order": order,
         **({"recover": recover_tree} if recover_tree is not None else {}),
     }, "prune")
@@ -117,7 +132,12 @@ def prune(
     if IMPORTANCES.get(importance).needs_gradients and train_ws is None:
         raise InputError(f"importance {importance!r} scores channels by gradients on training batches: pass train=, "
                          "or use l1, l2 or bn_scale")
-    plan = check_prune(spec, model, shape, calibrate=spec.target.int8_kb is not None)
+    from edgekd.api.inputs import target_of
+
+    profile = target_of(target)
+    latency = spec.target.latency_p50_ms is not None
+    plan = check_prune(spec, model, shape, calibrate=spec.target.int8_kb is not None or latency, target=profile,
+                       probe=latency_probe(profile) if latency else None, cache_dir=latency_cache, log=log)
     recovery = None
     if recover is not None and spec.recover.epochs > 0:
         if train_ws is None or val_ws is None:
@@ -136,6 +156,24 @@ def prune(
             tmp.cleanup()
     return Pruned(model=run.model, reference=run.reference, before=run.result.before.to_dict(),
                   after=run.result.after.to_dict(), steps=run.result.steps, summary=run.summary)
+
+
+def latency_probe(profile: Any, runs: int = 300, warmup: int = 30, max_seconds: float = 5.0):
+    """How the pruner measures an artifact on ``profile``: ``edgekd.runners.registry.run_bench`` with the
+    profile's runner (``local`` here, ``ssh`` on the device: the file is copied there and timed) and threads.
+
+    Example:
+        >>> probe = latency_probe(load_target("x86_64"))            # doctest: +SKIP
+        >>> probe.measure("model.tflite")["p50_ms"]                  # doctest: +SKIP
+        0.1682
+    """
+    from edgekd.pruning.check import LatencyProbe, check_latency_target
+    from edgekd.runners.probe import latency_probe as runner_probe
+
+    check_latency_target(profile)  # refuses runners that do not measure
+    probe = runner_probe(profile, runs=runs, warmup=warmup, max_seconds=max_seconds)
+    return LatencyProbe(measure=probe.bench,
+                        identity={"bench": {"runs": runs, "warmup": warmup, "max_seconds": max_seconds}})
 
 
 def _recovery(spec: PruneSpec, teacher: Any, task: Any, names: Optional[list[str]], train_ws: Any,

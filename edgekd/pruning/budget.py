@@ -1,4 +1,4 @@
-"""What "small enough" means: a budget on parameters, MACs or the int8 file's size, and the cost model.
+"""What "small enough" means: a budget on parameters, MACs, the int8 file's size or latency, and the cost model.
 
 A budget is met by a ``Cost`` (parameters, multiply-accumulates, predicted int8
 TFLite bytes). The int8 size is *predicted*, not exported at every trial:
@@ -14,6 +14,10 @@ signatures) does not depend on the channel counts; it is measured once by
 exporting the unpruned model (``calibrate_int8_size``), so the prediction is
 anchored on a real file. The pipeline then exports the pruned model and reports
 the measured size beside the prediction.
+
+A latency budget (``latency_p50_ms``) is met by the latency *predicted* from a
+table measured on the target's runner (``edgekd.pruning.latency_table``); the
+pruned model is then exported and measured (``edgekd.pruning.netadapt``).
 """
 
 from __future__ import annotations
@@ -35,11 +39,13 @@ ZERO_POINT_BYTES = 8  # int64, one shared array per distinct channel count
 
 @dataclass(frozen=True)
 class Cost:
-    """What a model costs: parameters, MACs per example, predicted int8 bytes (None without a size model)."""
+    """What a model costs: parameters, MACs per example, predicted int8 bytes (None without a size model) and
+    predicted p50 latency in ms (None without a latency table)."""
 
     params: int
     macs: int
     int8_bytes: int | None = None
+    latency_ms: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -89,12 +95,15 @@ def calibrate_int8_size(model: nn.Module, input_shape: tuple[int, ...]) -> Int8S
     return Int8SizeModel(fixed_bytes=size - variable_int8_bytes(model), reference_bytes=size)
 
 
-def measure_cost(model: nn.Module, input_shape: tuple[int, ...], size_model: Int8SizeModel | None = None) -> Cost:
-    """Parameters, MACs and (with a size model) the predicted int8 bytes of ``model``."""
+def measure_cost(model: nn.Module, input_shape: tuple[int, ...], size_model: Int8SizeModel | None = None,
+                 latency_model=None) -> Cost:
+    """Parameters, MACs, (with a size model) the predicted int8 bytes and (with a latency model, anything with
+    ``predict(model) -> ms`` such as ``edgekd.pruning.latency_table.LatencyTable``) the predicted latency."""
     return Cost(
         params=count_params(model),
         macs=count_macs(model, input_shape),
         int8_bytes=size_model.predict(model) if size_model is not None else None,
+        latency_ms=float(latency_model.predict(model)) if latency_model is not None else None,
     )
 
 
@@ -103,7 +112,7 @@ class Budget:
     """An upper bound on one cost measure.
 
     Args:
-        measure: ``params``, ``macs`` or ``int8_bytes``.
+        measure: ``params``, ``macs``, ``int8_bytes`` or ``latency_ms``.
         limit: the largest value that meets the budget.
         key: the recipe key it came from (for messages), e.g. ``prune.target.macs``.
         wanted: the value as the user wrote it, for messages.
@@ -120,7 +129,8 @@ class Budget:
     def value(self, cost: Cost) -> float:
         v = getattr(cost, self.measure)
         if v is None:
-            raise ValueError(f"{self.key}: the cost has no {self.measure} (int8 size needs a size model)")
+            raise ValueError(f"{self.key}: the cost has no {self.measure} (int8 size needs a size model, "
+                             "latency a latency table)")
         return float(v)
 
     def describe(self, cost: Cost) -> str:
@@ -133,6 +143,8 @@ class Budget:
             return f"{v / 1e6:.2f} M MACs"
         if self.measure == "int8_bytes":
             return f"{v / 1024:.1f} KB int8"
+        if self.measure == "latency_ms":
+            return f"{v:.4f} ms p50 (predicted)"
         return f"{int(v):,} parameters"
 
     def at_fraction(self, start: Cost, fraction: float) -> "Budget":
@@ -143,7 +155,8 @@ class Budget:
 
 
 def budget_from_target(target, reference: Cost, where: str = "prune.target") -> Budget:
-    """Turn the recipe's target (exactly one of params_ratio, macs, macs_ratio, int8_kb) into a ``Budget``.
+    """Turn the recipe's target (exactly one of params_ratio, macs, macs_ratio, int8_kb, latency_p50_ms) into a
+    ``Budget``.
 
     Args:
         target: the recipe's ``PruneTargetSpec`` (or any object with those attributes).
@@ -158,4 +171,7 @@ def budget_from_target(target, reference: Cost, where: str = "prune.target") -> 
                       f"macs_ratio {target.macs_ratio:g}")
     if target.macs is not None:
         return Budget("macs", float(target.macs), f"{where}.macs", f"macs {target.macs:g}")
+    if getattr(target, "latency_p50_ms", None) is not None:
+        return Budget("latency_ms", float(target.latency_p50_ms), f"{where}.latency_p50_ms",
+                      f"latency_p50_ms {target.latency_p50_ms:g}")
     return Budget("int8_bytes", target.int8_kb * 1024, f"{where}.int8_kb", f"int8_kb {target.int8_kb:g}")

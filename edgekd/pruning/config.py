@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from edgekd.distillation.config import DistillSpec, LossSpec
 
@@ -13,19 +13,26 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+TARGET_KINDS = ("params_ratio", "macs", "macs_ratio", "int8_kb", "latency_p50_ms")
+
+
 class PruneTargetSpec(_Strict):
-    """Exactly one global target: a parameter ratio, a MAC budget (absolute or ratio), or an int8 file size."""
+    """Exactly one global target: a parameter ratio, a MAC budget (absolute or ratio), an int8 file size,
+    or a latency measured on the target's runner (median of the timed invokes, ms)."""
 
     params_ratio: Optional[float] = Field(None, gt=0, lt=1)  # keep at most this share of the parameters
     macs: Optional[float] = Field(None, gt=0)  # multiply-accumulates per example, e.g. 5.5e+6
     macs_ratio: Optional[float] = Field(None, gt=0, lt=1)  # keep at most this share of the MACs
     int8_kb: Optional[float] = Field(None, gt=0)  # predicted int8 TFLite size (calibrated on one export)
+    # p50 of the deploy artifact on the primary target's runner, predicted from a per-layer latency table
+    # measured there (edgekd.pruning.latency_table), then measured on the pruned export
+    latency_p50_ms: Optional[float] = Field(None, gt=0)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> "PruneTargetSpec":
-        given = [k for k in ("params_ratio", "macs", "macs_ratio", "int8_kb") if getattr(self, k) is not None]
+        given = [k for k in TARGET_KINDS if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError(f"give exactly one of params_ratio, macs, macs_ratio, int8_kb (got {', '.join(given) or 'none'})")
+            raise ValueError(f"give exactly one of {', '.join(TARGET_KINDS)} (got {', '.join(given) or 'none'})")
         return self
 
 
@@ -52,6 +59,16 @@ class PruneSpec(_Strict):
     schedule: PruneScheduleSpec = PruneScheduleSpec()
     ignore: list[str] = []  # layer names never pruned; the classifier always is
     min_channels: int = Field(1, ge=1)
+    # kept channel counts are multiples of this: "auto" = the primary target's simd_width (export.targets[0];
+    # none when it has none), an int, or null (no rounding, the default)
+    round_to: Union[Literal["auto"], int, None] = None
     gradient_batches: int = Field(8, ge=1)  # training batches for gradient-based importance (taylor)
     recover: RecoverSpec = RecoverSpec()
     order: Literal["distill-prune-distill", "prune-distill"] = "distill-prune-distill"
+
+    @field_validator("round_to", mode="before")
+    @classmethod
+    def _round_to_value(cls, v: object) -> object:
+        if v is None or v == "auto" or (isinstance(v, int) and not isinstance(v, bool) and v >= 1):
+            return v
+        raise ValueError(f"expected 'auto' (the target's simd_width), a positive integer or null")

@@ -12,7 +12,11 @@ network consistent. This module adds the policy edgekd needs on top:
    together (scores normalised per group, torch-pruning's ``mean`` normaliser);
    a group never drops below ``min_channels``;
 3. the smallest prefix of that order that meets the budget, found by bisection
-   on copies of the model, then applied to the model in place.
+   on copies of the model, then applied to the model in place;
+4. with ``round_to`` (a target's ``simd_width``), every group keeps a multiple of
+   it: Torch-Pruning's ``MetaPruner(round_to=...)`` rule (kept channels rounded
+   down), applied to each prefix; a group no wider than ``round_to`` is left whole,
+   and none drops below one multiple.
 
 Example:
     >>> outcome = prune_to_budget(model, (1, 32, 188), IMPORTANCES.get("l2").build(), budget)
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -119,6 +124,56 @@ def removal_order(scores: dict[str, torch.Tensor], scope: Scope = "uniform", min
     return [(name, idx) for _, _, name, idx in keyed]
 
 
+def round_kept(width: int, kept: int, round_to: int | None, min_channels: int = 1) -> int:
+    """Channels a group of ``width`` keeps when ``kept`` are asked for and counts must be multiples of ``round_to``.
+
+    Torch-Pruning's rule (``MetaPruner._round_to``: the kept count rounded down to a
+    multiple), plus what keeps the group valid: an unpruned group stays as it is, a
+    group no wider than ``round_to`` is left whole, and no group keeps fewer than
+    the smallest multiple of ``round_to`` that is at least ``min_channels``.
+
+    Example:
+        >>> [round_kept(40, k, 16) for k in (40, 39, 32, 20, 3)]
+        [40, 32, 32, 16, 16]
+        >>> round_kept(8, 3, 16), round_kept(40, 21, None)
+        (8, 21)
+    """
+    if not round_to or round_to <= 1 or kept >= width:
+        return min(kept, width)
+    if width <= round_to:
+        return width
+    floor = round_to * max(1, math.ceil(min_channels / round_to))
+    return min(width, max(kept - kept % round_to, floor))
+
+
+def rounded_removal(order: list[tuple[str, int]], prefix: int, widths: dict[str, int], round_to: int | None,
+                    min_channels: int = 1) -> list[tuple[str, int]]:
+    """The first ``prefix`` removals of ``order``, per group adjusted so the kept counts are multiples of ``round_to``.
+
+    Each group loses its least important channels (its entries of ``order`` are ranked
+    least important first), as many as ``round_kept`` leaves over.
+
+    Example:
+        >>> order = [("a", i) for i in range(39)]
+        >>> len(rounded_removal(order, 10, {"a": 40}, 16))  # 30 kept -> 16
+        24
+    """
+    if not round_to or round_to <= 1:
+        return order[:prefix]
+    per_group: dict[str, list[tuple[str, int]]] = {}
+    for item in order:
+        per_group.setdefault(item[0], []).append(item)
+    asked: dict[str, int] = {}
+    for name, _ in order[:prefix]:
+        asked[name] = asked.get(name, 0) + 1
+    out = []
+    for name, items in per_group.items():
+        width = widths[name]
+        remove = width - round_kept(width, width - asked.get(name, 0), round_to, min_channels)
+        out += items[:remove]
+    return out
+
+
 def apply_removal(model: nn.Module, input_shape: tuple[int, ...], ignored: list[str], removal: list[tuple[str, int]]) -> None:
     """Remove the listed channels (indices into each group's current channels) from ``model`` in place."""
     graph, groups = _graph(model, input_shape, ignored)
@@ -155,13 +210,16 @@ class PruneOutcome:
 
 
 def floor_cost(model: nn.Module, input_shape: tuple[int, ...], ignored: list[str], min_channels: int = 1,
-               size_model: Int8SizeModel | None = None) -> Cost:
-    """The cost with every prunable group cut to ``min_channels``: the smallest a pruned model can be."""
+               size_model: Int8SizeModel | None = None, round_to: int | None = None, latency_model=None) -> Cost:
+    """The cost with every prunable group cut to ``min_channels`` (rounded as ``round_kept`` says): the smallest
+    a pruned model can be."""
     _, groups = _graph(model, input_shape, ignored)
     flat = {name: torch.zeros(len(group[0].idxs)) for name, group in groups.items()}
+    order = removal_order(flat, "uniform", min_channels)
+    widths = {name: len(v) for name, v in flat.items()}
     trial = copy.deepcopy(model)
-    apply_removal(trial, input_shape, ignored, removal_order(flat, "uniform", min_channels))
-    return measure_cost(trial, input_shape, size_model)
+    apply_removal(trial, input_shape, ignored, rounded_removal(order, len(order), widths, round_to, min_channels))
+    return measure_cost(trial, input_shape, size_model, latency_model)
 
 
 def prune_to_budget(
@@ -174,6 +232,7 @@ def prune_to_budget(
     scope: Scope = "uniform",
     min_channels: int = 1,
     size_model: Int8SizeModel | None = None,
+    round_to: int | None = None,
 ) -> PruneOutcome:
     """Remove the fewest channels (in importance order) that bring ``model`` within ``budget``; in place.
 
@@ -186,17 +245,23 @@ def prune_to_budget(
         scope: ``uniform`` or ``global`` ranking.
         min_channels: no group keeps fewer channels.
         size_model: needed for an ``int8_bytes`` budget.
+        round_to: kept channel counts are multiples of it (``round_kept``); None: any count.
 
     Raises:
         InputError: the budget cannot be met even at ``min_channels`` per group.
     """
     before = measure_cost(model, input_shape, size_model)
-    order = removal_order(score_channels(model, input_shape, scorer, ignored), scope, min_channels)
+    scores = score_channels(model, input_shape, scorer, ignored)
+    order = removal_order(scores, scope, min_channels)
+    widths = {name: len(v) for name, v in scores.items()}
     counts_before = channel_counts(model)
+
+    def removal(k: int) -> list[tuple[str, int]]:
+        return rounded_removal(order, k, widths, round_to, min_channels)
 
     def cost_after(k: int) -> Cost:
         trial = copy.deepcopy(model)
-        apply_removal(trial, input_shape, ignored, order[:k])
+        apply_removal(trial, input_shape, ignored, removal(k))
         return measure_cost(trial, input_shape, size_model)
 
     if budget.met(before):
@@ -204,8 +269,9 @@ def prune_to_budget(
     else:
         floor = cost_after(len(order))
         if not budget.met(floor):
+            left = f"{min_channels} channel(s)" + (f" (rounded to multiples of {round_to})" if round_to else "")
             raise InputError(
-                f"{budget.key}: {budget.wanted} cannot be met: with {min_channels} channel(s) left in every prunable "
+                f"{budget.key}: {budget.wanted} cannot be met: with {left} left in every prunable "
                 f"layer the model still has {budget.describe(floor)} (budget {budget.describe_value(budget.limit)}); "
                 "raise the target or un-ignore layers"
             )
@@ -217,13 +283,14 @@ def prune_to_budget(
             else:
                 lo = mid
         k = hi
-    apply_removal(model, input_shape, ignored, order[:k])
+    removed = removal(k)
+    apply_removal(model, input_shape, ignored, removed)
     after = measure_cost(model, input_shape, size_model)
     counts_after = channel_counts(model)
     return PruneOutcome(
         before=before,
         after=after,
         budget={"key": budget.key, "target": budget.wanted, "measure": budget.measure, "limit": budget.limit},
-        removed=k,
+        removed=len(removed),
         channels={n: [counts_before[n], counts_after.get(n, 0)] for n in counts_before},
     )

@@ -49,6 +49,11 @@ class PruneSettings:
         gradient_batches: batches of training windows for gradient-based importance (``taylor``).
         gradient_loss, gradient_teacher: the loss (and its teacher) whose gradients score the channels;
             None: the recovery's loss and teacher (cross-entropy without recovery).
+        round_to: kept channel counts are multiples of it (a target's ``simd_width``); None: any count.
+        latency_table: for a ``latency_ms`` budget, the table measured on the target
+            (``edgekd.pruning.latency_table``); the greedy policy of ``edgekd.pruning.netadapt`` prunes to it.
+        latency_verify: measures a candidate on the target (export + runner); the policy corrects its aim by
+            the measured error. None: trust the table's prediction.
     """
 
     budget: Budget
@@ -60,6 +65,9 @@ class PruneSettings:
     gradient_batches: int = 8
     gradient_loss: Optional[LossFn] = None
     gradient_teacher: Optional[nn.Module] = None
+    round_to: Optional[int] = None
+    latency_table: Optional[object] = None  # edgekd.pruning.latency_table.LatencyTable
+    latency_verify: Optional[Callable[[nn.Module], float]] = None  # export + measure a candidate (ms p50)
 
 
 @dataclass
@@ -139,12 +147,16 @@ def prune_and_recover(
         The per-step outcomes and the costs before and after.
     """
     criterion = IMPORTANCES.get(settings.importance)
-    start = measure_cost(model, input_shape, size_model)
+    table = settings.latency_table
+    if settings.budget.measure == "latency_ms" and table is None:
+        raise ValueError(f"{settings.budget.key}: a latency budget needs PruneSettings.latency_table")
+    start = measure_cost(model, input_shape, size_model, table)
     checkpoint_dir = Path(checkpoint_dir)
     fp_base = json.dumps(
         {"budget": settings.budget.__dict__, "importance": settings.importance, "ignored": settings.ignored,
          "steps": settings.steps, "scope": settings.scope, "min": settings.min_channels,
-         "gb": settings.gradient_batches, "recovery": None if recovery is None else
+         "gb": settings.gradient_batches, "round_to": settings.round_to,
+         "table": getattr(table, "key", None), "recovery": None if recovery is None else
          {"name": recovery.name, "cfg": recovery.cfg.__dict__}, "seed": seed, "extra": fingerprint_extra},
         sort_keys=True, default=str,
     )
@@ -178,10 +190,18 @@ def prune_and_recover(
             batch = recovery.cfg.batch_size if recovery is not None else 32
             accumulate_gradients(model, _gradient_batches(train, settings.gradient_batches, batch, seed + step),
                                  loss, teacher)
-        outcome: PruneOutcome = prune_to_budget(
-            model, input_shape, scorer, budget, ignored=settings.ignored, scope=settings.scope,
-            min_channels=settings.min_channels, size_model=size_model,
-        )
+        if budget.measure == "latency_ms":
+            from edgekd.pruning.netadapt import prune_to_latency
+
+            outcome: PruneOutcome = prune_to_latency(model, input_shape, scorer, budget, table,
+                                                     ignored=settings.ignored, min_channels=settings.min_channels,
+                                                     size_model=size_model, verify=settings.latency_verify,
+                                                     log=lambda s, k=step: log(f"step {k}/{settings.steps}: {s}"))
+        else:
+            outcome = prune_to_budget(
+                model, input_shape, scorer, budget, ignored=settings.ignored, scope=settings.scope,
+                min_channels=settings.min_channels, size_model=size_model, round_to=settings.round_to,
+            )
         model.zero_grad(set_to_none=True)
         log(f"step {step}/{settings.steps}: {budget.describe(outcome.before)} -> {budget.describe(outcome.after)} "
             f"({outcome.after.params:,} params, {outcome.after.macs / 1e6:.2f} M MACs; "
@@ -200,7 +220,8 @@ def prune_and_recover(
                                   "resumed_from": result.resumed_from, "seconds": round(result.seconds, 1)}
         save_pruned(model, saved, {"fingerprint": step_fp, "record": json.dumps(record)})
         steps.append(record)
-    return ScheduleResult(steps=steps, before=start, after=measure_cost(model, input_shape, size_model), train=result)
+    return ScheduleResult(steps=steps, before=start, after=measure_cost(model, input_shape, size_model, table),
+                          train=result)
 
 
 def _result_from(rec: dict | None) -> TrainResult | None:

@@ -51,6 +51,17 @@ def render_pruning(report: dict) -> list[str]:
     ]
     if a.get("int8_bytes") is not None:
         lines[-1] += f" Predicted int8 size {b['int8_bytes'] / 1024:.1f} KB → {a['int8_bytes'] / 1024:.1f} KB."
+    if p.get("round_to"):
+        lines[-1] += f" Kept channel counts are multiples of {p['round_to']} ({p.get('round_to_from') or 'prune.round_to'})."
+    lat = p.get("latency")
+    if lat:
+        lines.append("")
+        lines.append(
+            f"Latency target on `{lat['target']}`: {lat['target_ms']:.4f} ms p50 ({lat['format']} {lat['precision']}, "
+            f"{lat['runner']} runner); unpruned {lat['unpruned_measured_ms']:.4f} ms, predicted by the latency table "
+            f"{lat['predicted_ms']:.4f} ms, measured on the pruned export {lat['measured_p50_ms']:.4f} ms "
+            f"({'met' if lat['met'] else 'missed by ' + format(lat['off_target_pct'], '.1f') + ' %'}; prediction "
+            f"{lat['prediction_error_pct']:+.1f} %).")
     if not p.get("reference_trained", True):
         lines.append("The unpruned reference was never trained (order prune-distill): compare its size and latency only.")
     lines += ["", "| target | artifact (before → after) | size KB before | after | p50 ms before | after | MAcc before | after |",

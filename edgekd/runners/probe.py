@@ -26,23 +26,29 @@ MEASURING = ("local", "ssh")
 
 @dataclass(frozen=True)
 class RunnerProbe:
-    """``measure(path)``: the p50 in ms of ``path`` on ``profile``'s runner with ``opts``."""
+    """A file timed on ``profile``'s runner with ``opts`` (the ONNX form choice and the pruner's latency table)."""
 
     profile: TargetProfile
     opts: BenchOptions
     where: str
 
-    def measure(self, path: Path) -> float:
+    def bench(self, path: Path) -> dict:
+        """The runner's ``bench --json`` dict of ``path`` (``p50_ms``, ``p90_ms``, ``runtime_version``, ...)."""
         from edgekd.runners.registry import RUNNERS
 
-        return float(RUNNERS.get(self.profile.runner.kind)(Path(path), self.profile, self.opts)["p50_ms"])
+        return RUNNERS.get(self.profile.runner.kind)(Path(path), self.profile, self.opts)
+
+    def measure(self, path: Path) -> float:
+        """The p50 in ms of ``path`` on the runner."""
+        return float(self.bench(path)["p50_ms"])
 
 
-def latency_probe(profile: Optional[TargetProfile], runs: int = 100, warmup: int = 20) -> Optional[RunnerProbe]:
+def latency_probe(profile: Optional[TargetProfile], runs: int = 100, warmup: int = 20,
+                  max_seconds: float = 10.0) -> Optional[RunnerProbe]:
     """The probe of ``profile``'s runner, or ``None`` when it does not measure (or there is no profile)."""
     if profile is None or profile.runner.kind not in MEASURING:
         return None
-    opts = BenchOptions(runs=runs, warmup=warmup, threads=profile.threads, max_seconds=10.0)
+    opts = BenchOptions(runs=runs, warmup=warmup, threads=profile.threads, max_seconds=max_seconds)
     runner = profile.runner
     if runner.kind == "ssh":
         where = f"ssh {runner.user}@{runner.host}:{runner.port} ({profile.name}, {profile.threads} thread(s))"

@@ -134,7 +134,8 @@ def run_trial(worker: Worker, params: dict[str, Any], workdir: Path,
 
     log = worker.log
     trained, model, _, pruning = train_student(student, teacher, data, objective, train_spec, recipe.prune,
-                                               recipe.seed, workdir, log, stop=rule)
+                                               recipe.seed, workdir, log, stop=rule,
+                                               target=worker.target)
     if fired:
         raise Stopped(f"stopped at epoch {fired[0]}")
     roles = [("student", model, trained)]
