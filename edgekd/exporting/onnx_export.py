@@ -3,7 +3,9 @@
 Why these choices: ``external_data=False`` keeps the weights inside the
 ``.onnx`` (the dynamo exporter otherwise writes ``X.onnx.data`` beside it,
 which a device copy easily loses); the dynamic batch axis lets ONNX Runtime
-evaluate whole batches.
+evaluate whole batches. The exporter's per-node debug metadata (module namespaces,
+FX node text, stack traces) is dropped: it was 15 KB of the heart student's 74 KB
+int8 file and puts no byte of it to use on a device.
 """
 
 from __future__ import annotations
@@ -69,9 +71,35 @@ def export_onnx(
                 dynamic_shapes=({0: torch.export.Dim("batch")},) if dynamic_batch else None,
                 verbose=False,
             )
+            strip_debug_metadata(tmp)
             onnx.checker.check_model(str(tmp), full_check=True)
         except Exception as exc:
             raise backend_error("ONNX export", type(model).__name__, exc) from exc
         finally:
             tmp.with_name(tmp.name + ".data").unlink(missing_ok=True)
     return path
+
+
+def strip_debug_metadata(path: str | os.PathLike[str]) -> int:
+    """Drop every node's ``metadata_props`` (the exporter's debug text) from the ONNX file at ``path``, in place.
+
+    Returns:
+        The bytes saved.
+    """
+    import onnx
+
+    path = Path(path)
+    before = path.stat().st_size
+    model = onnx.load(str(path))
+    for node in _all_nodes(model.graph):
+        del node.metadata_props[:]
+    onnx.save(model, str(path))
+    return before - path.stat().st_size
+
+
+def _all_nodes(graph):
+    for node in graph.node:
+        yield node
+        for attr in node.attribute:
+            for sub in ([attr.g] if attr.HasField("g") else []) + list(attr.graphs):
+                yield from _all_nodes(sub)
