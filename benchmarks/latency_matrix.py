@@ -276,11 +276,8 @@ def accuracy() -> dict:
     out = {}
     sources = {"heart student, 2-D 8/16/40 (before)": sorted((ROOT / "runs" / "heart-deploy").glob("s[0-9]/report.json")),
                "heart student, temporal 64/64/64 (shipped)": sorted((ROOT / "runs" / "heart-tcn").glob("s[0-9]/report.json"))}
-    stored = ROOT / "benchmarks" / "results" / "heart_deploy.json"
     for label, reports in sources.items():
-        reps = [json.loads(p.read_text()) for p in reports]
-        if not reps and "before" in label and stored.is_file():
-            reps = list(json.loads(stored.read_text())["reports"].values())
+        reps = [json.loads(p.read_text()) for p in reports]  # the run folders of heart_deploy.py (each student)
         per = {}
         for fmt, prec in (("tflite", "int8"), ("onnx", "int8"), ("tflite", "fp32")):
             vals = [a["metrics"]["macc"] for r in reps for a in r["artifacts"]
