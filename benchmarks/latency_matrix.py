@@ -153,8 +153,10 @@ def formats() -> list[str]:
 SUFFIX = {"tflite": ".tflite", "onnx": ".onnx", "pte": ".pte"}
 
 
-def export_all(items: list[Entry], out: Path, log: Callable[[str], None]) -> list[dict]:
-    """Every entry × format × precision exported once (kept in ``out``; reused when present)."""
+def export_all(items: list[Entry], out: Path, log: Callable[[str], None],
+               fmts: Optional[list[str]] = None) -> list[dict]:
+    """Every entry × format (default: every format a backend exports) × precision, exported once (kept in
+    ``out``; reused when present)."""
     import torch
 
     import edgekd
@@ -166,7 +168,7 @@ def export_all(items: list[Entry], out: Path, log: Callable[[str], None]) -> lis
         model = e.build()
         macs = count_macs(model, e.shape)
         cal = np.random.default_rng(0).standard_normal((16, *e.shape)).astype(np.float32)
-        for fmt in formats():
+        for fmt in fmts or formats():
             for precision in ("fp32", "int8"):
                 path = out / f"{e.key}-{fmt}-{precision}{SUFFIX[fmt]}"
                 sidecar = path.with_suffix(".edgekd.json")
