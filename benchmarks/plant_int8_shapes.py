@@ -9,7 +9,10 @@ target x86_64) and timed interleaved with ``latency_matrix``'s harness, 1 thread
 - plain 3x3 convolutions, stride 2, widths multiples of 16 (no depthwise);
 - a space-to-depth stem (pixel_unshuffle by 4: 48 channels at 32x32), then plain convolutions.
 
-No accuracy is claimed: this is the speed side of choosing a plant student shaped for int8.
+With ``--render``, the accuracy side is added from deploy runs when they exist: the plain 16/32/48/64/96 student
+trained like the shipped one (``plant_deploy.py --out runs/plant-plain --set student.model=image_plain_student
+--set prune=null``, the shipped student's training settings, not tuned for it) against the shipped student's runs
+(``runs/plant-deploy``), each exported file on the 109 test photos.
 
 Writes ``benchmarks/results/plant_int8_shapes.{json,md}``.
 
@@ -91,7 +94,41 @@ def render(result: dict) -> str:
         lines.append(f"| {r['label']} | {r['runtime']} | {r['macs'] / 1e6:.1f} M | {r['int8']['size_bytes'] / 1024:.1f} | "
                      f"{r['fp32']['p50_ms']:.3f} | {r['int8']['p50_ms']:.3f} | **{r['speedup']:.2f}x** "
                      f"[{r['speedup_ci'][0]:.2f}, {r['speedup_ci'][1]:.2f}] | {r['int8']['gmacs']:.0f} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + render_accuracy(result.get("accuracy") or {})) + "\n"
+
+
+def accuracy() -> dict:
+    """Balanced accuracy and top-1 of each run's exported student files per seed (test photos), where run."""
+    import json
+    import statistics
+
+    out = {}
+    for label, run in (("shipped: depthwise-separable, pruned", "plant-deploy"),
+                       ("plain 3x3 16/32/48/64/96, not pruned", "plant-plain")):
+        reps = [json.loads(p.read_text()) for p in sorted((ROOT / "runs" / run).glob("s[0-9]/report.json"))]
+        for fmt, prec in (("tflite", "int8"), ("onnx", "int8"), ("tflite", "fp32")):
+            rows = [a for r in reps for a in r["artifacts"]
+                    if (a["role"], a["format"], a["precision"], a["target"]) == ("student", fmt, prec, "x86_64")]
+            if len(rows) >= 2:
+                bal = [a["metrics"]["balanced_accuracy"] for a in rows]
+                top1 = [a["metrics"]["accuracy"] for a in rows]
+                out.setdefault(label, {})[f"{fmt}-{prec}"] = {
+                    "balanced_accuracy": bal, "top1": top1, "n": rows[0]["metrics"]["n"],
+                    "mean_bal": statistics.mean(bal), "sd_bal": statistics.stdev(bal),
+                    "size_kb": rows[0]["size_bytes"] / 1024}
+    return out
+
+
+def render_accuracy(acc: dict) -> list[str]:
+    if not acc:
+        return []
+    lines = ["", "## Trained (3 seeds, exported files on the 109 test photos)", "",
+             "| student | file | KB | balanced accuracy per seed | mean ± sd | top-1 per seed |", "|---|---|---:|---|---:|---|"]
+    for label, per in acc.items():
+        for k, v in per.items():
+            lines.append(f"| {label} | {k} | {v['size_kb']:.1f} | {', '.join(f'{x:.3f}' for x in v['balanced_accuracy'])} | "
+                         f"{v['mean_bal']:.3f} ± {v['sd_bal']:.3f} | {', '.join(f'{x:.3f}' for x in v['top1'])} |")
+    return lines
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -99,7 +136,16 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--rounds", type=int, default=100)
     ap.add_argument("--out", default=str(ROOT / "runs" / "plant-int8-shapes"))
     ap.add_argument("--results", default=str(ROOT / "benchmarks" / "results"))
+    ap.add_argument("--render", action="store_true", help="re-render the md from the JSON, adding the trained runs")
     args = ap.parse_args(argv)
+    if args.render:
+        import json
+
+        stored = json.loads((Path(args.results) / "plant_int8_shapes.json").read_text())
+        stored["accuracy"] = accuracy()
+        write_json(Path(args.results) / "plant_int8_shapes.json", stored)
+        write_text(Path(args.results) / "plant_int8_shapes.md", render(stored))
+        return 0
 
     def log(s: str) -> None:
         print(s, file=sys.stderr, flush=True)

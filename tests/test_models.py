@@ -64,3 +64,10 @@ def test_recipe_student_fits_the_wearable_slot_with_simd_wide_layers():
     m = build_model("heart_tcn", num_classes=2, input_shape=SHAPE, widths=(64, 64, 64), pools=(1, 1, 2), kernel=5)
     convs = [layer for layer in m.modules() if isinstance(layer, torch.nn.Conv2d)]
     assert all(c.out_channels % 16 == 0 for c in convs) and count_params(m) < 56_000
+
+
+def test_plain_image_student_has_no_depthwise_convolution():
+    m = build_model("image_plain_student", num_classes=7, input_shape=(3, 64, 64)).eval()
+    convs = [c for c in m.modules() if isinstance(c, torch.nn.Conv2d)]
+    assert all(c.groups == 1 and c.out_channels % 16 == 0 for c in convs)
+    assert m(torch.randn(2, 3, 64, 64)).shape == (2, 7)

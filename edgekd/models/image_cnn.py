@@ -137,3 +137,44 @@ def image_student(
     dropout: float = 0.1,
 ) -> nn.Module:
     return ImageStudent(num_classes, input_shape, stem=stem, blocks=tuple(tuple(b) for b in blocks), dropout=dropout)
+
+
+class ImagePlainStudent(nn.Module):
+    """Plain 3x3 convolutions (no depthwise), widths multiples of 16: a leaf student shaped for int8 GEMM kernels.
+
+    Depthwise convolutions gain little from int8 on x86 (the depthwise-separable student's int8 TFLite file is
+    1.5x faster than fp32; plain 3x3 convolutions of similar int8 latency are 3.2x faster:
+    ``benchmarks/results/plant_int8_shapes.md``).
+
+    Args:
+        num_classes: output classes.
+        input_shape: (3, S, S).
+        blocks: (channels, stride) of each 3x3 convolution, the first one reading the image.
+        dropout: before the classifier.
+    """
+
+    def __init__(self, num_classes: int, input_shape: tuple[int, ...],
+                 blocks: tuple[tuple[int, int], ...] = ((16, 2), (32, 2), (48, 2), (64, 2), (96, 2)),
+                 dropout: float = 0.1) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        c = input_shape[0]
+        for c_out, stride in blocks:
+            layers.append(conv_bn_act(c, int(c_out), 3, int(stride)))
+            c = int(c_out)
+        self.features = nn.Sequential(*layers)
+        self.head = pooled_head(self.features, input_shape, c, num_classes, dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+@MODELS.register("image_plain_student")
+def image_plain_student(
+    *,
+    num_classes: int,
+    input_shape: tuple[int, ...],
+    blocks: tuple[tuple[int, int], ...] = ((16, 2), (32, 2), (48, 2), (64, 2), (96, 2)),
+    dropout: float = 0.1,
+) -> nn.Module:
+    return ImagePlainStudent(num_classes, input_shape, blocks=tuple(tuple(b) for b in blocks), dropout=dropout)
