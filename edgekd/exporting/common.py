@@ -91,3 +91,20 @@ def eval_mode(model: Any) -> Iterator[Any]:
         yield model
     finally:
         model.train(was_training)
+
+
+def with_minmax_activations(config: Any) -> Any:
+    """The same PT2E quantization config with min/max activation observers instead of histograms
+    (the ``minmax`` calibration method of the litert-torch and ExecuTorch backends)."""
+    import dataclasses
+
+    from torchao.quantization.pt2e.observer import MinMaxObserver
+
+    def swap(spec: Any) -> Any:
+        if spec is None:
+            return None
+        return dataclasses.replace(spec, observer_or_fake_quant_ctr=MinMaxObserver.with_args(eps=2**-12))
+
+    return dataclasses.replace(
+        config, input_activation=swap(config.input_activation), output_activation=swap(config.output_activation)
+    )

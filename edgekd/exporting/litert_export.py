@@ -22,7 +22,7 @@ import numpy as np
 
 from edgekd.atomic import atomic_path
 from edgekd.errors import InputError
-from edgekd.exporting.common import backend_error, check_calibration, eval_mode
+from edgekd.exporting.common import backend_error, check_calibration, eval_mode, with_minmax_activations
 
 if TYPE_CHECKING:
     import torch
@@ -108,7 +108,7 @@ def _convert_int8(net: torch.nn.Module, example: torch.Tensor, data: torch.Tenso
 
     config = get_symmetric_quantization_config(is_per_channel=True, is_dynamic=False)
     if method == "minmax":
-        config = _with_minmax_activations(config)
+        config = with_minmax_activations(config)
     quantizer = PT2EQuantizer().set_global(config)
     graph = prepare_pt2e(torch.export.export(net, (example,)).module(), quantizer)
     with torch.no_grad():
@@ -119,22 +119,6 @@ def _convert_int8(net: torch.nn.Module, example: torch.Tensor, data: torch.Tenso
     # litert-torch checks (it would warn "converted in training mode").
     graph.training = False
     return litert_torch.convert(graph, (example,), quant_config=QuantConfig(pt2e_quantizer=quantizer))
-
-
-def _with_minmax_activations(config: Any) -> Any:
-    """The same quantization config with min/max activation observers instead of histograms."""
-    import dataclasses
-
-    from torchao.quantization.pt2e.observer import MinMaxObserver
-
-    def swap(spec: Any) -> Any:
-        if spec is None:
-            return None
-        return dataclasses.replace(spec, observer_or_fake_quant_ctr=MinMaxObserver.with_args(eps=2**-12))
-
-    return dataclasses.replace(
-        config, input_activation=swap(config.input_activation), output_activation=swap(config.output_activation)
-    )
 
 
 def export_tflite_qat(qat: Any, path: str | os.PathLike[str]) -> Path:

@@ -27,7 +27,7 @@ import numpy as np
 
 from edgekd.atomic import atomic_path
 from edgekd.errors import InputError
-from edgekd.exporting.common import backend_error, check_calibration, eval_mode
+from edgekd.exporting.common import backend_error, check_calibration, eval_mode, with_minmax_activations
 
 if TYPE_CHECKING:
     import torch
@@ -124,25 +124,9 @@ def _quantize(model: Any, example: Any, data: np.ndarray, method: str) -> Any:
 
     config = get_symmetric_quantization_config(is_per_channel=True)
     if method == "minmax":
-        config = _with_minmax_activations(config)
+        config = with_minmax_activations(config)
     quantizer = XNNPACKQuantizer().set_global(config)
     graph = prepare_pt2e(torch.export.export(model, (example,)).module(), quantizer)
     for sample in torch.from_numpy(np.ascontiguousarray(data, dtype=np.float32)):
         graph(sample.unsqueeze(0))
     return convert_pt2e(graph)
-
-
-def _with_minmax_activations(config: Any) -> Any:
-    """The same quantization config with min/max activation observers instead of histograms."""
-    import dataclasses
-
-    from torchao.quantization.pt2e.observer import MinMaxObserver
-
-    def swap(spec: Any) -> Any:
-        if spec is None:
-            return None
-        return dataclasses.replace(spec, observer_or_fake_quant_ctr=MinMaxObserver.with_args(eps=2**-12))
-
-    return dataclasses.replace(
-        config, input_activation=swap(config.input_activation), output_activation=swap(config.output_activation)
-    )
