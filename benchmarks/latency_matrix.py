@@ -265,7 +265,10 @@ def checks(summary: dict) -> list[dict]:
                         "ci": r["speedup_ci"], "target": f">= {TARGET_SPEEDUP}", "met": r["speedup"] >= TARGET_SPEEDUP})
     for fmt in ("tflite", "onnx"):
         s, t = rows.get(("heart-student-tcn", fmt)), rows.get(("heart-teacher", fmt))
-        if s and t:
+        if not (s and t):  # fail closed: a figure that was not measured does not pass
+            out.append({"check": f"heart student int8 GMAC/s vs the teacher's int8 on {fmt}", "value": None,
+                        "target": f">= {TARGET_GMACS_SHARE:.0%}", "met": False})
+        else:
             share = s["int8"]["gmacs"] / t["int8"]["gmacs"]
             out.append({"check": f"heart student int8 GMAC/s vs the teacher's int8 on {s['runtime']}", "value": share,
                         "target": f">= {TARGET_GMACS_SHARE:.0%}", "met": share >= TARGET_GMACS_SHARE})
@@ -331,7 +334,8 @@ def render(result: dict) -> str:
                                                   if r["kind"] != "micro"})) + ".", "",
               "## The issue's targets", ""]
     for c in result["checks"]:
-        v = f"{c['value']:.2f}x" if "speed-up" in c["check"] else f"{100 * c['value']:.0f} %"
+        v = ("not measured" if c["value"] is None else f"{c['value']:.2f}x" if "speed-up" in c["check"]
+             else f"{100 * c['value']:.0f} %")
         ci = f" [{c['ci'][0]:.2f}, {c['ci'][1]:.2f}]" if c.get("ci") else ""
         lines.append(f"- {c['check']}: {v}{ci} (target {c['target']}): **{'met' if c['met'] else 'NOT met'}**")
     acc = result["accuracy"]
