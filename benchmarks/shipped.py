@@ -69,6 +69,7 @@ def ship_teacher(recipe: Any, teacher: Any, data: Any, result: Any, dest: Path, 
                    "val_score_smoothed": result.best_score,
                    "val": {k: val[k] for k in ("n", "accuracy", "balanced_accuracy", "macc", "ci95") if k in val},
                    "val_per_group": _val_per_group(result)},
+        pretrained=getattr(teacher, "pretrained_source", None),
         versions=versions(), seen={"train": data.train.recordings, "val": data.val.recordings})
     return dest
 

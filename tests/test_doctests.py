@@ -25,12 +25,15 @@ MODULES = [
     "edgekd.api.compressing",
     "edgekd.sweep.stopping",
     "edgekd.sweep.objectives",
+    "edgekd.models.pretrained",
+    "edgekd.models.efficientnet_lite",
 ]
 
 
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples_run(name):
-    if (name.startswith("edgekd.api.") and name != "edgekd.api.gating") or name.startswith("edgekd.pruning."):
+    if (name.startswith("edgekd.api.") and name != "edgekd.api.gating") or name.startswith("edgekd.pruning.") \
+            or name.startswith("edgekd.models."):
         pytest.importorskip("torch")
     module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, verbose=False)

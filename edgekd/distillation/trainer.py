@@ -48,6 +48,8 @@ class TrainConfig:
     balance: str = "none"
     epoch_windows: int | None = None
     select: str = "score"
+    backbone_lr: float = 1.0
+    freeze_epochs: int = 0
 
 
 @dataclass
@@ -76,7 +78,8 @@ def _fingerprint(model: nn.Module, cfg: TrainConfig, train: WindowSet, seed: int
     adding one does not throw away a finished teacher.
     """
     settings = asdict(cfg)
-    for key, default in (("balance", "none"), ("epoch_windows", None), ("select", "score")):
+    for key, default in (("balance", "none"), ("epoch_windows", None), ("select", "score"), ("backbone_lr", 1.0),
+                         ("freeze_epochs", 0)):
         if settings[key] == default:  # the defaults keep the fingerprints of runs made before these settings
             settings.pop(key)
     if not distil:
@@ -156,20 +159,57 @@ def train_model(
         )
     )
     # adapters (feature KD) train with the student; they are not part of it and are never exported
-    params = list(model.parameters()) + list(method.extra_modules().parameters())
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    fine_tune = cfg.backbone_lr != 1.0 or cfg.freeze_epochs > 0
+    backbone, fresh = pretrained_split(model) if fine_tune else ([], list(model.parameters()))
+    fresh = fresh + list(method.extra_modules().parameters())
+    groups = [{"params": fresh, "lr": cfg.lr}]
+    max_lr = [cfg.lr]
+    if backbone and cfg.backbone_lr > 0:
+        groups.append({"params": backbone, "lr": cfg.lr * cfg.backbone_lr})
+        max_lr.append(cfg.lr * cfg.backbone_lr)
+    opt = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = max(1, -(-(cfg.epoch_windows or len(train.x)) // cfg.batch_size))
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=max_lr, total_steps=cfg.epochs * steps_per_epoch)
+    frozen = backbone if (cfg.freeze_epochs or cfg.backbone_lr == 0) else []
     try:
         return _loop(model, train, val, method, opt, sched, gen, fp, steps_per_epoch, labels=labels,
                      positive=positive, cfg=cfg, checkpoint_dir=checkpoint_dir, log=log, augment=augment,
-                     snapshot_every=snapshot_every, batch_cls=Batch, aggregation=aggregation, stop=stop)
+                     snapshot_every=snapshot_every, batch_cls=Batch, aggregation=aggregation, stop=stop,
+                     frozen=frozen)
     finally:
+        for p in frozen:
+            p.requires_grad_(True)
         method.unbind()
 
 
+def pretrained_split(model: nn.Module) -> tuple[list, list]:
+    """``(pretrained parameters, new parameters)`` of a model, for ``backbone_lr`` and ``freeze_epochs``.
+
+    A model built with ``pretrained:`` records which tensors were left at their initial values
+    (``model.pretrained_source["left_initialised"]``); any other model counts its last ``nn.Linear`` as the new
+    part. A model with neither has no backbone: everything is new.
+
+    Example:
+        >>> from torch import nn
+        >>> backbone, new = pretrained_split(nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.Linear(4, 2)))
+        >>> len(backbone), len(new)
+        (2, 2)
+    """
+    source = getattr(model, "pretrained_source", None)
+    named = dict(model.named_parameters())
+    if isinstance(source, dict) and "left_initialised" in source:
+        new = set(source["left_initialised"]) & set(named)
+    else:
+        linears = [name for name, m in model.named_modules() if isinstance(m, nn.Linear)]
+        if not linears:
+            return [], list(named.values())
+        prefix = linears[-1] + "." if linears[-1] else ""
+        new = {n for n in named if n.startswith(prefix)} if prefix else set(named)
+    return [p for n, p in named.items() if n not in new], [p for n, p in named.items() if n in new]
+
+
 def _loop(model, train, val, method, opt, sched, gen, fp, steps_per_epoch, *, labels, positive, cfg, checkpoint_dir,
-          log, augment, snapshot_every, batch_cls, aggregation, stop=None) -> TrainResult:
+          log, augment, snapshot_every, batch_cls, aggregation, stop=None, frozen=()) -> TrainResult:
     """The epochs of ``train_model`` (its arguments, with the optimiser, schedule and method built)."""
     state = {"epoch": 0, "best_score": -1.0, "best_epoch": 0, "bad_epochs": 0, "history": []}
     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -202,6 +242,8 @@ def _loop(model, train, val, method, opt, sched, gen, fp, steps_per_epoch, *, la
     while state["epoch"] < cfg.epochs and not stopped:
         epoch = state["epoch"] + 1
         model.train()
+        for p in frozen:  # frozen-then-unfrozen: the pretrained part waits for the new classifier
+            p.requires_grad_(epoch > cfg.freeze_epochs and cfg.backbone_lr > 0)
         if weights is None:
             perm = torch.randperm(len(x_all), generator=gen)
             if n_draw != len(x_all):  # a fixed epoch length: whole shuffles, cut
