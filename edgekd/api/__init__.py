@@ -8,6 +8,7 @@
 ``bench``         latency of an artifact with a target's runner
 ``gate``          measured artifacts against budgets
 ``compress``      all of it: distil → prune → export per target → measure → report
+``model``         a registered architecture by name, optionally pretrained (``pretrained="imagenet"``)
 ================  ==========================================================================
 
 Models are ``torch.nn.Module``s; data is a labelled folder, ``(x, y)`` numpy arrays, or a torch
@@ -28,6 +29,7 @@ _VERBS = {
     "gate": "edgekd.api.gating",
     "compress": "edgekd.api.compressing",
     "prepare": "edgekd.api.datasets",
+    "model": "edgekd.api.models",
 }
 
 __all__ = sorted(_VERBS)
