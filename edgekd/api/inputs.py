@@ -23,15 +23,18 @@ from edgekd.tasks import Task, build_task
 DEFAULT_CACHE = ".cache/edgekd/features"
 
 
-def resolve_task(task: Any, default: str = "tensor-classification") -> Task:
-    """A ``Task`` from a task object, a registered name, or None (``default``)."""
+def resolve_task(task: Any, default: str = "tensor-classification", frontend: Any = None, augment: Any = None) -> Task:
+    """A ``Task`` from a task object, a registered name, or None (``default``); a name takes ``frontend`` and
+    ``augment`` settings (the recipe's ``frontend:`` and ``data.augment:``)."""
     if isinstance(task, Task):
+        if frontend is not None or augment is not None:
+            raise InputError("frontend/augment: give them with a task name; this task object already has its own")
         return task
     if task is None:
         task = default
     if not isinstance(task, str):
         raise InputError(f"task: expected a task name or an edgekd.tasks.Task, got {type(task).__name__}")
-    return build_task(task)
+    return build_task(task, frontend=frontend, augment=augment)
 
 
 def is_folder(data: Any) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 
 class _Strict(BaseModel):
@@ -43,6 +43,13 @@ class TrainSpec(_Strict):
     # (frozen-then-unfrozen), so a randomly initialised classifier does not wreck the pretrained filters.
     backbone_lr: float = Field(1.0, ge=0, le=1)
     freeze_epochs: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _freeze_leaves_epochs(self) -> "TrainSpec":
+        if self.freeze_epochs and self.epochs and self.freeze_epochs >= self.epochs:
+            raise ValueError(f"freeze_epochs ({self.freeze_epochs}) must be less than epochs ({self.epochs}): "
+                             "otherwise the pretrained part never trains (backbone_lr: 0 says that on purpose)")
+        return self
 
     def trainer_config(self) -> Any:
         """The trainer's ``TrainConfig`` (every setting but ``augment``, which picks the augmentation)."""

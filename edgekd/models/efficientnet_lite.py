@@ -135,7 +135,8 @@ class EfficientNetLite(nn.Module):
             self._bn1 = _bn(int(head))
             c = int(head)
         self.act = nn.ReLU6()
-        h, w = int(input_shape[1]), int(input_shape[2])
+        self.input_hw = (int(input_shape[1]), int(input_shape[2]))
+        h, w = self.input_hw
         for stride in [2] + [b[3] for b in spec[: int(blocks)]]:
             h, w = _same_out(h, stride), _same_out(w, stride)
         self._pool = nn.AvgPool2d(kernel_size=(h, w))  # fixed-size global pool: see heart_cnn.global_avg_pool
@@ -146,6 +147,11 @@ class EfficientNetLite(nn.Module):
                 m.momentum = float(bn_momentum)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if tuple(int(v) for v in x.shape[-2:]) != self.input_hw:
+            # the fixed-size pool would silently average a corner of a larger map: refuse instead
+            raise InputError(f"efficientnet_lite0 was built for {self.input_hw[0]}x{self.input_hw[1]} inputs, got "
+                             f"{int(x.shape[-2])}x{int(x.shape[-1])}: build it with input_shape=task.input_shape "
+                             "(the front-end's size, e.g. frontend.size)")
         x = self.act(self._bn0(self._conv_stem(x)))
         for block in self._blocks:
             x = block(x)
