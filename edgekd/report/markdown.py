@@ -68,6 +68,12 @@ def render_markdown(report: dict) -> str:
             f"| {m['name']} | {m['role']} | {m['params']:,} | {m['macs'] / 1e6:.2f} M | {loss} | "
             f"{m['train']['best_epoch']} | {_fmt_metrics(m['metrics_torch'])} |"
         )
+    for m in report["models"]:
+        p = m.get("pretrained")
+        if isinstance(p, dict):
+            lines.append(f"\nThe {m['role']} started from pretrained weights `{p.get('key')}` "
+                         f"(`{p.get('distribution')}=={p.get('version')}`, licence {p.get('licence')}, file SHA-256 "
+                         f"`{str(p.get('sha256'))[:16]}…`).")
     targets = sorted({a["target"] for a in report["artifacts"]})
     for target in targets:
         rows = [a for a in report["artifacts"] if a["target"] == target]
