@@ -75,15 +75,26 @@ def test_a_one_channel_input_gets_the_rgb_stem_filters_summed():
 @pytest.mark.parametrize("size", [96, 97])
 def test_stride_two_pads_like_tensorflow_same(size):
     """Even sizes pad one pixel at the end only, odd sizes both sides: the output is ceil(size / 2)."""
-    from edgekd.models.efficientnet_lite import SameConv2d
+    from edgekd.models.efficientnet_lite import conv, same_pad
 
-    conv = SameConv2d(1, 1, 3, stride=2)
-    nn.init.ones_(conv.weight)
-    x = torch.ones(1, 1, size, size)
-    y = conv(x)
+    c = conv(1, 1, 3, stride=2)
+    nn.init.ones_(c.weight)
+    with torch.no_grad():
+        y = c(same_pad(size, size, 3, 2)(torch.ones(1, 1, size, size)))
     assert y.shape[-1] == -(-size // 2)
     # top-left output: even size -> no padding on the top/left (a full 3x3 window of ones)
-    assert float(y.detach()[0, 0, 0, 0]) == (9.0 if size % 2 == 0 else 4.0)
+    assert float(y[0, 0, 0, 0]) == (9.0 if size % 2 == 0 else 4.0)
+
+
+def test_torch_fx_folds_every_batchnorm_for_quantization_aware_training():
+    from edgekd.quantize.qat import fold_batchnorm
+
+    m = build_model("efficientnet_lite0", num_classes=3, input_shape=(3, 64, 64), blocks=4, head=0).eval()
+    folded = fold_batchnorm(m)
+    assert not any(isinstance(t, nn.BatchNorm2d) for t in folded.modules())
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(folded(x), m(x), atol=1e-4)
 
 
 def test_the_pool_is_one_fixed_size_avgpool_for_every_cut():

@@ -46,26 +46,27 @@ def _bn(c: int, momentum: float = BN_MOMENTUM) -> nn.BatchNorm2d:
     return nn.BatchNorm2d(c, eps=BN_EPS, momentum=momentum)
 
 
-class SameConv2d(nn.Conv2d):
-    """``nn.Conv2d`` with TensorFlow's "SAME" padding: for stride 2 on an even size, one more pixel at the end.
+def conv(c_in: int, c_out: int, k: int, stride: int = 1, groups: int = 1) -> nn.Conv2d:
+    """A bias-free convolution with TensorFlow's "SAME" padding for stride 1; stride 2 pads in a ``pad`` before it."""
+    return nn.Conv2d(c_in, c_out, k, stride=stride, padding=k // 2 if stride == 1 else 0, groups=groups, bias=False)
 
-    Stride 1 (odd kernel) is symmetric and uses the convolution's own padding; stride 2 pads explicitly
-    (a PAD op in the exported graph) from the input's static size.
-    """
 
-    def __init__(self, c_in: int, c_out: int, k: int, stride: int = 1, groups: int = 1) -> None:
-        super().__init__(c_in, c_out, k, stride=stride, padding=k // 2 if stride == 1 else 0, groups=groups, bias=False)
+def same_pad(h: int, w: int, k: int, s: int) -> nn.Module:
+    """The padding module before a stride-``s`` convolution on ``h`` x ``w`` inputs: for stride 2 on an even size,
+    TensorFlow pads one more pixel at the end (a PAD op in the exported graph); stride 1 needs none here.
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        s = self.stride[0]
-        if s != 1:
-            k = self.kernel_size[0]
-            pads = []
-            for size in (x.shape[-1], x.shape[-2]):  # F.pad wants (left, right, top, bottom)
-                total = max((math.ceil(int(size) / s) - 1) * s + k - int(size), 0)
-                pads += [total // 2, total - total // 2]
-            x = F.pad(x, pads)
-        return super().forward(x)
+    A plain ``nn.ZeroPad2d`` beside a plain ``nn.Conv2d`` (not a subclass that pads inside), so ``torch.fx`` sees
+    Conv → BatchNorm pairs it can fold (quantization-aware training folds them)."""
+    return nn.ZeroPad2d(same_pads(h, w, k, s)) if s != 1 else nn.Identity()
+
+
+def same_pads(h: int, w: int, k: int, s: int) -> tuple[int, int, int, int]:
+    """TensorFlow "SAME" padding as ``F.pad``'s (left, right, top, bottom)."""
+    out = []
+    for size in (w, h):
+        total = max((math.ceil(size / s) - 1) * s + k - size, 0)
+        out += [total // 2, total - total // 2]
+    return (out[0], out[1], out[2], out[3])
 
 
 def _same_out(size: int, stride: int) -> int:
@@ -80,18 +81,19 @@ class MBConv(nn.Module):
         hidden = c_in * expand
         self.expand = expand != 1
         if self.expand:
-            self._expand_conv = SameConv2d(c_in, hidden, 1)
+            self._expand_conv = conv(c_in, hidden, 1)
             self._bn0 = _bn(hidden)
-        self._depthwise_conv = SameConv2d(hidden, hidden, k, stride, groups=hidden)
+        self._pad: nn.Module = nn.Identity()  # set by the network, which knows the input size
+        self._depthwise_conv = conv(hidden, hidden, k, stride, groups=hidden)
         self._bn1 = _bn(hidden)
-        self._project_conv = SameConv2d(hidden, c_out, 1)
+        self._project_conv = conv(hidden, c_out, 1)
         self._bn2 = _bn(c_out)
         self.act = nn.ReLU6()
         self.residual = stride == 1 and c_in == c_out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.act(self._bn0(self._expand_conv(x))) if self.expand else x
-        y = self.act(self._bn1(self._depthwise_conv(y)))
+        y = self.act(self._bn1(self._depthwise_conv(self._pad(y))))
         y = self._bn2(self._project_conv(y))
         return x + y if self.residual else y
 
@@ -125,19 +127,23 @@ class EfficientNetLite(nn.Module):
             raise InputError(f"efficientnet_lite0: blocks must be 1-{len(spec)}, not {blocks}")
         if len(input_shape) != 3:
             raise InputError(f"efficientnet_lite0: needs (channels, height, width) inputs, not {tuple(input_shape)}")
-        self._conv_stem = SameConv2d(int(input_shape[0]), 32, 3, 2)
+        self._conv_stem = conv(int(input_shape[0]), 32, 3, 2)
         self._bn0 = _bn(32)
         self._blocks = nn.ModuleList(MBConv(*b) for b in spec[: int(blocks)])
         c = spec[int(blocks) - 1][1]
         self.has_head = int(head) > 0
         if self.has_head:
-            self._conv_head = SameConv2d(c, int(head), 1)
+            self._conv_head = conv(c, int(head), 1)
             self._bn1 = _bn(int(head))
             c = int(head)
         self.act = nn.ReLU6()
         self.input_hw = (int(input_shape[1]), int(input_shape[2]))
         h, w = self.input_hw
-        for stride in [2] + [b[3] for b in spec[: int(blocks)]]:
+        self._stem_pad = same_pad(h, w, 3, 2)
+        h, w = _same_out(h, 2), _same_out(w, 2)
+        for block in self._blocks:
+            k, stride = block._depthwise_conv.kernel_size[0], block._depthwise_conv.stride[0]
+            block._pad = same_pad(h, w, k, stride)
             h, w = _same_out(h, stride), _same_out(w, stride)
         self._pool = nn.AvgPool2d(kernel_size=(h, w))  # fixed-size global pool: see heart_cnn.global_avg_pool
         self._dropout = nn.Dropout(dropout)
@@ -145,19 +151,26 @@ class EfficientNetLite(nn.Module):
         for m in self.modules():
             if isinstance(m, nn.BatchNorm2d):
                 m.momentum = float(bn_momentum)
+        # a hook, not a line of forward: torch.fx traces forward alone (QAT's BatchNorm folding), eager runs and
+        # torch.export see the check
+        self.register_forward_pre_hook(_check_input_size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if tuple(int(v) for v in x.shape[-2:]) != self.input_hw:
-            # the fixed-size pool would silently average a corner of a larger map: refuse instead
-            raise InputError(f"efficientnet_lite0 was built for {self.input_hw[0]}x{self.input_hw[1]} inputs, got "
-                             f"{int(x.shape[-2])}x{int(x.shape[-1])}: build it with input_shape=task.input_shape "
-                             "(the front-end's size, e.g. frontend.size)")
-        x = self.act(self._bn0(self._conv_stem(x)))
+        x = self.act(self._bn0(self._conv_stem(self._stem_pad(x))))
         for block in self._blocks:
             x = block(x)
         if self.has_head:
             x = self.act(self._bn1(self._conv_head(x)))
         return self._fc(self._dropout(torch.flatten(self._pool(x), 1)))
+
+
+def _check_input_size(model: "EfficientNetLite", args: tuple) -> None:
+    """The fixed-size pool would silently average a corner of a larger map: refuse another input size."""
+    x = args[0]
+    if tuple(int(v) for v in x.shape[-2:]) != model.input_hw:
+        raise InputError(f"efficientnet_lite0 was built for {model.input_hw[0]}x{model.input_hw[1]} inputs, got "
+                         f"{int(x.shape[-2])}x{int(x.shape[-1])}: build it with input_shape=task.input_shape "
+                         "(the front-end's size, e.g. frontend.size)")
 
 
 def load_pretrained(model: EfficientNetLite, key: str) -> dict:
