@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(ROOT / "runs" / "heart-backbone"))
     ap.add_argument("--results", default=str(ROOT / "benchmarks" / "results"))
     ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    ap.add_argument("--set", action="append", default=[], help="recipe overrides (e.g. a short smoke run)")
     args = ap.parse_args(argv)
     shipped = json.loads((ROOT / "models" / "heart-teacher.json").read_text())
     from edgekd.models import build_model
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         "epochs_run": shipped["selection"]["epochs_run"], "source": "models/heart-teacher.json"}}
     for name in args.variants:
         recipe = load_recipe(RECIPE, [f"data.path={args.data}", SPLIT, f"name=heart-backbone-{name}",
-                                      f"data.cache_dir={ROOT / 'runs' / 'heart-cache'}", *TRAIN, *VARIANTS[name]])
+                                      f"data.cache_dir={ROOT / 'runs' / 'heart-cache'}", *TRAIN, *VARIANTS[name], *args.set])
         model, data, result = train_teacher(recipe, Path(args.out) / name)
         best = [h for h in result.history if h["epoch"] == result.best_epoch]
         rows[name] = {"params": sum(p.numel() for p in model.parameters()), "val_score": result.best_score,
