@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
-from torch import nn
 
-from edgekd.errors import InputError
-from edgekd.models import build_model
-from edgekd.models import pretrained as pretrained_mod
-from edgekd.models.pretrained import WEIGHTS, load_weights
+torch = pytest.importorskip("torch")  # the device environment (no torch) collects this file too
+from torch import nn  # noqa: E402
+
+from edgekd.errors import InputError  # noqa: E402
+from edgekd.models import build_model  # noqa: E402
+from edgekd.models import pretrained as pretrained_mod  # noqa: E402
+from edgekd.models.pretrained import WEIGHTS, load_weights  # noqa: E402
 
 
 def test_lite0_matches_the_reference_implementation_on_the_imagenet_weights():
