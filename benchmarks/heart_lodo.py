@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import platform
 import statistics
 import sys
 from pathlib import Path
@@ -174,10 +173,10 @@ def main(argv: list[str] | None = None) -> int:
     rows = [run_one(d, s, Path(args.data).resolve(), Path(args.out), args.set)
             for s in args.seeds for d in args.held_out]
     summary = summarise(rows)
-    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                if ln.startswith("model name")), platform.machine())
+    from edgekd.runtime.latency import host_info
+
     meta = {"command": "python benchmarks/heart_lodo.py" + "".join(f" --set '{s}'" for s in args.set),
-            "host": cpu}
+            "host": host_info()["cpu"]}
     results = Path(args.results)
     write_json(results / "heart_lodo.json", {**meta, "summary": summary, "rows": rows})
     text = render(meta, rows, summary)

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import sys
 from pathlib import Path
@@ -276,8 +275,10 @@ def main(argv: list[str] | None = None) -> int:
     from edgekd.models.provenance import read_provenance
 
     prov = read_provenance(teacher_path) or {}
-    meta = {"command": command, "host": f"{platform.processor() or platform.machine()} "
-                                        f"({_cpu_model()}), 1 thread",
+    from edgekd.runtime.latency import host_info
+
+    host = host_info()
+    meta = {"command": command, "host": f"{host['machine']} ({host['cpu']}), 1 thread",
             "teacher": {"path": str(teacher_path.relative_to(ROOT)), "chosen": chosen, "selection": selection,
                         "best_epoch": result.best_epoch,
                         "epochs_run": result.epochs_run, "val_score": result.best_score,
@@ -313,16 +314,6 @@ def main(argv: list[str] | None = None) -> int:
     write_text(results / "plant_pretrained.md", text)
     print(text)
     return 0
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
 
 
 if __name__ == "__main__":
