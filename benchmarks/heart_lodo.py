@@ -74,8 +74,12 @@ def group_of(row: dict) -> str:
     return sub if sub.startswith("training-") else f"training-{row['file'][0]}"
 
 
-def run_one(held_out: str, seed: int, source: Path, out: Path, extra: list[str]) -> dict:
-    """Teacher and student trained without ``held_out``, measured in domain and on ``held_out``."""
+def run_one(held_out: str, seed: int, source: Path, out: Path, extra: list[str], student_extra: list[str] = (),
+            tag: str = "") -> dict:
+    """Teacher and student trained without ``held_out``, measured in domain and on ``held_out``.
+
+    ``student_extra`` (with a ``tag`` naming it) changes the student only: the teacher of the untagged run is reused.
+    """
     from edgekd.runtime.evaluate import evaluate_folder
 
     train_dir = folder_view(source, out / "data" / f"without-{held_out}", lambda r: group_of(r) != held_out)
@@ -87,13 +91,14 @@ def run_one(held_out: str, seed: int, source: Path, out: Path, extra: list[str])
     teacher_path = run_dir / "teacher.pt"
     ship_teacher(recipe_t, teacher, data, result, teacher_path, "python benchmarks/heart_lodo.py")
     report = run_student(RECIPE, [*base, f"name=heart-lodo-{held_out}-s{seed}", f"teacher.checkpoint={teacher_path}",
-                                  *STUDENT, *extra, "teacher.train.epochs=0"],  # the teacher trained above, as it is
-                         run_dir / "student")
-    row = {"held_out": held_out, "seed": seed, "teacher_val": result.best_score,
+                                  *STUDENT, *extra, *student_extra,
+                                  "teacher.train.epochs=0"],  # the teacher trained above, as it is
+                         run_dir / (f"student-{tag}" if tag else "student"))
+    row = {"held_out": held_out, "seed": seed, "tag": tag, "teacher_val": result.best_score,
            "student_val": next(m["train"]["best_val_score"] for m in report["models"] if m["role"] == "student")}
     for role, prec in (("teacher", "fp32"), ("student", "int8")):
         a = artifact(report, role, "tflite", prec)
-        ood = evaluate_folder(run_dir / "student" / a["path"], ood_dir, threads=1)
+        ood = evaluate_folder(run_dir / (f"student-{tag}" if tag else "student") / a["path"], ood_dir, threads=1)
         row[role] = {"file": a["path"], "in_domain": _brief(a["metrics"]), "out_of_domain": _brief(ood)}
     return row
 
@@ -137,7 +142,9 @@ def render(meta: dict, rows: list[dict], summary: dict) -> str:
         "label, balanced (database, label) sampling, selected on the mean within-database validation MAcc); every "
         "figure is the exported file (teacher fp32 TFLite, student int8 TFLite) run on the in-domain test split of "
         "the two training databases and on every recording of D. Brackets: 95 % intervals (Jeffreys draws of the two "
-        "recalls). Teacher and student are re-trained for each seed.",
+        "recalls). Teacher and student are re-trained for each seed."
+        + (" Student overrides: " + ", ".join(f"`{o}`" for o in meta["student_overrides"])
+           + " (the teachers are those of the untagged run)." if meta.get("student_overrides") else ""),
         "",
         "## Mean ± sd over seeds (MAcc)",
         "",
@@ -169,18 +176,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--held-out", nargs="+", default=list(GROUPS), choices=list(GROUPS))
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--set", action="append", default=[], help="recipe overrides for teacher and students")
+    ap.add_argument("--student-set", action="append", default=[],
+                    help="overrides for the student only (needs --tag; the untagged run's teachers are reused)")
+    ap.add_argument("--tag", default="", help="names a student variant: results go to heart_lodo-<tag>.{json,md}")
     args = ap.parse_args(argv)
-    rows = [run_one(d, s, Path(args.data).resolve(), Path(args.out), args.set)
+    if bool(args.student_set) != bool(args.tag):
+        ap.error("--student-set and --tag go together")
+    rows = [run_one(d, s, Path(args.data).resolve(), Path(args.out), args.set, args.student_set, args.tag)
             for s in args.seeds for d in args.held_out]
     summary = summarise(rows)
     from edgekd.runtime.latency import host_info
 
-    meta = {"command": "python benchmarks/heart_lodo.py" + "".join(f" --set '{s}'" for s in args.set),
-            "host": host_info()["cpu"]}
-    results = Path(args.results)
-    write_json(results / "heart_lodo.json", {**meta, "summary": summary, "rows": rows})
+    meta = {"command": "python benchmarks/heart_lodo.py" + "".join(f" --set '{s}'" for s in args.set)
+            + "".join(f" --student-set '{s}'" for s in args.student_set) + (f" --tag {args.tag}" if args.tag else ""),
+            "host": host_info()["cpu"], "student_overrides": args.student_set}
+    results, stem = Path(args.results), "heart_lodo" + (f"-{args.tag}" if args.tag else "")
+    write_json(results / f"{stem}.json", {**meta, "summary": summary, "rows": rows})
     text = render(meta, rows, summary)
-    write_text(results / "heart_lodo.md", text)
+    write_text(results / f"{stem}.md", text)
     print(text)
     return 0
 

@@ -136,9 +136,16 @@ def artifact(report: dict, role: str, fmt: str, precision: str, target: str = "x
 
 
 def ship_artifacts(report: dict, run_dir: Path, dest: Path, roles: Sequence[str] = ("student",),
-                   precisions: Sequence[str] = ("int8",), target: str = "x86_64") -> list[str]:
-    """Copy the run's final files (TFLite and ONNX, with sidecars) to ``dest``; returns the names copied."""
+                   precisions: Sequence[str] = ("int8",), target: str = "x86_64", replace: bool = False) -> list[str]:
+    """Copy the run's final files (TFLite and ONNX, with sidecars) to ``dest``; returns the names copied.
+
+    ``replace`` first removes the files of ``roles`` shipped there before (another precision's names would linger).
+    """
     dest.mkdir(parents=True, exist_ok=True)
+    if replace:
+        for old in dest.iterdir():
+            if old.name.split("-")[0] in roles:
+                old.unlink()
     copied = []
     for a in report["artifacts"]:
         if a["role"] in roles and a["precision"] in precisions and a["target"] == target:
