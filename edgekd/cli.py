@@ -16,7 +16,8 @@ from edgekd.errors import EdgekdError
 
 
 def _quiet_backends() -> None:
-    """Keep the backends' import chatter and deprecation notices out of the user's terminal."""
+    """Keep the backends' import chatter and deprecation notices out of the user's terminal (``--verbose``
+    shows them). What native code writes to descriptor 2 is held back by ``edgekd.runtime.native_log``."""
     import logging
     import warnings
 
@@ -24,7 +25,10 @@ def _quiet_backends() -> None:
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
-    for name in ("torch.onnx", "torch.utils._pytree", "torch.onnx._internal.exporter._registration"):
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"(torch|torchao|tensorflow|tf_keras|onnx|"
+                            r"onnxscript|litert_torch|ai_edge_litert|nncf|executorch)(\.|$)")
+    for name in ("torch.onnx", "torch.utils._pytree", "torch.onnx._internal.exporter._registration", "torchao",
+                 "absl", "tensorflow", "onnxscript", "nncf"):
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
@@ -79,10 +83,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from edgekd.runtime.evaluate import evaluate_folder
+    from edgekd.runtime.sidecar import item_noun, read_sidecar
+
+    noun = item_noun(read_sidecar(args.artifact).get("task"))
 
     def progress(done: int, total: int) -> None:
         if sys.stderr.isatty():
-            print(f"\r{done}/{total} recordings", end="" if done < total else "\n", file=sys.stderr)
+            print(f"\r{done}/{total} {noun}", end="" if done < total else "\n", file=sys.stderr)
 
     result = evaluate_folder(args.artifact, args.data, threads=args.threads, resample=args.resample, progress=progress,
                              items=args.items)
@@ -97,7 +104,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             pair = ci.get(key)
             return f"{result[key]:.3f}" + (f" [{pair[0]:.3f}, {pair[1]:.3f}]" if pair and None not in pair else "")
 
-        print(f"{result['artifact']}: {result['n']} recordings, accuracy {with_ci('accuracy')}, "
+        print(f"{result['artifact']}: {result['n']} {noun}, accuracy {with_ci('accuracy')}, "
               f"balanced accuracy {with_ci('balanced_accuracy')}  (95 % intervals)")
         if "macc" in result:
             print(f"  sensitivity {with_ci('sensitivity')}  specificity {with_ci('specificity')}  "
@@ -306,6 +313,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"edgekd {__version__}")
     parser.add_argument("--debug", action="store_true", help="print the traceback of an unexpected error")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show the backends' own output (TensorFlow, LiteRT, torch, torchao logs and warnings)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("run", help="run a recipe end to end (train, distil, export, measure, report)")
@@ -445,7 +454,10 @@ def main(argv: list[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)
-    _quiet_backends()
+    if args.verbose or os.environ.get("EDGEKD_VERBOSE") == "1":
+        os.environ["EDGEKD_VERBOSE"] = "1"  # edgekd.runtime.native_log shows native output as it comes
+    else:
+        _quiet_backends()
     debug = args.debug or os.environ.get("EDGEKD_DEBUG") == "1"
     try:
         return int(args.func(args))

@@ -19,6 +19,7 @@ from edgekd.data.config import SplitSpec
 from edgekd.data.features import FeatureCache, WindowSet
 from edgekd.data.items import dataset_hash
 from edgekd.data.splits import SPLITS, split_from_file, split_items
+from edgekd.runtime.sidecar import item_noun
 from edgekd.errors import InputError
 from edgekd.tasks import Task
 from edgekd.yamlconf import validate
@@ -149,7 +150,7 @@ def prepare(
     if positive is not None and positive not in names:
         raise InputError(f"positive: {positive!r} is not one of the classes ({', '.join(names)})")
     for s, ws in windows.items():
-        log(f"  {s:5s}: {len(ws.recordings):4d} recordings, {len(ws.x):5d} windows")
+        log(f"  {s:5s}: {len(ws.recordings):4d} {item_noun(task_obj.name)}, {len(ws.x):5d} windows")
     items = [it for s in SPLITS for it in windows[s].recordings]
     return Prepared(windows=windows, classes=list(names), positive=positive, task=task_obj,
                     data_hash=dataset_hash(items), source=source, split_seed=split_seed)
@@ -158,4 +159,4 @@ def prepare(
 def _check_splits(idx: dict[str, list[int]], n: int) -> None:
     for s in SPLITS:
         if not idx[s]:
-            raise InputError(f"data.split: the {s} split is empty; {n} recordings are too few")
+            raise InputError(f"data.split: the {s} split is empty; {n} items are too few")

@@ -192,7 +192,10 @@ def write_artifact(
             shutil.copyfile(reuse.path, tmp)
         details = {k: v for k, v in reuse.details.items() if k != "qat"}
     else:
-        details = dict(backend.exporters[precision](model, example, path, calibration, context=context).details)
+        from edgekd.runtime.native_log import quiet_native
+
+        with quiet_native():  # the converters' absl logs and torchao's import chatter; shown if the export fails
+            details = dict(backend.exporters[precision](model, example, path, calibration, context=context).details)
     if precision == "int8-qat" and context.qat_model is not None:
         qat = context.qat_model.result
         details["qat"] = {"epochs_run": qat.epochs_run, "best_epoch": qat.best_epoch, "best_val_score": qat.best_score,

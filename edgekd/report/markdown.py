@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from edgekd.report.flags import audit_flags
 from edgekd.report.plots import AXES, front_of, plot_name
+from edgekd.runtime.sidecar import item_noun
 
 
 def _verdict(b: dict) -> str:
@@ -53,7 +54,7 @@ def render_markdown(report: dict) -> str:
         "",
         "## Splits (record-wise, stratified by label and database)",
         "",
-        "| split | recordings | windows | by database |",
+        f"| split | {item_noun((report.get('frontend') or {}).get('kind'))} | windows | by group |",
         "|---|---:|---:|---|",
     ]
     for split, s in d["splits"].items():

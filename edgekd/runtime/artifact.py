@@ -238,8 +238,12 @@ def _load_pte(path: Path, module: Any, name: str, version: str, threads: int) ->
 
 def _load_tflite(path: Path, module: Any, name: str, version: str, threads: int) -> Artifact:
     """Build an ``Artifact`` around a TFLite interpreter (XNNPACK on, ``threads`` threads)."""
-    interpreter = module.Interpreter(model_path=str(path), num_threads=threads)
-    interpreter.allocate_tensors()
+    from edgekd.runtime.native_log import quiet_native
+
+    with quiet_native():  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." and the like
+        interpreter = module.Interpreter(model_path=str(path), num_threads=threads)
+        interpreter.allocate_tensors()
+        interpreter.invoke()  # the delegate is applied (and logs) on the first invoke with some runtimes
     inp = interpreter.get_input_details()[0]
     out = interpreter.get_output_details()[0]
     in_index, out_index = inp["index"], out["index"]

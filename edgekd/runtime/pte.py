@@ -28,6 +28,8 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from edgekd.errors import InputError
+from edgekd.runtime.native_log import NativeLog as _NativeLog
+from edgekd.runtime.native_log import native_stderr as _native_stderr
 
 #: where every figure of a ``.pte`` is measured
 RUNTIME_ENV = "main (executorch's Python runtime links libtorch)"
@@ -43,10 +45,8 @@ _SCALAR_TYPES = {0: "uint8", 1: "int8", 2: "int16", 3: "int32", 4: "int64", 5: "
                  7: "float64", 11: "bool"}
 
 
-class NativeLog:
+class NativeLog(_NativeLog):
     """What ExecuTorch's C++ side (and torchao's import) wrote to the process's stderr while captured."""
-
-    text = ""
 
     def last_error(self) -> str:
         """The last ``[file.cpp:N] message`` line, without its location (the reason a load failed), or ``""``."""
@@ -57,29 +57,13 @@ class NativeLog:
 
 @contextlib.contextmanager
 def native_stderr() -> Iterator[NativeLog]:
-    """Capture what goes to stderr: file descriptor 2 and ``sys.stderr`` (ExecuTorch's pybindings send the
-    runtime's C++ logs, cpuinfo probing, thread pool resets and load errors, through either).
-
-    The runtime logs a handful of lines on every load; kept out of the CLI's output, they are
-    returned so a failed load can name its reason in one line.
-    """
-    import io
-
+    """``edgekd.runtime.native_log.native_stderr`` with ExecuTorch's ``last_error`` reading of the text."""
     log = NativeLog()
-    python_side = io.StringIO()
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile(mode="w+b") as sink:
-        os.dup2(sink.fileno(), 2)
-        try:
-            with contextlib.redirect_stderr(python_side):
-                yield log
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            sink.seek(0)
-            log.text = sink.read().decode("utf-8", "replace") + python_side.getvalue()
+    try:
+        with _native_stderr() as captured:
+            yield log
+    finally:
+        log.text = captured.text if "captured" in locals() else ""
 
 
 def import_executorch(path: Path) -> tuple[str, Any]:

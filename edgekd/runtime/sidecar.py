@@ -24,6 +24,15 @@ from edgekd.errors import InputError
 SCHEMA = "edgekd.artifact/2"
 SCHEMAS = ("edgekd.artifact/1", "edgekd.artifact/2")  # what read_sidecar accepts
 SCHEMA_FILE = Path(__file__).with_name("sidecar.schema.json")
+#: what one item of a task is called in messages and reports (anything else: "items")
+ITEM_NOUNS = {"audio-classification": "recordings", "image-classification": "photos",
+              "tensor-classification": "arrays", "logmel": "recordings", "image": "photos", "tensor": "arrays"}
+
+
+def item_noun(task: Optional[str]) -> str:
+    """``recordings`` for audio, ``photos`` for images, ``arrays`` for tensors, else ``items`` (a task name or a
+    front-end kind)."""
+    return ITEM_NOUNS.get(task or "", "items")
 
 
 def sidecar_path(artifact: str | os.PathLike[str]) -> Path:

@@ -1,0 +1,93 @@
+"""What native backends print straight to the process's stderr, kept out of the user's terminal.
+
+LiteRT's interpreter ("INFO: Created TensorFlow Lite XNNPACK delegate"), the TFLite converter's absl logs,
+torchao's import ("Failed to load ... .so") and ExecuTorch's C++ side write to file descriptor 2, below
+Python's ``warnings`` and ``logging``. ``quiet_native()`` captures them around such a call and shows them only
+when the call fails (so a failure keeps its reason) or when ``EDGEKD_VERBOSE=1`` (``edgekd --verbose``).
+numpy-free and runtime-free: usable on the device.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sys
+import tempfile
+from typing import Iterator
+
+VERBOSE_ENV = "EDGEKD_VERBOSE"
+
+
+class NativeLog:
+    """What was written to stderr (descriptor 2 and ``sys.stderr``) while captured: ``text``."""
+
+    text = ""
+
+
+def verbose() -> bool:
+    """True when backend output should be shown as it comes (``EDGEKD_VERBOSE=1``)."""
+    return os.environ.get(VERBOSE_ENV) == "1"
+
+
+@contextlib.contextmanager
+def native_stderr() -> Iterator[NativeLog]:
+    """Capture descriptor 2 and ``sys.stderr``; the captured text is in the yielded log's ``text`` afterwards."""
+    log = NativeLog()
+    python_side = io.StringIO()
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no descriptor 2 (an embedding host): nothing to capture
+        yield log
+        return
+    with tempfile.TemporaryFile(mode="w+b") as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            with contextlib.redirect_stderr(python_side):
+                yield log
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            log.text = sink.read().decode("utf-8", "replace") + python_side.getvalue()
+
+
+@contextlib.contextmanager
+def quiet_native() -> Iterator[None]:
+    """Hide what native code writes to descriptor 2 around a call; on an exception, print it, then re-raise.
+
+    Python's own ``sys.stderr`` (edgekd's progress lines) still reaches the terminal.
+
+    Example:
+        >>> with quiet_native():
+        ...     print("kept on stdout")
+        kept on stdout
+    """
+    if verbose():
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no descriptor 2 (an embedding host): nothing to capture
+        yield
+        return
+    python_side = os.fdopen(os.dup(saved), "w", buffering=1, encoding="utf-8", errors="replace")
+    with tempfile.TemporaryFile(mode="w+b") as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            with contextlib.redirect_stderr(python_side) if sys.stderr is sys.__stderr__ else contextlib.nullcontext():
+                yield
+        except BaseException:
+            os.dup2(saved, 2)
+            sink.seek(0)
+            text = sink.read().decode("utf-8", "replace")
+            if text.strip():
+                sys.stderr.write(text if text.endswith("\n") else text + "\n")
+            raise
+        finally:
+            python_side.close()
+            os.dup2(saved, 2)
+            os.close(saved)
