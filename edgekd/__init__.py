@@ -21,7 +21,7 @@ from edgekd.errors import BackendError, EdgekdError, InputError, PluginError
 
 __version__ = "0.1.0"
 
-_VERBS = ("prepare", "distill", "prune", "export", "evaluate", "bench", "gate", "compress", "model")
+_VERBS = ("prepare", "distill", "prune", "export", "evaluate", "bench", "gate", "compress", "model", "write_report")
 
 __all__ = ["BackendError", "EdgekdError", "InputError", "PluginError", "__version__", *_VERBS]
 

@@ -23,6 +23,7 @@ MODULES = [
     "edgekd.api.evaluating",
     "edgekd.api.gating",
     "edgekd.api.compressing",
+    "edgekd.api.reporting",
     "edgekd.sweep.stopping",
     "edgekd.sweep.objectives",
     "edgekd.models.pretrained",

@@ -8,6 +8,7 @@
 ``bench``         latency of an artifact with a target's runner
 ``gate``          measured artifacts against budgets
 ``compress``      all of it: distil → prune → export per target → measure → report
+``write_report``  step-by-step results as a portable ``report.json`` that ``edgekd gate`` reads
 ``model``         a registered architecture by name, optionally pretrained (``pretrained="imagenet"``)
 ================  ==========================================================================
 
@@ -29,6 +30,7 @@ _VERBS = {
     "gate": "edgekd.api.gating",
     "compress": "edgekd.api.compressing",
     "prepare": "edgekd.api.datasets",
+    "write_report": "edgekd.api.reporting",
     "model": "edgekd.api.models",
 }
 

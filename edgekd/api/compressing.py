@@ -16,9 +16,11 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence, Union
 
+from edgekd.api.checks import (RunnerArg, check_class_order, check_teacher_classes, keeps_torch_threads,
+                               resolve_targets)
 from edgekd.api.datasets import Prepared, prepare
 from edgekd.api.distilling import distill, objective_of, train_settings
-from edgekd.api.inputs import as_model, resolve_task, target_of
+from edgekd.api.inputs import as_model, is_folder, resolve_task
 from edgekd.api.results import Compressed, Distilled
 from edgekd.runners.options import BenchSpec
 from edgekd.distillation.config import DistillSpec, LossSpec, Objective
@@ -40,16 +42,19 @@ def _typed(model: type, value: Any, where: str) -> Any:
     return validate(model, dict(value), where)
 
 
-def check_compress(student: Any, *, task: Any, targets: Sequence[Any], objective: Objective,
-                   prune: Optional[PruneSpec], export: ExportSpec, calibrate: bool = False) -> tuple[list, Any]:
+def check_compress(student: Any, *, task: Any, targets: Union[Any, Sequence[Any]], objective: Objective,
+                   prune: Optional[PruneSpec], export: ExportSpec, calibrate: bool = False,
+                   runner: RunnerArg = None) -> tuple[list, Any]:
     """Everything that can be checked before any data is read or any model trained.
 
-    Checks the student's loss and method, the QAT objective, each target's export plan (a backend for
-    every format and precision, calibration methods, a mixed-precision budget), the release budgets,
-    and the pruning settings against the student (an unreachable target, unknown layers).
+    Checks every target (one name or a list) and its runner (with ``runner``'s override applied: the ssh
+    key and known-hosts files, estimate coefficients), the student's loss and method, the QAT objective, each
+    target's export plan (a backend for every format and precision, calibration methods, a mixed-precision
+    budget), the release budgets, and the pruning settings against the student (an unreachable target,
+    unknown layers).
 
     Returns:
-        ``(target profiles, pruning plan or None)``.
+        ``(target profiles as measured, runner override applied; pruning plan or None)``.
 
     Raises:
         InputError: naming the setting.
@@ -58,9 +63,7 @@ def check_compress(student: Any, *, task: Any, targets: Sequence[Any], objective
     from edgekd.exporting.stage import check_export_plan
     from edgekd.report.budgets import layered_budgets
 
-    profiles = [target_of(t) for t in targets]
-    if not profiles:
-        raise InputError("targets: give at least one target profile")
+    profiles = resolve_targets(targets, runner)
     check_objective(objective, where="student")
     check_objective(Objective(loss=export.qat_loss(objective.loss), distill=export.qat.distill), where="export.qat")
     check_export_plan(profiles, export.precisions, export.calibration.method,
@@ -88,12 +91,13 @@ def check_compress(student: Any, *, task: Any, targets: Sequence[Any], objective
     return profiles, plan
 
 
+@keeps_torch_threads
 def compress(
     teacher: Any,
     student: Any,
     data: Any,
     *,
-    targets: Sequence[Any] = ("x86_64",),
+    targets: Union[Any, Sequence[Any]] = ("x86_64",),
     task: Any = None,
     classes: Optional[Sequence[str]] = None,
     positive: Optional[str] = None,
@@ -111,17 +115,27 @@ def compress(
     cache_dir: Optional[str] = ".cache/edgekd/features",
     resample: bool = False,
     log: Optional[Log] = None,
+    runner: RunnerArg = None,
 ) -> Compressed:
     """Distil ``student`` from ``teacher`` on ``data``, prune, export for each target, and measure every file.
 
+    Before any training (in seconds) every target is loaded and its runner checked (an ssh target's key and
+    known-hosts files), and, once the data is read, the teacher's outputs are checked against the class
+    order: see ``edgekd.api.checks.check_class_order`` (a teacher trained with the classes in another order
+    is refused, naming ``classes=`` and the likely order; string labels are sorted by name unless
+    ``classes=`` gives the order). A teacher given as a file (``.onnx``/``.pt2``) is already an artifact: it
+    is not re-exported as a reference (a log line says so). ``threads=`` in ``train`` holds for this call
+    only: torch's thread count is restored afterwards.
+
     Args:
         teacher: the trained teacher: an ``nn.Module`` in eval mode, a ``.onnx``/``.pt2`` file, or the
-            result of ``edgekd.distill`` (its training is then recorded).
+            result of ``edgekd.distill`` (its training is then recorded, and its classes must be the data's).
         student: the student ``nn.Module`` (or ``.pt2`` program) to train.
         data: a labelled folder, one data set (arrays, a ``Dataset``, a ``WindowSet``) split item-wise
             here, the three splits ``{"train", "val", "test"}``, or ``edgekd.api.datasets.prepare``'s result.
-        targets: target profile names, paths or objects (``edgekd targets`` lists them).
-        task, classes, positive: the task (default ``tensor-classification``), class names, positive class.
+        targets: one target or a list: profile names, paths or objects (``edgekd targets`` lists them).
+        task, classes, positive: the task (default ``tensor-classification``), class names in the order of the
+            teacher's outputs (default: sorted names, or ``"0"``, ``"1"``, ... for index labels), positive class.
         split: ``{"train": .6, "val": .2, "test": .2, "seed": None, "keep_together_s": None}``.
         loss, method: the student's objective (as in ``edgekd.distill``; default Hinton KD).
         train: the student's trainer settings (``{"epochs": 30, "lr": 3e-3, ...}``).
@@ -133,6 +147,10 @@ def compress(
         names: ``{"teacher": ..., "student": ...}`` as the report should call the models.
         recipe: what the report records as the run's settings (``edgekd run`` passes the recipe).
         cache_dir, resample: feature cache and audio resampling. log: progress lines.
+        runner: measure with this runner instead of each target's own, e.g. ``"estimate"`` for an ``rpi4``
+            without the Pi (latency estimated from the profile's coefficients, labelled ``estimated`` in the
+            report; the gate judges it as the profile says: pass ``export={"budgets": {"rpi4":
+            {"allow_estimated_latency": True}}}`` to gate on it); or ``{target: runner}``.
 
     Returns:
         ``Compressed``: the report (every artifact with metrics, latency, audit, budget verdict), the
@@ -181,17 +199,22 @@ def compress(
                                        seed=seed, cache_dir=cache_dir, resample=resample, log=log)
         task_obj = prepared.task
     profiles, plan = check_compress(student, task=task_obj, targets=targets, objective=objective, prune=prune_spec,
-                                    export=export_spec,
+                                    export=export_spec, runner=runner,
                                     calibrate=prune_spec is not None and (
                                         prune_spec.target.int8_kb is not None
                                         or prune_spec.target.latency_p50_ms is not None))
-    out.mkdir(parents=True, exist_ok=True)
+    _log_runners(profiles, runner, export_spec.budgets, log)
     if prepared is None:
         log(f"[1/5] data: {data}")
         prepared = prepare(data, task=task_obj, classes=classes, positive=positive, split=split, seed=seed,
                            cache_dir=cache_dir, resample=resample, log=log)
     d = prepared
-    teacher_m = as_model(teacher_in, "teacher", d.task, len(d.classes), eval_mode=True)
+    teacher_m = _checked_teacher(teacher_in, teacher_run, d, classes is not None, seed)
+    if _is_file_teacher(teacher_in, teacher_m) and export_spec.teacher:
+        log(f"  teacher: {teacher_in} is a model file already: its fp32 reference artifacts are not exported "
+            "(export.teacher off); the students' files are exported and measured")
+        export_spec = export_spec.model_copy(update={"teacher": False})
+    out.mkdir(parents=True, exist_ok=True)
     log(f"[3/5] student: {names['student']} ({objective.loss.name} from the teacher"
         + (f", method {objective.distill.method})" if objective.distill else ")"))
     trained, student_m, reference, pruning = train_student(student, teacher_m, d, objective, train_spec, prune_spec,
@@ -208,6 +231,37 @@ def compress(
     report = finish_report(records, roles, d, profiles, export_spec, bench_spec, models, pruning, seed, out,
                            recipe, time.perf_counter() - t0, log)
     return Compressed(report=report, out=out, teacher=teacher_m, student=student_m)
+
+
+def _checked_teacher(teacher: Any, run: Optional[Distilled], d: Prepared, given: bool, seed: int) -> Any:
+    """The teacher as a module, checked against the data: output count, the classes it was trained with, and
+    its agreement with the labels in this class order (``check_class_order``; ``prepare`` logged the order)."""
+    teacher_m = as_model(teacher, "teacher", d.task, len(d.classes), eval_mode=True)
+    check_teacher_classes(run.classes if run is not None else None, d.classes)
+    check_class_order(teacher_m, d.windows["train"], d.classes, given=given, seed=seed)
+    return teacher_m
+
+
+def _is_file_teacher(given: Any, module: Any) -> bool:
+    from edgekd.models.files import ExportedModule, OnnxTeacher
+
+    return is_folder(given) or isinstance(module, (OnnxTeacher, ExportedModule))
+
+
+def _log_runners(profiles: Sequence[Any], runner: RunnerArg, budgets: dict, log: Log) -> None:
+    """One line per target whose runner ``runner=`` replaced, saying how the gate will take its latency."""
+    if runner is None:
+        return
+    for p in profiles:
+        allowed = (budgets.get(p.name) or {}).get("allow_estimated_latency", p.budgets.allow_estimated_latency)
+        if p.runner.kind == "estimate" and not allowed:
+            log(f"  {p.name}: latency estimated by the estimate runner (labelled estimated in the report); the gate "
+                f"fails {p.name}'s latency budget on an estimate unless export={{'budgets': {{{p.name!r}: "
+                "{'allow_estimated_latency': True}}}")
+        elif p.runner.kind == "estimate":
+            log(f"  {p.name}: latency estimated by the estimate runner (labelled estimated; the budgets accept it)")
+        else:
+            log(f"  {p.name}: measured with the {p.runner.kind} runner")
 
 
 def train_student(student: Any, teacher: Any, d: Prepared, objective: Objective, train: Any,

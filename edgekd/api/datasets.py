@@ -86,7 +86,9 @@ def prepare(
         data: a labelled folder, one data set in any form ``edgekd.distill`` takes, or a mapping of the
             three splits.
         task: the task name or object (default: ``tensor-classification``).
-        classes: class names in output order (default: from the data, sorted).
+        classes: class names in output order, i.e. the order of your teacher's outputs (default: from the data,
+            sorted by name, which a log line shows; ``edgekd.distill``/``compress`` refuse a teacher that
+            clearly follows another order).
         positive: the positive class of a two-class screener (MAcc, threshold).
         split: fractions, seed (default ``seed``) and ``keep_together_s`` (``SplitSpec``); ignored when
             the splits are given.
@@ -149,6 +151,11 @@ def prepare(
         source = "in-memory data"
     if positive is not None and positive not in names:
         raise InputError(f"positive: {positive!r} is not one of the classes ({', '.join(names)})")
+    from edgekd.api.checks import sorted_order_note
+
+    note = sorted_order_note(names, classes is not None)
+    if note:
+        log(note)
     for s, ws in windows.items():
         log(f"  {s:5s}: {len(ws.recordings):4d} {item_noun(task_obj.name)}, {len(ws.x):5d} windows")
     items = [it for s in SPLITS for it in windows[s].recordings]

@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence, Union
 
+from edgekd.api.checks import check_class_order, keeps_torch_threads, sorted_order_note
 from edgekd.api.inputs import as_model, as_windows, resolve_task
 from edgekd.api.results import Distilled
 from edgekd.distillation.config import DistillSpec, LossSpec, Objective, TrainSpec
@@ -44,6 +45,7 @@ def train_settings(settings: dict[str, Any], where: str = "distill") -> TrainSpe
     return validate(TrainSpec, settings, where)
 
 
+@keeps_torch_threads
 def distill(
     student: Any,
     teacher: Any = None,
@@ -71,12 +73,20 @@ def distill(
     (recordings, photos) after aggregating their windows, as on the device; the best smoothed
     epoch's weights are kept. Checkpoints in ``workdir`` make a re-run resume.
 
+    Class order: output ``i`` of both models is class ``classes[i]``. String labels are sorted by name
+    unless ``classes=`` gives the order (a log line shows it). Before training, a teacher must give one
+    output per class and agree with the labels in this order: a teacher that fits another order far better
+    (``edgekd.api.checks.check_class_order``: at least 30 points more agreement on up to 256 training
+    examples, and at most half as much in this order) is refused with an ``InputError`` naming ``classes=``
+    and the likely order. ``threads=`` holds for this call only: torch's thread count is restored afterwards.
+
     Args:
         student: the ``nn.Module`` to train (in place), or a ``.pt2`` program.
         teacher: a frozen ``nn.Module`` in eval mode, a ``.onnx``/``.pt2`` file, or None.
         train, val: data: a labelled folder, ``(x, y)`` arrays, a torch ``Dataset`` or a ``WindowSet``.
         task: a task name or object (default: ``tensor-classification``, inputs used as they are).
-        classes: class names in output order (default: from the data).
+        classes: class names in output order, i.e. the order of the teacher's outputs (default: from the data:
+            sorted names, or ``"0"``, ``"1"``, ... for index labels).
         positive: for two classes, the positive class (selection then uses MAcc).
         loss, method: see ``objective_of``.
         seed: shuffling, augmentation and mixing.
@@ -126,6 +136,11 @@ def distill(
                          "without one")
     student_m = as_model(student, "student", task_obj, len(names), eval_mode=False)
     teacher_m = as_model(teacher, "teacher", task_obj, len(names), eval_mode=True) if teacher is not None else None
+    if teacher_m is not None:
+        note = sorted_order_note(names, classes is not None or getattr(train, "classes", None) is not None)
+        if note:
+            log(note)
+        check_class_order(teacher_m, train_ws, names, given=classes is not None, seed=seed)
     fn = build_objective(objective, train_ws.y, len(names), where="distill")
     if spec.epochs == 0:  # the model as it is, scored on validation
         result = TrainResult(best_epoch=0, best_score=-1.0, epochs_run=0, resumed_from=0)

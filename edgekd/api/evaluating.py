@@ -79,7 +79,10 @@ def bench(artifact: Union[str, Path], target: Any = None, *, runs: int = 200, wa
         artifact: the ``.tflite``/``.onnx`` file.
         target: a target profile (name, path or object); None: this machine, 1 thread unless ``threads``.
         runs, warmup, threads, max_seconds, cv_target, timeout: measurement settings (``BenchOptions``).
-        runner: use this runner instead of the profile's (e.g. ``"estimate"``).
+        runner: use this runner instead of the profile's, e.g. ``"estimate"`` for ``"rpi4"`` without the Pi
+            (latency estimated from the profile's coefficients: ``estimated`` is true, ``runner`` is
+            ``"estimate"``). An ssh target's key and known-hosts files are checked first; when they are
+            missing the ``InputError`` says so and suggests ``runner="estimate"``.
 
     Returns:
         ``Benchmark`` (``to_dict()`` is the ``bench --json`` object).
@@ -96,6 +99,11 @@ def bench(artifact: Union[str, Path], target: Any = None, *, runs: int = 200, wa
     from edgekd.runners.options import BenchOptions
     from edgekd.runners.registry import run_bench
 
+    from edgekd.api.checks import check_runner_ready
+
     opts = BenchOptions(runs=runs, warmup=warmup, threads=threads, max_seconds=max_seconds, cv_target=cv_target,
                         timeout_s=timeout)
-    return Benchmark(run_bench(artifact, target_of(target), opts, runner=runner))
+    profile = target_of(target)
+    if profile is not None and (runner or profile.runner.kind) == profile.runner.kind:
+        check_runner_ready(profile, "target")
+    return Benchmark(run_bench(artifact, profile, opts, runner=runner))

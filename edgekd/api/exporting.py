@@ -8,11 +8,13 @@ from typing import Any, Callable, Optional, Sequence, Union
 
 import numpy as np
 
+from edgekd.api.checks import keeps_torch_threads
 from edgekd.api.inputs import as_windows, calibration_of, check_module, example_of, resolve_task, target_of
 from edgekd.api.results import Exported
 from edgekd.errors import InputError
 
 
+@keeps_torch_threads
 def export(
     model: Any,
     path: Union[str, Path],
@@ -72,8 +74,9 @@ def export(
         ``Exported``: the paths, size, backend and the sidecar written.
 
     Raises:
-        InputError: a model in training mode or on another device, a format or precision no backend
-            (or the target) offers, calibration data of the wrong shape.
+        InputError: a model in training mode or on another device, an ``example`` the model cannot run (its
+            shape is not the model's input), a format or precision no backend (or the target) offers,
+            calibration data of the wrong shape.
         BackendError: the converter failed on this model.
 
     Example:
@@ -102,11 +105,13 @@ def export(
     task_obj = resolve_task(task)
     shape, example_t = example_of(example, task_obj, validation, calibration)
     task_obj = task_obj.for_input(shape, "example")
+    outputs = _run_example(model, example_t, "example" if example is not None else
+                           "the input shape (from task=, validation= or calibration=)")
     names = list(classes) if classes is not None else None
     val_ws = None
     if validation is not None:
         val_ws, task_obj, names = as_windows(validation, task_obj, names, where="validation")
-    names = names or _default_classes(model, example_t)
+    names = names or [str(i) for i in range(int(outputs.shape[-1]))]
     from edgekd.api.inputs import check_output
 
     check_output(model, "model", shape, len(names))
@@ -145,9 +150,19 @@ def export(
     return Exported.from_record(record)
 
 
-def _default_classes(model: Any, example: Any) -> list[str]:
+def _run_example(model: Any, example: Any, where: str) -> Any:
+    """The model's output on the example, or an ``InputError`` naming ``where`` when it cannot run on it."""
     import torch
 
-    with torch.no_grad():
-        out = model(example)
-    return [str(i) for i in range(int(out.shape[-1]))]
+    try:
+        with torch.no_grad():
+            out = model(example)
+    except Exception as exc:  # the user's module: any error means the input does not fit it
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise InputError(f"{where}: the model cannot run on an input of shape {list(example.shape)} ({first}); "
+                         "give example= as a batch of one input the model takes, (1, *input_shape)") from None
+    if not hasattr(out, "shape") or out.ndim != 2:
+        shape = list(out.shape) if hasattr(out, "shape") else type(out).__name__
+        raise InputError(f"model: its output is {shape} for one example; edgekd exports classifiers giving "
+                         "(1, classes) logits")
+    return out

@@ -17,13 +17,14 @@ def gate(results: Any, budgets: Optional[Mapping[str, Any]] = None, *, target: O
     checked is a skipped case, never a pass.
 
     Args:
-        results: a ``report.json`` path, its object, an ``edgekd.compress`` result, or a list of artifact
-            records (``Exported.measured(...)``): each with ``name``, ``target``, ``format``, ``precision``,
+        results: a ``report.json`` path (``edgekd.write_report`` writes one from step-by-step results), its
+            object, an ``edgekd.compress`` result, or a list of artifact records (``Exported.measured(...)``): each with ``name``, ``target``, ``format``, ``precision``,
             ``size_bytes``, ``metrics`` (and ``latency``, ``audit`` where measured).
         budgets: ``{"size_kb": 64, "min_metric": 0.75, ...}`` for every target, or
             ``{target: {...}}`` per target. Keys: ``size_kb``, ``latency_p90_ms``, ``ram_kb``,
             ``accuracy_drop_pp``, ``min_metric``, ``fully_integer``, ``allow_estimated_latency``.
-        target: gate only this target. artifacts: only artifacts whose name matches these globs.
+        target: gate only this target. artifacts: only artifacts whose name matches these globs (one glob or a
+            list).
         base: the folder relative artifact paths are read from (default: the report's folder, the
             compress run's folder, or the working directory).
 
@@ -62,6 +63,8 @@ def gate(results: Any, budgets: Optional[Mapping[str, Any]] = None, *, target: O
     else:
         raise InputError(f"results: expected a report (path or object), a compress result or a list of artifact "
                          f"records, got {type(results).__name__}")
+    if isinstance(artifacts, str):  # one pattern, not its letters
+        artifacts = [artifacts]
     budgets = dict(budgets or {})
     targets = {a.get("target") for a in report.get("artifacts") or [] if isinstance(a, Mapping)}
     per_target = {k: v for k, v in budgets.items() if isinstance(v, Mapping)}

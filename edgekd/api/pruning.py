@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence, Union
 
+from edgekd.api.checks import as_list, check_class_order, keeps_torch_threads
 from edgekd.api.inputs import as_model, as_windows, check_module, resolve_task
 from edgekd.api.results import Pruned
 from edgekd.errors import InputError
@@ -25,6 +26,22 @@ def _example_shape(example: Any) -> tuple[int, ...]:
     return tuple(int(d) for d in shape[1:])
 
 
+BUDGET_KEYS = ("params_ratio", "macs", "macs_ratio", "int8_kb", "latency_p50_ms")
+
+
+def _budget_tree(budget: Any) -> dict:
+    """The budget as a mapping; a bare number or anything else is refused, showing the accepted forms."""
+    if isinstance(budget, dict):
+        return budget
+    if hasattr(budget, "model_dump"):
+        return budget.model_dump(exclude_none=True)
+    example = (f"{{'macs_ratio': {budget!r}}} or {{'params_ratio': {budget!r}}}"
+               if isinstance(budget, (int, float)) and not isinstance(budget, bool) else "{'macs_ratio': 0.5}")
+    raise InputError(f"budget: expected a mapping with exactly one of {', '.join(BUDGET_KEYS)}, e.g. {example}; "
+                     f"got {type(budget).__name__} {budget!r}")
+
+
+@keeps_torch_threads
 def prune(
     model: Any,
     budget: Union[dict, Any],
@@ -59,9 +76,13 @@ def prune(
     projection and a depthwise conv lose the same channels) until the budget holds. With ``recover``
     (and ``train``/``val``) the model is fine-tuned after each step, distilled from ``teacher``.
 
+    Inputs are checked before any work: a budget that is not a mapping (``prune(model, 0.6)``) or an
+    ``example`` the model cannot run is an ``InputError`` naming the argument; a recovery teacher is checked
+    against the class order as in ``edgekd.distill``. ``threads=`` holds for this call only.
+
     Args:
         model: the ``nn.Module`` (left untouched; the result holds a pruned copy).
-        budget: exactly one of ``{"params_ratio": r}``, ``{"macs": n}``, ``{"macs_ratio": r}``,
+        budget: a mapping with exactly one of ``{"params_ratio": r}``, ``{"macs": n}``, ``{"macs_ratio": r}``,
             ``{"int8_kb": kb}`` (predicted int8 TFLite size, anchored on one export) or
             ``{"latency_p50_ms": ms}`` (median latency of the deploy artifact on ``target``'s runner, predicted
             from a per-layer table measured there once and cached, then measured on the pruned export:
@@ -109,8 +130,8 @@ def prune(
     log = log or (lambda s: print(s, file=sys.stderr, flush=True))
     recover_tree = recover if recover is None or isinstance(recover, dict) else recover.model_dump()
     spec: PruneSpec = validate(PruneSpec, {
-        "target": budget if isinstance(budget, dict) else budget.model_dump(exclude_none=True),
-        "importance": importance, "scope": scope, "ignore": list(ignore), "min_channels": min_channels,
+        "target": _budget_tree(budget),
+        "importance": importance, "scope": scope, "ignore": as_list(ignore, "ignore"), "min_channels": min_channels,
         "gradient_batches": gradient_batches, "round_to": round_to,
         "schedule": {"kind": "oneshot" if steps == 1 else "iterative", "steps": steps}, "order": order,
         **({"recover": recover_tree} if recover_tree is not None else {}),
@@ -127,6 +148,7 @@ def prune(
         tuple(train_ws.x.shape[1:]) if train_ws is not None else None)
     if shape is None:
         raise InputError("example: give a batch of one input (or its shape), or train= data")
+    _check_example(model, shape, "example" if example is not None else "train")
     from edgekd.pruning.importance import IMPORTANCES
 
     if IMPORTANCES.get(importance).needs_gradients and train_ws is None:
@@ -142,7 +164,8 @@ def prune(
     if recover is not None and spec.recover.epochs > 0:
         if train_ws is None or val_ws is None:
             raise InputError("recover: fine-tuning after pruning needs train= and val= data")
-        recovery = _recovery(spec, teacher, task_obj.for_input(shape), names, train_ws, settings)
+        recovery = _recovery(spec, teacher, task_obj.for_input(shape), names, train_ws, settings,
+                             given=classes is not None)
     tmp = None if workdir is not None else tempfile.TemporaryDirectory(prefix="edgekd-prune-")
     try:
         run = prune_copy(
@@ -156,6 +179,23 @@ def prune(
             tmp.cleanup()
     return Pruned(model=run.model, reference=run.reference, before=run.result.before.to_dict(),
                   after=run.result.after.to_dict(), steps=run.result.steps, summary=run.summary)
+
+
+def _check_example(model: Any, shape: tuple[int, ...], where: str) -> None:
+    """The model must run on one zero example of ``shape`` (else an InputError naming ``where``)."""
+    import torch
+
+    was = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, *shape))
+    except Exception as exc:  # the user's module: any error means the shape does not fit it
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise InputError(f"{where}: the model cannot run on an input of shape {[1, *shape]} ({first}); give "
+                         "example= as a batch of one input the model takes, (1, *input_shape), or its shape") from None
+    finally:
+        model.train(was)
 
 
 def latency_probe(profile: Any, runs: int = 300, warmup: int = 30, max_seconds: float = 5.0):
@@ -177,7 +217,7 @@ def latency_probe(profile: Any, runs: int = 300, warmup: int = 30, max_seconds: 
 
 
 def _recovery(spec: PruneSpec, teacher: Any, task: Any, names: Optional[list[str]], train_ws: Any,
-              settings: dict[str, Any]):
+              settings: dict[str, Any], given: bool = False):
     """The fine-tuning after each pruning step, from the ``recover`` settings and the trainer's."""
     from edgekd.api.distilling import train_settings
     from edgekd.distillation.losses import needs_teacher
@@ -191,6 +231,8 @@ def _recovery(spec: PruneSpec, teacher: Any, task: Any, names: Optional[list[str
                          "loss {'name': 'ce'}")
     teacher_m = as_model(teacher, "teacher", task, len(names), eval_mode=True) if wants_teacher and teacher is not None \
         else None
+    if teacher_m is not None:
+        check_class_order(teacher_m, train_ws, names, given=given)
     train = train_settings({**settings, "epochs": r.epochs, "lr": r.lr}, "prune settings")
     return Recovery(loss=build_objective(r, train_ws.y, len(names), where="prune.recover"), cfg=train.trainer_config(),
                     teacher=teacher_m, name=r.loss.name, augment=task.augmentation() if train.augment else None,
