@@ -58,7 +58,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             raise InputError("--export-best: give --out, the sweep's folder (its sweep.json)")
         row, dest = export_best(out, Path(args.export_best), args.pick)
         f = row["figures"]
-        print(f"{dest}: trial {row['number']} ({f['metric_name']} {f['metric']:.3f} on validation, {f['size_kb']:.1f} KB, "
+        print(f"{dest}: trial {row['number']} ({f['metric_name']} {f['metric']:.3f} on validation, {f['size_kb']:.1f} KiB, "
               f"p90 {f['latency_p90_ms']:.3f} ms); re-run it with: edgekd run {dest}")
         return 0
     if not args.space:
@@ -75,7 +75,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         f, test = r["figures"], r.get("test") or {}
         scored = f"test {test['metric']:.3f} (n={test.get('n')})" if "metric" in test else test.get("skipped", "")
         print(f"front: trial {r['number']}{' (recipe)' if r['baseline'] else ''}: {json.dumps(r['parameters'])} -> "
-              f"val {f['metric']:.3f}, {f['size_kb']:.1f} KB, p90 {f['latency_p90_ms']:.3f} ms; {scored}")
+              f"val {f['metric']:.3f}, {f['size_kb']:.1f} KiB, p90 {f['latency_p90_ms']:.3f} ms; {scored}")
     print(f"{result.out / 'sweep.json'} ({', '.join(f'{k.lower()} {v}' for k, v in s['counts'].items())}); "
           f"{result.out / 'report.html'}")
     return 0
@@ -161,7 +161,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"{result['artifact']}: {result['size_bytes'] / 1024:.1f} KB, {result['params']} params, "
+        print(f"{result['artifact']}: {result['size_bytes'] / 1024:.1f} KiB, {result['params']} params, "
               f"{result['n_ops']} ops, fully integer: {result['fully_integer']}, transposes: {result['transposes']}")
         print("  ops: " + ", ".join(f"{k}×{v}" for k, v in sorted(result["ops"].items())))
         print(f"  quantize/dequantize: {result['quantize_ops']}/{result['dequantize_ops']}, weights per-channel/"
@@ -386,7 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", help="gate only this target of the report")
     p.add_argument("--budgets", metavar="FILE", help="YAML mapping target name -> budgets, over the profiles'")
     p.add_argument("--budget", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a budget for every gated target, e.g. --budget size_kb=30 (none removes it); "
+                   help="override a budget for every gated target, e.g. --budget size_kb=30 (KiB; none removes it); "
                         "keys: size_kb, latency_p90_ms, ram_kb, accuracy_drop_pp, min_metric, allow_estimated_latency")
     p.add_argument("--artifact", action="append", default=[], metavar="GLOB",
                    help="gate only artifacts whose name matches, e.g. 'student-*-int8' (repeatable)")

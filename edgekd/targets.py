@@ -24,12 +24,17 @@ Precision = Literal["fp32", "fp16", "int8", "int8-dynamic", "int8-qat", "int4-we
 
 
 class Budgets(BaseModel):
-    """Limits a deploy must meet on the target (any subset)."""
+    """Limits a deploy must meet on the target (any subset).
+
+    Units: ``size_kb`` and ``ram_kb`` are KiB (1024 bytes; the key names keep their historical ``kb`` spelling,
+    every message and report writes ``KiB``); latency in ms; ``accuracy_drop_pp`` in points of the selection metric
+    (MAcc, else balanced accuracy), judged on paired per-item flips (``edgekd.report.budgets``); ``min_metric`` in [0, 1].
+    """
 
     model_config = ConfigDict(extra="forbid")
-    size_kb: Optional[float] = Field(None, gt=0)
+    size_kb: Optional[float] = Field(None, gt=0)  # KiB: the file's size_bytes / 1024
     latency_p90_ms: Optional[float] = Field(None, gt=0)
-    ram_kb: Optional[float] = Field(None, gt=0)
+    ram_kb: Optional[float] = Field(None, gt=0)  # KiB: the MCU tensor arena's bytes / 1024
     accuracy_drop_pp: Optional[float] = Field(None, ge=0)
     min_metric: Optional[float] = Field(None, ge=0, le=1)
     # Gate ``latency_p90_ms`` on an estimated figure (runner ``estimate``) instead of skipping it.

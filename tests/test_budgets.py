@@ -120,3 +120,65 @@ def test_a_missing_fp32_twin_fails_closed(artifacts):
     drop = _one(check_artifact(_by_name(only, "student-onnx-int8"), only, Budgets(accuracy_drop_pp=2)),
                 "accuracy_drop_pp")
     assert drop.status == "fail" and "no fp32 onnx twin" in drop.detail
+
+
+# The accuracy-drop budget judged on paired flips (edgekd.report.paired): tiny inline reports, 48 items.
+TRUE_48 = [0] * 24 + [1] * 24
+
+
+def _pair(int8_pred, true=TRUE_48, per_item=True, fp32_pred=None):
+    """An fp32 twin (every item right unless ``fp32_pred``) and an int8 file deciding ``int8_pred``, as the pipeline
+    records them."""
+    from edgekd.runtime.metrics import classification_metrics
+
+    def record(precision, pred):
+        m = classification_metrics(true, pred, ["normal", "abnormal"], "abnormal")
+        if per_item:
+            m["per_item"] = {"ids": list(range(len(true))), "true": list(true), "predicted": list(pred)}
+        return {"name": f"student-tflite-{precision}", "role": "student", "target": "x86_64", "format": "tflite",
+                "precision": precision, "metrics": m}
+
+    return [record("fp32", list(true) if fp32_pred is None else fp32_pred), record("int8", list(int8_pred))]
+
+
+def _flipped(indices, true=TRUE_48):
+    return [1 - t if i in indices else t for i, t in enumerate(true)]
+
+
+def _drop_check(artifacts, limit=2.0):
+    return _one(check_artifact(artifacts[1], artifacts, Budgets(accuracy_drop_pp=limit)), "accuracy_drop_pp")
+
+
+def test_one_flip_of_48_passes_a_2pp_budget_as_not_evidenced():
+    drop = _drop_check(_pair(_flipped({30})))  # 2.08 pp: one recording of 48
+    assert drop.status == "pass" and drop.value == pytest.approx(2.083, abs=1e-3)
+    assert "1 became wrong, 0 became right" in drop.detail and "n=48" in drop.detail and "p=0.5" in drop.detail
+    assert "> budget 2 pp" in drop.message and "cannot tell this drop from none" in drop.message
+
+
+def test_a_real_drop_of_10_flips_of_48_fails_with_its_bound():
+    drop = _drop_check(_pair(_flipped({0, 4, 8, 12, 16, 24, 28, 32, 36, 40})))
+    assert drop.status == "fail" and drop.value == pytest.approx(20.833, abs=1e-3)
+    assert "10 became wrong, 0 became right" in drop.detail and "a real drop" in drop.detail
+    assert "95 % lower bound of the drop 10.05 pp" in drop.detail  # (2 * 0.05^(1/10) - 1) * 10/48
+
+
+def test_a_drop_in_the_rare_class_fails_although_as_many_items_became_right():
+    true = [1] * 10 + [0] * 90  # 10 abnormal, 90 normal: in MAcc an abnormal item weighs as much as 9 normal ones
+    fp32_pred = _flipped(set(range(10, 15)), true)  # the twin misses 5 normal items
+    int8_pred = _flipped(set(range(5)), true)  # int8 gets those 5 right and misses 5 abnormal ones
+    drop = _drop_check(_pair(int8_pred, true, fp32_pred=fp32_pred))
+    assert "5 became wrong, 5 became right" in drop.detail  # McNemar on the counts alone would say p = 0.62
+    assert drop.status == "fail" and "p=0.0313" in drop.detail  # all 5 heavy flips the wrong way: 2^-5
+
+
+def test_without_per_item_decisions_the_point_rule_applies():
+    drop = _drop_check(_pair(_flipped({30}), per_item=False))
+    assert drop.status == "fail" and "point rule: no per-item decisions" in drop.detail
+
+
+def test_per_item_decisions_that_do_not_reproduce_the_figures_fail_closed():
+    artifacts = _pair(_flipped({0, 4, 8, 12, 16, 24, 28, 32, 36, 40}))
+    artifacts[1]["metrics"]["per_item"]["predicted"] = list(TRUE_48)  # claims no flip; the figures say 10
+    drop = _drop_check(artifacts)
+    assert drop.status == "fail" and "does not reproduce metrics.macc" in drop.detail

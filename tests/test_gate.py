@@ -30,7 +30,7 @@ def breaks(tmp_path):
 
 @pytest.fixture(autouse=True)
 def test_profiles(monkeypatch):
-    """Budgets come from tests/data/targets/x86_64.yaml (size 128 KB, p90 20 ms, drop 2 pp), not the repo's."""
+    """Budgets come from tests/data/targets/x86_64.yaml (size 128 KiB, p90 20 ms, drop 2 pp), not the repo's."""
     monkeypatch.setenv("EDGEKD_TARGETS", str(DATA / "targets"))
 
 
@@ -61,7 +61,7 @@ def test_broken_budgets_exit_1_with_exactly_those_violations(breaks, capsys):
 def test_violation_message_names_figure_budget_and_artifact(breaks, capsys):
     code, out, _ = _gate([breaks], capsys)
     assert code == 1
-    assert "FAIL student-tflite-int8 [x86_64] size_kb: file size 200 KB > budget 128 KB" in out
+    assert "FAIL student-tflite-int8 [x86_64] size_kb: file size 200 KiB > budget 128 KiB" in out
     assert "FAIL student-onnx-int8 [x86_64] latency_p90_ms: latency p90 45 ms > budget 20 ms" in out
 
 
@@ -142,7 +142,7 @@ def test_target_without_profile_uses_budgets_recorded_in_report(tmp_path, capsys
     def edit(report):
         for a in report["artifacts"]:
             a["target"] = "lab-box"
-        report["targets"][0]["name"] = "lab-box"  # recorded budgets: size 64 KB, p90 20 ms, drop 2 pp
+        report["targets"][0]["name"] = "lab-box"  # recorded budgets: size 64 KiB, p90 20 ms, drop 2 pp
 
     path = materialise(WITHIN, tmp_path / "r", edit=edit)
     code, out, _ = _gate([path, "--json"], capsys)
@@ -188,7 +188,7 @@ def test_markdown_summary_has_the_table(breaks, tmp_path, capsys):
     text = md.read_text()
     assert text.startswith("## edgekd gate: ❌ 3 budget(s) broken")
     assert "| artifact | target | budget | value | limit | result | detail |" in text
-    assert "| `student-tflite-int8` | x86_64 | size_kb | 200 KB | 128 KB | ❌ FAIL |" in text
+    assert "| `student-tflite-int8` | x86_64 | size_kb | 200 KiB | 128 KiB | ❌ FAIL |" in text
     assert sum(line.startswith("| `student-") for line in text.splitlines()) == 16
 
 
@@ -271,3 +271,22 @@ def test_a_report_that_records_no_sha256_cannot_vouch_for_its_files(tmp_path, ca
 def test_junit_into_a_folder_exits_2(within, tmp_path, capsys):
     code, _, err = _gate([within, "--junit", tmp_path], capsys)
     assert code == 2 and str(tmp_path) in err and "Traceback" not in err
+
+
+def test_one_recording_of_48_flipped_between_fp32_and_int8_passes_the_2pp_drop_budget(tmp_path, capsys):
+    """Issue 25: ``make demo``'s report failed its own gate on 2.08 pp from one flipped recording of 48."""
+    from edgekd.runtime.metrics import classification_metrics
+
+    true = [0] * 24 + [1] * 24
+    flipped = [1 - t if i == 30 else t for i, t in enumerate(true)]
+
+    def edit(report):
+        for a in report["artifacts"]:
+            pred = flipped if a["precision"] == "int8" else true
+            a["metrics"] = {**classification_metrics(true, pred, ["normal", "abnormal"], "abnormal"),
+                            "per_item": {"ids": list(range(48)), "true": true, "predicted": pred}}
+
+    code, out, _ = _gate([materialise(WITHIN, tmp_path / "r", edit=edit)], capsys)
+    assert code == 0, out
+    assert ("PASS student-onnx-int8 [x86_64] accuracy_drop_pp: accuracy drop 2.08 pp > budget 2 pp" in out
+            and "1 became wrong, 0 became right" in out)

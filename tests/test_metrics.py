@@ -58,3 +58,31 @@ def test_interval_narrows_with_more_data():
     small = metric_intervals([[8, 2], [2, 8]], positive=1)["macc"]
     large = metric_intervals([[80, 20], [20, 80]], positive=1)["macc"]
     assert large[1] - large[0] < small[1] - small[0]
+
+
+def test_balanced_accuracy_interval_holds_its_estimate_near_one():
+    """Issue 25: ``0.992 [95 % CI 0.962-0.990]``: ten classes of 36 items, three errors, balanced accuracy 0.992."""
+    from edgekd.runtime.metrics import classification_metrics
+
+    y_true = [c for c in range(10) for _ in range(36)]
+    y_pred = list(y_true)
+    for i in (0, 36 * 4, 36 * 7):  # one error in each of three classes
+        y_pred[i] = (y_pred[i] + 1) % 10
+    m = classification_metrics(y_true, y_pred, [str(c) for c in range(10)])
+    lo, hi = m["ci95"]["balanced_accuracy"]
+    assert round(m["balanced_accuracy"], 3) == 0.992
+    assert lo < m["balanced_accuracy"] <= hi
+
+
+def test_every_stored_interval_holds_its_estimate():
+    from edgekd.runtime.metrics import classification_metrics
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        k = int(rng.integers(2, 6))
+        y_true = rng.integers(0, k, int(rng.integers(5, 60)))
+        y_pred = np.where(rng.random(len(y_true)) < rng.random(), y_true, rng.integers(0, k, len(y_true)))
+        m = classification_metrics(y_true, y_pred, [str(c) for c in range(k)], "1" if k == 2 else None)
+        for key, (lo, hi) in m["ci95"].items():
+            if lo is not None:
+                assert lo <= m[key] <= hi, (key, m[key], lo, hi, m["confusion"])

@@ -40,7 +40,7 @@ def test_an_unknown_ignored_layer_is_refused_with_a_suggestion() -> None:
 
 
 def test_a_size_target_smaller_than_the_classifier_is_refused() -> None:
-    with pytest.raises(InputError, match=r"prune\.target\.int8_kb: 0\.05 KB is smaller than the classifier alone"):
+    with pytest.raises(InputError, match=r"prune\.target\.int8_kb: 0\.05 KiB is smaller than the classifier alone"):
         check_recipe(_recipe("prune.target={int8_kb: 0.05}"))
 
 

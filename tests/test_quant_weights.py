@@ -54,7 +54,7 @@ def test_mixed_budget_below_the_smallest_file_names_it(fp32_onnx, tmp_path):
     from edgekd.quantize.mixed import export_mixed
 
     x = spectrograms(8, seed=4)[0]
-    with pytest.raises(InputError, match=r"smallest possible file \(every layer int4 weights\) is [0-9.]+ KB"):
+    with pytest.raises(InputError, match=r"smallest possible file \(every layer int4 weights\) is [0-9.]+ KiB"):
         export_mixed(fp32_onnx, tmp_path / "m.onnx", x=x, score=lambda logits: 1.0, size_kb=1.0, subject="tiny")
     assert not (tmp_path / "m.onnx").exists()
 

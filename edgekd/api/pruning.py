@@ -121,8 +121,8 @@ def prune(
         >>> out.after["macs"] <= 0.5 * out.before["macs"]
         True
         >>> out = edgekd.prune(net, {"macs_ratio": 0.8}, torch.zeros(1, 1, 12, 12), importance="l2", round_to=8)
-        >>> out.model[0].out_channels, out.model[2].out_channels
-        (8, 16)
+        >>> out.model[0].out_channels, out.model[2].out_channels  # the largest rounded model within 0.8 (0.54: warns)
+        (16, 8)
     """
     from edgekd.pruning.check import check_prune
     from edgekd.pruning.stage import prune_copy

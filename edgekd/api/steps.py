@@ -169,7 +169,7 @@ def export_all(roles: Sequence[Role], d: Any, profiles: Sequence[Any], export: A
                     extra["mixed"] = {k: v for k, v in record.details["mixed"].items() if k != "sensitivity"}
                 if "qat" in record.details:
                     extra["qat"] = record.details["qat"]
-                log(f"  {target.name}/{path.name}: {record.size_bytes / 1024:.1f} KB ({record.seconds:.1f} s)")
+                log(f"  {target.name}/{path.name}: {record.size_bytes / 1024:.1f} KiB ({record.seconds:.1f} s)")
                 done.append((role, target, record, extra))
     return done
 

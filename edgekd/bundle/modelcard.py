@@ -3,7 +3,7 @@ does per subset with its uncertainty, what the release gate said, and what it mu
 
 Every figure is the artifact's own, measured by running the file on the test split (from the run's report).
 Intervals (``edgekd.runtime.intervals``): Wilson 95 % for proportions (accuracy, sensitivity, specificity); for
-MAcc, the mean of the two recalls drawn from their Jeffreys posteriors (2,000 draws, seed 0).
+MAcc, MOVER over the two recalls' Wilson intervals (it always holds its estimate). Sizes are KiB (1024 bytes).
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ def render_model_card(report: Mapping[str, Any], artifacts: Sequence[Mapping[str
               "specificity |", "|---|---:|---|---|---|---|"]
     for a in artifacts:
         m = a["metrics"]
-        lines += metric_rows(f"`{Path(a['path']).name}` ({a['size_bytes'] / 1024:.1f} KB, p50 "
+        lines += metric_rows(f"`{Path(a['path']).name}` ({a['size_bytes'] / 1024:.1f} KiB, p50 "
                              f"{(a.get('latency') or {}).get('p50_ms', float('nan')):.3f} ms)", m)
         for group, gm in sorted((m.get("per_group") or {}).items()):
             lines += metric_rows(f"&nbsp;&nbsp;subset {group}", {**gm, "labels": m.get("labels"),

@@ -198,7 +198,7 @@ def _mixed(fp32: Path, path: Path, ctx: ExportContext, name: str) -> ExportOutpu
     details = export_mixed(fp32, path, x=ctx.validation.x, score=ctx.validation.score,
                            size_kb=ctx.mixed_size_kb, subject=name)
     ctx.log(f"  mixed precision for {name}: " + ", ".join(f"{k} {v}" for k, v in details["bits"].items())
-            + f" ({details['bytes'] / 1024:.1f} KB <= {details['size_kb']:g} KB)")
+            + f" ({details['bytes'] / 1024:.1f} KiB <= {details['size_kb']:g} KiB)")
     return ExportOutput(path, {"mixed": details})
 
 

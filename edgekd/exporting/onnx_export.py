@@ -4,7 +4,7 @@ Why these choices: ``external_data=False`` keeps the weights inside the
 ``.onnx`` (the dynamo exporter otherwise writes ``X.onnx.data`` beside it,
 which a device copy easily loses); the dynamic batch axis lets ONNX Runtime
 evaluate whole batches. The exporter's per-node debug metadata (module namespaces,
-FX node text, stack traces) is dropped: it was 15 KB of the heart student's 74 KB
+FX node text, stack traces) is dropped: it was 15 KiB of the heart student's 74 KiB
 int8 file and puts no byte of it to use on a device.
 """
 

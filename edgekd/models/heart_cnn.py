@@ -96,7 +96,7 @@ class HeartStudent(nn.Module):
 
     Few, wide 5x5 layers rather than many thin 3x3 ones: an int8 TFLite file
     stores a scale and a 64-bit zero point per output channel (weights and
-    bias) plus fixed tables per tensor and op (about 4 KB here, 2.5 KB in fp32),
+    bias) plus fixed tables per tensor and op (about 4 KiB here, 2.5 KiB in fp32),
     so for a model this small the int8/fp32 file ratio depends on the parameter
     count: measured 0.31 at 16 k, 0.30 at 20 k, 0.28 at 44 k parameters (see
     ``benchmarks/results/student_size.md``); the weight data alone shrinks 4x.

@@ -142,7 +142,7 @@ class Budget:
         if self.measure == "macs":
             return f"{v / 1e6:.2f} M MACs"
         if self.measure == "int8_bytes":
-            return f"{v / 1024:.1f} KB int8"
+            return f"{v / 1024:.1f} KiB int8"
         if self.measure == "latency_ms":
             return f"{v:.4f} ms p50 (predicted)"
         return f"{int(v):,} parameters"

@@ -171,8 +171,8 @@ def check_prune(spec, model, input_shape: tuple[int, ...], *, calibrate: bool = 
             head_bytes = _classifier_bytes(model, head) + (size_model.fixed_bytes if size_model else 0)
             if budget.limit < head_bytes:
                 fixed = " plus the file's fixed tables" if size_model else ""
-                raise InputError(f"prune.target.int8_kb: {p.target.int8_kb:g} KB is smaller than the classifier "
-                                 f"alone ({head!r}: {head_bytes / 1024:.2f} KB int8{fixed})")
+                raise InputError(f"prune.target.int8_kb: {p.target.int8_kb:g} KiB is smaller than the classifier "
+                                 f"alone ({head!r}: {head_bytes / 1024:.2f} KiB int8{fixed})")
             if size_model is None:  # bound the weights only; the fixed part is checked once calibrated
                 return PrunePlan(ignored=ignored, size_model=None, **extra)
         floor = floor_cost(model, input_shape, ignored, p.min_channels, size_model, round_to=round_to)

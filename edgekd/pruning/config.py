@@ -23,7 +23,7 @@ class PruneTargetSpec(_Strict):
     params_ratio: Optional[float] = Field(None, gt=0, lt=1)  # keep at most this share of the parameters
     macs: Optional[float] = Field(None, gt=0)  # multiply-accumulates per example, e.g. 5.5e+6
     macs_ratio: Optional[float] = Field(None, gt=0, lt=1)  # keep at most this share of the MACs
-    int8_kb: Optional[float] = Field(None, gt=0)  # predicted int8 TFLite size (calibrated on one export)
+    int8_kb: Optional[float] = Field(None, gt=0)  # predicted int8 TFLite size in KiB (calibrated on one export)
     # p50 of the deploy artifact on the primary target's runner, predicted from a per-layer latency table
     # measured there (edgekd.pruning.latency_table), then measured on the pruned export
     latency_p50_ms: Optional[float] = Field(None, gt=0)

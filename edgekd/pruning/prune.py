@@ -14,9 +14,13 @@ network consistent. This module adds the policy edgekd needs on top:
 3. the smallest prefix of that order that meets the budget, found by bisection
    on copies of the model, then applied to the model in place;
 4. with ``round_to`` (a target's ``simd_width``), every group keeps a multiple of
-   it: Torch-Pruning's ``MetaPruner(round_to=...)`` rule (kept channels rounded
-   down), applied to each prefix; a group no wider than ``round_to`` is left whole,
-   and none drops below one multiple.
+   it; a group no wider than ``round_to`` is left whole, and none drops below one
+   multiple. The search runs over rounded steps (``rounded_steps``: each cuts one
+   group by one multiple, in the order the unrounded prefix reaches it), so it
+   stops at the largest rounded model within the budget instead of rounding every
+   group down after the fact (which asked for 0.6 of the MACs could give 0.39). When
+   even that lands more than ``SHORTFALL`` under the budget (multiples too coarse
+   for the model), ``prune_to_budget`` warns (``RoundingShortfall``) and records it.
 
 Example:
     >>> outcome = prune_to_budget(model, (1, 32, 188), IMPORTANCES.get("l2").build(), budget)
@@ -29,8 +33,9 @@ from __future__ import annotations
 import copy
 import difflib
 import math
+import warnings
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Optional
 
 import torch
 from torch import nn
@@ -40,6 +45,13 @@ from edgekd.pruning.budget import Budget, Cost, Int8SizeModel, measure_cost
 
 Scope = Literal["uniform", "global"]
 _ROOT_TYPES = (nn.Conv1d, nn.Conv2d, nn.Linear)
+#: With ``round_to``, a result more than this share under the budget's limit is reported (``RoundingShortfall``).
+SHORTFALL = 0.10
+
+
+class RoundingShortfall(UserWarning):
+    """Channel counts rounded to multiples of ``round_to`` could not come close to the budget: the model was cut
+    further than asked (the message says how far and what to change)."""
 
 
 def classifier_name(model: nn.Module, input_shape: tuple[int, ...]) -> str:
@@ -174,6 +186,105 @@ def rounded_removal(order: list[tuple[str, int]], prefix: int, widths: dict[str,
     return out
 
 
+def rounded_steps(order: list[tuple[str, int]], widths: dict[str, int], round_to: int,
+                  min_channels: int = 1) -> list[tuple[str, int]]:
+    """The removals a growing budget makes when kept counts must be multiples of ``round_to``, one step at a time.
+
+    Each step ``(group, removed)`` cuts one group to the next smaller multiple (``removed`` channels gone in all);
+    steps are ordered by the position in ``order`` at which the unrounded prefix would have removed that many of
+    the group's channels, so a prefix of steps follows the importance order at the granularity rounding allows.
+    A group no wider than ``round_to`` has no step; none goes below ``round_kept``'s floor.
+
+    Example:
+        >>> order = [("a", 0), ("b", 0), ("a", 1), ("b", 1)] + [(g, i) for i in range(2, 24) for g in "ab"]
+        >>> rounded_steps(order, {"a": 32, "b": 24}, 8)
+        [('a', 8), ('b', 8), ('a', 16), ('b', 16), ('a', 24)]
+    """
+    positions: dict[str, list[int]] = {}
+    for pos, (name, _) in enumerate(order):
+        positions.setdefault(name, []).append(pos)
+    floor = round_to * max(1, math.ceil(min_channels / round_to))
+    steps = []
+    for name, pos in positions.items():
+        width = widths[name]
+        if width <= round_to:
+            continue
+        kept = round_to * ((width - 1) // round_to)
+        while kept >= floor and width - kept <= len(pos):
+            steps.append((pos[width - kept - 1], name, width - kept))
+            kept -= round_to
+    return [(name, removed) for _, name, removed in sorted(steps)]
+
+
+def step_state(steps: list[tuple[str, int]], k: int) -> dict[str, int]:
+    """Channels removed per group after the first ``k`` of ``steps``."""
+    state: dict[str, int] = {}
+    for name, count in steps[:k]:
+        state[name] = count
+    return state
+
+
+def state_removal(order: list[tuple[str, int]], state: dict[str, int]) -> list[tuple[str, int]]:
+    """The channels a per-group count removes: each group's least important ones (its first entries in ``order``)."""
+    per_group: dict[str, list[tuple[str, int]]] = {}
+    for item in order:
+        per_group.setdefault(item[0], []).append(item)
+    return [item for name, count in state.items() for item in per_group[name][:count]]
+
+
+def _counts(removal: list[tuple[str, int]]) -> dict[str, int]:
+    state: dict[str, int] = {}
+    for name, _ in removal:
+        state[name] = state.get(name, 0) + 1
+    return state
+
+
+def closest_rounded(order: list[tuple[str, int]], steps: list[tuple[str, int]], k: int, widths: dict[str, int],
+                    round_to: int, min_channels: int, cost_of, budget: Budget) -> dict[str, int]:
+    """The largest rounded model within ``budget`` that a short local search finds, when step ``k`` overshot it.
+
+    Candidates: the path's state after ``k`` steps; every one-multiple cut of any group from the state after
+    ``k - 1`` steps (the path took only one of them); and Torch-Pruning's rule (the smallest channel prefix
+    within the budget once every group is rounded down). The largest within the budget is kept, then multiples
+    are given back to any group, one at a time, while the budget still holds. ``cost_of(state)`` prices a
+    per-group count of removed channels.
+    """
+    ladders: dict[str, list[int]] = {}
+    for name, count in steps:
+        ladders.setdefault(name, [0]).append(count)
+    priced: dict[tuple, Cost] = {}
+
+    def price(state: dict[str, int]) -> Cost:
+        key = tuple(sorted((n, c) for n, c in state.items() if c))
+        if key not in priced:
+            priced[key] = cost_of(state)
+        return priced[key]
+
+    def moved(state: dict[str, int], name: str, delta: int) -> Optional[dict[str, int]]:
+        i = ladders[name].index(state.get(name, 0)) + delta
+        return {**state, name: ladders[name][i]} if 0 <= i < len(ladders[name]) else None
+
+    lo, hi = 0, len(order)  # Torch-Pruning's rule, searched over channel prefixes
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if budget.met(price(_counts(rounded_removal(order, mid, widths, round_to, min_channels)))):
+            hi = mid
+        else:
+            lo = mid
+    start = step_state(steps, k - 1)
+    candidates = [step_state(steps, k), _counts(rounded_removal(order, hi, widths, round_to, min_channels)),
+                  *(moved(start, name, +1) for name in ladders)]
+    best, best_value = step_state(steps, k), None
+    while candidates:
+        improved = False
+        for cand in filter(None, candidates):
+            cost = price(cand)
+            if budget.met(cost) and (best_value is None or budget.value(cost) > best_value):
+                best, best_value, improved = cand, budget.value(cost), True
+        candidates = [moved(best, name, -1) for name in ladders] if improved else []
+    return best
+
+
 def apply_removal(model: nn.Module, input_shape: tuple[int, ...], ignored: list[str], removal: list[tuple[str, int]]) -> None:
     """Remove the listed channels (indices into each group's current channels) from ``model`` in place."""
     graph, groups = _graph(model, input_shape, ignored)
@@ -222,6 +333,15 @@ def floor_cost(model: nn.Module, input_shape: tuple[int, ...], ignored: list[str
     return measure_cost(trial, input_shape, size_model, latency_model)
 
 
+def _shortfall(budget: Budget, before: Cost, after: Cost, round_to: int) -> str:
+    """What rounding cost, in the budget's terms, and what to change."""
+    got, start = budget.value(after), budget.value(before)
+    return (f"{budget.key}: {budget.wanted} asked for at most {budget.describe_value(budget.limit)} "
+            f"({budget.limit / start:.2f} of the unpruned model); with channel counts in multiples of {round_to} the "
+            f"largest model within it has {budget.describe_value(got)} ({got / start:.2f}), more than "
+            f"{SHORTFALL:.0%} under: lower round_to (or None for no rounding), or ask for less pruning")
+
+
 def prune_to_budget(
     model: nn.Module,
     input_shape: tuple[int, ...],
@@ -245,7 +365,9 @@ def prune_to_budget(
         scope: ``uniform`` or ``global`` ranking.
         min_channels: no group keeps fewer channels.
         size_model: needed for an ``int8_bytes`` budget.
-        round_to: kept channel counts are multiples of it (``round_kept``); None: any count.
+        round_to: kept channel counts are multiples of it (``round_kept``); None: any count. The search then
+            runs over rounded steps (``rounded_steps``); a result more than ``SHORTFALL`` under the budget warns
+            ``RoundingShortfall`` and is recorded as ``budget["shortfall"]`` of the outcome.
 
     Raises:
         InputError: the budget cannot be met even at ``min_channels`` per group.
@@ -256,18 +378,25 @@ def prune_to_budget(
     widths = {name: len(v) for name, v in scores.items()}
     counts_before = channel_counts(model)
 
+    rounded = bool(round_to and round_to > 1)
+    steps = rounded_steps(order, widths, round_to, min_channels) if rounded else []
+    choices = len(steps) if rounded else len(order)  # the search runs over rounded steps, or single channels
+
     def removal(k: int) -> list[tuple[str, int]]:
-        return rounded_removal(order, k, widths, round_to, min_channels)
+        return state_removal(order, step_state(steps, k)) if rounded else order[:k]
+
+    def cost_of(removed: list[tuple[str, int]]) -> Cost:
+        trial = copy.deepcopy(model)
+        apply_removal(trial, input_shape, ignored, removed)
+        return measure_cost(trial, input_shape, size_model)
 
     def cost_after(k: int) -> Cost:
-        trial = copy.deepcopy(model)
-        apply_removal(trial, input_shape, ignored, removal(k))
-        return measure_cost(trial, input_shape, size_model)
+        return cost_of(removal(k))
 
     if budget.met(before):
         k = 0
     else:
-        floor = cost_after(len(order))
+        floor = cost_after(choices)
         if not budget.met(floor):
             left = f"{min_channels} channel(s)" + (f" (rounded to multiples of {round_to})" if round_to else "")
             raise InputError(
@@ -275,7 +404,7 @@ def prune_to_budget(
                 f"layer the model still has {budget.describe(floor)} (budget {budget.describe_value(budget.limit)}); "
                 "raise the target or un-ignore layers"
             )
-        lo, hi = 0, len(order)  # cost_after(lo) misses the budget, cost_after(hi) meets it
+        lo, hi = 0, choices  # cost_after(lo) misses the budget, cost_after(hi) meets it
         while hi - lo > 1:
             mid = (lo + hi) // 2
             if budget.met(cost_after(mid)):
@@ -284,13 +413,21 @@ def prune_to_budget(
                 lo = mid
         k = hi
     removed = removal(k)
+    if rounded and k > 0 and budget.value(cost_of(removed)) < (1 - SHORTFALL) * budget.limit:
+        # one rounded step overshot the budget by much: look around the path for a larger model within it
+        removed = state_removal(order, closest_rounded(order, steps, k, widths, round_to, min_channels,
+                                                       lambda state: cost_of(state_removal(order, state)), budget))
     apply_removal(model, input_shape, ignored, removed)
     after = measure_cost(model, input_shape, size_model)
     counts_after = channel_counts(model)
+    record = {"key": budget.key, "target": budget.wanted, "measure": budget.measure, "limit": budget.limit}
+    if rounded and k > 0 and budget.value(after) < (1 - SHORTFALL) * budget.limit:
+        record["shortfall"] = _shortfall(budget, before, after, round_to)
+        warnings.warn(record["shortfall"], RoundingShortfall, stacklevel=2)
     return PruneOutcome(
         before=before,
         after=after,
-        budget={"key": budget.key, "target": budget.wanted, "measure": budget.measure, "limit": budget.limit},
+        budget=record,
         removed=len(removed),
         channels={n: [counts_before[n], counts_after.get(n, 0)] for n in counts_before},
     )

@@ -205,7 +205,8 @@ def prune_and_recover(
         model.zero_grad(set_to_none=True)
         log(f"step {step}/{settings.steps}: {budget.describe(outcome.before)} -> {budget.describe(outcome.after)} "
             f"({outcome.after.params:,} params, {outcome.after.macs / 1e6:.2f} M MACs; "
-            f"channels {', '.join(f'{n} {a}->{b}' for n, (a, b) in outcome.channels.items() if a != b)})")
+            f"channels {', '.join(f'{n} {a}->{b}' for n, (a, b) in outcome.channels.items() if a != b)})"
+            + (f"; WARNING {outcome.budget['shortfall']}" if "shortfall" in outcome.budget else ""))
         record = {"step": step, "budget_limit": budget.limit, "outcome": outcome.to_dict(), "recovery": None}
         if recovery is not None and recovery.cfg.epochs > 0:
             result = train_model(

@@ -123,7 +123,7 @@ def export_mixed(
         fp32_path: the fp32 ONNX file.
         out_path: the mixed file to write.
         x, score: validation windows and metric (sensitivity).
-        size_kb: the file-size budget in KB (1024 bytes).
+        size_kb: the file-size budget in KiB (1024 bytes).
         subject: the model name, for messages.
 
     Returns:
@@ -140,8 +140,8 @@ def export_mixed(
         floor = quantize_weights(fp32_path, Path(tmp) / "all-int4.onnx", min(LOWER_BITS)).stat().st_size
     if floor > budget:
         raise InputError(
-            f"mixed precision: no bit-width assignment of {subject} fits export.mixed.size_kb = {size_kb:g} KB; "
-            f"the smallest possible file (every layer int4 weights) is {floor / 1024:.1f} KB"
+            f"mixed precision: no bit-width assignment of {subject} fits export.mixed.size_kb = {size_kb:g} KiB; "
+            f"the smallest possible file (every layer int4 weights) is {floor / 1024:.1f} KiB"
         )
     limit = budget
     for _ in range(8):

@@ -14,7 +14,7 @@ Rules (the gate fails closed: a figure it cannot read is a failure, never a pass
   a missing, null, NaN, negative or non-numeric one fails that budget, naming it.
 * A figure that was not measured fails too, unless the budgets set
   ``allow_unmeasured`` (then it is a skip, listed as such, never a pass).
-* ``size_kb``: ``size_bytes / 1024``.
+* ``size_kb``: ``size_bytes / 1024`` (KiB; ``ram_kb`` likewise).
 * ``latency_p90_ms``: the measured ``latency.p90_ms``. An estimated figure
   (``latency.estimated``) is gated only when the budgets allow it
   (``allow_estimated_latency``), and the message says "estimated"; otherwise it is
@@ -23,7 +23,20 @@ Rules (the gate fails closed: a figure it cannot read is a failure, never a pass
   from the MCU runner) when the artifact has one; otherwise unmeasured.
 * ``accuracy_drop_pp``: points of the selection metric (MAcc, else balanced
   accuracy) lost against the fp32 twin of the same role, target and format
-  (no twin: unmeasured).
+  (no twin: unmeasured), judged on paired flips (``edgekd.report.paired``): with
+  both files' per-item decisions (``metrics.per_item``) on the same items, b items
+  became wrong and c became right; the budget FAILS when the drop exceeds it AND
+  the exact one-sided test of "no drop" on the discordant items gives p <= 0.05
+  (McNemar's exact test when all items weigh the same; equivalently the drop's
+  95 % lower confidence bound is above zero). A drop over budget that the data
+  cannot tell from none passes, saying so with b, c, n, p and the bound. Minimum
+  evidence that follows: p is never below 2^-(b+c), so a drop needs at least 5
+  discordant items to fail (2^-5 = 0.031; with equal weights, 5 that became
+  wrong). A real large drop fails (10 of 48 the wrong way: p = 0.001). Per-item
+  data that are present but malformed, of other items, or that do not reproduce
+  the figures fail. When either file has no per-item data (reports written before
+  they were stored), or the exact distribution is too large to enumerate, the old
+  point rule applies: the drop fails whenever it exceeds the budget.
 * ``min_metric``: the selection metric itself.
 * ``fully_integer`` (profiles with ``fully_integer: true``): a quantized artifact
   whose audit finds float ops fails, naming them; float artifacts are skipped.
@@ -88,19 +101,17 @@ class Check:
 
     @property
     def message(self) -> str:
-        """One line a reviewer understands, e.g. ``file size 78.8 KB > budget 64 KB``."""
+        """One line a reviewer understands, e.g. ``file size 78.8 KiB > budget 64 KiB``."""
         if self.status == "skip":
             return f"{self.title}: not checked, {self.detail}"
         if self.budget == "file" or self.value is None:  # no figure to compare: the detail says why
             return f"{self.title}: {self.detail}"
         unit = f" {self.unit}" if self.unit else ""
         lower_bound = self.budget == "min_metric"
-        if self.status == "fail":
-            op = "<" if lower_bound else ">"
-            word = "minimum" if lower_bound else "budget"
-        else:
-            op = "≥" if lower_bound else "≤"
-            word = "minimum" if lower_bound else "budget"
+        # the comparison as it is (a paired accuracy drop may exceed its budget and still pass: the detail says why)
+        beyond = self.value < self.limit if lower_bound else self.value > self.limit
+        op = ("<" if lower_bound else ">") if beyond else ("≥" if lower_bound else "≤")
+        word = "minimum" if lower_bound else "budget"
         text = f"{self.title} {_fmt(self.value)}{unit} {op} {word} {_fmt(self.limit)}{unit}"
         return f"{text} ({self.detail})" if self.detail else text
 
@@ -189,9 +200,9 @@ def check_artifact(artifact: Mapping[str, Any], artifacts: list[Mapping[str, Any
     if budgets.size_kb is not None:
         size, problem = read_figure(artifact, "size_bytes", integer=True, low=1)
         if problem:
-            broken_figure("size_kb", budgets.size_kb, "KB", problem)
+            broken_figure("size_kb", budgets.size_kb, "KiB", problem)
         else:
-            judge("size_kb", size / 1024, budgets.size_kb, "KB")
+            judge("size_kb", size / 1024, budgets.size_kb, "KiB")
 
     if budgets.latency_p90_ms is not None:
         lat = artifact.get("latency")
@@ -221,11 +232,11 @@ def check_artifact(artifact: Mapping[str, Any], artifacts: list[Mapping[str, Any
             else "latency.arena_bytes"  # the MCU runner's result, when it measured the artifact's latency entry
         arena, problem = read_figure(artifact, field, integer=True, low=0)
         if problem and problem.endswith("is missing"):
-            unmeasured("ram_kb", budgets.ram_kb, "KB", "RAM not measured (no MCU arena figure for this artifact)")
+            unmeasured("ram_kb", budgets.ram_kb, "KiB", "RAM not measured (no MCU arena figure for this artifact)")
         elif problem:
-            broken_figure("ram_kb", budgets.ram_kb, "KB", problem)
+            broken_figure("ram_kb", budgets.ram_kb, "KiB", problem)
         else:
-            judge("ram_kb", arena / 1024, budgets.ram_kb, "KB", "MCU tensor arena")
+            judge("ram_kb", arena / 1024, budgets.ram_kb, "KiB", "MCU tensor arena")
 
     if budgets.accuracy_drop_pp is not None or budgets.min_metric is not None:
         score, mname, problem = score_figure(artifact)
@@ -244,8 +255,7 @@ def check_artifact(artifact: Mapping[str, Any], artifacts: list[Mapping[str, Any
                     if twin_problem:
                         broken_figure("accuracy_drop_pp", limit, "pp", f"its fp32 twin {twin.get('name')}: {twin_problem}")
                     else:
-                        judge("accuracy_drop_pp", round((ref - score) * 100, 3), limit, "pp",
-                              f"{mname} {ref:.3f} → {score:.3f} vs {twin.get('name')}")
+                        checks.append(_accuracy_drop(name, target, artifact, twin, ref, score, mname, limit))
         if budgets.min_metric is not None:
             if problem:
                 broken_figure("min_metric", budgets.min_metric, "", problem)
@@ -266,6 +276,38 @@ def check_artifact(artifact: Mapping[str, Any], artifacts: list[Mapping[str, Any
             judge("fully_integer", len(floats), 0, "", f"the target runs integer kernels only: {shown}" if floats
                   else "every op is integer")
     return checks
+
+
+def _accuracy_drop(name: str, target: str, artifact: Mapping[str, Any], twin: Mapping[str, Any], ref: float,
+                   score: float, mname: str, limit: float) -> Check:
+    """The ``accuracy_drop_pp`` verdict: paired flips with an exact test when both files carry per-item decisions,
+    else the point rule (module docstring)."""
+    from edgekd.report.paired import NotPairable, TooLarge, paired_drop
+
+    drop = round((ref - score) * 100, 3)
+    figures = f"{mname} {ref:.3f} → {score:.3f} vs {twin.get('name')}"
+    key = "macc" if mname == "MAcc" else "balanced_accuracy"
+    have = [isinstance(a.get("metrics"), Mapping) and a["metrics"].get("per_item") is not None for a in (twin, artifact)]
+    if not all(have):
+        missing = "this file" if have[0] else "the fp32 twin" if have[1] else "either file"
+        return Check(name, target, "accuracy_drop_pp", "fail" if drop > limit else "pass", drop, limit, "pp",
+                     f"{figures}; point rule: no per-item decisions (metrics.per_item) in {missing} to pair")
+    try:
+        paired = paired_drop(twin["metrics"], artifact["metrics"], key)
+    except NotPairable as e:
+        return Check(name, target, "accuracy_drop_pp", "fail", None, limit, "pp",
+                     f"cannot be checked: {e} ({figures}; the gate fails closed)")
+    except TooLarge as e:
+        return Check(name, target, "accuracy_drop_pp", "fail" if drop > limit else "pass", drop, limit, "pp",
+                     f"{figures}; point rule: {e}")
+    if drop <= limit:
+        verdict, status = "", "pass"
+    elif paired.evidenced:
+        verdict, status = "; a real drop (p <= 0.05)", "fail"
+    else:
+        verdict, status = "; passes: the data cannot tell this drop from none (fails only when p <= 0.05)", "pass"
+    return Check(name, target, "accuracy_drop_pp", status, drop, limit, "pp",
+                 f"{figures}; {paired.describe()}{verdict}")
 
 
 def check_file(artifact: Mapping[str, Any], base: Any) -> Check:

@@ -132,7 +132,7 @@ def _target_section(report: Mapping[str, Any], target: str, images: Optional[Map
     listed = ", ".join(f"<code>{_e(k)} = {_e(format(v, 'g') if isinstance(v, float) else v)}</code>"
                        for k, v in shown.items())
     out.append(f'<p class="meta">Budgets: {listed or "none"}</p>')
-    out.append("<table><thead><tr><th>artifact</th><th>role</th><th>format</th><th>precision</th><th>size KB</th>"
+    out.append("<table><thead><tr><th>artifact</th><th>role</th><th>format</th><th>precision</th><th>size KiB</th>"
                f"<th>{_e(mname)}</th><th>sens</th><th>spec</th><th>acc</th><th>p50 ms</th><th>p90 ms</th>"
                "<th>runtime (threads)</th><th>Pareto front</th><th>audit flags</th><th>budget</th></tr></thead><tbody>")
     for a in rows:
@@ -160,8 +160,8 @@ def _target_section(report: Mapping[str, Any], target: str, images: Optional[Map
     out.append("</tbody></table>")
     n_test = rows[0]["metrics"].get("n", "?")
     out.append(f'<p class="note">{_e(mname)} per recording on the test split (n = {n_test}), measured by running each '
-               "exported file; brackets: 95 % intervals (Wilson for proportions, Jeffreys draws of the class recalls for "
-               "MAcc and balanced accuracy). "
+               "exported file; brackets: 95 % intervals (Wilson for proportions; for MAcc and balanced accuracy, MOVER over "
+               "the class recalls' Wilson intervals); sizes in KiB (1024 bytes). "
                "★ marks the Pareto front: no other artifact of this target is both at least as small (or fast) "
                f"and at least as accurate, and strictly better on one.</p>")
     out.append("<h3>Pareto plots</h3>")

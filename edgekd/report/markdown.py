@@ -49,8 +49,8 @@ def render_markdown(report: dict) -> str:
         "",
         "Every artifact figure below was measured by running the exported file on the test split "
         "(recordings never seen in training); predictions are per recording (mean of window probabilities). "
-        "Brackets: 95 % intervals (Wilson for proportions, Jeffreys draws of the class recalls for MAcc and "
-        "balanced accuracy); n is in the splits table.",
+        "Brackets: 95 % intervals (Wilson for proportions; for MAcc and balanced accuracy, MOVER over the class "
+        "recalls' Wilson intervals); sizes in KiB (1024 bytes); n is in the splits table.",
         "",
         "## Splits (record-wise, stratified by label and database)",
         "",
@@ -79,7 +79,7 @@ def render_markdown(report: dict) -> str:
     for target in targets:
         rows = [a for a in report["artifacts"] if a["target"] == target]
         lines += ["", f"## Target `{target}`: artifacts measured on the test split", "",
-                  "| artifact | size KB | MAcc | sens | spec | acc | p50 ms | p90 ms | runtime (threads) | fully int | budget |",
+                  "| artifact | size KiB | MAcc | sens | spec | acc | p50 ms | p90 ms | runtime (threads) | fully int | budget |",
                   "|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|"]
         for a in rows:
             lat, au, b = a["latency"], a["audit"], a["budget"]

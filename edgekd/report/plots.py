@@ -67,7 +67,7 @@ class Axis:
 
 
 AXES: dict[str, Axis] = {
-    "size": Axis("size", "file size (KB, log scale)", "size_kb", True),
+    "size": Axis("size", "file size (KiB, log scale)", "size_kb", True),
     "latency": Axis("latency", "latency p90 (ms, log scale)", "latency_p90_ms", True),
 }
 
@@ -78,7 +78,7 @@ def plot_name(target: str, axis: str) -> str:
 
 
 def x_value(artifact: Mapping[str, Any], axis: str) -> Optional[float]:
-    """The artifact's figure on ``axis`` (``size`` in KB, ``latency`` p90 in ms), or None if not measured."""
+    """The artifact's figure on ``axis`` (``size`` in KiB, ``latency`` p90 in ms), or None if not measured."""
     if axis == "size":
         return artifact["size_bytes"] / 1024
     p90 = (artifact.get("latency") or {}).get("p90_ms")

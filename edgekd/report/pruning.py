@@ -50,7 +50,7 @@ def render_pruning(report: dict) -> list[str]:
         f"MACs {b['macs'] / 1e6:.2f} M → {a['macs'] / 1e6:.2f} M ({b['macs'] / max(a['macs'], 1):.2f}x fewer).",
     ]
     if a.get("int8_bytes") is not None:
-        lines[-1] += f" Predicted int8 size {b['int8_bytes'] / 1024:.1f} KB → {a['int8_bytes'] / 1024:.1f} KB."
+        lines[-1] += f" Predicted int8 size {b['int8_bytes'] / 1024:.1f} KiB → {a['int8_bytes'] / 1024:.1f} KiB."
     if p.get("round_to"):
         lines[-1] += f" Kept channel counts are multiples of {p['round_to']} ({p.get('round_to_from') or 'prune.round_to'})."
     lat = p.get("latency")
@@ -64,7 +64,7 @@ def render_pruning(report: dict) -> list[str]:
             f"{lat['prediction_error_pct']:+.1f} %).")
     if not p.get("reference_trained", True):
         lines.append("The unpruned reference was never trained (order prune-distill): compare its size and latency only.")
-    lines += ["", "| target | artifact (before → after) | size KB before | after | p50 ms before | after | MAcc before | after |",
+    lines += ["", "| target | artifact (before → after) | size KiB before | after | p50 ms before | after | MAcc before | after |",
               "|---|---|---:|---:|---:|---:|---:|---:|"]
     for pair in p["artifacts"]:
         bb, aa = pair["before"], pair["after"]

@@ -90,7 +90,7 @@ def run_estimate(artifact: Path, profile: TargetProfile, opts: BenchOptions) -> 
         "estimated": True,
         "emulated": False,
         "method": (f"estimated, not measured: {parts['ops']} ops, {parts['macs'] / 1e6:.2f} M MACs, "
-                   f"{parts['bytes'] / 1e3:.0f} kB moved, with the throughput coefficients of profile "
+                   f"{parts['bytes'] / 1024:.0f} KiB moved, with the throughput coefficients of profile "
                    f"{profile.name!r}; no spread (p50 = p90 = p99)"),
         "estimate": {k: v for k, v in parts.items() if k != "latency_ms"},
         "coefficients": profile.estimate.model_dump(),

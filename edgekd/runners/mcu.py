@@ -6,7 +6,7 @@ What it gives, and how sure each figure is:
   runs the model and records the tensor arena it allocated; an interpreter with
   exactly that arena is built and run again to prove it suffices.
 * ``flash_bytes``: the model file's bytes (the flatbuffer a firmware links in as a
-  ``const`` array). Not counted: the TFLM interpreter and kernel code (tens of KB,
+  ``const`` array). Not counted: the TFLM interpreter and kernel code (tens of KiB,
   depending on which op resolvers are linked), the application, and, with an NPU,
   the Vela-compiled model (``vela.flash_bytes``) that replaces this one.
 * ``tflm.output_matches_litert``: TFLM's outputs are bit-identical to LiteRT's builtin

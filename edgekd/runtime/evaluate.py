@@ -60,6 +60,10 @@ def evaluate_windows(
         threshold: positive-class probability threshold (two classes); argmax when None.
         how: how the windows of one item are combined (``mean``, ``vote``).
         item_names: when given, ``items`` lists each item's file, true label, prediction and probabilities.
+
+    Returns:
+        The ``eval --json`` object, with ``per_item`` (``ids``, ``true``, ``predicted``: item index, true and decided
+        class index per item), which ``edgekd gate`` pairs against the fp32 twin's for the accuracy-drop budget.
     """
     outputs = (artifact.output.get("shape") or [None])[-1]
     if isinstance(outputs, int) and outputs != len(labels):
@@ -69,6 +73,9 @@ def evaluate_windows(
     pos = labels.index(positive) if positive in labels else None
     pred = decide(mean, pos, threshold)
     out = {"artifact": str(artifact.path), **classification_metrics(y_rec[ids], pred, labels, positive)}
+    # each item's decision (class indices into labels): the gate pairs two files' decisions on the same items
+    out["per_item"] = {k: np.asarray(v, dtype=np.int64).tolist()
+                       for k, v in (("ids", ids), ("true", y_rec[ids]), ("predicted", pred))}
     if threshold is not None:
         out["threshold"] = threshold
     if getattr(artifact, "runtime_env", None):  # .pte: run in the main environment (torch present)

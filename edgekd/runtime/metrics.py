@@ -3,7 +3,8 @@
 For two classes the heart-sound metrics of the PhysioNet/CinC 2016 challenge are
 added: sensitivity (recall of the positive class), specificity (recall of the
 other) and MAcc, their mean. ``ci95`` gives each figure's 95 % interval
-(``edgekd.runtime.intervals``: Wilson for proportions, Jeffreys draws for means of recalls).
+(``edgekd.runtime.intervals``: Wilson for proportions, MOVER over the classes' Wilson intervals for means of
+recalls; every interval holds its estimate).
 """
 
 from __future__ import annotations

@@ -66,7 +66,7 @@ def export_best(out: Path, dest: Path, pick: Optional[int] = None) -> tuple[dict
     f = row["figures"]
     header = (f"# Trial {row['number']} of sweep study {summary['study']!r} ({out / 'sweep.json'}): the recipe's values "
               f"with {json.dumps(row['parameters'])}\n"
-              f"# validation {f['metric_name']} {f['metric']:.3f}, {f['size_kb']:.1f} KB, latency p90 "
+              f"# validation {f['metric_name']} {f['metric']:.3f}, {f['size_kb']:.1f} KiB, latency p90 "
               f"{f['latency_p90_ms']:.3f} ms on {summary['target']['name']}"
               f"{' (estimated)' if f['latency_estimated'] else ''}; within budgets: {row['feasible']}\n"
               f"# Re-run and gate: edgekd run {dest} && edgekd gate runs/{tree['name']}/report.json "

@@ -181,7 +181,7 @@ def _plot(summary: dict, axis: str) -> bytes:
             ax.annotate(str(r["number"]), (r["figures"][axis], r["figures"]["metric"]), textcoords="offset points",
                         xytext=(4, 4), fontsize=7)
     metric = done[0]["figures"]["metric_name"] if done else "metric"
-    ax.set_xlabel({"size_kb": "file size (KB)", "latency_p90_ms": "latency p90 (ms)"}[axis]
+    ax.set_xlabel({"size_kb": "file size (KiB)", "latency_p90_ms": "latency p90 (ms)"}[axis]
                   + (" (estimated)" if axis == "latency_p90_ms" and done and done[0]["figures"]["latency_estimated"]
                      else ""))
     ax.set_ylabel(f"{metric} (validation, on the artifact)")
@@ -230,7 +230,7 @@ def _write_html(summary: dict, out: Path) -> None:
     except ModuleNotFoundError:
         parts.append("<p>(matplotlib is not installed: no plots)</p>")
     parts.append("<h2>The front (feasible, non-dominated)</h2><table><tr><th>trial</th><th>values</th>"
-                 "<th>validation metric</th><th>size KB</th><th>p90 ms</th><th>test metric</th></tr>")
+                 "<th>validation metric</th><th>size KiB</th><th>p90 ms</th><th>test metric</th></tr>")
     for r in summary["trials"]:
         if not r["pareto"]:
             continue
@@ -242,7 +242,7 @@ def _write_html(summary: dict, out: Path) -> None:
                      f"<td class=n>{f['latency_p90_ms']:.3f}</td>"
                      f"<td>{e(_fmt_ci(test) if 'metric' in test else test.get('skipped', 'not scored yet'))}</td></tr>")
     parts.append("</table><h2>Every trial</h2><table><tr><th>trial</th><th>state</th><th>values</th><th>metric</th>"
-                 "<th>size KB</th><th>p90 ms</th><th>budgets</th><th>note</th></tr>")
+                 "<th>size KiB</th><th>p90 ms</th><th>budgets</th><th>note</th></tr>")
     for r in summary["trials"]:
         f = r.get("figures") or {}
         note = r.get("error") or ("baseline: the recipe's own values" if r["baseline"] else "")

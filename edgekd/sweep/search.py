@@ -298,7 +298,7 @@ def sweep(recipe: str | Path, space: str | Path, *, overrides: Optional[list[str
         trial.set_user_attr("seconds", round(time.perf_counter() - t0, 1))
         runner = "est." if figures["latency_estimated"] else figures["latency_runner"]
         log(f"{label}: {figures['metric_name']} {figures['metric']:.3f} (validation, n={figures['val'].get('n')}), "
-            f"{figures['size_kb']:.1f} KB, p90 {figures['latency_p90_ms']:.3f} ms ({runner}); "
+            f"{figures['size_kb']:.1f} KiB, p90 {figures['latency_p90_ms']:.3f} ms ({runner}); "
             + ("within budgets" if ok else "OUTSIDE budgets: " + ", ".join(
                 f"{k} {'unmeasured' if v is None else f'+{v:.3g}'}" for k, v in cons.items() if v is None or v > 0))
             + f" ({time.perf_counter() - t0:.0f} s)")
