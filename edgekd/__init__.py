@@ -3,11 +3,18 @@
 The public API is a few verbs with plain inputs and typed results::
 
     import edgekd
-    trained = edgekd.distill(student, teacher, train, val, epochs=30)       # your nn.Modules, your data
-    small = edgekd.prune(trained.model, {"macs_ratio": 0.5}, example)
-    art = edgekd.export(small.model, "student.tflite", precision="int8", calibration=train)
-    print(edgekd.evaluate(art.path, test).macc, edgekd.bench(art.path, "rpi4").p90_ms)
-    edgekd.gate(..., {"size_kb": 64})         # or edgekd.compress(teacher, student, data) for all of it
+    data = edgekd.prepare("photos/", task="image-classification")        # or (x, y) arrays, a torch Dataset
+    trained = edgekd.distill(student, teacher=teacher, train=data, epochs=30)   # trains a copy of student
+    small = edgekd.prune(trained.model, {"macs_ratio": 0.5}, train=data)
+    art = edgekd.export(small.model.eval(), "student.tflite", precision="int8", calibration=data, val=data,
+                        target="x86_64")                                   # a device profile: name, path or object
+    ev, lat = edgekd.evaluate(art.path, data), edgekd.bench(art.path, "x86_64")   # data: its test split
+    edgekd.gate([art.measured(ev, lat)], {"size_kb": 64})     # or edgekd.compress for all of it
+
+One rule each, everywhere: the model worked on first, ``teacher=`` by keyword; data is ``train=``, ``val=``,
+``test=`` and a ``Prepared`` is accepted wherever data is; ``target`` is a device profile (filters are
+``artifacts=``); a verb never changes the caller's module, it returns a new one; results are typed dataclasses
+with ``.to_dict()``.
 
 Importing the package is cheap: torch, TensorFlow and the runtimes are imported
 lazily, when a verb is called (``edgekd --help`` and a device install stay light).
@@ -27,6 +34,10 @@ __all__ = ["BackendError", "EdgekdError", "InputError", "PluginError", "__versio
 
 
 def __getattr__(name: str) -> Any:
+    if name == "compress":  # a composition of the verbs: edgekd.flow, above the API
+        from edgekd.flow.compress import compress
+
+        return compress
     if name in _VERBS:
         from edgekd import api
 

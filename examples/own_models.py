@@ -22,7 +22,6 @@ import torch
 from torch import nn
 
 import edgekd
-from edgekd.api import prepare
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -130,49 +129,51 @@ def main(argv: list[str] | None = None) -> int:
     quiet = {"log": lambda s: None}
     torch.manual_seed(0)
 
-    # 1. data: photos read, validated, split item-wise (capture bursts kept together), through the device front-end
-    data = prepare(args.data, task="image-classification", seed=0,
-                   split={"train": 0.6, "val": 0.2, "test": 0.2, "keep_together_s": 60}, **quiet)
-    common = {"task": data.task, "classes": data.classes, "seed": 0, "threads": 1, **quiet}
+    # 1. data: photos read, validated, split item-wise (capture bursts kept together), through the device front-end;
+    # the Prepared goes to every verb as it is: each takes its split, the task, the classes and the positive class
+    data = edgekd.prepare(args.data, task="image-classification", seed=0,
+                          split={"train": 0.6, "val": 0.2, "test": 0.2, "keep_together_s": 60}, **quiet)
+    common = {"seed": 0, "threads": 1, **quiet}
 
-    # 2. the teacher: your own architecture, trained with cross-entropy (any nn.Module works)
+    # 2. the teacher: your own architecture, trained with cross-entropy (any nn.Module works); the verb trains a
+    # copy and returns it (the module passed in is left as it was)
     teacher, source = mobilenet_v3_small(len(data.classes))
     print(f"teacher: MobileNetV3-small from {source}, {sum(p.numel() for p in teacher.parameters()):,} parameters")
-    trained = edgekd.distill(teacher, None, data.train, data.val, loss="ce", epochs=args.epochs, lr=4e-3,
-                             batch_size=16, patience=args.epochs, workdir=out / "teacher", **common)
+    trained = edgekd.distill(teacher, train=data, loss="ce", epochs=args.epochs, lr=4e-3, batch_size=16,
+                             patience=args.epochs, workdir=out / "teacher", **common)
     print(f"teacher: val score {trained.best_score:.3f} (epoch {trained.best_epoch}, torch-side)")
 
-    # 3. the student: distilled from the teacher (Hinton KD; the teacher labels each augmented view)
+    # 3. the student: distilled from the trained teacher (Hinton KD; the teacher labels each augmented view)
     student = LeafNet(len(data.classes))
-    kd = edgekd.distill(student, teacher.eval(), data.train, data.val, workdir=out / "student",
+    kd = edgekd.distill(student, teacher=trained.model, train=data, workdir=out / "student",
                         loss={"name": "kd", "params": {"temperature": 4.0, "alpha": 0.3}}, epochs=args.epochs,
                         lr=5e-3, batch_size=16, patience=args.epochs, **common)
     print(f"student: LeafNet, {sum(p.numel() for p in student.parameters()):,} parameters, "
           f"val score {kd.best_score:.3f} (epoch {kd.best_epoch}, torch-side)")
 
     # 4. prune: whole channels, to 60 % of the MACs, Taylor importance, 3 epochs of KD recovery
-    small = edgekd.prune(kd.model.eval(), {"macs_ratio": 0.6}, importance="taylor", train=data.train, val=data.val,
-                         teacher=teacher, recover={"epochs": 3, "lr": 2e-3, "loss": {"name": "kd"}},
-                         batch_size=16, workdir=out / "prune", **common)
+    small = edgekd.prune(kd.model, {"macs_ratio": 0.6}, importance="taylor", train=data, teacher=trained.model,
+                         recover={"epochs": 3, "lr": 2e-3, "loss": {"name": "kd"}}, batch_size=16,
+                         workdir=out / "prune", **common)
     print(f"pruned: {small.before['params']:,} -> {small.after['params']:,} parameters, "
           f"{small.before['macs'] / 1e6:.1f} -> {small.after['macs'] / 1e6:.1f} M MACs")
 
     # 5. export TFLite and ONNX, int8 and their fp32 twins (the gate's accuracy-drop reference), with sidecars;
-    # 6. run each file on the held-out photos and time it
+    # 6. run each file on the held-out photos (the Prepared's test split) and time it
     records = []
     for fmt in ("tflite", "onnx"):
         for precision in ("fp32", "int8"):
             name = f"leafnet-{fmt}-{precision}.{fmt}"
-            art = edgekd.export(small.model.eval(), out / name, precision=precision, calibration=data.train,
-                                validation=data.val, target="x86_64", task=data.task, classes=data.classes, **quiet)
-            ev = edgekd.evaluate(art.path, data.test, threads=1)
+            art = edgekd.export(small.model.eval(), out / name, precision=precision, calibration=data, val=data,
+                                target="x86_64", **quiet)
+            ev = edgekd.evaluate(art.path, data, threads=1)
             lat = edgekd.bench(art.path, "x86_64", runs=100, warmup=10)
             records.append(art.measured(ev, lat))
-            print(f"{art.path.name}: {art.size_bytes / 1024:.1f} KB, top-1 {ev.accuracy:.3f} on {ev.n} test photos "
-                  f"(balanced {ev.balanced_accuracy:.3f}), p50 {lat.p50_ms:.3f} ms ({lat.result['runtime']}, 1 thread), "
+            print(f"{art.path.name}: {art.size_bytes / 1024:.1f} KiB, top-1 {ev.accuracy:.3f} on {ev.n} test photos "
+                  f"(balanced {ev.balanced_accuracy:.3f}), p50 {lat.p50_ms:.3f} ms ({lat.runtime}, 1 thread), "
                   f"fully integer: {records[-1]['audit']['fully_integer']}")
 
-    # 7. gate: this app's release budgets (a phone slot of 256 KB, 20 ms, at most 2 points lost to int8) over the
+    # 7. gate: this app's release budgets (a phone slot of 256 KiB, 20 ms, at most 2 points lost to int8) over the
     # x86_64 profile's, judged on the measured files (each must still be the file that was measured)
     verdict = edgekd.gate(records, {"size_kb": 256, "latency_p90_ms": 20, "accuracy_drop_pp": 2})
     print(f"gate: {'PASSED' if verdict.passed else 'FAILED'} ({len(verdict.checks)} checks on "

@@ -32,7 +32,7 @@ def _net(width: int):
 
 @pytest.fixture(scope="module")
 def teacher():
-    run = edgekd.distill(_net(16), None, _data(96, 0), _data(32, 1), loss="ce", epochs=3, lr=0.02, batch_size=16,
+    run = edgekd.distill(_net(16), train=_data(96, 0), val=_data(32, 1), loss="ce", epochs=3, lr=0.02, batch_size=16,
                          threads=1, **QUIET)
     return run
 
@@ -40,7 +40,7 @@ def teacher():
 @pytest.fixture(scope="module")
 def compressed(teacher, tmp_path_factory):
     out = tmp_path_factory.mktemp("compress")
-    return edgekd.compress(teacher, _net(4), _data(150, 2), classes=["calm", "alert"], positive="alert",
+    return edgekd.compress(_net(4), _data(150, 2), teacher=teacher, classes=["calm", "alert"], positive="alert",
                            train={"epochs": 2, "batch_size": 16, "threads": 1},
                            prune={"target": {"macs_ratio": 0.6}, "importance": "l2", "recover": {"epochs": 1}},
                            export={"precisions": ["fp32", "int8"]}, bench={"runs": 5, "warmup": 1}, out=out, **QUIET)
@@ -77,10 +77,10 @@ def test_the_gate_reads_the_compress_result(compressed):
 
 def test_impossible_settings_are_refused_before_any_training(teacher, tmp_path):
     with pytest.raises(InputError, match=r"no edgekd backend can produce"):
-        edgekd.compress(teacher, _net(4), _data(60, 2), export={"precisions": ["int4-weights"]}, targets=["cortex-m55-ethos-u55"],
+        edgekd.compress(_net(4), _data(60, 2), teacher=teacher, export={"precisions": ["int4-weights"]}, targets=["cortex-m55-ethos-u55"],
                         out=tmp_path, **QUIET)
     with pytest.raises(InputError, match=r"prune.ignore"):
-        edgekd.compress(teacher, _net(4), _data(60, 2), prune={"target": {"macs_ratio": 0.5}, "ignore": ["nope"]},
+        edgekd.compress(_net(4), _data(60, 2), teacher=teacher, prune={"target": {"macs_ratio": 0.5}, "ignore": ["nope"]},
                         out=tmp_path, **QUIET)
     assert not (tmp_path / "checkpoints").exists()
 
@@ -90,3 +90,15 @@ def test_the_report_validates_against_its_published_json_schema(compressed):
 
     assert SCHEMA_FILE.is_file() and schema_errors(compressed.report) == []
     assert all(len(a["sha256"]) == 64 for a in compressed.report["artifacts"])
+
+
+def test_the_old_argument_order_still_works_with_a_deprecation_warning(monkeypatch):
+    import edgekd.flow.compress as flow
+
+    seen = {}
+    monkeypatch.setattr(flow, "_data_and_checks", lambda student, data, *a, **k: seen.update(student=student, data=data)
+                        or (_ for _ in ()).throw(RuntimeError("stop here")))
+    with pytest.warns(DeprecationWarning, match="compress\\(student, data, teacher=teacher\\)"):
+        with pytest.raises(RuntimeError, match="stop here"):
+            flow.compress("TEACHER", "STUDENT", "DATA")
+    assert seen == {"student": "STUDENT", "data": "DATA"}

@@ -31,18 +31,18 @@ def _net(width: int = 4, classes: int = 2) -> nn.Module:
 
 @pytest.fixture(scope="module")
 def teacher():
-    model = _net(8)
-    edgekd.distill(model, None, _data(96, 0), _data(32, 1), loss="ce", epochs=4, lr=0.02, batch_size=16, threads=1, **QUIET)
-    return model.eval()
+    return edgekd.distill(_net(8), train=_data(96, 0), val=_data(32, 1), loss="ce", epochs=4, lr=0.02,
+                          batch_size=16, threads=1, **QUIET).model
 
 
 def test_a_student_distilled_from_arrays_learns_and_keeps_its_architecture(teacher):
     student = _net(2)
     before = [p.detach().clone() for p in student.parameters()]
-    out = edgekd.distill(student, teacher, _data(96, 0), _data(32, 1), epochs=3, lr=0.02, batch_size=16, threads=1,
-                         **QUIET)
-    assert out.model is student and out.epochs_run == 3 and out.classes == ["0", "1"]
-    assert any(not torch.equal(a, b) for a, b in zip(before, student.parameters()))
+    out = edgekd.distill(student, teacher=teacher, train=_data(96, 0), val=_data(32, 1), epochs=3, lr=0.02,
+                         batch_size=16, threads=1, **QUIET)
+    assert out.model is not student and out.epochs_run == 3 and out.classes == ["0", "1"]
+    assert any(not torch.equal(a, b) for a, b in zip(before, out.model.parameters()))
+    assert [type(m) for m in out.model] == [type(m) for m in student]
     assert out.val_metrics["n"] == 32 and 0.0 <= out.best_score <= 1.0
     assert out.loss["name"] == "kd"
 
@@ -57,7 +57,8 @@ def test_a_torch_dataset_is_accepted(teacher):
         def __getitem__(self, i):
             return torch.from_numpy(x[i]), torch.tensor(int(y[i]))
 
-    out = edgekd.distill(_net(2), teacher, Pairs(), _data(16, 3), epochs=1, batch_size=16, threads=1, **QUIET)
+    out = edgekd.distill(_net(2), teacher=teacher, train=Pairs(), val=_data(16, 3), epochs=1, batch_size=16,
+                         threads=1, **QUIET)
     assert out.epochs_run == 1
 
 
@@ -70,38 +71,40 @@ def test_a_dataset_yielding_another_shape_is_refused_naming_the_item(teacher):
             return torch.zeros(1, 8, 8 if i < 2 else 9), 0
 
     with pytest.raises(InputError, match=r"train: item 2 has shape \[1, 8, 9\], item 0 has \[1, 8, 8\]"):
-        edgekd.distill(_net(2), teacher, Ragged(), _data(16, 3), epochs=1, **QUIET)
+        edgekd.distill(_net(2), teacher=teacher, train=Ragged(), val=_data(16, 3), epochs=1, **QUIET)
 
 
 def test_a_teacher_with_another_number_of_outputs_is_refused():
     with pytest.raises(InputError, match=r"teacher: its output is \[1, 3\] for one example; the data has 2 classes"):
-        edgekd.distill(_net(2), _net(4, classes=3).eval(), _data(32, 0), _data(16, 1), epochs=1, **QUIET)
+        edgekd.distill(_net(2), teacher=_net(4, classes=3).eval(), train=_data(32, 0), val=_data(16, 1), epochs=1,
+                       **QUIET)
 
 
 def test_a_teacher_in_training_mode_is_refused():
     with pytest.raises(InputError, match=r"teacher: the model is in training mode.*teacher.eval\(\)"):
-        edgekd.distill(_net(2), _net(4).train(), _data(32, 0), _data(16, 1), epochs=1, **QUIET)
+        edgekd.distill(_net(2), teacher=_net(4).train(), train=_data(32, 0), val=_data(16, 1), epochs=1, **QUIET)
 
 
 def test_a_model_on_another_device_is_refused():
     with pytest.raises(InputError, match=r"student: the model is on meta.*student.cpu\(\)"):
-        edgekd.distill(_net(2).to("meta"), None, _data(32, 0), _data(16, 1), loss="ce", epochs=1, **QUIET)
+        edgekd.distill(_net(2).to("meta"), train=_data(32, 0), val=_data(16, 1), loss="ce", epochs=1, **QUIET)
 
 
 def test_a_misspelled_setting_is_refused_naming_it(teacher):
     with pytest.raises(InputError, match=r"unknown key 'epoch' \(did you mean 'epochs'\?\)"):
-        edgekd.distill(_net(2), teacher, _data(32, 0), _data(16, 1), epoch=3, **QUIET)
+        edgekd.distill(_net(2), teacher=teacher, train=_data(32, 0), val=_data(16, 1), epoch=3, **QUIET)
 
 
 def test_kd_without_a_teacher_is_refused():
     with pytest.raises(InputError, match=r"loss 'kd' needs a teacher"):
-        edgekd.distill(_net(2), None, _data(32, 0), _data(16, 1), loss="kd", epochs=1, **QUIET)
+        edgekd.distill(_net(2), train=_data(32, 0), val=_data(16, 1), loss="kd", epochs=1, **QUIET)
 
 
 def test_labels_as_class_names_give_the_class_order(teacher):
     x, y = _data(48, 4)
     names = np.where(y == 1, "yes", "no")
-    out = edgekd.distill(_net(2), teacher, (x, names), (x[:16], names[:16]), epochs=1, threads=1, **QUIET)
+    out = edgekd.distill(_net(2), teacher=teacher, train=(x, names), val=(x[:16], names[:16]), epochs=1, threads=1,
+                         **QUIET)
     assert out.classes == ["no", "yes"]
 
 
@@ -122,7 +125,8 @@ def test_an_onnx_teacher_gives_the_torch_teachers_soft_labels(teacher, teacher_o
 
 
 def test_a_student_distils_from_an_onnx_file(teacher_onnx):
-    out = edgekd.distill(_net(2), teacher_onnx, _data(64, 0), _data(16, 1), epochs=2, batch_size=16, threads=1,
+    out = edgekd.distill(_net(2), teacher=teacher_onnx, train=_data(64, 0), val=_data(16, 1), epochs=2,
+                         batch_size=16, threads=1,
                          method="mixup", **QUIET)
     assert out.epochs_run == 2
 
@@ -131,13 +135,15 @@ def test_an_onnx_teacher_of_another_input_shape_is_refused(teacher_onnx):
     x = np.zeros((16, 1, 8, 9), np.float32)
     with pytest.raises(InputError, match=r"teacher's input .* has shape \['\?', 1, 8, 8\]; the task's features are "
                                          r"\(N, 1, 8, 9\)"):
-        edgekd.distill(_net(2), teacher_onnx, (x, np.arange(16) % 2), (x, np.arange(16) % 2), epochs=1, **QUIET)
+        edgekd.distill(_net(2), teacher=teacher_onnx, train=(x, np.arange(16) % 2), val=(x, np.arange(16) % 2),
+                       epochs=1, **QUIET)
 
 
 def test_feature_distillation_from_an_onnx_file_says_it_has_no_layers(teacher_onnx):
     method = {"method": "feature", "params": {"pairs": [{"student": "0", "teacher": "0"}], "kind": "hint"}}
     with pytest.raises(InputError, match=r"has no inner layers to read"):
-        edgekd.distill(_net(2), teacher_onnx, _data(32, 0), _data(16, 1), epochs=1, method=method, **QUIET)
+        edgekd.distill(_net(2), teacher=teacher_onnx, train=_data(32, 0), val=_data(16, 1), epochs=1,
+                       method=method, **QUIET)
 
 
 def _save_pt2(model: nn.Module, path, shape=(1, 8, 8)):
@@ -149,7 +155,8 @@ def _save_pt2(model: nn.Module, path, shape=(1, 8, 8)):
 
 def test_a_pt2_student_is_trained_through_its_module_and_exports(teacher, tmp_path):
     path = _save_pt2(_net(2), tmp_path / "student.pt2")
-    out = edgekd.distill(str(path), teacher, _data(64, 0), _data(16, 1), epochs=2, batch_size=16, threads=1, **QUIET)
+    out = edgekd.distill(str(path), teacher=teacher, train=_data(64, 0), val=_data(16, 1), epochs=2, batch_size=16,
+                         threads=1, **QUIET)
     assert out.epochs_run == 2 and type(out.model).__name__ == "ExportedModule"
     art = edgekd.export(out.model.eval(), tmp_path / "student.tflite", precision="int8",
                         calibration=_data(32, 6)[0], **QUIET)
@@ -163,7 +170,7 @@ def test_a_pt2_without_trainable_parameters_is_refused(tmp_path):
 
     path = _save_pt2(Fixed(), tmp_path / "fixed.pt2")
     with pytest.raises(InputError, match=r"no parameters to train"):
-        edgekd.distill(str(path), None, _data(32, 0), _data(16, 1), loss="ce", epochs=1, **QUIET)
+        edgekd.distill(str(path), train=_data(32, 0), val=_data(16, 1), loss="ce", epochs=1, **QUIET)
 
 
 def test_a_pt2_archive_that_would_unpickle_is_refused(tmp_path):
@@ -198,7 +205,7 @@ def test_an_onnx_teacher_with_an_integer_input_is_refused(tmp_path):
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), path)
     with pytest.raises(InputError, match=r"int\.onnx: the teacher's input 'x' is tensor\(int64\); the task's features "
                                          r"are float32"):
-        edgekd.distill(_net(2), str(path), _data(32, 0), _data(16, 1), epochs=1, **QUIET)
+        edgekd.distill(_net(2), teacher=str(path), train=_data(32, 0), val=_data(16, 1), epochs=1, **QUIET)
 
 
 def test_a_recipe_whose_onnx_teacher_does_not_fit_exits_2_before_reading_data(teacher_onnx, tmp_path, capsys):
@@ -222,7 +229,8 @@ def test_a_pt2_teacher_gives_the_torch_teachers_soft_labels(teacher, tmp_path):
     x = torch.from_numpy(_data(10, 8)[0])
     with torch.no_grad():
         assert torch.allclose(loaded(x), teacher(x), atol=1e-5)
-    out = edgekd.distill(_net(2), str(path), _data(48, 0), _data(16, 1), epochs=1, batch_size=16, threads=1, **QUIET)
+    out = edgekd.distill(_net(2), teacher=str(path), train=_data(48, 0), val=_data(16, 1), epochs=1, batch_size=16,
+                         threads=1, **QUIET)
     assert out.epochs_run == 1
 
 
@@ -233,6 +241,7 @@ def test_a_stopping_rule_ends_training_after_the_epoch_it_fires(teacher):
         asked.append((epoch, score))
         return epoch == 2
 
-    out = edgekd.distill(_net(4), teacher, _data(96, 2), _data(32, 3), epochs=6, patience=6, batch_size=16,
+    out = edgekd.distill(_net(4), teacher=teacher, train=_data(96, 2), val=_data(32, 3), epochs=6, patience=6,
+                         batch_size=16,
                          threads=1, stop=stop, **QUIET)
     assert out.epochs_run == 2 and [e for e, _ in asked] == [1, 2] and all(0 <= s <= 1 for _, s in asked)

@@ -39,7 +39,7 @@ def _net(width: int = 8) -> nn.Module:
 def teacher(digits):
     """A teacher trained on the integer labels (output i is digit i)."""
     x, y = digits
-    return edgekd.distill(_net(8), None, (x[:400], y[:400]), (x[400:], y[400:]), loss="ce", epochs=4, lr=0.01,
+    return edgekd.distill(_net(8), train=(x[:400], y[:400]), val=(x[400:], y[400:]), loss="ce", epochs=4, lr=0.01,
                           batch_size=16, threads=1, **QUIET).model
 
 
@@ -55,40 +55,44 @@ def test_string_labels_sorted_unlike_the_teachers_outputs_are_refused_naming_cla
     order = str(WORDS.tolist()).replace("[", r"\[").replace("]", r"\]")
     with pytest.raises(InputError, match=r"teacher: its outputs do not follow the class order \['eight', 'five'.*"
                                          rf"Pass classes={order}"):
-        edgekd.distill(_net(4), teacher, (x[:400], WORDS[y[:400]]), (x[400:], WORDS[y[400:]]), epochs=3, **log)
+        edgekd.distill(_net(4), teacher=teacher, train=(x[:400], WORDS[y[:400]]), val=(x[400:], WORDS[y[400:]]),
+                       epochs=3, **log)
     assert not any(line.startswith("epoch") for line in lines)  # refused before any training
     assert any("sorted by name" in line for line in lines)
 
 
 def test_the_teachers_order_given_as_classes_trains_a_useful_student(digits, teacher):
     x, y = digits
-    out = edgekd.distill(_net(4), teacher, (x[:400], WORDS[y[:400]]), (x[400:], WORDS[y[400:]]),
+    out = edgekd.distill(_net(4), teacher=teacher, train=(x[:400], WORDS[y[:400]]), val=(x[400:], WORDS[y[400:]]),
                          classes=WORDS.tolist(), epochs=4, lr=0.01, batch_size=16, threads=1, **QUIET)
     assert out.classes == WORDS.tolist() and out.best_score > 0.6  # chance is 0.1
 
 
 def test_integer_labels_numbered_unlike_the_teacher_are_refused(digits, teacher):
     x, y = digits
-    edgekd.distill(_net(4), teacher, (x[:400], y[:400]), (x[400:], y[400:]), epochs=0, **QUIET)  # right: accepted
+    edgekd.distill(_net(4), teacher=teacher, train=(x[:400], y[:400]), val=(x[400:], y[400:]), epochs=0,
+                   **QUIET)  # right: accepted
     with pytest.raises(InputError, match=r"relabel y so that label i is the teacher's output i \(likely "
                                          r"label->output: 0->1, 1->2, .* 9->0\)"):
-        edgekd.distill(_net(4), teacher, (x[:400], (y[:400] + 9) % 10), (x[400:], (y[400:] + 9) % 10), epochs=3,
+        edgekd.distill(_net(4), teacher=teacher, train=(x[:400], (y[:400] + 9) % 10),
+                       val=(x[400:], (y[400:] + 9) % 10), epochs=3,
                        **QUIET)
 
 
 def test_an_untrained_teacher_is_not_mistaken_for_a_permuted_one(digits):
     x, y = digits
-    out = edgekd.distill(_net(4), _net(6).eval(), (x[:400], WORDS[y[:400]]), (x[400:], WORDS[y[400:]]), epochs=0,
+    out = edgekd.distill(_net(4), teacher=_net(6).eval(), train=(x[:400], WORDS[y[:400]]),
+                         val=(x[400:], WORDS[y[400:]]), epochs=0,
                          **QUIET)
     assert out.epochs_run == 0
 
 
 def test_compress_refuses_a_distilled_teacher_whose_classes_are_in_another_order(digits, tmp_path):
     x, y = digits
-    named = edgekd.distill(_net(6), None, (x[:400], WORDS[y[:400]]), (x[400:], WORDS[y[400:]]),
+    named = edgekd.distill(_net(6), train=(x[:400], WORDS[y[:400]]), val=(x[400:], WORDS[y[400:]]),
                            classes=WORDS.tolist(), loss="ce", epochs=0, **QUIET)
     with pytest.raises(InputError, match=r"trained with the classes in the order \['zero', 'one'.* pass classes="):
-        edgekd.compress(named, _net(4), (x, WORDS[y]), train={"epochs": 1}, out=tmp_path, **QUIET)
+        edgekd.compress(_net(4), (x, WORDS[y]), teacher=named, train={"epochs": 1}, out=tmp_path, **QUIET)
     assert not list(tmp_path.iterdir())  # nothing written
 
 
@@ -99,14 +103,14 @@ def test_one_target_as_a_string_and_a_missing_ssh_key_are_refused_before_trainin
     x, y = digits
     with pytest.raises(InputError, match=r"target 'rpi4' is measured over ssh: .*runner.key: .*edgekd_pi not found; "
                                          r"without the device, pass runner='estimate'"):
-        edgekd.compress(teacher, _net(4), (x, y), targets="rpi4", train={"epochs": 1}, out=tmp_path / "run", **QUIET)
+        edgekd.compress(_net(4), (x, y), teacher=teacher, targets="rpi4", train={"epochs": 1}, out=tmp_path / "run", **QUIET)
     assert not (tmp_path / "run").exists()
 
 
 def test_runner_local_for_a_device_target_is_refused(digits, teacher, tmp_path):
     x, y = digits
     with pytest.raises(InputError, match=r"runner: 'local' would time 'rpi4'.*use runner='estimate'"):
-        edgekd.compress(teacher, _net(4), (x, y), targets=["rpi4"], runner="local", out=tmp_path, **QUIET)
+        edgekd.compress(_net(4), (x, y), teacher=teacher, targets=["rpi4"], runner="local", out=tmp_path, **QUIET)
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +128,7 @@ def estimated_run(digits, onnx_teacher, tmp_path_factory):
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        run = edgekd.compress(str(onnx_teacher), _net(4), (x[:300], y[:300]), targets="rpi4", runner="estimate",
+        run = edgekd.compress(_net(4), (x[:300], y[:300]), teacher=str(onnx_teacher), targets="rpi4", runner="estimate",
                               train={"epochs": 1, "threads": 2}, export={"precisions": ["fp32"]},
                               bench={"runs": 5, "warmup": 1}, out=tmp_path_factory.mktemp("run"), log=lines.append)
         threads_after = torch.get_num_threads()
@@ -154,7 +158,7 @@ def test_threads_hold_for_the_call_only(estimated_run, digits):
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        edgekd.distill(_net(2), None, (x[:60], y[:60]), (x[60:90], y[60:90]), loss="ce", epochs=1, threads=2,
+        edgekd.distill(_net(2), train=(x[:60], y[:60]), val=(x[60:90], y[60:90]), loss="ce", epochs=1, threads=2,
                        **QUIET)
         assert torch.get_num_threads() == 1
     finally:
@@ -166,7 +170,7 @@ def test_bench_on_a_device_without_its_key_says_how_to_estimate(onnx_teacher, tm
     with pytest.raises(InputError, match=r"edgekd_pi not found; without the device, pass runner='estimate'"):
         edgekd.bench(onnx_teacher, "rpi4", runs=5, warmup=1)
     estimated = edgekd.bench(onnx_teacher, "rpi4", runner="estimate")
-    assert estimated.estimated and estimated.result["runner"] == "estimate"
+    assert estimated.estimated and estimated.runner == "estimate"
 
 
 # ---------------------------------------------------------------- raw exceptions become InputErrors

@@ -32,10 +32,8 @@ def _net(width: int = 16) -> nn.Module:
 
 @pytest.fixture(scope="module")
 def trained():
-    model = _net()
-    edgekd.distill(model, None, _data(128, 0), _data(32, 1), loss="ce", epochs=4, lr=0.02, batch_size=16, threads=1,
-                   **QUIET)
-    return model.eval()
+    return edgekd.distill(_net(), train=_data(128, 0), val=_data(32, 1), loss="ce", epochs=4, lr=0.02, batch_size=16,
+                          threads=1, **QUIET).model
 
 
 # ---------------------------------------------------------------- prune
@@ -67,7 +65,7 @@ def test_an_unreachable_budget_is_refused_before_any_work(trained):
 # ---------------------------------------------------------------- export
 def test_export_writes_the_artifact_and_its_complete_sidecar(trained, tmp_path):
     art = edgekd.export(trained, tmp_path / "net.tflite", precision="int8", calibration=_data(64, 4)[0],
-                        classes=["no", "yes"], positive="yes", validation=_data(32, 5), target="x86_64", **QUIET)
+                        classes=["no", "yes"], positive="yes", val=_data(32, 5), target="x86_64", **QUIET)
     meta = json.loads(art.sidecar_path.read_text())
     assert art.path.is_file() and art.size_bytes == art.path.stat().st_size
     assert meta["labels"] == ["no", "yes"] and meta["task"] == "tensor-classification"
@@ -106,7 +104,7 @@ def test_export_refuses_an_unknown_suffix(trained, tmp_path):
 def artifact(trained, tmp_path_factory):
     folder = tmp_path_factory.mktemp("art")
     return edgekd.export(trained, folder / "net.onnx", precision="int8", calibration=_data(64, 4)[0],
-                         classes=["no", "yes"], positive="yes", validation=_data(32, 5), **QUIET)
+                         classes=["no", "yes"], positive="yes", val=_data(32, 5), **QUIET)
 
 
 def test_evaluate_runs_the_file_on_arrays_and_matches_the_torch_model(trained, artifact):
@@ -135,7 +133,7 @@ def test_evaluate_a_missing_artifact_says_so(tmp_path):
 
 def test_bench_times_the_file_here(artifact):
     b = edgekd.bench(artifact.path, runs=10, warmup=2)
-    assert b.p50_ms > 0 and b.result["runner"] == "local" and b.estimated is False
+    assert b.p50_ms > 0 and b.runner == "local" and b.estimated is False
 
 
 # ---------------------------------------------------------------- gate

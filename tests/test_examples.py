@@ -40,7 +40,7 @@ def test_own_models_example_runs_and_prints_the_measured_artifacts(tmp_path):
     text = out.stdout
     assert re.search(r"teacher: MobileNetV3-small from .*, 1,5\d\d,\d\d\d parameters", text)
     for name in ("leafnet-tflite-int8.tflite", "leafnet-onnx-int8.onnx"):
-        assert re.search(rf"{name}: [\d.]+ KB, top-1 [\d.]+ on \d+ test photos .* p50 [\d.]+ ms", text), text
+        assert re.search(rf"{name}: [\d.]+ KiB, top-1 [\d.]+ on \d+ test photos .* p50 [\d.]+ ms", text), text
         assert (tmp_path / name).is_file() and (tmp_path / name).with_suffix(".edgekd.json").is_file()
     result = json.loads(text.strip().splitlines()[-1])
     assert {a["format"] for a in result["artifacts"]} == {"tflite", "onnx"}

@@ -29,6 +29,11 @@ from edgekd.yamlconf import validate
 class Prepared:
     """The data of a run: windows per split, the items, classes, and what identifies the data.
 
+    Accepted wherever a verb takes data: ``edgekd.distill(student, train=data)`` and ``edgekd.prune(...,
+    train=data)`` take its train and val splits, ``edgekd.export(..., calibration=data, val=data)`` its train and
+    val splits, ``edgekd.evaluate(path, data)`` its test split; each takes the task, classes and positive class
+    from it, so ``task=data.task`` is never repeated.
+
     Attributes:
         windows: ``{"train", "val", "test"}`` → ``WindowSet``.
         classes: class names, output order. positive: the positive class of a two-class screener.
@@ -59,6 +64,55 @@ class Prepared:
     @property
     def test(self) -> WindowSet:
         return self.windows["test"]
+
+
+# ---------------------------------------------------------------- a Prepared wherever data is
+def is_prepared(data: Any) -> bool:
+    """Whether ``data`` is ``edgekd.prepare``'s result (a ``Prepared``: splits, classes, task)."""
+    return isinstance(data, Prepared)
+
+
+def split_of(data: Any, split: str) -> Any:
+    """The ``split`` (``train``, ``val`` or ``test``) of a ``Prepared``; any other data as it is."""
+    return data.windows[split] if is_prepared(data) else data
+
+
+def train_and_val(data: Any, train: Any, val: Any) -> tuple[Any, Any]:
+    """``(train, val)`` of a verb that trains: ``data=`` (a ``Prepared``) fills both; a ``Prepared`` given as
+    ``train=`` also gives ``val`` (its val split) unless ``val=`` is given.
+
+    Raises:
+        InputError: ``data=`` that is not a ``Prepared``.
+    """
+    if data is not None:
+        if not is_prepared(data):
+            raise InputError(f"data: expected edgekd.prepare(...)'s result (a Prepared), got {type(data).__name__}; "
+                             "give other data as train= and val=")
+        train, val = (data if train is None else train), (data if val is None else val)
+    if val is None and is_prepared(train):
+        val = train
+    return train, val
+
+
+def with_prepared(*data: Any, task: Any, classes: Optional[Sequence[str]], positive: Optional[str]
+                  ) -> tuple[Any, Optional[list[str]], Optional[str]]:
+    """``(task, classes, positive)``: each one not given taken from the first ``Prepared`` among ``data``.
+
+    A ``Prepared`` knows its task (input shape and front-end fixed), its classes (output order) and its positive
+    class, so a verb given one needs none of them again. A task given as well must be the same task.
+
+    Raises:
+        InputError: a ``task`` that is not the prepared data's.
+    """
+    prep = next((d for d in data if is_prepared(d)), None)
+    if prep is None:
+        return task, (list(classes) if classes is not None else None), positive
+    if task is not None and task is not prep.task and task != prep.task.name:
+        name = task if isinstance(task, str) else getattr(task, "name", type(task).__name__)
+        raise InputError(f"task: {name!r} is not the prepared data's task {prep.task.name!r}; leave task= out "
+                         "(a Prepared brings its own)")
+    return (prep.task, list(classes) if classes is not None else list(prep.classes),
+            positive if positive is not None else prep.positive)
 
 
 def _log_stderr(line: str) -> None:
@@ -113,42 +167,15 @@ def prepare(
     task_obj = resolve_task(task, frontend=frontend, augment=augment)
     spec: SplitSpec = split if isinstance(split, SplitSpec) else validate(SplitSpec, dict(split or {}), "split")
     split_seed = seed if spec.seed is None else spec.seed
+    read = {"cache_dir": cache_dir, "resample": resample}
     if isinstance(data, Mapping) and set(data) == set(SPLITS):
-        windows, names = {}, list(classes) if classes is not None else None
-        for s in SPLITS:
-            windows[s], task_obj, names = as_windows(data[s], task_obj, names, where=f"data[{s!r}]",
-                                                     cache_dir=cache_dir, resample=resample)
-        source = "given splits"
+        windows, task_obj, names, source = _given_splits(data, task_obj, classes, read)
     elif is_folder(data):
-        items, names = read_folder(task_obj, Path(data), classes, cache_dir=cache_dir, resample=resample)
-        keep = task_obj.split_groups(items, spec.keep_together_s) if spec.by == "random" and not spec.file else None
-        if keep is not None:
-            log(f"  {len(set(keep))} capture bursts (shots < {spec.keep_together_s:g} s apart) kept in one split each")
-        times = task_obj.capture_times(items) if spec.by == "time" and not spec.file else None
-        if spec.file:
-            idx = split_from_file(items, spec.file)
-            log(f"  split as {spec.file} assigns it")
-        else:
-            idx = split_items(items, spec.fractions(), split_seed, stratify, keep, times)
-        if times is not None:
-            log(f"  split by capture time: the latest {spec.test:.0%} of each stratum is test, the next "
-                f"{spec.val:.0%} validation")
-        _check_splits(idx, len(items))
-        cache = FeatureCache(cache_dir)
-        windows = {s: task_obj.featurize([items[i] for i in idx[s]], names, cache, resample=resample,
-                                         progress=sys.stderr.isatty()) for s in SPLITS}
-        task_obj = task_obj.for_input(windows["train"].x.shape[1:], str(data))
-        source = str(data)
+        windows, task_obj, names, source = _split_folder(Path(data), task_obj, classes, spec, split_seed, stratify,
+                                                         read, log)
     else:
-        whole, task_obj, names = as_windows(data, task_obj, classes, where="data", cache_dir=cache_dir)
-        if spec.file:
-            raise InputError("split.file assigns items of a folder by name, not in-memory data")
-        if spec.by == "time":
-            raise InputError("split.by: time needs a folder of items with capture times, not in-memory data")
-        idx = split_items(whole.recordings, spec.fractions(), split_seed, stratify)
-        _check_splits(idx, len(whole.recordings))
-        windows = {s: whole.subset(idx[s]) for s in SPLITS}
-        source = "in-memory data"
+        windows, task_obj, names, source = _split_memory(data, task_obj, classes, spec, split_seed, stratify,
+                                                         cache_dir)
     if positive is not None and positive not in names:
         raise InputError(f"positive: {positive!r} is not one of the classes ({', '.join(names)})")
     from edgekd.api.checks import sorted_order_note
@@ -161,6 +188,53 @@ def prepare(
     items = [it for s in SPLITS for it in windows[s].recordings]
     return Prepared(windows=windows, classes=list(names), positive=positive, task=task_obj,
                     data_hash=dataset_hash(items), source=source, split_seed=split_seed)
+
+
+Split = tuple[dict[str, WindowSet], Task, list[str], str]
+
+
+def _given_splits(data: Mapping[str, Any], task: Task, classes: Optional[Sequence[str]], read: dict) -> Split:
+    """The three splits as given, each in any data form."""
+    windows, names = {}, list(classes) if classes is not None else None
+    for s in SPLITS:
+        windows[s], task, names = as_windows(data[s], task, names, where=f"data[{s!r}]", **read)
+    return windows, task, names, "given splits"
+
+
+def _split_folder(root: Path, task: Task, classes: Optional[Sequence[str]], spec: SplitSpec, split_seed: int,
+                  stratify: Sequence[str], read: dict, log: Callable[[str], None]) -> Split:
+    """A labelled folder's items, split item-wise (bursts kept together, by time or by file where asked), featurised."""
+    items, names = read_folder(task, root, classes, **read)
+    keep = task.split_groups(items, spec.keep_together_s) if spec.by == "random" and not spec.file else None
+    if keep is not None:
+        log(f"  {len(set(keep))} capture bursts (shots < {spec.keep_together_s:g} s apart) kept in one split each")
+    times = task.capture_times(items) if spec.by == "time" and not spec.file else None
+    if spec.file:
+        idx = split_from_file(items, spec.file)
+        log(f"  split as {spec.file} assigns it")
+    else:
+        idx = split_items(items, spec.fractions(), split_seed, stratify, keep, times)
+    if times is not None:
+        log(f"  split by capture time: the latest {spec.test:.0%} of each stratum is test, the next "
+            f"{spec.val:.0%} validation")
+    _check_splits(idx, len(items))
+    cache = FeatureCache(read["cache_dir"])
+    windows = {s: task.featurize([items[i] for i in idx[s]], names, cache, resample=read["resample"],
+                                 progress=sys.stderr.isatty()) for s in SPLITS}
+    return windows, task.for_input(windows["train"].x.shape[1:], str(root)), names, str(root)
+
+
+def _split_memory(data: Any, task: Task, classes: Optional[Sequence[str]], spec: SplitSpec, split_seed: int,
+                  stratify: Sequence[str], cache_dir: Optional[str]) -> Split:
+    """One in-memory data set, split item-wise."""
+    whole, task, names = as_windows(data, task, classes, where="data", cache_dir=cache_dir)
+    if spec.file:
+        raise InputError("split.file assigns items of a folder by name, not in-memory data")
+    if spec.by == "time":
+        raise InputError("split.by: time needs a folder of items with capture times, not in-memory data")
+    idx = split_items(whole.recordings, spec.fractions(), split_seed, stratify)
+    _check_splits(idx, len(whole.recordings))
+    return {s: whole.subset(idx[s]) for s in SPLITS}, task, names, "in-memory data"
 
 
 def _check_splits(idx: dict[str, list[int]], n: int) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Optional, Union
 
+from edgekd.api.datasets import split_of
 from edgekd.api.inputs import as_windows, is_folder, resolve_task, target_of
 from edgekd.api.results import Benchmark, Evaluation
 from edgekd.errors import InputError
@@ -14,21 +15,24 @@ def evaluate(artifact: Union[str, Path], data: Any, *, threads: Optional[int] = 
              per_group: bool = True, items: bool = False) -> Evaluation:
     """Accuracy of an exported file on labelled data, by running it with the device-side code.
 
-    A labelled folder goes through the front-end the sidecar describes (so it is scored exactly as on
-    the device); arrays or a ``Dataset`` are taken as model inputs already. Windows are combined per
-    item as the sidecar says, and a two-class screener applies the sidecar's decision threshold.
+    ``data`` is what the file is scored on; a ``Prepared`` (``edgekd.prepare``) gives its test split (pass
+    ``data.val`` to score on validation). A labelled folder goes through the front-end the sidecar describes (so
+    it is scored exactly as on the device); arrays or a ``Dataset`` are taken as model inputs already. Windows are
+    combined per item as the sidecar says, and a two-class screener applies the sidecar's decision threshold.
 
     Args:
         artifact: the ``.tflite``/``.onnx`` file (its ``.edgekd.json`` sidecar beside it).
         data: a labelled folder, ``(x, y)`` arrays (labels as indices or the sidecar's class names),
-            a mapping with ``x``, ``y`` (and ``groups``, ``item``), a torch ``Dataset`` or a ``WindowSet``.
+            a mapping with ``x``, ``y`` (and ``groups``, ``item``), a torch ``Dataset``, a ``WindowSet``, or a
+            ``Prepared`` (its test split).
         threads: runtime threads. resample: audio at another sample rate is resampled, not refused.
         per_group: with in-memory data that names groups, add metrics per group.
         items: also list every item's prediction (``to_dict()["items"]``: file or index, label, predicted,
             probabilities), to compare with another implementation item by item.
 
     Returns:
-        ``Evaluation`` (``to_dict()`` is the ``eval --json`` object).
+        ``Evaluation``: typed fields (``n``, ``accuracy``, ``balanced_accuracy``, ``macc``, ``ci95``, ...);
+        ``to_dict()`` is the ``eval --json`` object.
 
     Raises:
         InputError: a missing artifact or sidecar, data that does not fit the artifact.
@@ -50,8 +54,9 @@ def evaluate(artifact: Union[str, Path], data: Any, *, threads: Optional[int] = 
     path = Path(artifact)
     if not path.is_file():
         raise InputError(f"{path}: artifact not found")
+    data = split_of(data, "test")
     if is_folder(data):
-        return Evaluation(evaluate_folder(path, data, threads=threads, resample=resample, items=items))
+        return Evaluation.from_dict(evaluate_folder(path, data, threads=threads, resample=resample, items=items))
     meta = read_sidecar(path)
     labels = sidecar_labels(meta, f"{path} (sidecar)")
     ws, _, _ = as_windows(data, resolve_task("tensor-classification"), labels, where="data")
@@ -62,7 +67,7 @@ def evaluate(artifact: Union[str, Path], data: Any, *, threads: Optional[int] = 
                               how=aggregation_name(meta.get("aggregation"), path),
                               item_names=[str(i) for i in range(len(ws.y_rec))] if items else None)
     result.update(artifact=str(path), runtime=art.runtime)
-    return Evaluation(result)
+    return Evaluation.from_dict(result)
 
 
 def bench(artifact: Union[str, Path], target: Any = None, *, runs: int = 200, warmup: int = 20,
@@ -85,7 +90,8 @@ def bench(artifact: Union[str, Path], target: Any = None, *, runs: int = 200, wa
             missing the ``InputError`` says so and suggests ``runner="estimate"``.
 
     Returns:
-        ``Benchmark`` (``to_dict()`` is the ``bench --json`` object).
+        ``Benchmark``: typed fields (``p50_ms``, ``p90_ms``, ``runner``, ``estimated``, ...); ``to_dict()`` is the
+        ``bench --json`` object.
 
     Example:
         >>> import tempfile, pathlib, torch, edgekd
@@ -93,8 +99,8 @@ def bench(artifact: Union[str, Path], target: Any = None, *, runs: int = 200, wa
         >>> art = edgekd.export(net, pathlib.Path(tempfile.mkdtemp()) / "net.tflite", example=torch.zeros(1, 1, 4, 4),
         ...                     log=lambda s: None)
         >>> result = edgekd.bench(art.path, "x86_64", runs=20, warmup=2)   # "rpi4": over SSH on the Pi
-        >>> result.p50_ms > 0, result.result["runner"]
-        (True, 'local')
+        >>> result.p50_ms > 0, result.runner, result.estimated
+        (True, 'local', False)
     """
     from edgekd.runners.options import BenchOptions
     from edgekd.runners.registry import run_bench
@@ -106,4 +112,4 @@ def bench(artifact: Union[str, Path], target: Any = None, *, runs: int = 200, wa
     profile = target_of(target)
     if profile is not None and (runner or profile.runner.kind) == profile.runner.kind:
         check_runner_ready(profile, "target")
-    return Benchmark(run_bench(artifact, profile, opts, runner=runner))
+    return Benchmark.from_dict(run_bench(artifact, profile, opts, runner=runner))

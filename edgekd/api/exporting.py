@@ -9,75 +9,60 @@ from typing import Any, Callable, Optional, Sequence, Union
 import numpy as np
 
 from edgekd.api.checks import keeps_torch_threads
-from edgekd.api.inputs import as_windows, calibration_of, check_module, example_of, resolve_task, target_of
+from edgekd.api.datasets import split_of, with_prepared
+from edgekd.api.inputs import (as_windows, calibration_of, check_module, check_output, example_of, renamed,
+                               resolve_task, target_of)
 from edgekd.api.results import Exported
 from edgekd.errors import InputError
 
 
 @keeps_torch_threads
-def export(
-    model: Any,
-    path: Union[str, Path],
-    *,
-    format: Optional[str] = None,
-    precision: str = "fp32",
-    example: Any = None,
-    calibration: Any = None,
-    target: Any = None,
-    task: Any = None,
-    classes: Optional[Sequence[str]] = None,
-    positive: Optional[str] = None,
-    validation: Any = None,
-    backend: Optional[str] = None,
-    calibration_method: Union[None, str, dict] = None,
-    mixed_size_kb: Optional[float] = None,
-    qat: Any = None,
-    name: Optional[str] = None,
-    describe: Optional[dict] = None,
-    log: Optional[Callable[[str], None]] = None,
-) -> Exported:
+def export(model: Any, path: Union[str, Path], *, format: Optional[str] = None, precision: str = "fp32",
+           example: Any = None, calibration: Any = None, val: Any = None, target: Any = None, task: Any = None,
+           classes: Optional[Sequence[str]] = None, positive: Optional[str] = None, backend: Optional[str] = None,
+           calibration_method: Union[None, str, dict] = None, mixed_size_kb: Optional[float] = None, qat: Any = None,
+           name: Optional[str] = None, describe: Optional[dict] = None, log: Optional[Callable[[str], None]] = None,
+           validation: Any = None) -> Exported:
     """Export ``model`` to ``path`` and write the sidecar ``NAME.edgekd.json`` beside it.
 
-    One artifact per call. The backend is the target's (its ``backends`` pin, ``fully_integer``) or the
-    format's default: litert-torch for TFLite (NHWC input, no TRANSPOSE; int8 through PT2E, per-channel),
-    ONNX Runtime for ONNX (int8 QDQ U8S8, per-channel); ``onnx2tf`` gives fully integer TFLite graphs;
-    ExecuTorch for ``.pte`` (lowered to XNNPACK; int8 through its XNNPACKQuantizer, per-channel, float I/O).
-    The sidecar records the task's front-end, class names (output order), aggregation, I/O and
-    quantization, calibration, versions, and, for a two-class model given ``validation`` data and a
-    ``positive`` class, the decision threshold chosen on that data by running the written file.
+    API rules: the model first, everything else by keyword; ``model`` is not changed; validation data is ``val=``
+    (``validation=`` still works, with a DeprecationWarning); a ``Prepared`` (``edgekd.prepare``) as
+    ``calibration=`` gives its train split, as ``val=`` its val split, and either gives the task, classes and
+    positive class; ``target`` is a device profile. One artifact per call. The backend is the target's (its
+    ``backends`` pin, ``fully_integer``) or the format's default: litert-torch for TFLite (NHWC input; int8 through
+    PT2E, per-channel), ONNX Runtime for ONNX (int8 QDQ U8S8, per-channel), ``onnx2tf`` for fully integer TFLite,
+    ExecuTorch for ``.pte`` (XNNPACK). The sidecar records the front-end, class names (output order), I/O,
+    quantization, versions and, with ``val`` and a ``positive`` class, the threshold chosen by running the file.
 
     Args:
-        model: an ``nn.Module`` in eval mode on the CPU.
-        path: ``NAME.tflite``, ``NAME.onnx`` or ``NAME.pte``.
-        format: ``tflite``, ``onnx`` or ``pte`` (default: from the suffix).
-        precision: ``fp32``, ``fp16``, ``int8``, ``int8-dynamic``, ``int8-qat`` (needs ``qat``),
-            ``int4-weights`` or ``mixed`` (needs ``validation`` and a size budget).
-        example: a batch of one input ``(1, *input_shape)`` (tensor or array); default: a zero example
-            of the task's input shape, or the first validation/calibration example.
-        calibration: representative inputs for integer precisions: an array ``(N, *input_shape)`` or any
-            data ``edgekd.distill`` takes (then 256 examples round-robin over items).
-        target: a target profile name, path or ``TargetProfile``: checked to run this format and
-            precision, recorded in the sidecar.
-        task: the task (its front-end goes into the sidecar); default ``tensor-classification``.
-        classes: class names in output order (default ``"0"``, ``"1"``, ...).
-        positive: the positive class of a two-class screener.
-        validation: held-out data (never test): decision threshold and mixed-precision sensitivity.
-        backend: force a backend (``litert-torch``, ``onnx2tf``, ``onnxruntime``, ``executorch``).
-        calibration_method: a method name, or ``{backend: method}``.
-        mixed_size_kb: the file-size budget of ``mixed`` (default: the target's ``size_kb``).
-        qat: the ``QATModel`` from ``edgekd.quantize.qat.qat_finetune`` for ``int8-qat``.
-        name: the artifact's name in the sidecar (default: the file stem).
-        describe: more sidecar entries (e.g. ``{"model": {...}}``).
-        log: progress lines.
+        model: an ``nn.Module`` in eval mode on the CPU. path: ``NAME.tflite``, ``NAME.onnx`` or ``NAME.pte``.
+        format: ``tflite``, ``onnx`` or ``pte`` (default: the suffix).
+        precision: ``fp32``, ``fp16``, ``int8``, ``int8-dynamic``, ``int8-qat`` (needs ``qat``), ``int4-weights``
+            or ``mixed`` (needs ``val`` and a size budget).
+        example: a batch of one input ``(1, *input_shape)``; default: a zero example of the task's input shape,
+            or the first val/calibration example.
+        calibration: inputs for integer precisions: an array ``(N, *input_shape)``, or any data ``edgekd.distill``
+            takes (then 256 examples round-robin over items); a ``Prepared``: its train split.
+        val: held-out data (never test), any form; a ``Prepared``: its val split. It chooses the decision
+            threshold and mixed-precision sensitivity. validation: the deprecated name of ``val``.
+        target: a device profile (name, path or ``TargetProfile``): checked to run this format and precision,
+            recorded in the sidecar.
+        task, classes, positive: the task (its front-end goes into the sidecar; default: the ``Prepared``'s, else
+            ``tensor-classification``), class names in output order (default: the data's, else ``"0"``, ...), the
+            positive class of a two-class screener.
+        backend: force ``litert-torch``, ``onnx2tf``, ``onnxruntime`` or ``executorch``. calibration_method: a
+            method name, or ``{backend: method}``. mixed_size_kb: ``mixed``'s file-size budget in KiB (default:
+            the target's ``size_kb``). qat: the ``QATModel`` (``edgekd.quantize.qat.qat_finetune``) for
+            ``int8-qat``. name: the artifact's name (default: the file stem). describe: more sidecar entries.
+            log: progress lines.
 
     Returns:
         ``Exported``: the paths, size, backend and the sidecar written.
 
     Raises:
-        InputError: a model in training mode or on another device, an ``example`` the model cannot run (its
-            shape is not the model's input), a format or precision no backend (or the target) offers,
-            calibration data of the wrong shape.
-        BackendError: the converter failed on this model.
+        InputError: a model in training mode or on another device, an ``example`` the model cannot run, a format
+            or precision no backend (or the target) offers, calibration data of the wrong shape. BackendError: the
+            converter failed on this model.
 
     Example:
         >>> import tempfile, pathlib, torch, edgekd
@@ -88,62 +73,85 @@ def export(
         >>> art.sidecar_path.name, art.sidecar["labels"]
         ('net.edgekd.json', ['no', 'yes'])
     """
-    from edgekd.exporting.backends import choose_backend
-    from edgekd.exporting.context import ExportContext, Validation
-    from edgekd.exporting.stage import ThresholdData, format_of, target_backend, write_artifact
-    from edgekd.models.complexity import count_macs, count_params
+    from edgekd.exporting.stage import format_of
 
+    val = renamed("validation", "val", validation, val, verb="export")
+    task, classes, positive = with_prepared(val, calibration, task=task, classes=classes, positive=positive)
+    calibration, val = split_of(calibration, "train"), split_of(val, "val")
     path = Path(path)
     fmt = format_of(path, format)
     check_module(model, "model", eval_mode=True)
+    profile = _checked_target(target, fmt, precision)
+    task_obj = resolve_task(task)
+    shape, example_t = example_of(example, task_obj, val, calibration)
+    task_obj = task_obj.for_input(shape, "example")
+    outputs = _run_example(model, example_t, "example" if example is not None else
+                           "the input shape (from task=, val= or calibration=)")
+    val_ws, task_obj, names = _val_windows(val, task_obj, classes, int(outputs.shape[-1]))
+    check_output(model, "model", shape, len(names))
+    if positive is not None and positive not in names:
+        raise InputError(f"positive: {positive!r} is not one of the classes ({', '.join(names)})")
+    info = {"name": name or path.stem, **task_obj.sidecar(), "labels": names, "positive": positive,
+            "model": _model_info(model, shape), **(describe or {})}
+    return _write(model, path, fmt, precision, example=example_t, calibration=calibration, val_ws=val_ws,
+                  task=task_obj, names=names, positive=positive, profile=profile, backend=backend, qat=qat, info=info,
+                  calibration_method=calibration_method, mixed_size_kb=mixed_size_kb, log=log)
+
+
+def _checked_target(target: Any, fmt: str, precision: str) -> Any:
+    """The target profile (or None), refused when it does not run this format and precision."""
     profile = target_of(target)
     if profile is not None:
         if fmt not in profile.formats:
             raise InputError(f"target {profile.name!r} runs {', '.join(profile.formats)}, not {fmt}")
         if precision not in profile.precisions:
             raise InputError(f"target {profile.name!r} runs {', '.join(profile.precisions)}, not {precision}")
-    task_obj = resolve_task(task)
-    shape, example_t = example_of(example, task_obj, validation, calibration)
-    task_obj = task_obj.for_input(shape, "example")
-    outputs = _run_example(model, example_t, "example" if example is not None else
-                           "the input shape (from task=, validation= or calibration=)")
-    names = list(classes) if classes is not None else None
-    val_ws = None
-    if validation is not None:
-        val_ws, task_obj, names = as_windows(validation, task_obj, names, where="validation")
-    names = names or [str(i) for i in range(int(outputs.shape[-1]))]
-    from edgekd.api.inputs import check_output
+    return profile
 
-    check_output(model, "model", shape, len(names))
-    if positive is not None and positive not in names:
-        raise InputError(f"positive: {positive!r} is not one of the classes ({', '.join(names)})")
+
+def _val_windows(val: Any, task: Any, classes: Optional[list[str]], outputs: int) -> tuple[Any, Any, list[str]]:
+    """``(val windows or None, task, class names)``: names from ``classes``, the val data, else ``"0"``, ..."""
+    val_ws = None
+    if val is not None:
+        val_ws, task, classes = as_windows(val, task, classes, where="val")
+    return val_ws, task, list(classes) if classes else [str(i) for i in range(outputs)]
+
+
+def _model_info(model: Any, shape: tuple[int, ...]) -> dict:
+    from edgekd.models.complexity import count_macs, count_params
+
+    return {"name": type(model).__name__, "params": count_params(model), "macs": count_macs(model, shape)}
+
+
+def _write(model: Any, path: Path, fmt: str, precision: str, *, example: Any, calibration: Any, val_ws: Any,
+           task: Any, names: list[str], positive: Optional[str], profile: Any, backend: Optional[str],
+           calibration_method: Any, mixed_size_kb: Optional[float], qat: Any, info: dict,
+           log: Optional[Callable[[str], None]]) -> Exported:
+    """Choose the backend, write the file and its sidecar (threshold chosen on ``val_ws`` by running the file);
+    ``calibration`` is any data form, turned into inputs here."""
+    from edgekd.exporting.backends import choose_backend
+    from edgekd.exporting.context import ExportContext, Validation
+    from edgekd.exporting.stage import ThresholdData, target_backend, write_artifact
+    from edgekd.runners.probe import latency_probe
+
     chosen = (choose_backend(fmt, precision, pinned=backend) if backend is not None
               else target_backend(profile, fmt, precision))
-    cal = calibration_of(calibration, task_obj, names, precision)
+    calibration = calibration_of(calibration, task, names, precision)
     validation_ctx = None
     if val_ws is not None:
-        from edgekd.distillation.trainer import recording_metrics
+        from edgekd.training.trainer import recording_metrics
         from edgekd.runtime.scoring import score_of
 
         def score(logits: np.ndarray) -> float:
-            return score_of(recording_metrics(logits, val_ws, names, positive, task_obj.aggregation))
+            return score_of(recording_metrics(logits, val_ws, names, positive, task.aggregation))
 
         validation_ctx = Validation(val_ws.x, score)
     budget = mixed_size_kb or (profile.budgets.size_kb if profile is not None else None)
-    from edgekd.runners.probe import latency_probe
-
     context = ExportContext(calibration_method=calibration_method, validation=validation_ctx, mixed_size_kb=budget,
-                            qat_model=qat, latency_probe=latency_probe(profile), log=log or (lambda s: print(s, file=sys.stderr, flush=True)))
-    info = {
-        "name": name or path.stem,
-        **task_obj.sidecar(),
-        "labels": names,
-        "positive": positive,
-        "model": {"name": type(model).__name__, "params": count_params(model), "macs": count_macs(model, shape)},
-        **(describe or {}),
-    }
+                            qat_model=qat, latency_probe=latency_probe(profile),
+                            log=log or (lambda s: print(s, file=sys.stderr, flush=True)))
     threshold = ThresholdData(val_ws.x, val_ws.rec, val_ws.y_rec) if val_ws is not None else None
-    record = write_artifact(model, path, precision=precision, backend=chosen, example=example_t, calibration=cal,
+    record = write_artifact(model, path, precision=precision, backend=chosen, example=example, calibration=calibration,
                             context=context, describe=info, threshold_data=threshold,
                             threads=profile.threads if profile is not None else None,
                             target=profile.name if profile is not None else None)

@@ -10,9 +10,10 @@ problem is an ``InputError`` naming the argument.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -21,6 +22,21 @@ from edgekd.errors import InputError
 from edgekd.tasks import Task, build_task
 
 DEFAULT_CACHE = ".cache/edgekd/features"
+
+
+# ---------------------------------------------------------------- API conventions
+def renamed(old: str, new: str, old_value: Any, new_value: Any, *, verb: str, stacklevel: int = 4) -> Any:
+    """The value of an argument given under its deprecated name ``old`` (a DeprecationWarning naming ``new``),
+    else ``new_value``; both at once is an ``InputError``."""
+    if old_value is None:
+        return new_value
+    if new_value is not None:
+        raise InputError(f"{verb}: {old}= and {new}= name the same argument; pass only {new}=")
+    import warnings
+
+    warnings.warn(f"edgekd.{verb}({old}=...) is deprecated: pass {new}=... (same meaning)", DeprecationWarning,
+                  stacklevel=stacklevel)
+    return old_value
 
 
 def resolve_task(task: Any, default: str = "tensor-classification", frontend: Any = None, augment: Any = None) -> Task:
@@ -148,6 +164,21 @@ def check_module(model: Any, role: str, *, eval_mode: bool) -> Any:
         raise InputError(f"{role}: the model is in training mode (dropout and batch-norm statistics would change "
                          f"the result); call {role}.eval() first")
     return model
+
+
+@contextlib.contextmanager
+def left_as_it_was(model: Any) -> Iterator[None]:
+    """Restore what training may flip on a module the caller still holds (a teacher is frozen while it teaches:
+    ``requires_grad`` off, eval mode): each parameter's ``requires_grad`` and each submodule's mode."""
+    params = [(p, p.requires_grad) for p in model.parameters()] if hasattr(model, "parameters") else []
+    modes = [(m, m.training) for m in model.modules()] if hasattr(model, "modules") else []
+    try:
+        yield
+    finally:
+        for p, flag in params:
+            p.requires_grad_(flag)
+        for m, training in modes:
+            m.training = training
 
 
 def as_model(model: Any, role: str, task: Task, num_classes: int, *, eval_mode: bool) -> Any:

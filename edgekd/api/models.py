@@ -13,14 +13,16 @@ from __future__ import annotations
 from typing import Any, Optional, Sequence
 
 
-def model(name: str, *, num_classes: int, input_shape: Sequence[int], pretrained: Optional[str] = None,
-          **params: Any) -> Any:
+def model(name: str, *, num_classes: Optional[int] = None, input_shape: Optional[Sequence[int]] = None,
+          data: Any = None, pretrained: Optional[str] = None, **params: Any) -> Any:
     """Build a registered model (built in or from an installed plugin).
 
     Args:
         name: registry key, e.g. ``efficientnet_lite0``, ``image_student``, ``heart_tcn``.
-        num_classes: classes of the output layer.
-        input_shape: one example's shape, channels first, e.g. ``(3, 224, 224)``.
+        num_classes: classes of the output layer (default: the ``Prepared``'s).
+        input_shape: one example's shape, channels first, e.g. ``(3, 224, 224)`` (default: the ``Prepared``'s
+            ``task.input_shape``).
+        data: a ``Prepared`` (``edgekd.prepare``): gives ``num_classes`` and ``input_shape``.
         pretrained: the data set of registered pretrained weights (``imagenet``), or None for random weights.
         params: the architecture's own options (``blocks=9``, ``head=0``, ``width=0.5``, ...).
 
@@ -38,8 +40,17 @@ def model(name: str, *, num_classes: int, input_shape: Sequence[int], pretrained
         >>> m.pretrained_source["licence"], m.pretrained_source["left_initialised"]
         ('Apache-2.0', ['_fc.bias', '_fc.weight'])
     """
+    from edgekd.api.datasets import is_prepared
     from edgekd.errors import InputError
     from edgekd.models import build_model
+
+    if data is not None:
+        if not is_prepared(data):
+            raise InputError(f"data: expected edgekd.prepare(...)'s result (a Prepared), got {type(data).__name__}")
+        num_classes = len(data.classes) if num_classes is None else num_classes
+        input_shape = data.task.input_shape if input_shape is None else input_shape
+    if num_classes is None or input_shape is None:
+        raise InputError("model: give num_classes= and input_shape=, or data= (a Prepared) that has both")
 
     if pretrained is not None:
         import inspect

@@ -97,16 +97,21 @@ def _budgets_by_target(rows: list[dict], budgets: Mapping[str, Any]) -> tuple[di
     return by_target, targets
 
 
-def write_report(
-    path: Union[str, Path],
-    artifacts: Sequence[Any],
-    *,
-    data: Any = None,
-    models: Optional[Sequence[Mapping[str, Any]]] = None,
-    budgets: Optional[Mapping[str, Mapping[str, Any]]] = None,
-    seed: Optional[int] = None,
-    name: str = "steps",
-) -> Path:
+def _unique_rows(rows: list[dict]) -> list[dict]:
+    """The rows, refused when two share a name on one target (the gate could not tell them apart)."""
+    seen: set[tuple[str, str]] = set()
+    for r in rows:
+        if (r["name"], r["target"]) in seen:
+            raise InputError(f"artifacts: two records are called {r['name']!r} on {r['target']!r}; give each file "
+                             "its own name (export(..., name=...))")
+        seen.add((r["name"], r["target"]))
+    return rows
+
+
+def write_report(path: Union[str, Path], artifacts: Sequence[Any], *, data: Any = None,
+                 models: Optional[Sequence[Mapping[str, Any]]] = None,
+                 budgets: Optional[Mapping[str, Mapping[str, Any]]] = None, seed: Optional[int] = None,
+                 name: str = "steps") -> Path:
     """Write ``report.json`` from step-by-step results, for ``edgekd gate`` (the CLI or ``edgekd.gate``).
 
     Every artifact's file must exist and be the file that was measured (its SHA-256 is recorded, and checked
@@ -146,30 +151,32 @@ def write_report(
     """
     from edgekd.atomic import write_json
     from edgekd.report.budgets import apply_budgets
-    from edgekd.report.schema import SCHEMA
     from edgekd.report.validation import check_structure
-    from edgekd.versions import versions
 
-    path = Path(path)
-    if path.is_dir() or path.suffix.lower() != ".json":
-        path = path / "report.json"
+    path = Path(path) if Path(path).suffix.lower() == ".json" and not Path(path).is_dir() else Path(path) / "report.json"
     folder = path.parent.resolve()
-    if isinstance(artifacts, Mapping) or not isinstance(artifacts, (list, tuple)):
-        artifacts = [artifacts]
+    artifacts = [artifacts] if isinstance(artifacts, Mapping) or not isinstance(artifacts, (list, tuple)) else artifacts
     if not artifacts:
         raise InputError("artifacts: give at least one measured artifact (Exported.measured(evaluation, benchmark))")
-    rows = [_portable(_record_of(a, i), i, folder, Path.cwd()) for i, a in enumerate(artifacts)]
-    seen: set[tuple[str, str]] = set()
-    for r in rows:
-        if (r["name"], r["target"]) in seen:
-            raise InputError(f"artifacts: two records are called {r['name']!r} on {r['target']!r}; give each file "
-                             "its own name (export(..., name=...))")
-        seen.add((r["name"], r["target"]))
+    rows = _unique_rows([_portable(_record_of(a, i), i, folder, Path.cwd()) for i, a in enumerate(artifacts)])
     overrides = {k: dict(v) for k, v in (budgets or {}).items()}
     by_target, targets = _budgets_by_target(rows, overrides)
     apply_budgets(rows, by_target)
+    report = _report(rows, targets, overrides, data=data, models=models, seed=seed, name=name)
+    check_structure(report, str(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_json(path, report)
+    return path
+
+
+def _report(rows: list[dict], targets: list[dict], overrides: dict, *, data: Any,
+            models: Optional[Sequence[Mapping[str, Any]]], seed: Optional[int], name: str) -> dict:
+    """The ``report.json`` object (schema ``edgekd.report/1``) around the portable artifact records."""
+    from edgekd.report.schema import SCHEMA
+    from edgekd.versions import versions
+
     data_section, frontend = _data_section(data)
-    report = {
+    return {
         "schema": SCHEMA,
         "recipe": {"path": None, "name": name, "config": {"export": {"budgets": overrides}}},
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -182,7 +189,3 @@ def write_report(
         "targets": targets,
         "artifacts": rows,
     }
-    check_structure(report, str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_json(path, report)
-    return path

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import warnings
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Mapping, Optional, Union
 
 
 @dataclass
@@ -12,7 +13,8 @@ class Distilled:
     """What ``edgekd.distill`` produced.
 
     Attributes:
-        model: the trained student (in place; eval mode, holding the best validation weights).
+        model: the trained student: a copy of the module given (the caller's is left as it was), in eval mode,
+            holding the best validation weights.
         classes: class names, output order. task: the task's name.
         best_epoch, best_score: the selected epoch and its smoothed validation score (MAcc for two
             classes, else balanced accuracy). epochs_run, resumed_from: training progress.
@@ -101,61 +103,123 @@ class Exported:
                 "audit": inspect_artifact(self.path), "backend": self.backend}
 
 
-@dataclass
-class Evaluation:
-    """What ``edgekd.evaluate`` measured by running the artifact: the ``eval --json`` object.
+class _JsonRecord:
+    """A typed result that is also a JSON object: the dataclass's fields, plus ``extra`` for the keys it does not
+    type; ``to_dict()`` gives the object back with its keys in their original order."""
 
-    ``n`` items, ``accuracy``, ``balanced_accuracy``, ``macc`` (two classes with a positive class, else
-    None), ``labels``, ``confusion``, ``per_class``; ``to_dict()`` is the CLI's JSON.
+    @classmethod
+    def from_dict(cls, obj: Mapping[str, Any]) -> Any:
+        """The typed result of a JSON object (``eval --json`` / ``bench --json``); unknown keys go to ``extra``."""
+        typed = {f.name for f in fields(cls)} - {"extra"}  # type: ignore[arg-type]
+        result = cls(**{k: v for k, v in obj.items() if k in typed},
+                     extra={k: v for k, v in obj.items() if k not in typed})
+        result._order = tuple(obj)
+        return result
+
+    def to_dict(self) -> dict:
+        """The JSON object (for a result from ``from_dict``: exactly what it was made from, in the same order)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}  # type: ignore[arg-type]
+        out: dict = {}
+        for k in getattr(self, "_order", ()):
+            if k in values:
+                out[k] = values[k]
+            elif k in self.extra:  # type: ignore[attr-defined]
+                out[k] = self.extra[k]  # type: ignore[attr-defined]
+        for f in fields(self):  # type: ignore[arg-type]
+            if f.name != "extra" and f.name not in out and (values[f.name] is not None or f.default is MISSING):
+                out[f.name] = values[f.name]
+        out.update({k: v for k, v in self.extra.items() if k not in out})  # type: ignore[attr-defined]
+        return out
+
+    def _deprecated_dict(self, old: str) -> dict:
+        warnings.warn(f"{type(self).__name__}.{old} is deprecated: use its fields (e.g. .p50_ms, .accuracy) or "
+                      ".to_dict()", DeprecationWarning, stacklevel=3)
+        return self.to_dict()
+
+
+@dataclass
+class Evaluation(_JsonRecord):
+    """What ``edgekd.evaluate`` measured by running the artifact; ``to_dict()`` is the ``eval --json`` object.
+
+    Attributes:
+        n: items scored (recordings, photos, ...; windows are aggregated per item). accuracy, balanced_accuracy:
+            in [0, 1]. labels: class names, output order. confusion: ``confusion[true][predicted]`` counts.
+        per_class: ``{label: {"precision", "recall", "support"}}``. artifact: the file.
+        positive, sensitivity, specificity, macc: for two classes with a positive class, else None.
+        ci95: 95 % intervals of the metrics. per_item: ``{"ids", "true", "predicted"}`` (the gate pairs two files'
+            decisions with them). threshold: the sidecar's decision threshold applied, if any.
+        runtime: the runtime that ran the file. data: the labelled folder (None for arrays).
+        items: each item's prediction (``evaluate(..., items=True)``). per_group: metrics per group.
+        extra: any other key of the JSON object.
     """
 
-    metrics: dict
-
-    @property
-    def n(self) -> int:
-        return int(self.metrics["n"])
-
-    @property
-    def accuracy(self) -> float:
-        return float(self.metrics["accuracy"])
-
-    @property
-    def balanced_accuracy(self) -> float:
-        return float(self.metrics["balanced_accuracy"])
-
-    @property
-    def macc(self) -> Optional[float]:
-        return self.metrics.get("macc")
+    n: int
+    accuracy: float
+    balanced_accuracy: float
+    labels: list[str] = field(default_factory=list)
+    confusion: list[list[int]] = field(default_factory=list)
+    per_class: dict[str, dict[str, float]] = field(default_factory=dict)
+    artifact: Optional[str] = None
+    positive: Optional[str] = None
+    sensitivity: Optional[float] = None
+    specificity: Optional[float] = None
+    macc: Optional[float] = None
+    ci95: Optional[dict[str, Any]] = None
+    per_item: Optional[dict[str, list[int]]] = None
+    threshold: Optional[float] = None
+    runtime: Optional[str] = None
+    data: Optional[str] = None
+    items: Optional[list[dict]] = None
+    per_group: Optional[dict[str, dict]] = None
+    extra: dict = field(default_factory=dict)
 
     @property
     def score(self) -> float:
         """MAcc for a two-class screener, else balanced accuracy."""
-        return float(self.metrics.get("macc", self.metrics["balanced_accuracy"]))
+        return float(self.macc if self.macc is not None else self.balanced_accuracy)
 
-    def to_dict(self) -> dict:
-        return dict(self.metrics)
+    @property
+    def metrics(self) -> dict:
+        """Deprecated: ``to_dict()``."""
+        return self._deprecated_dict("metrics")
 
 
 @dataclass
-class Benchmark:
-    """What ``edgekd.bench`` measured: the ``bench --json`` object (``p50_ms``, ``p90_ms``, ``runner``, ...)."""
+class Benchmark(_JsonRecord):
+    """What ``edgekd.bench`` measured; ``to_dict()`` is the ``bench --json`` object.
 
-    result: dict
+    Attributes:
+        artifact: the file. runner: ``local``, ``ssh``, ``emulated``, ``estimate``, ``mcu`` or a plugin's.
+        estimated: True when the figures are estimated, not measured. p50_ms, p90_ms, p99_ms, mean_ms: latency of
+            one invoke in ms (None where a runner has no figure, e.g. a microcontroller without an NPU).
+        cv: coefficient of variation. runtime, runtime_version, threads, runs, warmup: how it was run.
+        emulated: False, or how it was emulated. host: the machine. target: the profile's name (None: this machine).
+        frontend: the front-end's own timing, where measured. extra: any other key of the JSON object.
+    """
+
+    artifact: str
+    runner: str
+    estimated: bool
+    p50_ms: Optional[float]
+    p90_ms: Optional[float]
+    p99_ms: Optional[float] = None
+    mean_ms: Optional[float] = None
+    cv: Optional[float] = None
+    runtime: Optional[str] = None
+    runtime_version: Optional[str] = None
+    threads: Optional[int] = None
+    runs: Optional[int] = None
+    warmup: Optional[int] = None
+    emulated: Union[bool, str, None] = None
+    host: Optional[dict[str, Any]] = None
+    target: Optional[str] = None
+    frontend: Optional[dict[str, Any]] = None
+    extra: dict = field(default_factory=dict)
 
     @property
-    def p50_ms(self) -> float:
-        return float(self.result["p50_ms"])
-
-    @property
-    def p90_ms(self) -> float:
-        return float(self.result["p90_ms"])
-
-    @property
-    def estimated(self) -> bool:
-        return bool(self.result.get("estimated"))
-
-    def to_dict(self) -> dict:
-        return dict(self.result)
+    def result(self) -> dict:
+        """Deprecated: ``to_dict()``."""
+        return self._deprecated_dict("result")
 
 
 @dataclass
@@ -186,3 +250,11 @@ class Compressed:
         from edgekd.errors import InputError
 
         raise InputError(f"no artifact {name!r}" + (f" on {target!r}" if target else "") + " in this run")
+
+
+def __getattr__(name: str) -> Any:
+    if name == "GateResult":  # what edgekd.gate returns, defined beside the gate's checker (imported when asked)
+        from edgekd.report.gate import GateResult
+
+        return GateResult
+    raise AttributeError(f"module 'edgekd.api.results' has no attribute {name!r}")
