@@ -277,8 +277,8 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(1)
-    from edgekd.distillation.losses import build_loss
-    from edgekd.distillation.trainer import TrainConfig, train_model
+    from edgekd.training.losses import build_loss
+    from edgekd.training.trainer import TrainConfig, train_model
     from edgekd.models import build_model
     from edgekd.pruning.budget import budget_from_target, measure_cost
     from edgekd.pruning.prune import resolve_ignored

@@ -88,9 +88,9 @@ def train_extra_teacher(recipe, data, spec: dict, epochs: int, out: Path, log) -
     import torch
 
     from edgekd.distillation.objective import build_objective
-    from edgekd.distillation.trainer import train_model
+    from edgekd.training.trainer import train_model
     from edgekd.models import build_model
-    from edgekd.api.steps import torch_test_metrics
+    from edgekd.flow.steps import torch_test_metrics
     from edgekd.recipe import ModelSpec
 
     done = out / "result.json"
@@ -134,10 +134,10 @@ def run_one(recipe, data, teacher, row: str, loss: LossSpec, distill, seed: int,
     import torch
 
     from edgekd.distillation.objective import build_objective, check_objective
-    from edgekd.distillation.trainer import train_model
+    from edgekd.training.trainer import train_model
     from edgekd.exporting import EXPORTERS
     from edgekd.models import build_model
-    from edgekd.api.steps import torch_test_metrics
+    from edgekd.flow.steps import torch_test_metrics
     from edgekd.quantize.calibration import calibration_windows
     from edgekd.runtime.artifact import load_artifact
     from edgekd.runtime.evaluate import evaluate_windows, recording_probabilities

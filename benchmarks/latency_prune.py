@@ -100,8 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     import edgekd
     from edgekd.api.pruning import latency_probe
-    from edgekd.distillation.losses import build_loss
-    from edgekd.distillation.trainer import train_model
+    from edgekd.training.losses import build_loss
+    from edgekd.training.trainer import train_model
     from edgekd.models import build_model
     from edgekd.models.complexity import count_macs, count_params
     from edgekd.pruning.check import _latency_plan

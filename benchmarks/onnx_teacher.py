@@ -89,7 +89,7 @@ def run_arm(arm: str, seed: int, recipe, data, teacher_run, out: Path) -> dict:
     seeded = recipe.model_copy(update={"seed": seed})
     student = build_role(seeded, "student", data.task, len(data.classes))
     result = edgekd.compress(
-        teacher, student, data, targets=["x86_64"], loss=recipe.student.loss, method=recipe.student.distill,
+        student, data, teacher=teacher, targets=["x86_64"], loss=recipe.student.loss, method=recipe.student.distill,
         train=recipe.student.train.model_dump(), export=recipe.export, bench={"runs": 50, "warmup": 5},
         seed=seed, out=folder, names={"teacher": f"heart_teacher ({arm})", "student": recipe.student.label},
         log=lambda s: print(f"  [{arm} s{seed}] {s}", file=sys.stderr),

@@ -78,8 +78,8 @@ def _load(model_key: str, path: Path, classes: int, shape: tuple[int, ...], **pa
 
 def _residual_student(recipe, data, teacher, out: Path, epochs: int):
     """Distil ``heart_student_res`` from the teacher once (resumable; cached under ``out``)."""
-    from edgekd.distillation.losses import build_loss
-    from edgekd.distillation.trainer import train_model
+    from edgekd.training.losses import build_loss
+    from edgekd.training.trainer import train_model
     from edgekd.models import build_model
 
     torch.manual_seed(recipe.seed)
@@ -247,10 +247,10 @@ def main(argv: list[str] | None = None) -> int:
         "student": _load("heart_student", ckpt / "student" / "best.pt", classes, shape, **recipe.student.params),
         "student_res": _residual_student(recipe, data, teacher, out, args.res_epochs),
     }
-    from edgekd.distillation.trainer import predict_logits, recording_metrics, score_of
+    from edgekd.training.trainer import predict_logits, recording_metrics, score_of
     from edgekd.exporting.backends import BACKENDS
     from edgekd.api.distilling import objective_of
-    from edgekd.api.steps import qat_model_for
+    from edgekd.flow.steps import qat_model_for
     from edgekd.exporting.context import ExportContext, Validation
     from edgekd.quantize.calibration import calibration_windows
     from edgekd.quantize.qat import qat_logits

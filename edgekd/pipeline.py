@@ -54,13 +54,14 @@ def build_role(recipe: Recipe, role: str, task: Any, num_classes: int) -> Any:
     return model
 
 
-def check_recipe(recipe: Recipe) -> Any:
-    """What the recipe alone can tell, before any data or training: files, roles, and ``check_compress``.
+def check_recipe(recipe: Recipe, runner: Any = None) -> Any:
+    """What the recipe alone can tell, before any data or training: files, roles, and ``check_compress``
+    (``runner``: the latency runner that replaces the targets' own, e.g. a sweep space's ``runner: estimate``).
 
     Returns:
         The task.
     """
-    from edgekd.api.compressing import check_compress
+    from edgekd.flow.compress import check_compress
     from edgekd.api.distilling import objective_of
     from edgekd.distillation.objective import check_objective
 
@@ -90,7 +91,8 @@ def check_recipe(recipe: Recipe) -> Any:
     if recipe.student.model is not None and _shape_known(task):
         student = build_role(recipe, "student", task, len(recipe.data.classes))
         check_compress(student, task=task, targets=recipe.export.targets, prune=recipe.prune, export=recipe.export,
-                       objective=objective_of(recipe.student.loss, recipe.student.distill, True, "student"))
+                       objective=objective_of(recipe.student.loss, recipe.student.distill, True, "student"),
+                       runner=runner)
     return task
 
 
@@ -171,7 +173,7 @@ def run(recipe: Recipe, recipe_path: str, out: Path, log: Log = default_log, fre
                 f"(val score {teacher.best_score:.3f})")
     student = build_role(recipe, "student", data.task, n)
     result = edgekd.compress(
-        teacher, student, data, targets=recipe.export.targets, loss=recipe.student.loss,
+        student, data, teacher=teacher, targets=recipe.export.targets, loss=recipe.student.loss,
         method=recipe.student.distill, train=recipe.student.train.model_dump(), prune=recipe.prune,
         export=recipe.export, bench=recipe.bench, seed=recipe.seed, out=out,
         names={"teacher": recipe.teacher.label, "student": recipe.student.label},

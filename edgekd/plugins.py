@@ -23,7 +23,7 @@ from edgekd.registry import PluginEntry
 GROUPS: dict[str, tuple[str, str]] = {
     "edgekd.models": ("edgekd.models.registry", "MODELS"),
     "edgekd.tasks": ("edgekd.tasks", "TASKS"),
-    "edgekd.losses": ("edgekd.distillation.losses", "LOSSES"),
+    "edgekd.losses": ("edgekd.training.losses", "LOSSES"),
     "edgekd.distill_methods": ("edgekd.distillation.methods", "METHODS"),
     "edgekd.runners": ("edgekd.runners.registry", "RUNNERS"),
     "edgekd.frontends": ("edgekd.runtime.frontends", "FRONTENDS"),

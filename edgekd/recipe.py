@@ -5,7 +5,7 @@ naming the file and the key. Names (tasks, models, losses, methods, targets)
 are registry keys, built in or from installed plugins, never import paths; a
 model may also be a file (``.onnx`` teacher, ``.pt2``), never unpickled.
 ``--set a.b=value`` overrides any key from the command line. The sections reuse
-the stages' own typed settings (``edgekd.distillation.config``, ``edgekd.pruning.config``,
+the stages' own typed settings (``edgekd.training.config``, ``edgekd.pruning.config``,
 ``edgekd.exporting.config``), which the Python API validates too.
 """
 
@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from edgekd.runners.options import BenchSpec
 from edgekd.data.config import SplitSpec
-from edgekd.distillation.config import DistillSpec, LossSpec, TrainSpec
+from edgekd.training.config import DistillSpec, LossSpec, TrainSpec
 from edgekd.errors import InputError
 from edgekd.exporting.config import CalibrationSpec, ExportSpec, MixedSpec, QATSpec  # noqa: F401
 from edgekd.pruning.config import PruneScheduleSpec, PruneSpec, PruneTargetSpec, RecoverSpec  # noqa: F401

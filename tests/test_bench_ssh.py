@@ -199,6 +199,7 @@ def test_a_latency_table_for_pruning_is_measured_on_the_ssh_device(device, tmp_p
     """The pruner's latency table goes through the same runner: each artifact is copied to the device and timed."""
     torch = pytest.importorskip("torch")
     from edgekd.api.pruning import latency_probe
+    from edgekd.exporting.backends import choose_backend
     from edgekd.pruning.latency_table import build_latency_table, deploy_exporter
     from edgekd.pruning.prune import resolve_ignored
     from edgekd.targets import load_target
@@ -209,7 +210,7 @@ def test_a_latency_table_for_pruning_is_measured_on_the_ssh_device(device, tmp_p
     shape = (1, 16, 16)
     profile = load_target(_profile(device, tmp_path, formats=["tflite"]))
     logs: list[str] = []
-    export, exported = deploy_exporter(profile, shape)
+    export, exported = deploy_exporter(profile, shape, choose_backend)
     table = build_latency_table(model, shape, resolve_ignored(model, [], shape), export=export,
                                 measure=latency_probe(profile).measure, identity={"target": profile.name, **exported},
                                 round_to=16, rounds=1, cache_dir=tmp_path / "tables", log=logs.append)

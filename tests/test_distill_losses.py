@@ -7,7 +7,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from edgekd.distillation.feature_losses import Adapter, attention_map, attention_transfer_loss, hint_loss
-from edgekd.distillation.losses import build_loss, dkd_terms, kd_soft_term
+from edgekd.training.losses import build_loss, dkd_terms, kd_soft_term
 from edgekd.distillation.methods.mixup import mix, mixed_loss
 from edgekd.distillation.methods.multi_teacher import combine_logits
 

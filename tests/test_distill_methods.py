@@ -8,9 +8,9 @@ from torch import nn
 
 from edgekd.data.features import WindowSet
 from edgekd.data.spec_augment import SpecAugment
-from edgekd.distillation.losses import build_loss
+from edgekd.training.losses import build_loss
 from edgekd.distillation.methods import METHODS, build_method
-from edgekd.distillation.trainer import TrainConfig, train_model
+from edgekd.training.trainer import TrainConfig, train_model
 from edgekd.errors import InputError
 
 

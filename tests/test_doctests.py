@@ -22,7 +22,7 @@ MODULES = [
     "edgekd.api.exporting",
     "edgekd.api.evaluating",
     "edgekd.api.gating",
-    "edgekd.api.compressing",
+    "edgekd.flow.compress",
     "edgekd.api.reporting",
     "edgekd.sweep.stopping",
     "edgekd.sweep.objectives",
@@ -30,6 +30,11 @@ MODULES = [
     "edgekd.models.efficientnet_lite",
     "edgekd.api.models",
     "edgekd.data.spec_augment",
+    "edgekd.report.record",
+    "edgekd.report.paired",
+    "edgekd.api.wiring",
+    "edgekd.training.config",
+    "edgekd.runtime.native_log",
 ]
 
 

@@ -125,7 +125,7 @@ def test_a_garbage_checkpoint_is_refused_by_name_and_fresh_starts_over(tmp_path,
 
 def test_a_checkpoint_of_another_run_is_refused(tmp_path):
     torch = pytest.importorskip("torch")
-    from edgekd.distillation.checkpoints import read_resumable
+    from edgekd.training.checkpoints import read_resumable
     from edgekd.errors import InputError
 
     path = tmp_path / "last.pt"

@@ -6,7 +6,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from edgekd.distillation.losses import build_loss, kd_soft_term
+from edgekd.training.losses import build_loss, kd_soft_term
 from edgekd.errors import InputError
 
 

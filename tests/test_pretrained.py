@@ -111,7 +111,7 @@ def test_blocks_out_of_range_is_an_input_error():
 
 
 def test_pretrained_split_uses_the_recorded_fresh_tensors():
-    from edgekd.distillation.trainer import pretrained_split
+    from edgekd.training.trainer import pretrained_split
 
     m = build_model("efficientnet_lite0", num_classes=7, input_shape=(3, 64, 64), blocks=2, head=0,
                     pretrained="imagenet")
@@ -130,8 +130,8 @@ def _windows(n: int, seed: int):
 
 
 def _train(model, tmp_path, **cfg):
-    from edgekd.distillation.losses import build_loss
-    from edgekd.distillation.trainer import TrainConfig, train_model
+    from edgekd.training.losses import build_loss
+    from edgekd.training.trainer import TrainConfig, train_model
 
     return train_model(model, _windows(64, 0), _windows(16, 1), build_loss("ce", {}), labels=["a", "b"], positive=None,
                        cfg=TrainConfig(batch_size=16, threads=1, patience=10, **cfg), seed=0,

@@ -100,7 +100,7 @@ def test_pruned_model_exports_and_matches_torch(pruned, inputs, tmp_path, key: s
 def test_pruned_int8_file_is_smaller_as_predicted(pruned, inputs, tmp_path) -> None:
     model, _ = pruned
     unpruned = TinyResidualStudent().eval()
-    size_model = calibrate_int8_size(unpruned, SHAPE)
+    size_model = calibrate_int8_size(unpruned, SHAPE, EXPORTERS.get("tflite-int8"))
     path = tmp_path / "pruned-int8.tflite"
     EXPORTERS.get("tflite-int8")(model, torch.zeros(1, *SHAPE), path, inputs)
     measured = path.stat().st_size

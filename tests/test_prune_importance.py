@@ -7,7 +7,7 @@ import pytest
 torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
-from edgekd.distillation.losses import build_loss  # noqa: E402
+from edgekd.training.losses import build_loss  # noqa: E402
 from edgekd.pruning.importance import IMPORTANCES, accumulate_gradients  # noqa: E402
 from edgekd.pruning.prune import removal_order, score_channels  # noqa: E402
 

@@ -9,8 +9,8 @@ torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
 from edgekd.data.features import WindowSet  # noqa: E402
-from edgekd.distillation.losses import build_loss  # noqa: E402
-from edgekd.distillation.trainer import TrainConfig  # noqa: E402
+from edgekd.training.losses import build_loss  # noqa: E402
+from edgekd.training.trainer import TrainConfig  # noqa: E402
 from edgekd.pruning.budget import Budget, measure_cost  # noqa: E402
 from edgekd.pruning.prune import resolve_ignored  # noqa: E402
 from edgekd.pruning.schedule import PruneSettings, Recovery, prune_and_recover  # noqa: E402

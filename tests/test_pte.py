@@ -195,4 +195,4 @@ def test_without_executorch_a_pte_gets_one_message_with_the_torch_free_route(tmp
     assert str(path) in str(info.value)
     assert main(["bench", str(path)]) == 2
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "Traceback" not in err and "README" in err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err and "docs/precisions.md" in err

@@ -23,8 +23,8 @@ def qat_model(student, tmp_path_factory):
     """The session student fine-tuned for one QAT epoch, distilled from itself as the teacher."""
     import copy
 
-    from edgekd.distillation.losses import build_loss
-    from edgekd.distillation.trainer import TrainConfig
+    from edgekd.training.losses import build_loss
+    from edgekd.training.trainer import TrainConfig
     from edgekd.quantize.qat import qat_finetune
 
     train, val = _windows(12, 4, seed=7), _windows(6, 2, seed=8)
@@ -78,9 +78,9 @@ def test_qat_fine_tuning_takes_a_distillation_method(student, tmp_path):
 
     import torch
 
-    from edgekd.distillation.losses import build_loss
+    from edgekd.training.losses import build_loss
     from edgekd.distillation.methods import build_method
-    from edgekd.distillation.trainer import TrainConfig
+    from edgekd.training.trainer import TrainConfig
     from edgekd.quantize.qat import qat_finetune
 
     train, val = _windows(12, 4, seed=7), _windows(6, 2, seed=8)

@@ -22,7 +22,7 @@ def fp32_onnx(student, example, tmp_path_factory):
 def test_int4_weights_run_in_onnxruntime_and_are_smaller_than_int8(student, example, fp32_onnx, tmp_path, calibration):
     from edgekd.audit import inspect_artifact
     from edgekd.exporting import EXPORTERS
-    from edgekd.quantize.onnx_weights import quantize_weights
+    from edgekd.exporting.onnx_weights import quantize_weights
 
     int8 = EXPORTERS.get("onnx-int8")(student, example, tmp_path / "int8.onnx", calibration)
     int4 = quantize_weights(fp32_onnx, tmp_path / "int4.onnx", 4)
@@ -36,7 +36,7 @@ def test_int4_weights_run_in_onnxruntime_and_are_smaller_than_int8(student, exam
 
 
 def test_choose_bits_meets_budget_with_least_cost():
-    from edgekd.quantize.mixed import choose_bits
+    from edgekd.exporting.mixed import choose_bits
 
     sens = {
         "fp32_size": 1000,
@@ -51,7 +51,7 @@ def test_choose_bits_meets_budget_with_least_cost():
 
 
 def test_mixed_budget_below_the_smallest_file_names_it(fp32_onnx, tmp_path):
-    from edgekd.quantize.mixed import export_mixed
+    from edgekd.exporting.mixed import export_mixed
 
     x = spectrograms(8, seed=4)[0]
     with pytest.raises(InputError, match=r"smallest possible file \(every layer int4 weights\) is [0-9.]+ KiB"):
@@ -61,7 +61,7 @@ def test_mixed_budget_below_the_smallest_file_names_it(fp32_onnx, tmp_path):
 
 def test_mixed_meets_a_budget_that_int8_weights_miss(student, example, fp32_onnx, tmp_path):
     from edgekd.exporting.backends import BACKENDS
-    from edgekd.quantize.onnx_weights import quantize_weights
+    from edgekd.exporting.onnx_weights import quantize_weights
 
     x, y = spectrograms(24, seed=5)
     int8 = quantize_weights(fp32_onnx, tmp_path / "w8.onnx", 8).stat().st_size

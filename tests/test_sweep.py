@@ -41,10 +41,15 @@ def fake_trial(worker, values, workdir, stop=None, on_model=None):
     width = sum(values["student.params.widths"])
     if values.get("student.loss.params.temperature") == 7.0 and values["student.params.widths"] == [8, 16, 40]:
         raise RuntimeError("simulated converter crash")
-    return {"metric": 0.5 + width / 400, "metric_name": "MAcc", "val": {"n": 24}, "size_kb": width / 2.0,
+    metric = 0.5 + width / 400
+    rows = [{"name": f"student-onnx-{prec}", "target": "x86_64", "format": "onnx", "precision": prec,
+             "size_bytes": int(width / 2.0 * 1024), "metrics": {"macc": metric + drop, "n": 24},
+             "latency": {"p50_ms": width / 1000, "p90_ms": width / 900, "runner": "local"},
+             "audit": {"quantized": prec == "int8", "float_ops": []}} for prec, drop in (("fp32", 0.005), ("int8", 0.0))]
+    return {"metric": metric, "metric_name": "MAcc", "val": {"n": 24}, "size_kb": width / 2.0,
             "latency_p50_ms": width / 1000, "latency_p90_ms": width / 900, "latency_runner": "local",
             "latency_estimated": False, "precision": "int8", "artifact": str(workdir / "missing.onnx"),
-            "curve": [0.5], "teacher_checkpoint": None, "data_hash": "x", "accuracy_drop_pp": 0.5}
+            "curve": [0.5], "teacher_checkpoint": None, "data_hash": "x", "accuracy_drop_pp": 0.5, "gate_rows": rows}
 
 
 @pytest.fixture
@@ -173,6 +178,26 @@ def test_an_unmeasured_budget_counts_as_broken():
     assert cons == {"size_kb": -10.0, "accuracy_drop_pp": None}
     assert not feasible(cons)
     assert feasible(constraint_values({"metric": 0.8, "size_kb": 10.0}, {"size_kb": 20.0, "min_metric": 0.7}))
+
+
+def test_feasibility_is_the_gates_verdict_on_the_trials_files():
+    from edgekd.sweep.objectives import agree, constraint_values, feasible, gate_checks
+
+    row = {"name": "student-tflite-int8", "target": "t", "format": "tflite", "precision": "int8", "size_bytes": 10240,
+           "metrics": {"macc": 0.8, "n": 40}, "latency": {"p90_ms": 1.0, "runner": "local"},
+           "audit": {"quantized": True, "float_ops": ["DEQUANTIZE"]}}
+    figures = {"metric": 0.8, "size_kb": 10.0, "latency_p90_ms": 1.0, "precision": "int8", "gate_rows": [row]}
+    budgets = {"size_kb": 20.0, "fully_integer": True}  # a float op left: the sweep's own figures cannot see it
+    checks = gate_checks(figures, budgets)
+    cons = agree(constraint_values(figures, budgets), checks)
+    assert [c.budget for c in checks if c.status == "fail"] == ["fully_integer"]
+    assert cons["fully_integer"] > 0 and cons["size_kb"] < 0 and not feasible(cons)
+
+
+def test_a_trial_without_gate_rows_fails_closed():
+    from edgekd.sweep.objectives import gate_checks
+
+    assert [c.status for c in gate_checks({"metric": 0.8, "precision": "int8"}, {"size_kb": 20.0})] == ["fail"]
 
 
 def test_median_rule_stops_a_trial_below_the_others_median():

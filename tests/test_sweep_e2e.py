@@ -120,3 +120,32 @@ def test_two_workers_share_one_study_on_postgresql(tmp_path):
         wrong = subprocess.run(command(tmp_path, tmp_path / "w3", 4, "--storage", url.replace("edgekd-test-pw", "nope"),
                                        "--study", "shared"), cwd=ROOT, capture_output=True, text=True, timeout=120)
         assert wrong.returncode == 2 and "password authentication failed" in wrong.stderr
+
+
+def test_each_trials_feasibility_is_what_edgekd_gate_says_of_its_files(tmp_path):
+    """A sweep under RAM, fully-integer, size and (estimated) latency budgets on the Cortex-M profile: every
+    trial's ``feasible`` equals the exit of ``edgekd gate`` on the trial's own files (``gate-report.json``)."""
+    target = "cortex-m55-ethos-u55"
+    path = tmp_path / "space.yaml"
+    path.write_text(yaml.safe_dump({
+        "params": {"student.params.widths": {"choices": [[4, 8, 16], [16, 32, 64]]}},
+        "target": target, "format": "tflite", "sampler": {"name": "random"}, "stop": {"name": "none"},
+        "budgets": {"ram_kb": 48, "size_kb": 40}}))
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-m", "edgekd", "sweep", "recipes/heart.yaml", "--space", str(path),
+                           "--trials", "2", "--out", str(out), "--set", "student.model=heart_student",
+                           "--set", "student.params={widths: [8, 16, 40], kernel: 5}", "--set", "student.train.epochs=2",
+                           "--set", "student.train.patience=2", "--set", "bench.runs=5", "--set", "bench.warmup=1"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stderr[-3000:]
+    s = json.loads((out / "sweep.json").read_text())
+    complete = [r for r in s["trials"] if r["state"] == "COMPLETE"]
+    assert complete
+    for r in complete:
+        report = Path(r["gate_report"])
+        judged = {c["budget"] for c in r["gate"]}
+        assert {"size_kb", "ram_kb", "fully_integer", "latency_p90_ms"} <= judged, judged
+        gate = subprocess.run([sys.executable, "-m", "edgekd", "gate", str(report), "--target", target],
+                              cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert gate.returncode in (0, 1), gate.stderr[-2000:]
+        assert (gate.returncode == 0) == r["feasible"], (r["gate"], gate.stdout)

@@ -7,8 +7,8 @@ torch = pytest.importorskip("torch")
 from torch import nn
 
 from edgekd.data.features import WindowSet
-from edgekd.distillation.losses import build_loss
-from edgekd.distillation.trainer import TrainConfig, train_model
+from edgekd.training.losses import build_loss
+from edgekd.training.trainer import TrainConfig, train_model
 
 
 def _windows(n_rec: int, seed: int) -> WindowSet:
@@ -77,7 +77,7 @@ def _cells(n_a: int, n_b: int) -> WindowSet:
 
 
 def test_group_label_balance_draws_every_cell_equally_often():
-    from edgekd.distillation.trainer import sampling_weights
+    from edgekd.training.trainer import sampling_weights
 
     ws = _cells(30, 10)
     w = sampling_weights(ws, "group_label").numpy()
@@ -88,7 +88,7 @@ def test_group_label_balance_draws_every_cell_equally_often():
 
 
 def test_label_balance_ignores_groups():
-    from edgekd.distillation.trainer import sampling_weights
+    from edgekd.training.trainer import sampling_weights
 
     ws = _cells(30, 10)
     w = sampling_weights(ws, "label").numpy()

@@ -93,14 +93,13 @@ class Exported:
             role: ``student`` (gated) or ``teacher`` (a reference, never gated).
         """
         from edgekd.audit import inspect_artifact
-        from edgekd.hashing import file_sha256
+        from edgekd.report.record import artifact_record
 
-        return {"name": self.sidecar.get("name", self.path.stem), "role": role, "target": self.target or "local",
-                "format": self.format, "precision": self.precision, "path": str(self.path.resolve()),
-                "size_bytes": self.path.stat().st_size, "sha256": file_sha256(self.path),
-                "metrics": evaluation.to_dict(),
-                **({"latency": benchmark.to_dict()} if benchmark is not None else {}),
-                "audit": inspect_artifact(self.path), "backend": self.backend}
+        return artifact_record(name=self.sidecar.get("name", self.path.stem), role=role, target=self.target or "local",
+                               format=self.format, precision=self.precision, path=self.path.resolve(),
+                               metrics=evaluation.to_dict(),
+                               latency=benchmark.to_dict() if benchmark is not None else None,
+                               audit=inspect_artifact(self.path), backend=self.backend)
 
 
 class _JsonRecord:

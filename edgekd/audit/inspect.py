@@ -72,7 +72,7 @@ def inspect_artifact(path: str | os.PathLike[str]) -> dict[str, Any]:
     load, describe = readers[suffix]
     quiet = contextlib.nullcontext()
     if suffix == ".pte":
-        from edgekd.runtime.pte import native_stderr
+        from edgekd.runtime.native_log import native_stderr
 
         quiet = native_stderr()  # torchao's import and executorch's C++ logs stay out of the output
     try:

@@ -1,6 +1,5 @@
-"""Distillation: logit losses (``losses.LOSSES``), feature losses, methods (``methods.METHODS``) and the trainer.
-
-``objective.build_objective`` turns a recipe's ``loss``/``distill`` into what
-``trainer.train_model`` takes as ``loss_fn``; every training step (the student,
-pruning recovery, QAT) goes through it, so each method works in each step.
+"""Distillation: the methods (``methods.METHODS``: logit, feature, mixup, multi-teacher, ...), feature losses,
+and ``objective.build_objective``, which turns a recipe's ``loss``/``distill`` into what
+``edgekd.training.trainer.train_model`` takes as ``loss_fn``. The trainer, the logit losses and the specs are in
+``edgekd.training``, shared with pruning recovery and QAT.
 """

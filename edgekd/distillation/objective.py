@@ -32,7 +32,7 @@ def build_objective(spec, train_y: np.ndarray, num_classes: int, *, where: str):
     Returns:
         A loss (no ``distill``) or a distillation method wrapping it.
     """
-    from edgekd.distillation.losses import build_loss, takes_class_weights
+    from edgekd.training.losses import build_loss, takes_class_weights
 
     params = dict(spec.loss.params)
     if takes_class_weights(spec.loss.name) and "class_weights" not in params:
@@ -47,7 +47,7 @@ def build_objective(spec, train_y: np.ndarray, num_classes: int, *, where: str):
 
 def check_objective(spec, *, where: str) -> None:
     """Validate ``loss`` and ``distill`` before any work: names, parameters, checkpoint files."""
-    from edgekd.distillation.losses import build_loss
+    from edgekd.training.losses import build_loss
 
     loss = build_loss(spec.loss.name, spec.loss.params, where=f"{where}.loss")
     if spec.distill is None:

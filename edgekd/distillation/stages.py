@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from edgekd.distillation.hooks import tap_once
+from edgekd.training.hooks import tap_once
 
 
 def stage_ends(model: nn.Module, example: torch.Tensor) -> dict[tuple[int, int], str]:

@@ -178,7 +178,7 @@ def _ort(precision: str) -> Exporter:
             if precision == "int8-dynamic":
                 return ExportOutput(quantize_onnx_dynamic(fp32, path))
             if precision == "int4-weights":
-                from edgekd.quantize.onnx_weights import quantize_weights
+                from edgekd.exporting.onnx_weights import quantize_weights
 
                 return ExportOutput(quantize_weights(fp32, path, 4))
             return _mixed(fp32, Path(path), ctx, name)
@@ -188,8 +188,8 @@ def _ort(precision: str) -> Exporter:
 
 
 def _mixed(fp32: Path, path: Path, ctx: ExportContext, name: str) -> ExportOutput:
-    """Per-layer int4/int8/fp32 weights meeting ``ctx.mixed_size_kb`` (see ``edgekd.quantize.mixed``)."""
-    from edgekd.quantize.mixed import export_mixed
+    """Per-layer int4/int8/fp32 weights meeting ``ctx.mixed_size_kb`` (see ``edgekd.exporting.mixed``)."""
+    from edgekd.exporting.mixed import export_mixed
 
     if ctx.mixed_size_kb is None:
         raise InputError("mixed precision needs a size budget: set export.mixed.size_kb (or the target's budgets.size_kb)")

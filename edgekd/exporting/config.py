@@ -6,7 +6,7 @@ from typing import Any, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from edgekd.distillation.config import DistillSpec, LossSpec
+from edgekd.training.config import DistillSpec, LossSpec, Objective, follow_up_objective
 from edgekd.targets import Precision
 
 
@@ -28,7 +28,7 @@ class QATSpec(_Strict):
     lr: float = Field(5e-4, gt=0)
     batch_size: Optional[int] = Field(None, ge=2)  # default: the student's batch size
     patience: int = Field(10, ge=1)
-    loss: Optional[LossSpec] = None  # default: the student's loss when it is kd, else kd (T=4, alpha=0.5)
+    loss: Optional[LossSpec] = None  # default: the student's loss when it learns from the teacher, else kd (KD_DEFAULTS)
     distill: Optional[DistillSpec] = None  # a distillation method around that loss (edgekd.distillation.methods)
 
 
@@ -54,6 +54,7 @@ class ExportSpec(_Strict):
         return self.calibration.windows or self.calibration_windows
 
     def qat_loss(self, student_loss: LossSpec) -> LossSpec:
-        """The QAT fine-tuning loss: ``qat.loss``, else the student's when it is kd, else kd (T=4, alpha=0.5)."""
-        return self.qat.loss or (student_loss if student_loss.name == "kd" else
-                                 LossSpec(name="kd", params={"temperature": 4.0, "alpha": 0.5}))
+        """The QAT fine-tuning loss: ``qat.loss``, else the one rule of ``follow_up_objective`` (the student's loss
+        when it learns from the teacher, else kd at ``KD_DEFAULTS``)."""
+        given = Objective(loss=self.qat.loss) if self.qat.loss is not None else None
+        return follow_up_objective(Objective(loss=student_loss), given).loss

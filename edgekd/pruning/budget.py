@@ -26,6 +26,7 @@ import math
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -78,19 +79,31 @@ class Int8SizeModel:
         return self.fixed_bytes + variable_int8_bytes(model)
 
 
-def calibrate_int8_size(model: nn.Module, input_shape: tuple[int, ...]) -> Int8SizeModel:
+@dataclass(frozen=True)
+class Exporters:
+    """What pruning needs of the export stage, passed in by its caller (the stages do not import each other).
+
+    Attributes:
+        int8_tflite: ``(model, example, path, calibration) -> result`` writing an int8 TFLite file (the size model).
+        choose_backend: ``(fmt, precision, *, pinned, fully_integer, where) -> Backend`` (a latency table's
+            deploy artifact, as ``edgekd.exporting.backends.choose_backend``).
+    """
+
+    int8_tflite: Callable[..., Any]
+    choose_backend: Callable[..., Any]
+
+
+def calibrate_int8_size(model: nn.Module, input_shape: tuple[int, ...], int8_tflite: Callable[..., Any]) -> Int8SizeModel:
     """Export ``model`` to int8 TFLite once (in a temp folder) and anchor the size prediction on it.
 
     The calibration data is random: the file's size does not depend on the
     quantization ranges, only on the tensors' shapes.
     """
-    from edgekd.exporting import EXPORTERS
-
     example = torch.zeros(1, *input_shape)
     calibration = np.random.default_rng(0).standard_normal((8, *input_shape)).astype(np.float32)
     with tempfile.TemporaryDirectory(prefix="edgekd-prune-size-") as tmp:
         path = Path(tmp) / "reference.tflite"
-        EXPORTERS.get("tflite-int8")(model, example, path, calibration)
+        int8_tflite(model, example, path, calibration)
         size = path.stat().st_size
     return Int8SizeModel(fixed_bytes=size - variable_int8_bytes(model), reference_bytes=size)
 

@@ -14,9 +14,12 @@ latency table can reach.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from edgekd.errors import InputError
+
+if TYPE_CHECKING:
+    from edgekd.pruning.budget import Exporters
 
 MEASURED_RUNNERS = ("local", "ssh")  # a latency target needs measured figures; estimate/emulated are refused
 
@@ -98,7 +101,7 @@ def _classifier_bytes(model, name: str) -> int:
 
 def check_prune(spec, model, input_shape: tuple[int, ...], *, calibrate: bool = False, target: Any = None,
                 probe: Optional[LatencyProbe] = None, cache_dir: Any = None,
-                log: Callable[[str], None] = print) -> PrunePlan:
+                log: Callable[[str], None] = print, exporters: Optional[Exporters] = None) -> PrunePlan:
     """Check a ``PruneSpec`` against the (untrained or trained) model, which is left untouched.
 
     Args:
@@ -113,6 +116,8 @@ def check_prune(spec, model, input_shape: tuple[int, ...], *, calibrate: bool = 
         probe: measures an artifact on the target's runner (needed to calibrate a latency target).
         cache_dir: where latency tables are cached (default ``.cache/edgekd/latency-tables``).
         log: progress lines of the latency table.
+        exporters: what pruning needs of the export stage (an int8 size model, a latency table's deploy
+            artifact), passed in by the caller: pruning does not import the export stage.
 
     Returns:
         The plan: the layers kept whole and (calibrated) the int8 size model.
@@ -124,7 +129,7 @@ def check_prune(spec, model, input_shape: tuple[int, ...], *, calibrate: bool = 
     p = spec
     import torch
 
-    from edgekd.distillation.losses import build_loss
+    from edgekd.training.losses import build_loss
     from edgekd.pruning.budget import budget_from_target, calibrate_int8_size, measure_cost
     from edgekd.pruning.importance import IMPORTANCES
     from edgekd.pruning.prune import floor_cost, resolve_ignored
@@ -146,7 +151,8 @@ def check_prune(spec, model, input_shape: tuple[int, ...], *, calibrate: bool = 
                          "an iterative schedule needs order distill-prune-distill")
     with torch.random.fork_rng():  # checking never moves the caller's random state
         ignored = resolve_ignored(model, p.ignore, input_shape, where="prune.ignore")
-        size_model = calibrate_int8_size(model, input_shape) if (calibrate and p.target.int8_kb is not None) else None
+        size_model = calibrate_int8_size(model, input_shape, _needs(exporters, "prune.target.int8_kb").int8_tflite) \
+            if (calibrate and p.target.int8_kb is not None) else None
         extra: dict = {"round_to": round_to, "target": getattr(target, "name", None)}
         if latency:
             if not calibrate:  # the table is measured when the run starts; here only what needs no measurement
@@ -155,7 +161,7 @@ def check_prune(spec, model, input_shape: tuple[int, ...], *, calibrate: bool = 
                 raise InputError("prune.target.latency_p50_ms: no way to measure on the target was given "
                                  "(edgekd.prune and edgekd.compress build it from the target's runner)")
             extra.update(_latency_plan(model, input_shape, ignored, target, probe, round_to, p.min_channels,
-                                       cache_dir, log))
+                                       cache_dir, log, _needs(exporters, "prune.target.latency_p50_ms")))
             table = extra["latency_table"]
             if table.floor_ms() > p.target.latency_p50_ms:
                 raise InputError(
@@ -187,14 +193,20 @@ def check_prune(spec, model, input_shape: tuple[int, ...], *, calibrate: bool = 
     return PrunePlan(ignored=ignored, size_model=size_model, **extra)
 
 
+def _needs(exporters: Optional[Exporters], key: str) -> Exporters:
+    if exporters is None:
+        raise TypeError(f"check_prune: {key} needs exporters= (edgekd.api.wiring.pruning_exporters())")
+    return exporters
+
+
 def _latency_plan(model, input_shape, ignored, target, probe: LatencyProbe, round_to, min_channels, cache_dir,
-                  log) -> dict:
+                  log, exporters: Exporters) -> dict:
     """The latency table of ``model`` on ``target`` (measured once, then cached) and the deploy exporter."""
     from edgekd.pruning.latency_table import build_latency_table, deploy_exporter
     from edgekd.runtime.latency import host_info
     from edgekd.versions import versions
 
-    export, exported = deploy_exporter(target, input_shape)
+    export, exported = deploy_exporter(target, input_shape, exporters.choose_backend)
     v = versions()
     identity = {"target": target.name, "threads": target.threads, **exported, **probe.identity,
                 "runner": target.runner.model_dump(mode="json"),

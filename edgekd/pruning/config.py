@@ -6,7 +6,7 @@ from typing import Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from edgekd.distillation.config import DistillSpec, LossSpec
+from edgekd.training.config import KD_DEFAULTS, DistillSpec, LossSpec, Objective, follow_up_objective
 
 
 class _Strict(BaseModel):
@@ -46,8 +46,17 @@ class RecoverSpec(_Strict):
 
     epochs: int = Field(5, ge=0)
     lr: float = Field(1e-3, gt=0)
-    loss: LossSpec = LossSpec(name="kd")  # any registered loss: kd (from the teacher), ce (no KD recovery), ...
+    # any registered loss: kd (from the teacher), ce (no KD recovery), ...; not set: in `compress`/`edgekd run` the
+    # student's own loss and method when it learns from the teacher, else kd at KD_DEFAULTS (follow_up_objective)
+    loss: LossSpec = LossSpec(name="kd", params=dict(KD_DEFAULTS))
     distill: Optional[DistillSpec] = None  # any distillation method around that loss (hint, mixup, ...)
+
+    def for_student(self, student: Objective) -> "RecoverSpec":
+        """These settings with the loss and method the student trained with, unless either was set here."""
+        if {"loss", "distill"} & self.model_fields_set:
+            return self
+        follow = follow_up_objective(student)
+        return self.model_copy(update={"loss": follow.loss, "distill": follow.distill})
 
 
 class PruneSpec(_Strict):

@@ -293,7 +293,7 @@ def build_latency_table(
                                                                           "path": str(done)}, table.floor_measured_ms)
 
 
-def deploy_exporter(profile: Any, input_shape: tuple[int, ...]) -> tuple[ExportFn, dict]:
+def deploy_exporter(profile: Any, input_shape: tuple[int, ...], choose_backend: Callable[..., Any]) -> tuple[ExportFn, dict]:
     """The exporter of the artifact the profile deploys (its first format; int8 when it runs int8, else its
     first precision; the backend ``choose_backend`` gives it) and what identifies it.
 
@@ -304,8 +304,6 @@ def deploy_exporter(profile: Any, input_shape: tuple[int, ...]) -> tuple[ExportF
     """
     import numpy as np
     import torch
-
-    from edgekd.exporting.backends import choose_backend
 
     fmt = profile.formats[0]
     precision = "int8" if "int8" in profile.precisions else profile.precisions[0]

@@ -4,7 +4,7 @@ Each step aims at a budget a fraction of the way from the unpruned model to the
 final target (step s of N: s/N of the way), re-scores the channels on the
 model as the previous recovery left it, prunes, then fine-tunes with any
 registered loss (``kd`` from the teacher by default; ``ce`` for "no KD
-recovery") through ``edgekd.distillation.trainer.train_model``, so recovery has the
+recovery") through ``edgekd.training.trainer.train_model``, so recovery has the
 trainer's checkpoints, resume and model selection on the validation split.
 
 A finished step is saved (``stepK.pt``, architecture + weights, see
@@ -25,8 +25,8 @@ import torch
 from torch import nn
 
 from edgekd.data.features import WindowSet
-from edgekd.distillation.checkpoints import read_resumable
-from edgekd.distillation.trainer import TrainConfig, TrainResult, train_model
+from edgekd.training.checkpoints import read_resumable
+from edgekd.training.trainer import TrainConfig, TrainResult, train_model
 from edgekd.pruning.budget import Budget, Cost, Int8SizeModel, measure_cost
 from edgekd.pruning.importance import IMPORTANCES, accumulate_gradients
 from edgekd.pruning.prune import PruneOutcome, Scope, prune_to_budget
@@ -178,13 +178,13 @@ def prune_and_recover(
         scorer = criterion.build()
         if criterion.needs_gradients:
             loss, teacher = settings.gradient_loss, settings.gradient_teacher
-            from edgekd.distillation.methods.base import DistillMethod
+            from edgekd.training.method import DistillMethod
 
             if loss is None and recovery is not None:  # a method's gradients need its whole set-up: its logit loss
                 plain = recovery.loss.loss_fn if isinstance(recovery.loss, DistillMethod) else recovery.loss
                 loss, teacher = plain, recovery.teacher
             if loss is None:
-                from edgekd.distillation.losses import build_loss
+                from edgekd.training.losses import build_loss
 
                 loss = build_loss("ce", {})
             batch = recovery.cfg.batch_size if recovery is not None else 32

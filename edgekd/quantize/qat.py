@@ -4,7 +4,7 @@ The trained fp32 student is copied, its BatchNorms folded into the convolutions,
 made NHWC (``litert_torch.to_channel_last_io``), exported with ``torch.export``
 and prepared with ``prepare_qat_pt2e`` and litert-torch's symmetric per-channel
 QAT configuration (fake-quantized weights and activations). It is then
-fine-tuned with ``edgekd.distillation.trainer.train_model`` (teacher logits, the
+fine-tuned with ``edgekd.training.trainer.train_model`` (teacher logits, the
 recipe's KD loss, selection on the validation split) and converted:
 
 - TFLite: ``convert_pt2e`` → ``litert_torch.convert`` with the same quantizer, so
@@ -178,10 +178,10 @@ def qat_finetune(
         model: the trained fp32 model (left untouched).
         example: one NCHW input.
         train, val: ``WindowSet`` s (validation selects the epoch, as in training).
-        loss_fn: a logit loss from ``edgekd.distillation.losses.build_loss`` (``kd`` uses the teacher).
+        loss_fn: a logit loss from ``edgekd.training.losses.build_loss`` (``kd`` uses the teacher).
         teacher: the frozen teacher.
         labels, positive: class names and the positive class.
-        cfg: ``edgekd.distillation.trainer.TrainConfig`` (epochs, lr, ... of the fine-tuning).
+        cfg: ``edgekd.training.trainer.TrainConfig`` (epochs, lr, ... of the fine-tuning).
         seed: the trainer's seed.
         checkpoint_dir: QAT checkpoints (resumable like any training).
         log: per-epoch lines.
@@ -192,7 +192,7 @@ def qat_finetune(
     Returns:
         The ``QATModel``.
     """
-    from edgekd.distillation.trainer import train_model
+    from edgekd.training.trainer import train_model
 
     torch.manual_seed(seed)
     net, folded, quantizer, ex = prepare_qat(model, example)

@@ -38,7 +38,7 @@ TORCH_FREE_ROUTE = (
     "ExecuTorch's Python runtime links libtorch, so .pte files run in the main environment (torch + "
     "executorch installed); on a torch-free device use ExecuTorch's C++ runner (executor_runner or the "
     "Module C++ API with the XNNPACK backend, built with CMake) or the third-party executorch-numpy-runtime "
-    "(Python >= 3.12); see README, 'ExecuTorch (.pte)'"
+    "(Python >= 3.12); see docs/precisions.md, 'ExecuTorch (.pte)'"
 )
 # ExecuTorch ScalarType codes (schema/scalar_type.fbs) → numpy dtype names
 _SCALAR_TYPES = {0: "uint8", 1: "int8", 2: "int16", 3: "int32", 4: "int64", 5: "float16", 6: "float32",
@@ -91,8 +91,7 @@ def import_executorch(path: Path) -> tuple[str, Any]:
 
 def set_threads(threads: int) -> None:
     """Give ExecuTorch's (process-wide) CPU thread pool, which XNNPACK uses, ``threads`` threads."""
-    from executorch.extension.pybindings import portable_lib
-
+    portable_lib = importlib.import_module("executorch.extension.pybindings.portable_lib")  # only with a .pte open
     portable_lib._unsafe_reset_threadpool(int(threads))
 
 

@@ -329,7 +329,7 @@ def decode_image(path: Any, *, color: str = "rgb8", exif_orientation: str = "app
     orientation applied (``ImageOps.exif_transpose``); grey, palette and CMYK converted to RGB; an image with
     alpha (RGBA, LA, a palette with transparency) composited over ``background``; 16-bit and float images are
     refused."""
-    from edgekd.runtime.image import decode_rgb
+    from edgekd.runtime.pixels import decode_rgb
 
     return decode_rgb(path, tuple(int(v) for v in background))
 
@@ -356,7 +356,7 @@ def resize_shorter(rgb: np.ndarray, *, shorter_side: int, filter: str = "bilinea
     ``max(shorter_side, round_half_even(long * shorter_side / short))``; Pillow ``Image.resize`` with
     ``Resampling.BILINEAR``, whose support widens with the scale when shrinking (antialiasing); unchanged when the
     size already matches."""
-    from edgekd.runtime.image import _pil, resized_size
+    from edgekd.runtime.pixels import _pil, resized_size
 
     Image, _ = _pil()
     rgb = np.asarray(rgb)
@@ -373,7 +373,7 @@ def resize_shorter(rgb: np.ndarray, *, shorter_side: int, filter: str = "bilinea
 def center_crop(rgb: np.ndarray, *, size: int, offset: str = "round-half-even((side - size) / 2)") -> np.ndarray:
     """The centred ``size`` x ``size`` crop: left ``round_half_even((width - size) / 2)``, top
     ``round_half_even((height - size) / 2)`` (torchvision's ``CenterCrop`` rounding)."""
-    from edgekd.runtime.image import crop_box
+    from edgekd.runtime.pixels import crop_box
 
     h, w = np.asarray(rgb).shape[:2]
     left, top = crop_box(w, h, int(size))

@@ -65,13 +65,13 @@ def check_sweep(space: Space, base: dict, recipe_source: str, space_source: str)
     if fmt not in target.formats:
         raise InputError(f"{space_source}: format {fmt!r}: target {target.name!r} exports {', '.join(target.formats)}")
     judged = target.model_copy(update={"formats": [fmt]})
-    check_recipe(recipe)
+    check_recipe(recipe, runner=space.runner)
     for key, param in space.params.items():
         for value in _samples(param):
             where = f"{space_source}: params.{key} = {value!r}"
             try:
                 trial = recipe_from_tree(trial_tree(base, {key: value}, where), where)
-                check_recipe(trial)
+                check_recipe(trial, runner=space.runner)
                 target_backend(judged, fmt, measured_precision(trial, judged))
                 for precision in trial.export.precisions or judged.precisions:
                     target_backend(judged, fmt, precision)

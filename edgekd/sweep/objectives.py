@@ -1,8 +1,11 @@
 """A trial's objective values, its budget constraints, and the Pareto front of the feasible trials.
 
-Constraints follow Optuna's convention: one value per budget, ``<= 0`` when the budget holds
-(``size_kb - budget``, ``latency_p90_ms - budget``, ``accuracy_drop_pp - budget``, ``min_metric - metric``).
-An infeasible trial stays in the study (the sampler learns from it) but is never on the front.
+Feasible means what ``edgekd gate`` would say of the trial's files: ``gate_checks`` runs the gate's own checker
+(``edgekd.report.budgets.check_artifact``) on the trial's judged artifact and its fp32 twin, as report rows
+measured on validation (size, latency on the space's runner, audit, per-item decisions), so RAM, fully-integer,
+estimated/emulated latency and the paired accuracy-drop rule all count. Constraints follow Optuna's convention, one
+value per budget, ``<= 0`` when it holds (``size_kb - budget``, ...), made to agree with the gate's verdicts
+(``agree``). An infeasible trial stays in the study (the sampler learns from it) but is never on the front.
 """
 
 from __future__ import annotations
@@ -31,6 +34,35 @@ def constraint_values(figures: Mapping[str, Any], budgets: Mapping[str, Any]) ->
         else:
             value = figures.get(name)
             out[name] = None if value is None else float(value) - float(limit)
+    return out
+
+
+def gate_checks(figures: Mapping[str, Any], budgets: Mapping[str, Any]) -> list:
+    """The gate's verdicts on the trial's judged artifact (``figures["gate_rows"]``), one ``Check`` per budget.
+
+    A trial without its rows (an older study's) fails closed: one failing check says why.
+    """
+    from edgekd.report.budgets import Check, check_artifact
+    from edgekd.targets import Budgets
+
+    rows = list(figures.get("gate_rows") or [])
+    judged = next((r for r in rows if r.get("precision") == figures.get("precision")), None)
+    if judged is None:
+        return [Check(str(figures.get("artifact")), "?", "file", "fail", None, 0, "",
+                      "no gate rows recorded for this trial: it cannot be judged (re-run it)")]
+    return check_artifact(judged, rows, Budgets(**budgets))
+
+
+def agree(constraints: Mapping[str, Optional[float]], checks: Sequence[Any]) -> dict[str, Optional[float]]:
+    """Constraint values that agree with the gate: a failed check's value is > 0, a passed or skipped one's <= 0
+    (a budget only the gate knows, such as ``fully_integer`` or ``ram_kb``, gets 1.0 or 0.0)."""
+    out = dict(constraints)
+    for c in checks:
+        v = out.get(c.budget)
+        if c.status == "fail":
+            out[c.budget] = v if v is not None and v > 0 else 1.0
+        else:
+            out[c.budget] = min(v, 0.0) if v is not None else 0.0
     return out
 
 

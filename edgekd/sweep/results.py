@@ -31,6 +31,7 @@ def trial_rows(study: Any) -> list[dict]:
             "number": t.number, "state": t.state.name, "parameters": a.get("values"), "worker": a.get("worker"),
             "baseline": bool(a.get("baseline")), "retry_of": a.get("retry_of"),
             "figures": a.get("figures"), "constraints": a.get("constraints"), "feasible": a.get("feasible"),
+            "gate": a.get("gate"), "gate_report": a.get("gate_report"),
             "curve": (a.get("figures") or {}).get("curve") or a.get("curve"), "error": a.get("error"),
             "seconds": a.get("seconds"),
         })

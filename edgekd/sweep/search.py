@@ -220,11 +220,10 @@ def sweep(recipe: str | Path, space: str | Path, *, overrides: Optional[list[str
 
     from edgekd.recipe import read_recipe_tree
     from edgekd.sweep.check import check_sweep
-    from edgekd.sweep.objectives import constraint_values, feasible, objective_values
     from edgekd.sweep.results import write_results
     from edgekd.sweep.space import load_space
     from edgekd.sweep.storage import open_storage
-    from edgekd.sweep.trial import Stopped, Worker, run_trial
+    from edgekd.sweep.trial import Worker
 
     import warnings
 
@@ -236,16 +235,8 @@ def sweep(recipe: str | Path, space: str | Path, *, overrides: Optional[list[str
     out = Path(out) if out is not None else Path("runs") / f"{plan.recipe.name}-sweep"
     if out.exists() and not out.is_dir():
         raise InputError(f"--out: {out} exists and is not a folder")
-    store = open_storage(storage, out, connect_timeout)
     name = study or f"{plan.recipe.name}-sweep"
-    st = open_study(store, name, sp, plan.recipe.seed, resume, log, local=storage is None)
-    repair_dead_trials(st, log)
-    if sp.baseline and not st.get_trials(deepcopy=False):
-        fixed = baseline_params(sp, plan.base)
-        if fixed is None:
-            log("sweep: no baseline trial: a searched key is missing from the recipe or its value is outside the space")
-        else:
-            st.enqueue_trial(fixed, user_attrs={"baseline": True}, skip_if_exists=True)
+    st = _study(open_storage(storage, out, connect_timeout), name, sp, plan, resume, log, local=storage is None)
     worker = Worker(base=plan.base, source=str(recipe), target=plan.target, runner=sp.runner, log=log,
                     fp32_twin="accuracy_drop_pp" in plan.budgets)
     t_start = time.perf_counter()
@@ -257,52 +248,7 @@ def sweep(recipe: str | Path, space: str | Path, *, overrides: Optional[list[str
         return len(st.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
 
     def objective(trial: Any) -> list[float]:
-        trial.set_user_attr("worker", me)
-        try:
-            values = {key: _suggest(trial, key, param) for key, param in sp.params.items()}
-        except Exception as exc:
-            trial.set_user_attr("error", _one_line(exc))
-            log(f"trial {trial.number}: FAILED before it started: {_one_line(exc)}")
-            raise
-        trial.set_user_attr("values", values)
-        digest = params_digest(values)
-        label = f"trial {trial.number} [{finished() + 1}/{trials}]"
-        log(f"{label}: " + ", ".join(f"{k}={json.dumps(v)}" for k, v in values.items()))
-        workdir = out / "trials" / digest[:12]
-        stop, on_model = _stop_rule_for(st, sp, trial)
-        t0 = time.perf_counter()
-        try:
-            from edgekd.sweep.teacher import file_lock
-
-            with file_lock(workdir / ".lock"):
-                figures = run_trial(worker, values, workdir, stop=stop, on_model=on_model)
-        except Stopped as why:
-            log(f"{label}: {why}: it cannot reach the front ({sp.stop.name} rule)")
-            trial.set_user_attr("seconds", round(time.perf_counter() - t0, 1))
-            raise optuna.TrialPruned(str(why)) from None
-        except KeyboardInterrupt:
-            trial.set_user_attr("interrupted", True)
-            raise
-        except Exception as exc:
-            trial.set_user_attr("error", _one_line(exc))
-            trial.set_user_attr("seconds", round(time.perf_counter() - t0, 1))
-            log(f"{label}: FAILED: {_one_line(exc)}")
-            raise
-        cons = constraint_values(figures, plan.budgets)
-        ok = feasible(cons)
-        trial.set_user_attr("figures", figures)
-        trial.set_user_attr("constraints", cons)
-        for key, value in cons.items():  # an unmeasured budget counts as broken: never feasible
-            trial.set_constraint(key, 1.0 if value is None else value)
-        trial.set_user_attr("feasible", ok)
-        trial.set_user_attr("seconds", round(time.perf_counter() - t0, 1))
-        runner = "est." if figures["latency_estimated"] else figures["latency_runner"]
-        log(f"{label}: {figures['metric_name']} {figures['metric']:.3f} (validation, n={figures['val'].get('n')}), "
-            f"{figures['size_kb']:.1f} KiB, p90 {figures['latency_p90_ms']:.3f} ms ({runner}); "
-            + ("within budgets" if ok else "OUTSIDE budgets: " + ", ".join(
-                f"{k} {'unmeasured' if v is None else f'+{v:.3g}'}" for k, v in cons.items() if v is None or v > 0))
-            + f" ({time.perf_counter() - t0:.0f} s)")
-        return objective_values(figures, sp.objectives)
+        return run_one(trial, st, sp, plan, worker, out, trials, me, log)
 
     def after(study: Any, trial: Any) -> None:
         fails["in_a_row"] = fails["in_a_row"] + 1 if trial.state == TrialState.FAIL else 0
@@ -321,6 +267,102 @@ def sweep(recipe: str | Path, space: str | Path, *, overrides: Optional[list[str
     log(f"sweep: {finished()} trials finished ({time.perf_counter() - t_start:.0f} s here); scoring the front on test")
     summary = write_results(st, sp, plan, out, context, worker=worker, log=log)
     return SweepResult(summary=summary, out=out)
+
+
+def _study(store: Any, name: str, sp: Any, plan: Any, resume: bool, log: Log, local: bool) -> Any:
+    """The study (opened or made), dead workers' trials repaired, the recipe's own values queued as trial 0."""
+    st = open_study(store, name, sp, plan.recipe.seed, resume, log, local=local)
+    repair_dead_trials(st, log)
+    if sp.baseline and not st.get_trials(deepcopy=False):
+        fixed = baseline_params(sp, plan.base)
+        if fixed is None:
+            log("sweep: no baseline trial: a searched key is missing from the recipe or its value is outside the space")
+        else:
+            st.enqueue_trial(fixed, user_attrs={"baseline": True}, skip_if_exists=True)
+    return st
+
+
+def run_one(trial: Any, st: Any, sp: Any, plan: Any, worker: Any, out: Path, trials: int, me: str, log: Log) -> list[float]:
+    """One Optuna trial: the space's values, the trial run in its folder (resuming), judged by the gate's checker."""
+    import optuna
+    from optuna.trial import TrialState
+
+    from edgekd.sweep.objectives import objective_values
+    from edgekd.sweep.trial import Stopped, run_trial
+
+    def finished() -> int:
+        return len(st.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
+
+    trial.set_user_attr("worker", me)
+    try:
+        values = {key: _suggest(trial, key, param) for key, param in sp.params.items()}
+    except Exception as exc:
+        trial.set_user_attr("error", _one_line(exc))
+        log(f"trial {trial.number}: FAILED before it started: {_one_line(exc)}")
+        raise
+    trial.set_user_attr("values", values)
+    digest = params_digest(values)
+    label = f"trial {trial.number} [{finished() + 1}/{trials}]"
+    log(f"{label}: " + ", ".join(f"{k}={json.dumps(v)}" for k, v in values.items()))
+    workdir = out / "trials" / digest[:12]
+    stop, on_model = _stop_rule_for(st, sp, trial)
+    t0 = time.perf_counter()
+    try:
+        from edgekd.sweep.teacher import file_lock
+
+        with file_lock(workdir / ".lock"):
+            figures = run_trial(worker, values, workdir, stop=stop, on_model=on_model)
+    except Stopped as why:
+        log(f"{label}: {why}: it cannot reach the front ({sp.stop.name} rule)")
+        trial.set_user_attr("seconds", round(time.perf_counter() - t0, 1))
+        raise optuna.TrialPruned(str(why)) from None
+    except KeyboardInterrupt:
+        trial.set_user_attr("interrupted", True)
+        raise
+    except Exception as exc:
+        trial.set_user_attr("error", _one_line(exc))
+        trial.set_user_attr("seconds", round(time.perf_counter() - t0, 1))
+        log(f"{label}: FAILED: {_one_line(exc)}")
+        raise
+    judge(trial, figures, plan, workdir, label, t0, log)
+    return objective_values(figures, sp.objectives)
+
+
+def judge(trial: Any, figures: dict, plan: Any, workdir: Path, label: str, t0: float, log: Log) -> None:
+    """Record the trial's figures and the gate's verdict on its files (constraints for the sampler, feasibility)."""
+    from edgekd.sweep.objectives import agree, constraint_values, feasible, gate_checks
+
+    checks = gate_checks(figures, plan.budgets)  # the gate's own checker: feasible == edgekd gate passes
+    cons = agree(constraint_values(figures, plan.budgets), checks)
+    ok = feasible(cons) and all(c.status != "fail" for c in checks)
+    trial.set_user_attr("gate", [c.to_dict() for c in checks])
+    write_gate_report(workdir / "gate-report.json", figures, plan)
+    trial.set_user_attr("gate_report", str(workdir / "gate-report.json"))
+    trial.set_user_attr("figures", figures)
+    trial.set_user_attr("constraints", cons)
+    for key, value in cons.items():  # an unmeasured budget counts as broken: never feasible
+        trial.set_constraint(key, 1.0 if value is None else value)
+    trial.set_user_attr("feasible", ok)
+    trial.set_user_attr("seconds", round(time.perf_counter() - t0, 1))
+    runner = "est." if figures["latency_estimated"] else figures["latency_runner"]
+    log(f"{label}: {figures['metric_name']} {figures['metric']:.3f} (validation, n={figures['val'].get('n')}), "
+        f"{figures['size_kb']:.1f} KiB, p90 {figures['latency_p90_ms']:.3f} ms ({runner}); "
+        + ("within budgets" if ok else "OUTSIDE budgets: " + ", ".join(
+            f"{k} {'unmeasured' if v is None else f'+{v:.3g}'}" for k, v in cons.items() if v is None or v > 0))
+        + f" ({time.perf_counter() - t0:.0f} s)")
+
+
+def write_gate_report(path: Path, figures: dict, plan: Any) -> None:
+    """The trial's files as a report ``edgekd gate`` reads (figures from validation, the sweep's budgets as the
+    recipe's): what the sweep called feasible is what the gate says of them."""
+    from edgekd.atomic import write_json
+    from edgekd.report.schema import SCHEMA
+
+    write_json(path, {"schema": SCHEMA, "recipe": {"path": None, "name": f"{plan.recipe.name} sweep trial",
+                                                   "config": {"export": {"budgets": {plan.target.name: plan.budgets}}}},
+                      "targets": [{"name": plan.target.name, "budgets": plan.budgets}],
+                      "note": "figures measured on the validation split (a sweep never looks at test)",
+                      "artifacts": figures.get("gate_rows") or []})
 
 
 def _stderr(line: str) -> None:

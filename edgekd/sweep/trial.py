@@ -1,6 +1,6 @@
 """One trial of a sweep: the recipe with the trial's values, run as ``edgekd run`` runs it, judged on validation.
 
-The student steps are ``edgekd.api.compressing.train_student`` and the export is ``export_all``, the
+The student steps are ``edgekd.flow.compress.train_student`` and the export is ``export_all``, the
 same functions ``edgekd compress``/``run`` call with the same seeds, so the recipe ``--export-best``
 writes makes the same student again. Every figure comes from the exported file: its validation score
 (through the device-side runtime), its size in bytes, and its latency on the space's runner. The test
@@ -44,6 +44,14 @@ def with_twin(recipe: Recipe, target: Any, twin: bool) -> Recipe:
     if not twin or "fp32" in precisions:
         return recipe
     return recipe.model_copy(update={"export": recipe.export.model_copy(update={"precisions": ["fp32", *precisions]})})
+
+
+def gate_row(record: Any, target: Any, metrics: dict, latency: Optional[dict], audit: Optional[dict]) -> dict:
+    """One exported file as ``edgekd gate`` reads a report artifact (the one artifact record)."""
+    from edgekd.report.record import artifact_record
+
+    return artifact_record(name=record.sidecar["name"], role="student", target=target.name, format=record.format,
+                           precision=record.precision, path=record.path, metrics=metrics, latency=latency, audit=audit)
 
 
 def objective_score(metrics: dict, select: str) -> float:
@@ -102,20 +110,32 @@ def run_trial(worker: Worker, params: dict[str, Any], workdir: Path,
         on_model: told ``(parameters, MACs)`` of the student before training (for the stopping rule).
 
     Returns:
-        The trial's figures: ``metric``, ``size_kb``, ``latency_p90_ms`` and how each was measured.
+        The trial's figures: ``metric``, ``size_kb``, ``latency_p90_ms`` and how each was measured, and
+        ``gate_rows`` (the judged file and its fp32 twin as ``edgekd gate`` reads them).
     """
-    import edgekd
-    from edgekd.api.compressing import train_student
-    from edgekd.api.distilling import objective_of, train_settings
-    from edgekd.api.steps import export_all, run_qat
-    from edgekd.models.complexity import count_macs, count_params
-    from edgekd.pipeline import build_role
-
     t0 = time.perf_counter()
     recipe = with_twin(recipe_from_tree(trial_tree(worker.base, params, worker.source), worker.source),
                        worker.target, worker.fp32_twin)
     data = worker.data_for(recipe)
     teacher, teacher_ckpt = worker.teacher_for(recipe, data)
+    trained, model, records, facts = _train_and_export(worker, recipe, data, teacher, workdir, stop, on_model)
+    figures = _measure(worker, recipe, data, records)
+    figures.update(facts, best_epoch=trained.best_epoch, epochs_run=trained.epochs_run,
+                   curve=[h["val_score"] for h in trained.history],
+                   teacher_checkpoint=None if teacher_ckpt is None else str(teacher_ckpt), data_hash=data.data_hash,
+                   seconds=round(time.perf_counter() - t0, 1))
+    return figures
+
+
+def _train_and_export(worker: Worker, recipe: Recipe, data: Any, teacher: Any, workdir: Path,
+                      stop: Optional[Callable[[int, float], bool]], on_model: Optional[Callable[[int, int], None]]):
+    """The student steps ``edgekd run`` takes (distil, prune, QAT, export), with the sweep's stopping rule."""
+    from edgekd.api.distilling import objective_of, train_settings
+    from edgekd.flow.compress import train_student
+    from edgekd.flow.steps import export_all, run_qat
+    from edgekd.models.complexity import count_macs, count_params
+    from edgekd.pipeline import build_role
+
     student = build_role(recipe, "student", data.task, len(data.classes))
     params_n, macs_n = count_params(student), count_macs(student, data.task.input_shape)
     if on_model is not None:
@@ -134,29 +154,41 @@ def run_trial(worker: Worker, params: dict[str, Any], workdir: Path,
 
     log = worker.log
     trained, model, _, pruning = train_student(student, teacher, data, objective, train_spec, recipe.prune,
-                                               recipe.seed, workdir, log, stop=rule,
-                                               target=worker.target)
+                                               recipe.seed, workdir, log, stop=rule, target=worker.target)
     if fired:
         raise Stopped(f"stopped at epoch {fired[0]}")
     roles = [("student", model, trained)]
     qat = run_qat(roles, teacher, data, [worker.target], recipe.export, objective, train_spec, recipe.seed, workdir, log)
     records = export_all(roles, data, [worker.target], recipe.export, qat, recipe.seed, workdir, log)
+    facts = {"params": count_params(model), "macs": count_macs(model, data.task.input_shape),
+             "params_trained": params_n, "macs_trained": macs_n, "pruned": pruning is not None}
+    return trained, model, records, facts
+
+
+def _measure(worker: Worker, recipe: Recipe, data: Any, records: list) -> dict:
+    """Every figure of the judged file, from running it: validation score, size, latency, and the gate rows."""
+    import edgekd
+    from edgekd.audit import inspect_artifact
+
     precision = measured_precision(recipe, worker.target)
-    judged, scores = None, {}
+    scores, measured = {}, {}
     for _, _, record, _ in records:
-        prec = record.precision
         metrics = edgekd.evaluate(record.path, data.val).to_dict()
-        scores[prec] = objective_score(metrics, recipe.student.train.select)
-        if prec == precision:
-            judged = (record, metrics)
-    if judged is None:
+        scores[record.precision] = objective_score(metrics, recipe.student.train.select)
+        measured[record.precision] = (record, metrics)
+    if precision not in measured:
         raise RuntimeError(f"no {precision} artifact was exported (made: {', '.join(scores)})")
-    record, metrics = judged
+    record, metrics = measured[precision]
     b = recipe.bench
     bench = edgekd.bench(record.path, worker.target, runs=b.runs, warmup=b.warmup, max_seconds=b.max_seconds,
                          runner=worker.runner).to_dict()
+    # the judged file and its fp32 twin as the gate reads them (report rows, figures from validation)
+    rows = [gate_row(r, worker.target, m, bench if r is record else None,
+                     inspect_artifact(r.path) if r is record else None)
+            for prec, (r, m) in measured.items() if r is record or prec == "fp32"]
     figures = {
         "metric": scores[precision],
+        "gate_rows": rows,
         "metric_name": ("group-mean " if recipe.student.train.select == "group_mean" else "")
                        + ("MAcc" if "macc" in metrics else "balanced accuracy"),
         "val": {k: metrics.get(k) for k in ("n", "macc", "balanced_accuracy", "accuracy", "ci95", "per_group")
@@ -168,18 +200,7 @@ def run_trial(worker: Worker, params: dict[str, Any], workdir: Path,
         "latency_estimated": bool(bench.get("estimated", False)),
         "precision": precision,
         "scores_by_precision": scores,
-        "params": count_params(model),
-        "macs": count_macs(model, data.task.input_shape),
-        "params_trained": params_n,
-        "best_epoch": trained.best_epoch,
-        "epochs_run": trained.epochs_run,
-        "curve": [h["val_score"] for h in trained.history],
-        "pruned": pruning is not None,
-        "macs_trained": macs_n,
         "artifact": str(record.path),
-        "teacher_checkpoint": None if teacher_ckpt is None else str(teacher_ckpt),
-        "data_hash": data.data_hash,
-        "seconds": round(time.perf_counter() - t0, 1),
     }
     if "fp32" in scores and precision != "fp32":
         figures["accuracy_drop_pp"] = 100.0 * (scores["fp32"] - scores[precision])

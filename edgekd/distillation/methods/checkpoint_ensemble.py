@@ -13,9 +13,9 @@ from typing import Any, Optional
 from pydantic import Field
 from torch import nn
 
-from edgekd.distillation.methods.base import BindContext, MethodParams, TeacherRef, load_frozen
+from edgekd.training.method import BindContext, MethodParams, TeacherRef, load_frozen
 from edgekd.distillation.methods.multi_teacher import MultiTeacherKD
-from edgekd.distillation.methods.registry import METHODS
+from edgekd.training.methods import METHODS
 
 
 class CheckpointEnsembleParams(MethodParams):

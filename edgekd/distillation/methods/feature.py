@@ -15,9 +15,9 @@ from pydantic import Field
 from torch import nn
 
 from edgekd.distillation.feature_losses import FEATURE_LOSSES, Adapter, needs_adapter
-from edgekd.distillation.hooks import FeatureTap, tap_once
-from edgekd.distillation.methods.base import Batch, BindContext, DistillMethod, FrozenOutputs, LayerPair, MethodParams
-from edgekd.distillation.methods.registry import METHODS
+from edgekd.training.hooks import FeatureTap, tap_once
+from edgekd.training.method import Batch, BindContext, DistillMethod, FrozenOutputs, LayerPair, MethodParams
+from edgekd.training.methods import METHODS
 from edgekd.errors import InputError
 
 

@@ -15,8 +15,8 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from edgekd.distillation.methods.base import Batch, BindContext, DistillMethod, FrozenOutputs, MethodParams
-from edgekd.distillation.methods.registry import METHODS
+from edgekd.training.method import Batch, BindContext, DistillMethod, FrozenOutputs, MethodParams
+from edgekd.training.methods import METHODS
 
 
 class MixupParams(MethodParams):

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from edgekd.distillation.methods.base import (
+from edgekd.training.method import (
     Batch,
     BindContext,
     DistillMethod,
@@ -23,7 +23,7 @@ from edgekd.distillation.methods.base import (
     TeacherRef,
     load_frozen,
 )
-from edgekd.distillation.methods.registry import METHODS
+from edgekd.training.methods import METHODS
 from edgekd.errors import InputError
 
 

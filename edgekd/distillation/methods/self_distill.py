@@ -18,7 +18,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from edgekd.distillation.methods.base import (
+from edgekd.training.method import (
     Batch,
     BindContext,
     DistillMethod,
@@ -27,7 +27,7 @@ from edgekd.distillation.methods.base import (
     TeacherRef,
     load_frozen,
 )
-from edgekd.distillation.methods.registry import METHODS
+from edgekd.training.methods import METHODS
 
 
 class SelfDistillParams(MethodParams):

@@ -16,10 +16,10 @@ from pydantic import Field
 from torch import nn
 
 from edgekd.distillation.feature_losses import FEATURE_LOSSES
-from edgekd.distillation.hooks import FeatureTap, GradientCut
-from edgekd.distillation.methods.base import Batch, BindContext, DistillMethod, FrozenOutputs, LayerPair, MethodParams
+from edgekd.training.hooks import FeatureTap, GradientCut
+from edgekd.training.method import Batch, BindContext, DistillMethod, FrozenOutputs, LayerPair, MethodParams
 from edgekd.distillation.methods.feature import build_adapters, pair_losses, refresh_adapters
-from edgekd.distillation.methods.registry import METHODS
+from edgekd.training.methods import METHODS
 from edgekd.errors import InputError
 
 

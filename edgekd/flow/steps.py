@@ -88,7 +88,7 @@ def qat_model_for(model: Any, teacher: Any, d: Any, export: Any, objective: Any,
     import torch
 
     from edgekd.api.distilling import train_settings
-    from edgekd.distillation.config import Objective
+    from edgekd.training.config import Objective
     from edgekd.distillation.objective import build_objective
     from edgekd.quantize.qat import qat_finetune
 
@@ -119,7 +119,7 @@ def export_all(roles: Sequence[Role], d: Any, profiles: Sequence[Any], export: A
     """
     import torch
 
-    from edgekd.distillation.trainer import recording_metrics
+    from edgekd.training.trainer import recording_metrics
     from edgekd.exporting.context import ExportContext, Validation
     from edgekd.exporting.stage import ThresholdData, target_backend, write_artifact
     from edgekd.models.complexity import count_macs, count_params
@@ -178,7 +178,7 @@ def finish_report(records: list, roles: Sequence[Role], d: Any, profiles: Sequen
                   models: list[dict], pruning: Optional[dict], seed: int, out: Path, recipe: Optional[dict],
                   seconds: float, log: Log) -> dict:
     """Measure every artifact, judge the budgets, and write ``report.json``, ``report.md`` and ``report.html``."""
-    from edgekd.api.measuring import measure_artifact
+    from edgekd.flow.measuring import measure_artifact
     from edgekd.atomic import write_text
     from edgekd.models.inference import predict_logits
     from edgekd.report.budgets import apply_budgets, layered_budgets

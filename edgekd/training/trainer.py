@@ -24,8 +24,8 @@ import torch
 from torch import nn
 
 from edgekd.data.features import WindowSet
-from edgekd.distillation.checkpoints import read_resumable
-from edgekd.distillation.losses import LossFn
+from edgekd.training.checkpoints import read_resumable
+from edgekd.training.losses import LossFn
 from edgekd.errors import InputError
 from edgekd.models.inference import predict_logits
 from edgekd.runtime.scoring import item_metrics, score_of
@@ -117,7 +117,7 @@ def train_model(
     Args:
         model: the network to train.
         train, val: window sets; validation is scored per recording.
-        loss_fn: a loss from ``edgekd.distillation.losses.build_loss`` (logit KD against ``teacher``), or a
+        loss_fn: a loss from ``edgekd.training.losses.build_loss`` (logit KD against ``teacher``), or a
             distillation method from ``edgekd.distillation.methods.build_method`` (feature KD, mixup, ...),
             which then decides per batch what the teacher(s) compute and the loss.
         labels, positive: class names and the positive class (for MAcc).
@@ -135,9 +135,9 @@ def train_model(
         stop: a stopping rule asked after every epoch with ``(epoch, val score)``; True ends training there
             (``edgekd sweep`` stops trials that cannot reach the Pareto front). The best weights so far are kept.
     """
-    from edgekd.distillation.methods import BindContext, DistillMethod
-    from edgekd.distillation.methods.base import Batch
-    from edgekd.distillation.methods.logit import LogitKD
+    from edgekd.training.method import BindContext, DistillMethod
+    from edgekd.training.method import Batch
+    from edgekd.training.logit import LogitKD
 
     torch.set_num_threads(cfg.threads)
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
@@ -227,7 +227,7 @@ def _loop(model, train, val, method, opt, sched, gen, fp, steps_per_epoch, *, la
                 method.load_state_dict(ckpt["method"])  # adapters, snapshots
             state = json.loads(ckpt["state"])
         except (KeyError, RuntimeError, ValueError, TypeError) as exc:
-            from edgekd.distillation.checkpoints import FRESH_HINT
+            from edgekd.training.checkpoints import FRESH_HINT
 
             raise InputError(f"{last_path}: a damaged training checkpoint ({type(exc).__name__}: "
                              f"{str(exc).splitlines()[0][:200]}); {FRESH_HINT}") from None

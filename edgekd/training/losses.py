@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from edgekd.errors import InputError
+from edgekd.training.defaults import KD_DEFAULTS
 from edgekd.registry import Registry
 
 LossFn = Callable[[torch.Tensor, torch.Tensor, Optional[torch.Tensor]], torch.Tensor]
@@ -45,7 +46,8 @@ def kd_soft_term(student: torch.Tensor, teacher: torch.Tensor, temperature: floa
 
 @LOSSES.register("kd")
 def hinton_kd(
-    *, temperature: float = 4.0, alpha: float = 0.1, class_weights: list[float] | None = None
+    *, temperature: float = KD_DEFAULTS["temperature"], alpha: float = KD_DEFAULTS["alpha"],
+    class_weights: list[float] | None = None
 ) -> LossFn:
     """Hinton knowledge distillation: ``alpha · CE(hard) + (1 − alpha) · T² · KL(soft)``.
 

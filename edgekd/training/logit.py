@@ -9,8 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from edgekd.distillation.methods.base import Batch, BindContext, DistillMethod, FrozenOutputs, MethodParams
-from edgekd.distillation.methods.registry import METHODS
+from edgekd.training.method import Batch, BindContext, DistillMethod, FrozenOutputs, MethodParams
+from edgekd.training.methods import METHODS
 
 
 @METHODS.register("logit")

@@ -44,7 +44,7 @@ def measure_artifact(
     """
     from edgekd.audit import inspect_artifact
     from edgekd.audit.parity import parity
-    from edgekd.hashing import file_sha256
+    from edgekd.report.record import artifact_record
     from edgekd.runtime.artifact import load_artifact
     from edgekd.runtime.evaluate import evaluate_windows
 
@@ -64,21 +64,10 @@ def measure_artifact(
 
         latency = run_bench(path, target, bench.options())
     latency["artifact"] = rel
-    row = {
-        "name": name,
-        "role": role,
-        "target": target.name,
-        "format": record.format,
-        "precision": record.precision,
-        "path": rel,
-        "size_bytes": path.stat().st_size,
-        "sha256": file_sha256(path),  # the gate checks the file it gates is the one measured here
-        "metrics": metrics,
-        "latency": latency,
-        "audit": inspect_artifact(path),
-        **({"runtime_env": art.runtime_env} if art.runtime_env else {}),  # .pte: main environment, torch present
-        **(extra or {}),
-    }
+    row = artifact_record(name=name, role=role, target=target.name, format=record.format, precision=record.precision,
+                          path=path, shown_path=rel, metrics=metrics, latency=latency, audit=inspect_artifact(path),
+                          # .pte: main environment, torch present
+                          **({"runtime_env": art.runtime_env} if art.runtime_env else {}), **(extra or {}))
     if reference_logits is not None:
         row["parity"] = parity(reference_logits, art.predict(test.x))
     key = "macc" if "macc" in metrics else "balanced_accuracy"

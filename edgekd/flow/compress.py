@@ -6,6 +6,15 @@ target's runner, audited → budgets → ``report.json``/``.md``/``.html``. Noth
 flows back up: each step takes the previous step's result. ``check_compress``
 refuses impossible settings before any work (it is what ``compress`` runs first,
 and what ``edgekd run`` runs before it reads the data).
+
+Before any training (in seconds) every target is loaded and its runner checked (an ssh target's key and
+known-hosts files); once the data is read, the teacher's outputs are checked against the class order
+(``edgekd.api.checks.check_class_order``: a teacher trained with the classes in another order is refused,
+naming ``classes=`` and the likely order; string labels are sorted by name unless ``classes=`` gives the
+order). A teacher given as a file (``.onnx``/``.pt2``) is already an artifact: it is not re-exported as a
+reference (a log line says so). ``threads=`` in ``train`` holds for the call only. As every verb: the model
+worked on (the student) first, ``teacher=`` by keyword; ``compress(teacher, student, data)`` (the old order)
+still works, with a ``DeprecationWarning``.
 """
 
 from __future__ import annotations
@@ -13,6 +22,7 @@ from __future__ import annotations
 import shutil
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence, Union
 
@@ -23,7 +33,7 @@ from edgekd.api.distilling import distill, objective_of, train_settings
 from edgekd.api.inputs import as_model, is_folder, resolve_task
 from edgekd.api.results import Compressed, Distilled
 from edgekd.runners.options import BenchSpec
-from edgekd.distillation.config import DistillSpec, LossSpec, Objective
+from edgekd.training.config import DistillSpec, LossSpec, Objective
 from edgekd.errors import InputError
 from edgekd.exporting.config import ExportSpec
 from edgekd.pruning.config import PruneSpec
@@ -78,7 +88,7 @@ def check_compress(student: Any, *, task: Any, targets: Union[Any, Sequence[Any]
     if prune is not None:
         from edgekd.pruning.check import check_prune
 
-        check_objective(prune.recover, where="prune.recover")
+        check_objective(prune.recover.for_student(objective), where="prune.recover")
         latency = prune.target.latency_p50_ms is not None
         probe = None
         if latency and calibrate:
@@ -86,17 +96,19 @@ def check_compress(student: Any, *, task: Any, targets: Union[Any, Sequence[Any]
 
             probe = latency_probe(profiles[0])
         # the primary target (export.targets[0]) is the one pruning is for: its simd_width and its runner
+        from edgekd.api.wiring import pruning_exporters
+
         plan = check_prune(prune, student, task.input_shape, calibrate=calibrate, target=profiles[0], probe=probe,
-                           log=_stderr)
+                           log=_stderr, exporters=pruning_exporters())
     return profiles, plan
 
 
 @keeps_torch_threads
 def compress(
-    teacher: Any,
     student: Any,
-    data: Any,
-    *,
+    data: Any = None,
+    *legacy: Any,
+    teacher: Any = None,
     targets: Union[Any, Sequence[Any]] = ("x86_64",),
     task: Any = None,
     classes: Optional[Sequence[str]] = None,
@@ -119,46 +131,23 @@ def compress(
 ) -> Compressed:
     """Distil ``student`` from ``teacher`` on ``data``, prune, export for each target, and measure every file.
 
-    Before any training (in seconds) every target is loaded and its runner checked (an ssh target's key and
-    known-hosts files), and, once the data is read, the teacher's outputs are checked against the class
-    order: see ``edgekd.api.checks.check_class_order`` (a teacher trained with the classes in another order
-    is refused, naming ``classes=`` and the likely order; string labels are sorted by name unless
-    ``classes=`` gives the order). A teacher given as a file (``.onnx``/``.pt2``) is already an artifact: it
-    is not re-exported as a reference (a log line says so). ``threads=`` in ``train`` holds for this call
-    only: torch's thread count is restored afterwards.
-
     Args:
-        teacher: the trained teacher: an ``nn.Module`` in eval mode, a ``.onnx``/``.pt2`` file, or the
-            result of ``edgekd.distill`` (its training is then recorded, and its classes must be the data's).
         student: the student ``nn.Module`` (or ``.pt2`` program) to train.
-        data: a labelled folder, one data set (arrays, a ``Dataset``, a ``WindowSet``) split item-wise
-            here, the three splits ``{"train", "val", "test"}``, or ``edgekd.api.datasets.prepare``'s result.
-        targets: one target or a list: profile names, paths or objects (``edgekd targets`` lists them).
-        task, classes, positive: the task (default ``tensor-classification``), class names in the order of the
-            teacher's outputs (default: sorted names, or ``"0"``, ``"1"``, ... for index labels), positive class.
+        data: a labelled folder, one data set (arrays, a ``Dataset``) split item-wise here, the three splits
+            ``{"train", "val", "test"}``, or a ``Prepared`` (``edgekd.prepare``).
+        teacher: the trained teacher: an ``nn.Module``, a ``.onnx``/``.pt2`` file, or ``edgekd.distill``'s result.
+        targets: one target or a list of profiles (names, paths or objects; ``edgekd targets`` lists them).
+        task, classes, positive: the task, class names in the order of the teacher's outputs, positive class.
         split: ``{"train": .6, "val": .2, "test": .2, "seed": None, "keep_together_s": None}``.
-        loss, method: the student's objective (as in ``edgekd.distill``; default Hinton KD).
-        train: the student's trainer settings (``{"epochs": 30, "lr": 3e-3, ...}``).
-        prune: ``PruneSpec`` settings (``{"target": {"macs_ratio": 0.5}, "order": ...}``) or None.
-        export: ``ExportSpec`` settings: ``precisions``, ``calibration``, ``qat``, ``mixed``, ``budgets``,
-            ``teacher`` (also export the teacher's fp32 files as references).
-        bench: ``{"runs": 200, "warmup": 20, "max_seconds": 20}``.
-        seed: the run's seed. out: the run folder (checkpoints resume from it).
-        names: ``{"teacher": ..., "student": ...}`` as the report should call the models.
-        recipe: what the report records as the run's settings (``edgekd run`` passes the recipe).
-        cache_dir, resample: feature cache and audio resampling. log: progress lines.
-        runner: measure with this runner instead of each target's own, e.g. ``"estimate"`` for an ``rpi4``
-            without the Pi (latency estimated from the profile's coefficients, labelled ``estimated`` in the
-            report; the gate judges it as the profile says: pass ``export={"budgets": {"rpi4":
-            {"allow_estimated_latency": True}}}`` to gate on it); or ``{target: runner}``.
+        loss, method, train: the student's objective and trainer settings (as in ``edgekd.distill``).
+        prune: ``PruneSpec`` settings (``{"target": {"macs_ratio": 0.5}, ...}``) or None.
+        export: ``ExportSpec`` settings (``precisions``, ``calibration``, ``qat``, ``budgets``, ``teacher``).
+        bench: ``{"runs": 200, "warmup": 20, "max_seconds": 20}``. seed, out: the seed and the run folder.
+        names, recipe: the models' names and the settings the report records. log: progress lines.
+        runner: a runner for every target (``"estimate"``: an ``rpi4`` without the Pi) or ``{target: runner}``.
 
     Returns:
-        ``Compressed``: the report (every artifact with metrics, latency, audit, budget verdict), the
-        run folder, and the trained teacher and student.
-
-    Raises:
-        InputError: bad settings (before any work), data or models that do not fit.
-        BackendError: a converter or runtime failed.
+        ``Compressed``: the report (every artifact measured, budget verdicts), folder, teacher and student.
 
     Example:
         >>> import numpy as np, torch, tempfile, edgekd
@@ -167,57 +156,101 @@ def compress(
         >>> net = lambda: torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(), torch.nn.Flatten(),
         ...                                   torch.nn.Linear(144, 2))
         >>> teacher = edgekd.distill(net(), None, (x[:60], y[:60]), (x[60:], y[60:]), epochs=2, log=lambda s: None)
-        >>> run = edgekd.compress(teacher, net(), (x, y), export={"precisions": ["fp32"]}, train={"epochs": 1},
-        ...                       bench={"runs": 5, "warmup": 1}, out=tempfile.mkdtemp(), log=lambda s: None)
+        >>> run = edgekd.compress(net(), (x, y), teacher=teacher, export={"precisions": ["fp32"]},
+        ...                       train={"epochs": 1}, bench={"runs": 5, "warmup": 1}, out=tempfile.mkdtemp(),
+        ...                       log=lambda s: None)
         >>> sorted(a["name"] for a in run.artifacts)[:2]
         ['student-onnx-fp32', 'student-tflite-fp32']
     """
-    from edgekd.api.steps import build_models_info, export_all, finish_report, run_qat
-
-    t0 = time.perf_counter()
-    log = log or _stderr
-    out = Path(out)
+    student, data, teacher = _argument_order(student, data, legacy, teacher)
+    t0, log, out = time.perf_counter(), log or _stderr, Path(out)
     if out.exists() and not out.is_dir():
         raise InputError(f"out: {out} exists and is not a folder")
-    export_spec: ExportSpec = _typed(ExportSpec, export or {}, "export")
-    prune_spec: Optional[PruneSpec] = _typed(PruneSpec, prune, "prune")
-    bench_spec: BenchSpec = _typed(BenchSpec, bench or {}, "bench")
-    train_spec = train_settings(dict(train or {}), "train")
+    specs = _Specs(export=_typed(ExportSpec, export or {}, "export"), prune=_typed(PruneSpec, prune, "prune"),
+                   bench=_typed(BenchSpec, bench or {}, "bench"), train=train_settings(dict(train or {}), "train"),
+                   objective=objective_of(loss, method, True, "student"))
     teacher_run = teacher if isinstance(teacher, Distilled) else None
     teacher_in = teacher.model if teacher_run is not None else teacher
-    objective = objective_of(loss, method, True, "student")
-    names = {"teacher": "teacher", "student": "student", **(names or {})}
+    d, profiles = _data_and_checks(student, data, specs, targets, runner, task, classes, positive, split, seed,
+                                   cache_dir, resample, log)
+    teacher_m = _checked_teacher(teacher_in, teacher_run, d, classes is not None, seed)
+    if _is_file_teacher(teacher_in, teacher_m) and specs.export.teacher:
+        log(f"  teacher: {teacher_in} is a model file already: its fp32 reference artifacts are not exported "
+            "(export.teacher off); the students' files are exported and measured")
+        specs.export = specs.export.model_copy(update={"teacher": False})
+    out.mkdir(parents=True, exist_ok=True)
+    report, student_m = _train_export_measure(student, teacher_m, teacher_run, d, profiles, specs, seed, out,
+                                              {"teacher": "teacher", "student": "student", **(names or {})},
+                                              recipe, t0, log)
+    return Compressed(report=report, out=out, teacher=teacher_m, student=student_m)
 
+
+@dataclass
+class _Specs:
+    """``compress``'s typed settings."""
+
+    export: ExportSpec
+    prune: Optional[PruneSpec]
+    bench: BenchSpec
+    train: Any
+    objective: Objective
+
+
+def _argument_order(student: Any, data: Any, legacy: tuple, teacher: Any) -> tuple[Any, Any, Any]:
+    """``(student, data, teacher)``; the old ``compress(teacher, student, data)`` still works, with a warning."""
+    if not legacy:
+        return student, data, teacher
+    if len(legacy) > 1 or teacher is not None:
+        raise InputError("compress: pass compress(student, data, teacher=...) (the model worked on first, the teacher "
+                         "by keyword)")
+    import warnings
+
+    warnings.warn("compress(teacher, student, data) is deprecated: use compress(student, data, teacher=teacher)",
+                  DeprecationWarning, stacklevel=3)
+    return data, legacy[0], student
+
+
+def _data_and_checks(student: Any, data: Any, specs: _Specs, targets: Any, runner: RunnerArg, task: Any,
+                     classes: Any, positive: Any, split: Any, seed: int, cache_dir: Any, resample: bool,
+                     log: Log) -> tuple[Prepared, list]:
+    """Every check that needs no data (before any data is read, when the task's input shape is known), then the
+    prepared data."""
     prepared = data if isinstance(data, Prepared) else None
     task_obj = prepared.task if prepared is not None else resolve_task(task)
     try:
         shape_known = bool(task_obj.input_shape)
     except InputError:
         shape_known = False
+
+    def read() -> Prepared:
+        return prepare(data, task=task_obj, classes=classes, positive=positive, split=split, seed=seed,
+                       cache_dir=cache_dir, resample=resample, log=log)
+
     if not shape_known:
-        prepared = prepared or prepare(data, task=task_obj, classes=classes, positive=positive, split=split,
-                                       seed=seed, cache_dir=cache_dir, resample=resample, log=log)
+        prepared = prepared or read()
         task_obj = prepared.task
-    profiles, plan = check_compress(student, task=task_obj, targets=targets, objective=objective, prune=prune_spec,
-                                    export=export_spec, runner=runner,
-                                    calibrate=prune_spec is not None and (
-                                        prune_spec.target.int8_kb is not None
-                                        or prune_spec.target.latency_p50_ms is not None))
-    _log_runners(profiles, runner, export_spec.budgets, log)
+    p = specs.prune
+    profiles, _ = check_compress(student, task=task_obj, targets=targets, objective=specs.objective, prune=p,
+                                 export=specs.export, runner=runner,
+                                 calibrate=p is not None and (p.target.int8_kb is not None
+                                                              or p.target.latency_p50_ms is not None))
+    _log_runners(profiles, runner, specs.export.budgets, log)
     if prepared is None:
         log(f"[1/5] data: {data}")
-        prepared = prepare(data, task=task_obj, classes=classes, positive=positive, split=split, seed=seed,
-                           cache_dir=cache_dir, resample=resample, log=log)
-    d = prepared
-    teacher_m = _checked_teacher(teacher_in, teacher_run, d, classes is not None, seed)
-    if _is_file_teacher(teacher_in, teacher_m) and export_spec.teacher:
-        log(f"  teacher: {teacher_in} is a model file already: its fp32 reference artifacts are not exported "
-            "(export.teacher off); the students' files are exported and measured")
-        export_spec = export_spec.model_copy(update={"teacher": False})
-    out.mkdir(parents=True, exist_ok=True)
+        prepared = read()
+    return prepared, profiles
+
+
+def _train_export_measure(student: Any, teacher_m: Any, teacher_run: Any, d: Prepared, profiles: list,
+                          specs: _Specs, seed: int, out: Path, names: dict, recipe: Optional[dict], t0: float,
+                          log: Log) -> tuple[dict, Any]:
+    """The student trained (and pruned), every artifact exported per target, measured, and the report written."""
+    from edgekd.flow.steps import build_models_info, export_all, finish_report, run_qat
+
+    objective = specs.objective
     log(f"[3/5] student: {names['student']} ({objective.loss.name} from the teacher"
         + (f", method {objective.distill.method})" if objective.distill else ")"))
-    trained, student_m, reference, pruning = train_student(student, teacher_m, d, objective, train_spec, prune_spec,
+    trained, student_m, reference, pruning = train_student(student, teacher_m, d, objective, specs.train, specs.prune,
                                                            seed, out, log, target=profiles[0])
     roles = [("teacher", teacher_m, teacher_run)]
     if reference is not None:  # the unpruned student: exported and measured beside the pruned one, never gated
@@ -225,12 +258,12 @@ def compress(
     roles.append(("student", student_m, trained))
     models = build_models_info(roles, d, names, objective, log=log)
     log(f"[4/5] export: {', '.join(p.name for p in profiles)}")
-    qat = run_qat(roles, teacher_m, d, profiles, export_spec, objective, train_spec, seed, out, log)
-    records = export_all(roles, d, profiles, export_spec, qat, seed, out, log)
+    qat = run_qat(roles, teacher_m, d, profiles, specs.export, objective, specs.train, seed, out, log)
+    records = export_all(roles, d, profiles, specs.export, qat, seed, out, log)
     log("[5/5] measure the artifacts on the test split")
-    report = finish_report(records, roles, d, profiles, export_spec, bench_spec, models, pruning, seed, out,
+    report = finish_report(records, roles, d, profiles, specs.export, specs.bench, models, pruning, seed, out,
                            recipe, time.perf_counter() - t0, log)
-    return Compressed(report=report, out=out, teacher=teacher_m, student=student_m)
+    return report, student_m
 
 
 def _checked_teacher(teacher: Any, run: Optional[Distilled], d: Prepared, given: bool, seed: int) -> Any:
@@ -301,7 +334,7 @@ def train_student(student: Any, teacher: Any, d: Prepared, objective: Objective,
         log(f"[3b/5] prune: {prune.order}, target {prune.target.model_dump(exclude_none=True)}")
         done = prune_verb(student_m, prune.target.model_dump(exclude_none=True), d.task.input_shape,
                           **_prune_args(prune), train=train_ws, val=val_ws, teacher=teacher,
-                          recover=prune.recover.model_dump(), task=d.task, classes=d.classes,
+                          recover=prune.recover.for_student(objective).model_dump(), task=d.task, classes=d.classes,
                           positive=d.positive, seed=seed, workdir=out / "checkpoints" / "prune",
                           log=lambda s: log(f"  [prune] {s}"), target=target,
                           **train.model_dump(exclude={"epochs", "lr"}))

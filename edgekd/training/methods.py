@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from edgekd.distillation.losses import LossFn
+from edgekd.training.losses import LossFn
 from edgekd.errors import InputError
 from edgekd.registry import Registry
 from edgekd.yamlconf import validate
 
 def _check_method(key: str, obj: object) -> None:
-    from edgekd.distillation.methods.base import DistillMethod
+    from edgekd.training.method import DistillMethod
 
     if not (isinstance(obj, type) and issubclass(obj, DistillMethod)):
         raise TypeError(f"distillation method {key!r} must subclass edgekd.distillation.methods.DistillMethod")

@@ -24,7 +24,7 @@ from typing import Any, Callable
 import numpy as np
 
 from edgekd.errors import InputError
-from edgekd.quantize.onnx_weights import quantize_weights, weight_layers
+from edgekd.exporting.onnx_weights import quantize_weights, weight_layers
 
 LOWER_BITS = (8, 4)
 TIE_BREAK = 0.01  # weight of the mean |Δlogit| in a layer's cost

@@ -10,6 +10,8 @@ from typing import Any, Literal, Optional
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
+from edgekd.training.defaults import KD_DEFAULTS
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -53,7 +55,7 @@ class TrainSpec(_Strict):
 
     def trainer_config(self) -> Any:
         """The trainer's ``TrainConfig`` (every setting but ``augment``, which picks the augmentation)."""
-        from edgekd.distillation.trainer import TrainConfig
+        from edgekd.training.trainer import TrainConfig
 
         return TrainConfig(**self.model_dump(exclude={"augment"}))
 
@@ -77,3 +79,20 @@ class Objective(_Strict):
 
     loss: LossSpec = LossSpec(name="ce")
     distill: Optional[DistillSpec] = None
+
+
+def follow_up_objective(student: Objective, given: Optional[Objective] = None) -> Objective:
+    """What a fine-tuning after the student's training optimises (pruning recovery, QAT): ``given`` when set, else
+    the student's own objective when it learns from the teacher, else KD at ``KD_DEFAULTS``.
+
+    Example:
+        >>> follow_up_objective(Objective(loss=LossSpec(name="ce"))).loss.params
+        {'temperature': 4.0, 'alpha': 0.1}
+        >>> follow_up_objective(Objective(loss=LossSpec(name="kd", params={"temperature": 7.0}))).loss.params
+        {'temperature': 7.0}
+    """
+    if given is not None:
+        return given
+    if student.loss.name != "ce" or student.distill is not None:
+        return Objective(loss=student.loss, distill=student.distill)
+    return Objective(loss=LossSpec(name="kd", params=dict(KD_DEFAULTS)))

@@ -26,8 +26,8 @@ import torch
 from pydantic import BaseModel, ConfigDict
 from torch import nn
 
-from edgekd.distillation.hooks import FeatureTap
-from edgekd.distillation.losses import LossFn
+from edgekd.training.hooks import FeatureTap
+from edgekd.training.losses import LossFn
 
 
 class MethodParams(BaseModel):
