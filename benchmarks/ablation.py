@@ -97,7 +97,7 @@ def measure(model, name: str, precision: str, data, calibration, out: Path, log)
     example = torch.from_numpy(data.windows["train"].x[:1].copy())
     art = edgekd.export(model.eval(), path, precision=precision, example=example, calibration=calibration,
                         target="x86_64", task=data.task, classes=data.classes, positive=data.positive,
-                        validation=data.windows["val"], log=log)
+                        val=data.windows["val"], log=log)
     metrics = edgekd.evaluate(path, data.windows["test"], threads=1).to_dict()
     latency = edgekd.bench(path, runs=200, warmup=20, max_seconds=10, threads=1).to_dict()
     row = {

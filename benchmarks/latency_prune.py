@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         path = out / "artifacts" / f"{key}.tflite"
         art = edgekd.export(model.eval(), path, precision="int8", example=example, calibration=calibration,
                             target=args.target, task=data.task, classes=data.classes, positive=data.positive,
-                            validation=val, log=log)
+                            val=val, log=log)
         metrics = edgekd.evaluate(path, val, threads=1).to_dict()
         convs = [m for m in model.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Conv1d))]
         rows[key] = {"params": count_params(model), "macs": count_macs(model, shape),

@@ -50,7 +50,7 @@ def setup(data_dir: Path, out: Path, epochs: int | None):
     recipe = load_recipe(ROOT / "recipes" / "heart.yaml", overrides)
     data = prepare_data(recipe, lambda s: None)
     teacher = build_role(recipe, "teacher", data.task, len(data.classes))
-    run = edgekd.distill(teacher, None, data.train, data.val, task=data.task, classes=data.classes,
+    run = edgekd.distill(teacher, train=data.train, val=data.val, task=data.task, classes=data.classes,
                          positive=data.positive, loss=recipe.teacher.loss, seed=0, workdir=out / "teacher",
                          log=lambda s: print(f"  [teacher] {s}", file=sys.stderr), **recipe.teacher.train.model_dump())
     return recipe, data, run
@@ -66,7 +66,7 @@ def export_teacher(run, data, out: Path) -> dict:
 
     path = out / "teacher.onnx"
     art = edgekd.export(run.model.eval(), path, precision="fp32", task=data.task, classes=data.classes,
-                        positive=data.positive, validation=data.val, log=lambda s: None)
+                        positive=data.positive, val=data.val, log=lambda s: None)
     reference = predict_logits(run.model, data.val.x)
     onnx = predict_logits(OnnxTeacher(path, data.task.input_shape, len(data.classes)), data.val.x)
     return {"path": str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path),
@@ -90,7 +90,7 @@ def run_arm(arm: str, seed: int, recipe, data, teacher_run, out: Path) -> dict:
     student = build_role(seeded, "student", data.task, len(data.classes))
     result = edgekd.compress(
         student, data, teacher=teacher, targets=["x86_64"], loss=recipe.student.loss, method=recipe.student.distill,
-        train=recipe.student.train.model_dump(), export=recipe.export, bench={"runs": 50, "warmup": 5},
+        training=recipe.student.train.model_dump(), export=recipe.export, bench={"runs": 50, "warmup": 5},
         seed=seed, out=folder, names={"teacher": f"heart_teacher ({arm})", "student": recipe.student.label},
         log=lambda s: print(f"  [{arm} s{seed}] {s}", file=sys.stderr),
     )

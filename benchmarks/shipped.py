@@ -37,7 +37,7 @@ def train_teacher(recipe: Any, out: Path, log: Log = default_log) -> tuple[Any, 
     data = prepare_data(recipe, log)
     teacher = build_role(recipe, "teacher", data.task, len(data.classes))
     result = edgekd.distill(
-        teacher, None, data.windows["train"], data.windows["val"], task=data.task, classes=data.classes,
+        teacher, train=data.windows["train"], val=data.windows["val"], task=data.task, classes=data.classes,
         positive=data.positive, loss=recipe.teacher.loss, seed=recipe.seed, workdir=out / "checkpoints" / "teacher",
         log=lambda s: log(f"  [teacher] {s}"), **recipe.teacher.train.model_dump())
     return result.model, data, result

@@ -165,7 +165,7 @@ def run(recipe: Recipe, recipe_path: str, out: Path, log: Log = default_log, fre
     teacher = build_role(recipe, "teacher", data.task, n)
     if recipe.teacher.file is None:
         teacher = edgekd.distill(
-            teacher, None, data.windows["train"], data.windows["val"], task=data.task, classes=data.classes,
+            teacher, train=data.windows["train"], val=data.windows["val"], task=data.task, classes=data.classes,
             positive=data.positive, loss=recipe.teacher.loss, seed=recipe.seed, workdir=out / "checkpoints" / "teacher",
             log=lambda s: log(f"  [teacher] {s}"), **recipe.teacher.train.model_dump())
         if recipe.teacher.train.epochs == 0:
@@ -174,7 +174,7 @@ def run(recipe: Recipe, recipe_path: str, out: Path, log: Log = default_log, fre
     student = build_role(recipe, "student", data.task, n)
     result = edgekd.compress(
         student, data, teacher=teacher, targets=recipe.export.targets, loss=recipe.student.loss,
-        method=recipe.student.distill, train=recipe.student.train.model_dump(), prune=recipe.prune,
+        method=recipe.student.distill, training=recipe.student.train.model_dump(), prune=recipe.prune,
         export=recipe.export, bench=recipe.bench, seed=recipe.seed, out=out,
         names={"teacher": recipe.teacher.label, "student": recipe.student.label},
         recipe={"path": str(recipe_path), "name": recipe.name, "config": recipe.model_dump(mode="json")}, log=log,

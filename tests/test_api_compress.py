@@ -41,7 +41,7 @@ def teacher():
 def compressed(teacher, tmp_path_factory):
     out = tmp_path_factory.mktemp("compress")
     return edgekd.compress(_net(4), _data(150, 2), teacher=teacher, classes=["calm", "alert"], positive="alert",
-                           train={"epochs": 2, "batch_size": 16, "threads": 1},
+                           training={"epochs": 2, "batch_size": 16, "threads": 1},
                            prune={"target": {"macs_ratio": 0.6}, "importance": "l2", "recover": {"epochs": 1}},
                            export={"precisions": ["fp32", "int8"]}, bench={"runs": 5, "warmup": 1}, out=out, **QUIET)
 

@@ -92,7 +92,7 @@ def test_compress_refuses_a_distilled_teacher_whose_classes_are_in_another_order
     named = edgekd.distill(_net(6), train=(x[:400], WORDS[y[:400]]), val=(x[400:], WORDS[y[400:]]),
                            classes=WORDS.tolist(), loss="ce", epochs=0, **QUIET)
     with pytest.raises(InputError, match=r"trained with the classes in the order \['zero', 'one'.* pass classes="):
-        edgekd.compress(_net(4), (x, WORDS[y]), teacher=named, train={"epochs": 1}, out=tmp_path, **QUIET)
+        edgekd.compress(_net(4), (x, WORDS[y]), teacher=named, training={"epochs": 1}, out=tmp_path, **QUIET)
     assert not list(tmp_path.iterdir())  # nothing written
 
 
@@ -103,7 +103,7 @@ def test_one_target_as_a_string_and_a_missing_ssh_key_are_refused_before_trainin
     x, y = digits
     with pytest.raises(InputError, match=r"target 'rpi4' is measured over ssh: .*runner.key: .*edgekd_pi not found; "
                                          r"without the device, pass runner='estimate'"):
-        edgekd.compress(_net(4), (x, y), teacher=teacher, targets="rpi4", train={"epochs": 1}, out=tmp_path / "run", **QUIET)
+        edgekd.compress(_net(4), (x, y), teacher=teacher, targets="rpi4", training={"epochs": 1}, out=tmp_path / "run", **QUIET)
     assert not (tmp_path / "run").exists()
 
 
@@ -129,7 +129,7 @@ def estimated_run(digits, onnx_teacher, tmp_path_factory):
     torch.set_num_threads(1)
     try:
         run = edgekd.compress(_net(4), (x[:300], y[:300]), teacher=str(onnx_teacher), targets="rpi4", runner="estimate",
-                              train={"epochs": 1, "threads": 2}, export={"precisions": ["fp32"]},
+                              training={"epochs": 1, "threads": 2}, export={"precisions": ["fp32"]},
                               bench={"runs": 5, "warmup": 1}, out=tmp_path_factory.mktemp("run"), log=lines.append)
         threads_after = torch.get_num_threads()
     finally:

@@ -116,7 +116,7 @@ def compress(
     split: Any = None,
     loss: Union[None, str, dict, LossSpec] = None,
     method: Union[None, str, dict, DistillSpec] = None,
-    train: Optional[dict] = None,
+    training: Optional[dict] = None,
     prune: Union[None, dict, PruneSpec] = None,
     export: Union[None, dict, ExportSpec] = None,
     bench: Union[None, dict, BenchSpec] = None,
@@ -128,6 +128,7 @@ def compress(
     resample: bool = False,
     log: Optional[Log] = None,
     runner: RunnerArg = None,
+    train: Optional[dict] = None,
 ) -> Compressed:
     """Distil ``student`` from ``teacher`` on ``data``, prune, export for each target, and measure every file.
 
@@ -139,15 +140,15 @@ def compress(
         targets: one target or a list of profiles (names, paths or objects; ``edgekd targets`` lists them).
         task, classes, positive: the task, class names in the order of the teacher's outputs, positive class.
         split: ``{"train": .6, "val": .2, "test": .2, "seed": None, "keep_together_s": None}``.
-        loss, method, train: the student's objective and trainer settings (as in ``edgekd.distill``).
+        loss, method, training: the student's objective and trainer settings (``{"epochs": 30, ...}``, as in
+            ``edgekd.distill``; ``train=`` is data in every verb, so the settings' old name ``train=`` is deprecated).
         prune: ``PruneSpec`` settings (``{"target": {"macs_ratio": 0.5}, ...}``) or None.
         export: ``ExportSpec`` settings (``precisions``, ``calibration``, ``qat``, ``budgets``, ``teacher``).
         bench: ``{"runs": 200, "warmup": 20, "max_seconds": 20}``. seed, out: the seed and the run folder.
-        names, recipe: the models' names and the settings the report records. log: progress lines.
-        runner: a runner for every target (``"estimate"``: an ``rpi4`` without the Pi) or ``{target: runner}``.
+        names, recipe, log: the models' names, the settings the report records, progress lines. runner: one for
+            every target (``"estimate"``: an ``rpi4`` without the Pi) or ``{target: runner}``.
 
-    Returns:
-        ``Compressed``: the report (every artifact measured, budget verdicts), folder, teacher and student.
+    Returns ``Compressed``: the report (every artifact measured, budget verdicts), folder, teacher and student.
 
     Example:
         >>> import numpy as np, torch, tempfile, edgekd
@@ -155,19 +156,19 @@ def compress(
         >>> x = rng.normal(size=(90, 1, 8, 8)).astype("float32"); y = (x[:, 0, :4].mean((1, 2)) > 0).astype(int)
         >>> net = lambda: torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(), torch.nn.Flatten(),
         ...                                   torch.nn.Linear(144, 2))
-        >>> teacher = edgekd.distill(net(), None, (x[:60], y[:60]), (x[60:], y[60:]), epochs=2, log=lambda s: None)
+        >>> teacher = edgekd.distill(net(), train=(x[:60], y[:60]), val=(x[60:], y[60:]), epochs=2, log=lambda s: None)
         >>> run = edgekd.compress(net(), (x, y), teacher=teacher, export={"precisions": ["fp32"]},
-        ...                       train={"epochs": 1}, bench={"runs": 5, "warmup": 1}, out=tempfile.mkdtemp(),
+        ...                       training={"epochs": 1}, bench={"runs": 5, "warmup": 1}, out=tempfile.mkdtemp(),
         ...                       log=lambda s: None)
         >>> sorted(a["name"] for a in run.artifacts)[:2]
         ['student-onnx-fp32', 'student-tflite-fp32']
     """
     student, data, teacher = _argument_order(student, data, legacy, teacher)
-    t0, log, out = time.perf_counter(), log or _stderr, Path(out)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"out: {out} exists and is not a folder")
+    training = _training_settings(training, train)
+    t0, log, out = time.perf_counter(), log or _stderr, _folder(out)
     specs = _Specs(export=_typed(ExportSpec, export or {}, "export"), prune=_typed(PruneSpec, prune, "prune"),
-                   bench=_typed(BenchSpec, bench or {}, "bench"), train=train_settings(dict(train or {}), "train"),
+                   bench=_typed(BenchSpec, bench or {}, "bench"),
+                   train=train_settings(dict(training or {}), "training"),
                    objective=objective_of(loss, method, True, "student"))
     teacher_run = teacher if isinstance(teacher, Distilled) else None
     teacher_in = teacher.model if teacher_run is not None else teacher
@@ -194,6 +195,26 @@ class _Specs:
     bench: BenchSpec
     train: Any
     objective: Objective
+
+
+def _folder(out: Union[str, Path]) -> Path:
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"out: {out} exists and is not a folder")
+    return out
+
+
+def _training_settings(training: Optional[dict], train: Optional[dict]) -> Optional[dict]:
+    """``training=``; the trainer settings' old name ``train=`` (data, in every verb) still works, with a warning."""
+    if train is None:
+        return training
+    if training is not None:
+        raise InputError("compress: give the trainer settings once, as training={...} (train= is the old name)")
+    import warnings
+
+    warnings.warn("compress(train={...}) is deprecated: the trainer settings are training={...} (train= is data in "
+                  "every verb)", DeprecationWarning, stacklevel=3)
+    return train
 
 
 def _argument_order(student: Any, data: Any, legacy: tuple, teacher: Any) -> tuple[Any, Any, Any]:
@@ -323,7 +344,7 @@ def train_student(student: Any, teacher: Any, d: Prepared, objective: Objective,
                            target=target)
         student_in, reference, pruning = first.model, first.reference, first.summary
     trained = distill(
-        student_in, teacher, train_ws, val_ws, task=d.task, classes=d.classes, positive=d.positive,
+        student_in, teacher=teacher, train=train_ws, val=val_ws, task=d.task, classes=d.classes, positive=d.positive,
         loss=objective.loss, method=objective.distill, seed=seed, workdir=out / "checkpoints" / "student",
         log=lambda s: log(f"  [student] {s}"), stop=stop, **train.model_dump(),
     )

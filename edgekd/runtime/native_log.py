@@ -17,6 +17,11 @@ import tempfile
 from typing import Iterator
 
 VERBOSE_ENV = "EDGEKD_VERBOSE"
+#: the backends whose Python-side notices (deprecations, "failed to load an optional kernel") are held back too
+BACKEND_LOGGERS = ("torchao", "torch.onnx", "torch.utils._pytree", "torch._export", "absl", "tensorflow",
+                   "onnxscript", "nncf", "litert_torch", "ai_edge_litert")
+_BACKEND_MODULES = r"(torch|torchao|tensorflow|tf_keras|onnx|onnxscript|litert_torch|ai_edge_litert|nncf|" \
+                   r"executorch|copyreg)(\.|$)"
 
 
 class NativeLog:
@@ -68,12 +73,40 @@ def quiet_native() -> Iterator[None]:
     if verbose():
         yield
         return
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):  # no descriptor 2 (an embedding host): nothing to capture
-        yield
-        return
+    with _python_notices_held():
+        try:
+            sys.stderr.flush()
+            saved = os.dup(2)
+        except (OSError, ValueError):  # no descriptor 2 (an embedding host): nothing to capture
+            yield
+            return
+        with _descriptor_held(saved):
+            yield
+
+
+@contextlib.contextmanager
+def _python_notices_held() -> Iterator[None]:
+    """The backends' warnings and log records below ERROR, silenced for the call and restored afterwards."""
+    import logging
+    import warnings
+
+    loggers = [logging.getLogger(n) for n in BACKEND_LOGGERS]
+    levels = [lg.level for lg in loggers]
+    with warnings.catch_warnings():
+        for category in (FutureWarning, DeprecationWarning, UserWarning):
+            warnings.filterwarnings("ignore", category=category, module=_BACKEND_MODULES)
+        for lg in loggers:
+            lg.setLevel(logging.ERROR)
+        try:
+            yield
+        finally:
+            for lg, level in zip(loggers, levels):
+                lg.setLevel(level)
+
+
+@contextlib.contextmanager
+def _descriptor_held(saved: int) -> Iterator[None]:
+    """Descriptor 2 into a temporary file (shown if the call fails); Python's ``sys.stderr`` stays on the terminal."""
     python_side = os.fdopen(os.dup(saved), "w", buffering=1, encoding="utf-8", errors="replace")
     with tempfile.TemporaryFile(mode="w+b") as sink:
         os.dup2(sink.fileno(), 2)

@@ -71,7 +71,7 @@ def shared_teacher(recipe: Any, data: Any, log: Log, root: Optional[Path] = None
             return teacher.eval(), path
         log(f"teacher: training once for every trial into {path}")
         result = edgekd.distill(
-            teacher, None, data.windows["train"], data.windows["val"], task=data.task, classes=data.classes,
+            teacher, train=data.windows["train"], val=data.windows["val"], task=data.task, classes=data.classes,
             positive=data.positive, loss=recipe.teacher.loss, seed=recipe.seed, workdir=folder / "checkpoints",
             log=lambda s: log(f"  [teacher] {s}"), **recipe.teacher.train.model_dump())
         _save(result, recipe, data, path)
