@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from edgekd import __version__
-from edgekd.errors import EdgekdError
+from edgekd.errors import EdgekdError, InputError
 
 
 def _quiet_backends() -> None:
@@ -82,7 +82,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from edgekd.runtime.evaluate import evaluate_folder
+    from edgekd.api.evaluating import evaluate
     from edgekd.runtime.sidecar import item_noun, read_sidecar
 
     noun = item_noun(read_sidecar(args.artifact).get("task"))
@@ -91,8 +91,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if sys.stderr.isatty():
             print(f"\r{done}/{total} {noun}", end="" if done < total else "\n", file=sys.stderr)
 
-    result = evaluate_folder(args.artifact, args.data, threads=args.threads, resample=args.resample, progress=progress,
-                             items=args.items)
+    if not Path(args.data).is_dir():  # the verb also takes arrays; the command, a labelled folder
+        raise InputError(f"--data: {args.data}: folder not found")
+    result = evaluate(args.artifact, args.data, threads=args.threads, resample=args.resample, progress=progress,
+                      items=args.items).to_dict()
     if args.json:
         print(json.dumps(result))
     else:
@@ -116,17 +118,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from edgekd.runners.options import BenchOptions
-    from edgekd.runners.registry import run_bench
+    from edgekd.api.evaluating import bench
 
-    profile = None
-    if args.target:
-        from edgekd.targets import load_target
-
-        profile = load_target(args.target)
-    opts = BenchOptions(runs=args.runs, warmup=args.warmup, threads=args.threads, max_seconds=args.max_seconds,
-                        cv_target=args.cv_target, timeout_s=args.timeout)
-    result = run_bench(args.artifact, profile, opts, runner=args.runner)
+    result = bench(args.artifact, args.target or None, runs=args.runs, warmup=args.warmup, threads=args.threads,
+                   max_seconds=args.max_seconds, cv_target=args.cv_target, timeout=args.timeout,
+                   runner=args.runner).to_dict()
     parity = result.get("parity") or {}
     failed = parity.get("passed") is False  # the ARM build of the runtime disagrees with x86: a failed check
     if args.json:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 from edgekd.api.datasets import split_of
 from edgekd.api.inputs import as_windows, is_folder, resolve_task, target_of
@@ -12,7 +12,8 @@ from edgekd.errors import InputError
 
 
 def evaluate(artifact: Union[str, Path], data: Any, *, threads: Optional[int] = None, resample: bool = False,
-             per_group: bool = True, items: bool = False) -> Evaluation:
+             per_group: bool = True, items: bool = False,
+             progress: Optional[Callable[[int, int], None]] = None) -> Evaluation:
     """Accuracy of an exported file on labelled data, by running it with the device-side code.
 
     ``data`` is what the file is scored on; a ``Prepared`` (``edgekd.prepare``) gives its test split (pass
@@ -56,7 +57,8 @@ def evaluate(artifact: Union[str, Path], data: Any, *, threads: Optional[int] = 
         raise InputError(f"{path}: artifact not found")
     data = split_of(data, "test")
     if is_folder(data):
-        return Evaluation.from_dict(evaluate_folder(path, data, threads=threads, resample=resample, items=items))
+        return Evaluation.from_dict(evaluate_folder(path, data, threads=threads, resample=resample, items=items,
+                                                    progress=progress))
     meta = read_sidecar(path)
     labels = sidecar_labels(meta, f"{path} (sidecar)")
     ws, _, _ = as_windows(data, resolve_task("tensor-classification"), labels, where="data")
