@@ -70,9 +70,19 @@ def test_teachers_are_references_in_the_report(artifacts):
     apply_budgets(artifacts, {"x86_64": Budgets(size_kb=64)})
     teacher = _by_name(artifacts, "teacher-tflite-fp32")["budget"]
     assert teacher["checked"] is False and teacher["passed"] is None
-    fp32 = _by_name(artifacts, "student-tflite-fp32")["budget"]
-    assert fp32["passed"] is False and fp32["violations"][0]["budget"] == "size_kb"
     assert not evaluate([_by_name(artifacts, "teacher-tflite-fp32")], {"x86_64": Budgets(size_kb=1)})
+
+
+def test_an_fp32_twin_is_the_accuracy_reference_not_a_deploy_candidate(artifacts):
+    apply_budgets(artifacts, {"x86_64": Budgets(size_kb=64)})
+    twin = _by_name(artifacts, "student-tflite-fp32")["budget"]
+    assert twin["checked"] is False and "twin" in twin["reason"]
+
+
+def test_a_report_with_fp32_files_only_gates_them(artifacts):
+    alone = [dict(_by_name(artifacts, "student-tflite-fp32"))]
+    apply_budgets(alone, {"x86_64": Budgets(size_kb=64)})
+    assert alone[0]["budget"]["passed"] is False and alone[0]["budget"]["violations"][0]["budget"] == "size_kb"
 
 
 @pytest.mark.parametrize("field,value,budget,why", [

@@ -141,10 +141,10 @@ def _exact(name: str) -> str:
 def _only(result: GateResult, chosen: set[tuple[str, str]], listed: list) -> GateResult:
     """``result`` with the checks of the chosen ``(target, name)`` pairs only (a name can be on several targets);
     every other artifact of the results is listed as not gated."""
-    from edgekd.report.budgets import is_deployed
+    from edgekd.report.budgets import is_deployed, not_deployed_reason
 
     kept = [c for c in result.checks if (c.target, c.artifact) in chosen]
-    not_gated = [f"{a.get('name')} on {a.get('target')} (" + ("reference model, not deployed" if not is_deployed(a)
-                                                                else "not selected") + ")"
-                 for a in listed if not is_deployed(a) or (str(a.get("target")), str(a.get("name"))) not in chosen]
+    not_gated = [f"{a.get('name')} on {a.get('target')} ("
+                 + (not_deployed_reason(a, listed) if not is_deployed(a, listed) else "not selected") + ")"
+                 for a in listed if not is_deployed(a, listed) or (str(a.get("target")), str(a.get("name"))) not in chosen]
     return GateResult(result.report_path, result.report, result.targets, kept, not_gated)

@@ -77,7 +77,7 @@ def make_bundle(run_dir: Path, target: str, out: Optional[Path] = None, *, golde
             the run's data not at hand (golden vectors need real items).
     """
     from edgekd.bundle.modelcard import render_model_card
-    from edgekd.report.budgets import check_file, is_deployed
+    from edgekd.report.budgets import check_file
     from edgekd.report.gate import gate_report
     from edgekd.report.schema import load_report
     from edgekd.runtime.frontends import frontend_of_sidecar
@@ -87,7 +87,7 @@ def make_bundle(run_dir: Path, target: str, out: Optional[Path] = None, *, golde
 
     run_dir = Path(run_dir)
     report = load_report(run_dir / "report.json")
-    arts = [a for a in report["artifacts"] if a.get("target") == target and is_deployed(a)]
+    arts = [a for a in report["artifacts"] if a.get("target") == target and a.get("role", "student") == "student"]
     if not arts:
         targets = sorted({str(a.get("target")) for a in report["artifacts"]})
         raise InputError(f"{run_dir / 'report.json'}: no deployed artifact for target {target!r} "

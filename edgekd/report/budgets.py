@@ -77,9 +77,25 @@ def metric_value(metrics: Mapping[str, Any]) -> float:
     return float(metrics["macc"] if "macc" in metrics else metrics["balanced_accuracy"])
 
 
-def is_deployed(artifact: Mapping[str, Any]) -> bool:
-    """Whether the artifact is a deploy candidate (the student), as opposed to a reference."""
-    return artifact.get("role", "student") == "student"
+def is_twin(artifact: Mapping[str, Any], artifacts: Iterable[Mapping[str, Any]] = ()) -> bool:
+    """An fp32 file whose quantized sibling (same role, target and format) is in the report: that file's accuracy
+    reference (``accuracy_drop_pp``), not a deploy candidate. A report with only fp32 files gates them."""
+    role = artifact.get("role", "student")
+    return artifact.get("precision") == "fp32" and any(
+        x is not artifact and x.get("role", "student") == role and x.get("target") == artifact.get("target")
+        and x.get("format") == artifact.get("format") and x.get("precision") not in (None, "fp32") for x in artifacts)
+
+
+def is_deployed(artifact: Mapping[str, Any], artifacts: Iterable[Mapping[str, Any]] = ()) -> bool:
+    """Whether the artifact is a deploy candidate: a student file that is not the fp32 twin of a quantized one
+    (given the report's ``artifacts``), as opposed to a reference."""
+    return artifact.get("role", "student") == "student" and not is_twin(artifact, artifacts)
+
+
+def not_deployed_reason(artifact: Mapping[str, Any], artifacts: Iterable[Mapping[str, Any]] = ()) -> str:
+    if is_twin(artifact, artifacts):
+        return "fp32 twin: the accuracy reference of the quantized file, not deployed"
+    return "reference model, not deployed"
 
 
 @dataclass(frozen=True)
@@ -354,7 +370,7 @@ def evaluate(artifacts: list[Mapping[str, Any]], budgets_by_target: Mapping[str,
     """Checks for every deployed artifact whose target has budgets (targets missing from the map are not gated)."""
     checks: list[Check] = []
     for a in artifacts:
-        if is_deployed(a) and a["target"] in budgets_by_target:
+        if is_deployed(a, artifacts) and a["target"] in budgets_by_target:
             checks.extend(check_artifact(a, artifacts, budgets_by_target[a["target"]]))
     return checks
 
@@ -378,8 +394,8 @@ REFERENCE_RECORD: dict[str, Any] = {"passed": None, "violations": [], "checked":
 def apply_budgets(artifacts: list[dict[str, Any]], budgets_by_target: Mapping[str, Budgets]) -> None:
     """Fill each artifact's ``budget`` in place: a verdict for students, a reference mark for teachers."""
     for a in artifacts:
-        if not is_deployed(a):
-            a["budget"] = dict(REFERENCE_RECORD)
+        if not is_deployed(a, artifacts):
+            a["budget"] = {**REFERENCE_RECORD, "reason": not_deployed_reason(a, artifacts)}
             continue
         budgets = budgets_by_target.get(a["target"], Budgets())
         a["budget"] = budget_record(check_artifact(a, artifacts, budgets))

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from edgekd.errors import InputError
-from edgekd.report.budgets import Check, check_file, evaluate, is_deployed, profile_budgets
+from edgekd.report.budgets import (Check, check_artifact, check_file, is_deployed, not_deployed_reason,
+                                   profile_budgets)
 from edgekd.report.schema import load_report
 from edgekd.targets import Budgets, available_targets, load_target
 from edgekd.yamlconf import read_yaml_mapping, validate
@@ -263,12 +264,16 @@ def gate_report(
     else:
         chosen = selected
     chosen_names = {a["name"] for a in chosen}
+
+    def gated(a: dict) -> bool:  # an fp32 twin named with --artifact is gated too
+        return is_deployed(a, artifacts) or (bool(artifact_patterns) and a.get("role", "student") == "student")
+
     # Twins for the accuracy drop come from the whole report, even when only int8 files are gated.
-    checks = [c for c in evaluate(artifacts, {t: r.budgets for t, r in resolved.items()}) if c.artifact in chosen_names]
+    checks = [c for a in chosen if gated(a) for c in check_artifact(a, artifacts, resolved[a["target"]].budgets)]
     # every gated file must be the one that was measured
-    checks += [check_file(a, base if base is not None else Path.cwd()) for a in chosen if is_deployed(a)]
+    checks += [check_file(a, base if base is not None else Path.cwd()) for a in chosen if gated(a)]
     not_gated = [
-        f"{a['name']} ({'reference model, not deployed' if not is_deployed(a) else 'not selected'})"
-        for a in selected if a["name"] not in chosen_names or not is_deployed(a)
+        f"{a['name']} ({not_deployed_reason(a, artifacts) if not gated(a) else 'not selected'})"
+        for a in selected if a["name"] not in chosen_names or not gated(a)
     ]
     return GateResult(path, report, resolved, checks, not_gated)
