@@ -31,3 +31,15 @@ class PluginError(InputError):
     """An installed plugin that cannot be used: it failed to import, or two plugins claim one key (exit code 2)."""
 
     exit_code = 2
+
+
+def warn_deprecated(message: str) -> None:
+    """A ``DeprecationWarning`` attributed to the user's line: the first caller outside the ``edgekd`` package
+    (so Python shows it by default in a script, however many edgekd frames lie between)."""
+    import sys
+    import warnings
+
+    level, frame = 2, sys._getframe(1)
+    while frame is not None and str(frame.f_globals.get("__name__", "")).split(".")[0] == "edgekd":
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, DeprecationWarning, stacklevel=level)

@@ -44,3 +44,11 @@ def test_a_reversed_snr_range_is_refused_by_name():
 
     with pytest.raises(InputError, match="noise_snr_db"):
         build_task("audio-classification", augment={"noise_snr_db": [30, 10]})
+
+
+@pytest.mark.parametrize("snr", [[float("nan"), 10.0], [10.0, float("inf")], [-500.0, 1000.0]])
+def test_an_snr_range_outside_what_a_recording_can_have_is_refused(snr):
+    from edgekd.tasks.base import build_task
+
+    with pytest.raises(InputError, match="noise_snr_db"):
+        build_task("audio-classification", augment={"noise_snr_db": snr})

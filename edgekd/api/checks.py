@@ -148,8 +148,9 @@ def _order_message(names: Sequence[str], perm: np.ndarray, agree: float, best: f
         return (f"{head}. The labels look numbered differently from the teacher's outputs: relabel y so that label "
                 f"i is the teacher's output i (likely label->output: {mapping}), or check that this is the teacher "
                 f"trained on these labels")
-    return (f"{head}. Pass classes={order} (the order of the teacher's outputs) to prepare/distill/compress, "
-            f"or check that this is the teacher trained on these classes")
+    return (f"{head}. Pass classes={order} (the order of the teacher's outputs) to edgekd.prepare (data it "
+            f"prepared keeps its order), or to distill/compress with the data as arrays or a folder; or check that "
+            f"this is the teacher trained on these classes")
 
 
 def check_teacher_classes(teacher_classes: Optional[Sequence[str]], names: Sequence[str], where: str = "teacher"

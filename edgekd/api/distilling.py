@@ -15,7 +15,7 @@ from edgekd.api.datasets import split_of, train_and_val, with_prepared
 from edgekd.api.inputs import as_model, as_windows, left_as_it_was, resolve_task
 from edgekd.api.results import Distilled
 from edgekd.training.config import DistillSpec, LossSpec, Objective, TrainSpec
-from edgekd.errors import InputError
+from edgekd.errors import InputError, warn_deprecated
 from edgekd.yamlconf import validate
 
 LossArg = Union[None, str, dict, LossSpec]
@@ -124,8 +124,8 @@ def _positional(args: tuple, teacher: Any, train: Any, val: Any) -> tuple[Any, A
         if values[name] is not None:
             raise TypeError(f"distill() got multiple values for argument {name!r}")
         values[name] = value
-    warnings.warn("edgekd.distill(student, teacher, train, val) with the teacher and data by position is deprecated: "
-                  "pass distill(student, teacher=..., train=..., val=...)", DeprecationWarning, stacklevel=4)
+    warn_deprecated("edgekd.distill(student, teacher, train, val) with the teacher and data by position is deprecated: "
+                  "pass distill(student, teacher=..., train=..., val=...)")
     return values["teacher"], values["train"], values["val"]
 
 

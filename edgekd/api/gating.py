@@ -7,7 +7,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence, Union
 
-from edgekd.errors import InputError
+from edgekd.errors import InputError, warn_deprecated
 from edgekd.report.gate import GateResult
 
 
@@ -104,8 +104,8 @@ def _target_scope(target: Any, report: Mapping[str, Any], targets: set, per_targ
     if isinstance(target, str) and target in available_targets():
         return target  # the profile of that name: the gate's first layer already
     if isinstance(target, str) and target in targets and not target.endswith((".yaml", ".yml")):
-        warnings.warn(f"edgekd.gate(target={target!r}) as a filter is deprecated: {target!r} is no device profile; "
-                      f"pass artifacts='{target}/*'", DeprecationWarning, stacklevel=3)
+        warn_deprecated(f"edgekd.gate(target={target!r}) as a filter is deprecated: {target!r} is no device profile; "
+                      f"pass artifacts='{target}/*'")
         return target
     profile = target if isinstance(target, TargetProfile) else load_target(target)
     if profile.name not in targets:

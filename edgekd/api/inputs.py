@@ -18,7 +18,7 @@ from typing import Any, Iterator, Optional, Sequence
 import numpy as np
 
 from edgekd.data.features import FeatureCache, WindowSet
-from edgekd.errors import InputError
+from edgekd.errors import InputError, warn_deprecated
 from edgekd.tasks import Task, build_task
 
 DEFAULT_CACHE = ".cache/edgekd/features"
@@ -32,10 +32,7 @@ def renamed(old: str, new: str, old_value: Any, new_value: Any, *, verb: str, st
         return new_value
     if new_value is not None:
         raise InputError(f"{verb}: {old}= and {new}= name the same argument; pass only {new}=")
-    import warnings
-
-    warnings.warn(f"edgekd.{verb}({old}=...) is deprecated: pass {new}=... (same meaning)", DeprecationWarning,
-                  stacklevel=stacklevel)
+    warn_deprecated(f"edgekd.{verb}({old}=...) is deprecated: pass {new}=... (same meaning)")
     return old_value
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from edgekd.errors import warn_deprecated
+
 import warnings
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
@@ -131,8 +133,8 @@ class _JsonRecord:
         return out
 
     def _deprecated_dict(self, old: str) -> dict:
-        warnings.warn(f"{type(self).__name__}.{old} is deprecated: use its fields (e.g. .p50_ms, .accuracy) or "
-                      ".to_dict()", DeprecationWarning, stacklevel=3)
+        warn_deprecated(f"{type(self).__name__}.{old} is deprecated: use its fields (e.g. .p50_ms, .accuracy) or "
+                      ".to_dict()")
         return self.to_dict()
 
 

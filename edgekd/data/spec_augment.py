@@ -42,8 +42,8 @@ class SpecAugmentSpec(BaseModel):
     @field_validator("noise_snr_db")
     @classmethod
     def _ordered(cls, v: tuple[float, float]) -> tuple[float, float]:
-        if v[0] > v[1]:
-            raise ValueError(f"noise_snr_db must be [low, high] with low <= high, got {list(v)}")
+        if not all(-20.0 <= x <= 80.0 for x in v) or v[0] > v[1]:  # NaN fails the range test too
+            raise ValueError(f"give [low, high] in dB with -20 <= low <= high <= 80, got {list(v)}")
         return v
 
     @property

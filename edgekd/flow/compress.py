@@ -34,7 +34,7 @@ from edgekd.api.inputs import as_model, is_folder, resolve_task
 from edgekd.api.results import Compressed, Distilled
 from edgekd.runners.options import BenchSpec
 from edgekd.training.config import DistillSpec, LossSpec, Objective
-from edgekd.errors import InputError
+from edgekd.errors import InputError, warn_deprecated
 from edgekd.exporting.config import ExportSpec
 from edgekd.pruning.config import PruneSpec
 from edgekd.yamlconf import validate
@@ -212,8 +212,8 @@ def _training_settings(training: Optional[dict], train: Optional[dict]) -> Optio
         raise InputError("compress: give the trainer settings once, as training={...} (train= is the old name)")
     import warnings
 
-    warnings.warn("compress(train={...}) is deprecated: the trainer settings are training={...} (train= is data in "
-                  "every verb)", DeprecationWarning, stacklevel=3)
+    warn_deprecated("compress(train={...}) is deprecated: the trainer settings are training={...} (train= is data in "
+                  "every verb)")
     return train
 
 
@@ -226,8 +226,7 @@ def _argument_order(student: Any, data: Any, legacy: tuple, teacher: Any) -> tup
                          "by keyword)")
     import warnings
 
-    warnings.warn("compress(teacher, student, data) is deprecated: use compress(student, data, teacher=teacher)",
-                  DeprecationWarning, stacklevel=3)
+    warn_deprecated("compress(teacher, student, data) is deprecated: use compress(student, data, teacher=teacher)")
     return data, legacy[0], student
 
 

@@ -74,6 +74,7 @@ def measure_artifact(
     lo, hi = (metrics.get("ci95") or {}).get(key) or (None, None)
     interval = f" [95 % CI {lo:.3f}-{hi:.3f}, n={metrics['n']}]" if lo is not None and hi is not None else ""
     log(f"  {target.name}/{path.name:22s} {row['size_bytes'] / 1024:8.1f} KiB  "
-        f"{'MAcc' if key == 'macc' else 'bal. acc'} {metrics[key]:.3f}{interval}  p50 {latency['p50_ms']:.3f} ms  "
+        f"{'MAcc' if key == 'macc' else 'bal. acc'} {metrics[key]:.3f}{interval}  p50 {latency['p50_ms']:.3f} ms"
+        + (" ESTIMATED" if latency.get("estimated") else " EMULATED" if latency.get("emulated") else "") + "  "
         f"({art.runtime}{', ' + art.runtime_env + ' environment' if art.runtime_env else ''})")
     return row

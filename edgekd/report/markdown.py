@@ -7,6 +7,11 @@ from edgekd.report.plots import AXES, front_of, plot_name
 from edgekd.runtime.sidecar import item_noun
 
 
+def _how(lat: dict) -> str:
+    """`` ESTIMATED`` / `` EMULATED`` beside a latency that was not measured on the device."""
+    return " ESTIMATED" if lat.get("estimated") else " EMULATED" if lat.get("emulated") else ""
+
+
 def _verdict(b: dict) -> str:
     """An artifact's stored budget verdict as one table cell."""
     if not b.get("checked"):
@@ -86,7 +91,7 @@ def render_markdown(report: dict) -> str:
             verdict = _verdict(b)
             lines.append(
                 f"| `{a['path'].split('/')[-1]}` | {a['size_bytes'] / 1024:.1f} | {_fmt_metrics(a['metrics'])} | "
-                f"{lat['p50_ms']:.3f} | {lat['p90_ms']:.3f} | {lat['runtime']} ({lat['threads']}){_env(lat)} | "
+                f"{lat['p50_ms']:.3f}{_how(lat)} | {lat['p90_ms']:.3f}{_how(lat)} | {lat['runtime']} ({lat['threads']}){_env(lat)} | "
                 f"{'yes' if au.get('fully_integer') else 'no'} | {verdict} |"
             )
         lines += ["", f"### Pareto front and plots (`{target}`)", ""]
