@@ -98,13 +98,18 @@ def export(model: Any, path: Union[str, Path], *, format: Optional[str] = None, 
                   calibration_method=calibration_method, mixed_size_kb=mixed_size_kb, log=log)
 
 
+#: what a precision's file asks of the device's kernels
+RUNS_AS = {"int8-qat": "int8", "int8-dynamic": "fp32", "int4-weights": "fp32", "mixed": "fp32"}
+
+
 def _checked_target(target: Any, fmt: str, precision: str) -> Any:
     """The target profile (or None), refused when it does not run this format and precision."""
     profile = target_of(target)
     if profile is not None:
         if fmt not in profile.formats:
             raise InputError(f"target {profile.name!r} runs {', '.join(profile.formats)}, not {fmt}")
-        if precision not in profile.precisions:
+        runs = RUNS_AS.get(precision, precision)  # a QAT int8 file runs as int8; weight-only ones as float compute
+        if runs not in profile.precisions:
             raise InputError(f"target {profile.name!r} runs {', '.join(profile.precisions)}, not {precision}")
     return profile
 

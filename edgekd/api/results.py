@@ -80,11 +80,13 @@ class Exported:
     size_bytes: int
     threshold: Optional[float]
     sidecar: dict
+    details: dict = field(default_factory=dict)  # what the exporter reported (mixed assignment, QAT fine-tuning)
+    seconds: float = 0.0
 
     @classmethod
     def from_record(cls, record: Any) -> "Exported":
         return cls(record.path, record.sidecar_path, record.format, record.precision, record.backend, record.target,
-                   record.size_bytes, record.threshold, record.sidecar)
+                   record.size_bytes, record.threshold, record.sidecar, dict(record.details), record.seconds)
 
     def measured(self, evaluation: "Evaluation", benchmark: Optional["Benchmark"] = None, *,
                  role: str = "student") -> dict:

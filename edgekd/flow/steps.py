@@ -112,28 +112,20 @@ def qat_model_for(model: Any, teacher: Any, d: Any, export: Any, objective: Any,
 
 def export_all(roles: Sequence[Role], d: Any, profiles: Sequence[Any], export: Any, qat: dict, seed: int, out: Path,
                log: Log) -> list[tuple[str, Any, Any, dict]]:
-    """Every artifact of every role on every target, with its sidecar; identical exports are made once.
+    """Every artifact of every role on every target, each written by the ``edgekd.export`` verb with its sidecar;
+    a file identical to one made for an earlier target (same role, format, precision, backend) is copied.
 
     Returns:
-        ``(role, target, ExportRecord, report extras)`` per artifact, in target, role, plan order.
+        ``(role, target, Exported, report extras)`` per artifact, in target, role, plan order.
     """
     import torch
 
-    from edgekd.training.trainer import recording_metrics
-    from edgekd.exporting.context import ExportContext, Validation
-    from edgekd.exporting.stage import ThresholdData, target_backend, write_artifact
-    from edgekd.models.complexity import count_macs, count_params
     from edgekd.quantize.calibration import calibration_windows
     from edgekd.runners.probe import latency_probe
-    from edgekd.runtime.scoring import score_of
 
-    tr, val = d.windows["train"], d.windows["val"]
+    tr = d.windows["train"]
     calibration = calibration_windows(tr, export.calibration_count(), seed)
     example = torch.from_numpy(tr.x[:1].copy())
-
-    def score(logits: np.ndarray) -> float:
-        return score_of(recording_metrics(logits, val, d.classes, d.positive, d.task.aggregation))
-
     made: dict[tuple, Any] = {}
     done = []
     for target in profiles:
@@ -145,26 +137,10 @@ def export_all(roles: Sequence[Role], d: Any, profiles: Sequence[Any], export: A
             for fmt, precision in plan:
                 name = f"{role}-{fmt}-{precision}"  # unique per format: each has its own sidecar
                 path = out / "artifacts" / target.name / f"{name}.{fmt}"
-                backend = target_backend(target, fmt, precision)
                 mixed_kb = (export.mixed.size_kb or target.budgets.size_kb) if precision == "mixed" else None
-                # an ONNX int8 form chosen by timing on one runner is not reused for another
-                key = (role, fmt, precision, backend.name, mixed_kb, probe.where if probe and fmt == "onnx" else None)
-                context = ExportContext(calibration_method=export.calibration.method,
-                                        validation=Validation(val.x, score), mixed_size_kb=mixed_kb,
-                                        qat_model=qat.get(role), latency_probe=probe, log=log)
-                describe = {
-                    "name": name, **d.task.sidecar(), "labels": d.classes, "positive": d.positive,
-                    "model": {"name": type(model).__name__, "role": role, "params": count_params(model),
-                              "macs": count_macs(model, d.task.input_shape)},
-                    "calibration_source": "training split, round-robin over recordings",
-                }
-                record = write_artifact(
-                    model, path, precision=precision, backend=backend, example=example, calibration=calibration,
-                    context=context, describe=describe, threshold_data=ThresholdData(val.x, val.rec, val.y_rec),
-                    threads=target.threads, target=target.name, reuse=made.get(key),
-                )
-                made.setdefault(key, record)
-                extra = {"backend": backend.name, "fully_integer_required": target.fully_integer}
+                record = _export_one(model, role, name, path, fmt, precision, target, d, export, qat, example,
+                                     calibration, mixed_kb, probe, made, log)
+                extra = {"backend": record.backend, "fully_integer_required": target.fully_integer}
                 if "mixed" in record.details:
                     extra["mixed"] = {k: v for k, v in record.details["mixed"].items() if k != "sensitivity"}
                 if "qat" in record.details:
@@ -172,6 +148,55 @@ def export_all(roles: Sequence[Role], d: Any, profiles: Sequence[Any], export: A
                 log(f"  {target.name}/{path.name}: {record.size_bytes / 1024:.1f} KiB ({record.seconds:.1f} s)")
                 done.append((role, target, record, extra))
     return done
+
+
+def _export_one(model: Any, role: str, name: str, path: Path, fmt: str, precision: str, target: Any, d: Any,
+                export: Any, qat: dict, example: Any, calibration: Any, mixed_kb: Any, probe: Any, made: dict,
+                log: Log) -> Any:
+    """One file through ``edgekd.export``, or a copy of the identical file made for an earlier target."""
+    from edgekd.api.exporting import export as export_verb
+    from edgekd.api.results import Exported
+    from edgekd.exporting.stage import target_backend, write_artifact
+    from edgekd.models.complexity import count_macs, count_params
+
+    backend = target_backend(target, fmt, precision)
+    # an ONNX int8 form chosen by timing on one runner is not reused for another
+    key = (role, fmt, precision, backend.name, mixed_kb, probe.where if probe and fmt == "onnx" else None)
+    describe = {"model": {"name": type(model).__name__, "role": role, "params": count_params(model),
+                          "macs": count_macs(model, d.task.input_shape)},
+                "calibration_source": "training split, round-robin over recordings"}
+    if key in made:  # the same bytes: copied by the export stage with this target's sidecar
+        from edgekd.exporting.context import ExportContext
+
+        val = d.windows["val"]
+        record = write_artifact(model, path, precision=precision, backend=backend, example=example,
+                                calibration=calibration, context=ExportContext(qat_model=qat.get(role), log=log),
+                                describe={"name": name, **d.task.sidecar(), "labels": d.classes,
+                                          "positive": d.positive, **describe},
+                                threshold_data=None if val is None else _threshold_data(val),
+                                threads=target.threads, target=target.name, reuse=made[key])
+        return Exported.from_record(record)
+    out = export_verb(model.eval(), path, format=fmt, precision=precision, example=example, calibration=calibration,
+                      val=d.windows["val"], target=target, task=d.task, classes=d.classes, positive=d.positive,
+                      calibration_method=export.calibration.method, mixed_size_kb=mixed_kb,
+                      qat=qat.get(role), name=name, describe=describe, log=log)
+    made[key] = _as_reusable(out)
+    return out
+
+
+def _threshold_data(val: Any) -> Any:
+    from edgekd.exporting.stage import ThresholdData
+
+    return ThresholdData(val.x, val.rec, val.y_rec)
+
+
+def _as_reusable(exported: Any) -> Any:
+    """The export stage's record of a file the verb wrote (what ``write_artifact(reuse=)`` copies)."""
+    from edgekd.exporting.stage import ExportRecord
+
+    return ExportRecord(exported.path, exported.sidecar_path, exported.sidecar, exported.format, exported.precision,
+                        exported.backend, exported.target, exported.size_bytes, exported.threshold,
+                        dict(exported.details), exported.seconds)
 
 
 def finish_report(records: list, roles: Sequence[Role], d: Any, profiles: Sequence[Any], export: Any, bench: Any,
