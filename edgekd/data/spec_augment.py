@@ -16,7 +16,7 @@ Training batches only. Importing this module does not import torch.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -34,6 +34,7 @@ class SpecAugmentSpec(BaseModel):
     time_fraction: float = Field(1 / 10, ge=0, le=1)  # widest time mask, as a share of the frames
     # another device (all off by default): equalisation up to +-eq_db (dB of power), a low-pass with probability
     # lowpass_p, wide-band noise with probability noise_p at an SNR (dB) drawn uniformly from noise_snr_db
+    FINGERPRINT_OMIT_DEFAULTS: ClassVar[tuple[str, ...]] = ("eq_db", "lowpass_p", "noise_p", "noise_snr_db")
     eq_db: float = Field(0.0, ge=0, le=40)
     lowpass_p: float = Field(0.0, ge=0, le=1)
     noise_p: float = Field(0.0, ge=0, le=1)

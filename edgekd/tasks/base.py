@@ -155,7 +155,10 @@ class Task:
 
     def fingerprint(self) -> str:
         """What of this task changes training (front-end and augmentation settings)."""
-        return f"{self.name}|{self.frontend.config_hash()}|{self.augment.model_dump_json()}"
+        aug = self.augment  # settings added later are left out at their defaults: older checkpoints still resume
+        fields = type(aug).model_fields
+        omit = {k for k in getattr(aug, "FINGERPRINT_OMIT_DEFAULTS", ()) if getattr(aug, k) == fields[k].default}
+        return f"{self.name}|{self.frontend.config_hash()}|{aug.model_dump_json(exclude=omit)}"
 
     # ------------------------------------------------------------ scoring and the device
     def metrics(self, y_true: Sequence[int], y_pred: Sequence[int], labels: Sequence[str],
