@@ -10,7 +10,7 @@ within-database validation MAcc) and then run, as exported files, on
 
 A student that keeps what its teacher knows loses no more against it out of domain than in domain. For each
 held-out database and training seed (teacher and student both re-trained per seed): the teacher's fp32 TFLite
-file and the student's int8 TFLite file, MAcc with its 95 % interval (Jeffreys draws of the two recalls).
+file and the student's int8 TFLite file, MAcc with its 95 % interval (Wilson for each recall, MOVER for their mean).
 
 Writes ``benchmarks/results/heart_lodo.{json,md}``. Resumable (``runs/heart-lodo/``).
 
@@ -141,8 +141,8 @@ def render(meta: dict, rows: list[dict], summary: dict) -> str:
         "`heart_tcn`, mixup KD) trained on the other two databases (record-wise 60/20/20, stratified by database and "
         "label, balanced (database, label) sampling, selected on the mean within-database validation MAcc); every "
         "figure is the exported file (teacher fp32 TFLite, student int8 TFLite) run on the in-domain test split of "
-        "the two training databases and on every recording of D. Brackets: 95 % intervals (Jeffreys draws of the two "
-        "recalls). Teacher and student are re-trained for each seed."
+        "the two training databases and on every recording of D. Brackets: 95 % intervals (Wilson for each recall, "
+        "MOVER for their mean). Teacher and student are re-trained for each seed."
         + (" Student overrides: " + ", ".join(f"`{o}`" for o in meta["student_overrides"])
            + " (the teachers are those of the untagged run)." if meta.get("student_overrides") else ""),
         "",
@@ -179,7 +179,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--student-set", action="append", default=[],
                     help="overrides for the student only (needs --tag; the untagged run's teachers are reused)")
     ap.add_argument("--tag", default="", help="names a student variant: results go to heart_lodo-<tag>.{json,md}")
+    ap.add_argument("--render", action="store_true", help="only re-render the Markdown from the stored JSON")
     args = ap.parse_args(argv)
+    if args.render:
+        import json
+
+        stem = "heart_lodo" + (f"-{args.tag}" if args.tag else "")
+        stored = json.loads((Path(args.results) / f"{stem}.json").read_text())
+        text = render(stored, stored["rows"], summarise(stored["rows"]))
+        write_text(Path(args.results) / f"{stem}.md", text)
+        print(text)
+        return 0
     if bool(args.student_set) != bool(args.tag):
         ap.error("--student-set and --tag go together")
     rows = [run_one(d, s, Path(args.data).resolve(), Path(args.out), args.set, args.student_set, args.tag)
