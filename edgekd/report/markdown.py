@@ -46,6 +46,9 @@ def _fmt_metrics(m: dict) -> str:
 def render_markdown(report: dict) -> str:
     """Render a report dict (schema ``edgekd.report/1``) as Markdown."""
     d = report["data"]
+    noun = item_noun((report.get("frontend") or {}).get("kind"))
+    one = {"recordings": "recording", "photos": "photo", "arrays": "array"}.get(noun, "item")
+    metric = "MAcc" if d.get("positive") else "balanced accuracy"
     lines = [
         f"# edgekd report: {report['recipe']['name']}",
         "",
@@ -53,20 +56,20 @@ def render_markdown(report: dict) -> str:
         f"data `{d['name']}` ({', '.join(d['classes'])}; positive: {d.get('positive')}) · data hash `{d['hash'][:12]}`",
         "",
         "Every artifact figure below was measured by running the exported file on the test split "
-        "(recordings never seen in training); predictions are per recording (mean of window probabilities). "
+        f"({noun} never seen in training); predictions are per {one} (mean of window probabilities). "
         "Brackets: 95 % intervals (Wilson for proportions; for MAcc and balanced accuracy, MOVER over the class "
         "recalls' Wilson intervals); sizes in KiB (1024 bytes); n is in the splits table.",
         "",
-        "## Splits (record-wise, stratified by label and database)",
+        f"## Splits ({one}-wise, stratified by label and group)",
         "",
-        f"| split | {item_noun((report.get('frontend') or {}).get('kind'))} | windows | by group |",
+        f"| split | {noun} | windows | by group |",
         "|---|---:|---:|---|",
     ]
     for split, s in d["splits"].items():
         by = "; ".join(f"{g}: " + ", ".join(f"{k} {v}" for k, v in sorted(c.items())) for g, c in sorted(s["by_group"].items()))
         lines.append(f"| {split} | {s['recordings']} | {s['windows']} | {by} |")
     lines += ["", "## Models (torch-side, for reference)", "",
-              "| model | role | params | MACs | loss | best epoch | torch test MAcc | sens | spec | acc |",
+              f"| model | role | params | MACs | loss | best epoch | torch test {metric} | sens | spec | acc |",
               "|---|---|---:|---:|---|---:|---:|---:|---:|---:|"]
     for m in report["models"]:
         loss = ", ".join(f"{k}={v}" for k, v in m["loss"].items() if k != "class_weights")
@@ -84,7 +87,7 @@ def render_markdown(report: dict) -> str:
     for target in targets:
         rows = [a for a in report["artifacts"] if a["target"] == target]
         lines += ["", f"## Target `{target}`: artifacts measured on the test split", "",
-                  "| artifact | size KiB | MAcc | sens | spec | acc | p50 ms | p90 ms | runtime (threads) | fully int | budget |",
+                  f"| artifact | size KiB | {metric} | sens | spec | acc | p50 ms | p90 ms | runtime (threads) | fully int | budget |",
                   "|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|"]
         for a in rows:
             lat, au, b = a["latency"], a["audit"], a["budget"]
@@ -119,7 +122,7 @@ def render_markdown(report: dict) -> str:
         lines += [f"- `{n}`: " + "; ".join(f) for n, f in flagged] or ["None."]
         groups = sorted({g for a in rows for g in a["metrics"].get("per_group", {})})
         if groups:
-            lines += ["", f"### Per database (MAcc on the test split, `{target}`)", "",
+            lines += ["", f"### Per group ({metric} on the test split, `{target}`)", "",
                       "| artifact | " + " | ".join(groups) + " |", "|---|" + "---:|" * len(groups)]
             for a in rows:
                 pg = a["metrics"]["per_group"]
