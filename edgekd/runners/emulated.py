@@ -212,7 +212,8 @@ def _run_job(root: Path, artifact: Path, inputs: np.ndarray, runtime: str, threa
         (job / "request.json").write_text(json.dumps(request))
         inside = "/" + str(job.relative_to(root))
         env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", "PYTHONPATH": f"{inside}/code",
-               "PYTHONDONTWRITEBYTECODE": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+               "PYTHONDONTWRITEBYTECODE": "1", "TF_CPP_MIN_LOG_LEVEL": "2",
+               "EDGEKD_VERBOSE": "1"}  # the runtime's own log says whether XNNPACK ran; captured here, not shown
         cmd = emulated_command(root, ["/usr/bin/python3", "-m", "edgekd.runners.emulated_device", inside], cpu=cpu)
         try:
             proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=opts.timeout_s)

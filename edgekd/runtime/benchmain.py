@@ -23,6 +23,7 @@ SHIPPED_FILES = (
     "edgekd/errors.py",
     "edgekd/runtime/__init__.py",
     "edgekd/runtime/artifact.py",
+    "edgekd/runtime/native_log.py",  # what LiteRT prints on loading, held back
     "edgekd/runtime/pte.py",  # imported only for a .pte (which needs executorch and torch on the device)
     "edgekd/runtime/latency.py",
     "edgekd/runtime/benchmain.py",
