@@ -14,7 +14,7 @@ import io
 import os
 import sys
 import tempfile
-from typing import Iterator
+from typing import Any, Iterator
 
 VERBOSE_ENV = "EDGEKD_VERBOSE"
 #: the backends whose Python-side notices (deprecations, "failed to load an optional kernel") are held back too
@@ -36,27 +36,39 @@ def verbose() -> bool:
 
 
 @contextlib.contextmanager
-def native_stderr() -> Iterator[NativeLog]:
-    """Capture descriptor 2 and ``sys.stderr``; the captured text is in the yielded log's ``text`` afterwards."""
+def _descriptor_2_captured(python_to: Any) -> Iterator[NativeLog]:
+    """Descriptor 2 into a temporary file while the block runs (``sys.stderr`` redirected to ``python_to`` unless
+    None); the captured text is in the yielded log's ``text`` afterwards. Nothing to capture without a descriptor 2."""
     log = NativeLog()
-    python_side = io.StringIO()
     try:
         sys.stderr.flush()
         saved = os.dup(2)
-    except (OSError, ValueError):  # no descriptor 2 (an embedding host): nothing to capture
+    except (OSError, ValueError):  # no descriptor 2 (an embedding host)
         yield log
         return
     with tempfile.TemporaryFile(mode="w+b") as sink:
         os.dup2(sink.fileno(), 2)
         try:
-            with contextlib.redirect_stderr(python_side):
+            with contextlib.redirect_stderr(python_to) if python_to is not None else contextlib.nullcontext():
                 yield log
         finally:
             sys.stderr.flush()
             os.dup2(saved, 2)
             os.close(saved)
             sink.seek(0)
-            log.text = sink.read().decode("utf-8", "replace") + python_side.getvalue()
+            log.text = sink.read().decode("utf-8", "replace")
+
+
+@contextlib.contextmanager
+def native_stderr() -> Iterator[NativeLog]:
+    """Capture descriptor 2 and ``sys.stderr``; the captured text is in the yielded log's ``text`` afterwards."""
+    python_side = io.StringIO()
+    with _descriptor_2_captured(python_side) as log:
+        try:
+            yield log
+        finally:
+            python_side.flush()
+    log.text += python_side.getvalue()
 
 
 @contextlib.contextmanager
@@ -74,14 +86,22 @@ def quiet_native() -> Iterator[None]:
         yield
         return
     with _python_notices_held():
+        terminal = None
+        try:  # Python's own stderr (edgekd's progress lines) stays on the terminal
+            terminal = os.fdopen(os.dup(2), "w", buffering=1, encoding="utf-8", errors="replace") \
+                if sys.stderr is sys.__stderr__ else None
+        except (OSError, ValueError):
+            pass
         try:
-            sys.stderr.flush()
-            saved = os.dup(2)
-        except (OSError, ValueError):  # no descriptor 2 (an embedding host): nothing to capture
-            yield
-            return
-        with _descriptor_held(saved):
-            yield
+            with _descriptor_2_captured(terminal) as log:
+                yield
+        except BaseException:
+            if log.text.strip():  # what the backend said is the failure's reason
+                sys.stderr.write(log.text if log.text.endswith("\n") else log.text + "\n")
+            raise
+        finally:
+            if terminal is not None:
+                terminal.close()
 
 
 @contextlib.contextmanager
@@ -102,25 +122,3 @@ def _python_notices_held() -> Iterator[None]:
         finally:
             for lg, level in zip(loggers, levels):
                 lg.setLevel(level)
-
-
-@contextlib.contextmanager
-def _descriptor_held(saved: int) -> Iterator[None]:
-    """Descriptor 2 into a temporary file (shown if the call fails); Python's ``sys.stderr`` stays on the terminal."""
-    python_side = os.fdopen(os.dup(saved), "w", buffering=1, encoding="utf-8", errors="replace")
-    with tempfile.TemporaryFile(mode="w+b") as sink:
-        os.dup2(sink.fileno(), 2)
-        try:
-            with contextlib.redirect_stderr(python_side) if sys.stderr is sys.__stderr__ else contextlib.nullcontext():
-                yield
-        except BaseException:
-            os.dup2(saved, 2)
-            sink.seek(0)
-            text = sink.read().decode("utf-8", "replace")
-            if text.strip():
-                sys.stderr.write(text if text.endswith("\n") else text + "\n")
-            raise
-        finally:
-            python_side.close()
-            os.dup2(saved, 2)
-            os.close(saved)
