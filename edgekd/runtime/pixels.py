@@ -31,6 +31,12 @@ def resized_size(width: int, height: int, shorter: int) -> tuple[int, int]:
     return max(shorter, int(round(width * shorter / height))), shorter
 
 
+def resize_rgb(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
+    """uint8 (H, W, 3) -> uint8 (height, width, 3), bilinear with antialiasing (Pillow's ``Resampling.BILINEAR``)."""
+    Image, _ = _pil()
+    return np.asarray(Image.fromarray(rgb, "RGB").resize((width, height), Image.Resampling.BILINEAR))
+
+
 def crop_box(width: int, height: int, size: int) -> tuple[int, int]:
     """(left, top) of the centred ``size`` x ``size`` crop (torchvision's rounding)."""
     return int(round((width - size) / 2.0)), int(round((height - size) / 2.0))

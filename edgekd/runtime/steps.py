@@ -356,9 +356,8 @@ def resize_shorter(rgb: np.ndarray, *, shorter_side: int, filter: str = "bilinea
     ``max(shorter_side, round_half_even(long * shorter_side / short))``; Pillow ``Image.resize`` with
     ``Resampling.BILINEAR``, whose support widens with the scale when shrinking (antialiasing); unchanged when the
     size already matches."""
-    from edgekd.runtime.pixels import _pil, resized_size
+    from edgekd.runtime.pixels import resize_rgb, resized_size
 
-    Image, _ = _pil()
     rgb = np.asarray(rgb)
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         raise InputError(f"front-end: expected uint8 (H, W, 3) RGB, got {rgb.dtype} {rgb.shape}")
@@ -366,7 +365,7 @@ def resize_shorter(rgb: np.ndarray, *, shorter_side: int, filter: str = "bilinea
     nw, nh = resized_size(w, h, int(shorter_side))
     if (nw, nh) == (w, h):
         return rgb
-    return np.asarray(Image.fromarray(rgb, "RGB").resize((nw, nh), Image.Resampling.BILINEAR))
+    return resize_rgb(rgb, nw, nh)
 
 
 @step("center_crop", choices={"offset": ("round-half-even((side - size) / 2)",)})
