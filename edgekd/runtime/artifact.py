@@ -334,7 +334,9 @@ def _quantize(x: np.ndarray, io: dict[str, Any]) -> np.ndarray:
     if len(quant["scale"]) != 1:
         raise InputError("per-channel quantized model inputs are not supported")
     info = np.iinfo(dtype)
-    q = np.round(x / quant["scale"][0] + quant["zero_point"][0])
+    # float32 throughout, as the spec says: float64 moves values that sit within 1e-7 of a rounding boundary
+    x = np.asarray(x, dtype=np.float32)
+    q = np.round(x / np.float32(quant["scale"][0]) + np.float32(quant["zero_point"][0]))  # half to even
     return np.clip(q, info.min, info.max).astype(dtype)
 
 

@@ -31,10 +31,70 @@ def resized_size(width: int, height: int, shorter: int) -> tuple[int, int]:
     return max(shorter, int(round(width * shorter / height))), shorter
 
 
+_PRECISION_BITS = 22  # fixed-point fraction bits of the filter coefficients (32 - 8 - 2)
+
+
+def bilinear_taps(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The antialiased bilinear filter from ``in_size`` to ``out_size`` samples, as fixed-point taps.
+
+    Returns:
+        ``(first, weights)``: output ``i`` is ``sum_j weights[i, j] * x[first[i] + j]`` (integer weights
+        in units of 2^-22; zero beyond each output's support).
+    """
+    scale = in_size / out_size
+    filterscale = max(scale, 1.0)  # shrinking widens the triangle (antialiasing); enlarging does not narrow it
+    support = 1.0 * filterscale
+    ksize = int(np.ceil(support)) * 2 + 1
+    first = np.empty(out_size, np.int64)
+    weights = np.zeros((out_size, ksize), np.int64)
+    for i in range(out_size):
+        center = (i + 0.5) * scale
+        lo = max(int(center - support + 0.5), 0)  # C truncation; negative values clamp to 0 either way
+        hi = min(int(center + support + 0.5), in_size)
+        t = np.abs((np.arange(lo, hi) - center + 0.5) * (1.0 / filterscale))  # times 1/scale, as Pillow
+        w = np.where(t < 1.0, 1.0 - t, 0.0)
+        total = w.sum()
+        if total != 0.0:
+            w = w / total
+        first[i] = lo
+        weights[i, :hi - lo] = np.trunc(0.5 + w * (1 << _PRECISION_BITS)).astype(np.int64)
+    return first, weights
+
+
+def _resample_axis(x: np.ndarray, axis: int, out_size: int) -> np.ndarray:
+    """One pass of the resize along ``axis`` (0 rows, 1 columns) of a uint8 (H, W, 3) array -> uint8.
+
+    int32 accumulation is exact: the taps are non-negative and sum to about 2^22, so a sum stays below 2^31.
+    """
+    first, weights = bilinear_taps(x.shape[axis], out_size)
+    last = x.shape[axis] - 1
+    shape = (out_size, x.shape[1], 3) if axis == 0 else (x.shape[0], out_size, 3)
+    acc = np.full(shape, 1 << (_PRECISION_BITS - 1), np.int32)
+    for j in range(weights.shape[1]):
+        w = weights[:, j].astype(np.int32)
+        if not w.any():
+            continue
+        idx = np.minimum(first + j, last)  # taps beyond an output's support weigh 0
+        if axis == 0:
+            acc += x[idx].astype(np.int32) * w[:, None, None]
+        else:
+            acc += x[:, idx].astype(np.int32) * w[None, :, None]
+    return np.clip(acc >> _PRECISION_BITS, 0, 255).astype(np.uint8)
+
+
 def resize_rgb(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
-    """uint8 (H, W, 3) -> uint8 (height, width, 3), bilinear with antialiasing (Pillow's ``Resampling.BILINEAR``)."""
-    Image, _ = _pil()
-    return np.asarray(Image.fromarray(rgb, "RGB").resize((width, height), Image.Resampling.BILINEAR))
+    """uint8 (H, W, 3) -> uint8 (height, width, 3): antialiased bilinear, bit for bit Pillow's ``Resampling.BILINEAR``.
+
+    Two separable passes, columns first, each rounded to uint8 (``bilinear_taps``: fixed-point taps, sum
+    + 2^21, shift right 22, clip 0..255); a pass whose size is unchanged is skipped. The algorithm is
+    written out in ``docs/sidecar-v2.md`` (step ``resize_shorter``) so a device can implement it exactly.
+    """
+    out = np.asarray(rgb)
+    if width != out.shape[1]:
+        out = _resample_axis(out, 1, int(width))
+    if height != out.shape[0]:
+        out = _resample_axis(out, 0, int(height))
+    return out
 
 
 def crop_box(width: int, height: int, size: int) -> tuple[int, int]:

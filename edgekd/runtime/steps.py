@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any, Callable, Mapping, Optional, Sequence
 
@@ -129,10 +130,20 @@ def _is_float_wav(path: Any) -> bool:
 @step("remove_mean")
 def remove_mean(x: np.ndarray) -> np.ndarray:
     """Subtract the recording's mean, in float64: ``x - mean(x)``."""
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 1 or x.size == 0:
-        raise InputError(f"front-end: expected a non-empty 1-D signal, got shape {x.shape}")
-    return x - x.mean()
+    y, owned = _float64(x)
+    if y.ndim != 1 or y.size == 0:
+        raise InputError(f"front-end: expected a non-empty 1-D signal, got shape {y.shape}")
+    mean = y.mean()
+    if owned:  # a fresh float64 copy of float32 samples: subtract in place (the caller's array is never touched)
+        y -= mean
+        return y
+    return y - mean
+
+
+def _float64(x: Any) -> tuple[np.ndarray, bool]:
+    """``x`` as a float64 array, and whether that array is a new one this step owns (free to change in place)."""
+    y = np.asarray(x, dtype=np.float64)
+    return y, y is not x and y.flags.owndata
 
 
 def next_fast_len(n: int) -> int:
@@ -179,13 +190,28 @@ def bandpass(x: np.ndarray, *, sample_rate: int, low_hz: float, high_hz: float, 
     with ``w = tan(pi f / sample_rate)``, ``wl``, ``wh`` the same of the two edges, and ``|H(0)| = 0``; inverse
     real FFT of length ``N``; keep samples ``p .. p + n - 1``; cast to float32."""
     x = np.asarray(x, dtype=np.float64)
-    pad = min(int(pad_at_least), x.size - 1)
-    padded = np.pad(x, pad, mode="reflect")
-    n = next_fast_len(padded.size)
-    gain = butter_bandpass_gain(np.fft.rfftfreq(n, 1.0 / sample_rate), int(sample_rate), float(low_hz),
-                                float(high_hz), int(order))
-    y = np.fft.irfft(np.fft.rfft(padded, n) * gain, n)
-    return y[pad:pad + x.size].astype(np.float32)
+    if x.ndim != 1 or x.size == 0:
+        raise InputError(f"front-end: expected a non-empty 1-D signal, got shape {x.shape}")
+    size = x.size
+    pad = min(int(pad_at_least), size - 1)
+    n = next_fast_len(size + 2 * pad)
+    padded = np.zeros(n)  # the reflect-padded signal, zero-filled to the FFT length (as rfft(a, n) would)
+    padded[pad:pad + size] = x
+    padded[:pad] = x[1:pad + 1][::-1]  # numpy mode="reflect": the edge sample is not repeated
+    padded[pad + size:pad + size + pad] = x[size - 1 - pad:size - 1][::-1]
+    spectrum = np.fft.rfft(padded)
+    spectrum *= _bandpass_gain(n, float(sample_rate), float(low_hz), float(high_hz), int(order))
+    return np.fft.irfft(spectrum, n)[pad:pad + size].astype(np.float32)
+
+
+@functools.lru_cache(maxsize=16)
+def _bandpass_gain(n: int, sample_rate: float, low_hz: float, high_hz: float, order: int) -> np.ndarray:
+    """The band-pass gain of every bin of a length-``n`` real FFT, computed once per length (read-only).
+
+    Most of an uncached band-pass is this (a ``pow`` per bin), and recordings of one device share a length."""
+    gain = butter_bandpass_gain(np.fft.rfftfreq(n, 1.0 / sample_rate), int(sample_rate), low_hz, high_hz, order)
+    gain.flags.writeable = False
+    return gain
 
 
 @step("frame", choices={"trailing": ("drop",)})
@@ -206,13 +232,20 @@ def frame(x: np.ndarray, *, window_samples: int, hop_samples: int, trailing: str
 def unit_rms(windows: np.ndarray, *, epsilon: float = 1e-8) -> np.ndarray:
     """Scale each window to unit RMS, in float64: ``w / (sqrt(mean(w^2)) + epsilon)``. Not optional: the
     recording level is a label leak between databases, and without this step the model scores at chance."""
-    w = np.asarray(windows, dtype=np.float64)
+    w, owned = _float64(windows)
     if w.ndim != 2:
         raise InputError(f"front-end: expected windows (n, samples), got shape {w.shape}")
-    return w / (np.sqrt(np.mean(w * w, axis=1, keepdims=True)) + float(epsilon))
+    rms = np.sqrt(np.mean(w * w, axis=1, keepdims=True))  # per row: the same sums whatever the number of rows
+    rms += float(epsilon)
+    return np.divide(w, rms, out=w) if owned else w / rms
 
 
-_WINDOWS_PER_BLOCK = 4  # spectra and mel products run on this many windows at a time
+@functools.lru_cache(maxsize=8)
+def periodic_hann(n_fft: int) -> np.ndarray:
+    """``0.5 - 0.5 cos(2 pi k / n_fft)``, k = 0 .. n_fft - 1 (read-only, computed once per length)."""
+    hann = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n_fft) / n_fft)
+    hann.flags.writeable = False
+    return hann
 
 
 @step("power_spectrogram", choices={"window": ("hann",), "window_symmetry": ("periodic",),
@@ -225,14 +258,17 @@ def power_spectrogram(windows: np.ndarray, *, n_fft: int, hop_length: int, windo
     float64."""
     w = np.asarray(windows, dtype=np.float64)
     n_fft, hop = int(n_fft), int(hop_length)
-    hann = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n_fft) / n_fft)
-    n_frames = 1 + (w.shape[1] - n_fft) // hop
-    out = np.empty((w.shape[0], n_frames, n_fft // 2 + 1))
-    for start in range(0, w.shape[0], _WINDOWS_PER_BLOCK):  # blocks keep the frames in cache (same sums whatever n)
-        block = w[start:start + _WINDOWS_PER_BLOCK]
-        frames = np.lib.stride_tricks.sliding_window_view(block, n_fft, axis=1)[:, ::hop]
-        spec = np.fft.rfft(frames * hann, axis=-1)
-        out[start:start + _WINDOWS_PER_BLOCK] = spec.real**2 + spec.imag**2
+    if w.ndim != 2 or w.shape[1] < n_fft:
+        raise InputError(f"front-end: expected windows (n, samples >= n_fft {n_fft}), got shape {w.shape}")
+    hann = periodic_hann(n_fft)
+    frames = np.lib.stride_tricks.sliding_window_view(w, n_fft, axis=1)[:, ::hop]  # a view: (n, frames, n_fft)
+    out = np.empty((w.shape[0], frames.shape[1], n_fft // 2 + 1))
+    tapered = np.empty(frames.shape[1:])  # one window's frames at a time: they stay in cache
+    for i in range(w.shape[0]):  # each window alone: its figures do not depend on how many windows there are
+        spec = np.fft.rfft(np.multiply(frames[i], hann, out=tapered), axis=-1)
+        parts = spec.view(np.float64)  # re, im, re, im, ...
+        np.square(parts, out=parts)
+        np.add(parts[:, 0::2], parts[:, 1::2], out=out[i])
     return out
 
 
@@ -287,20 +323,31 @@ def mel(power: np.ndarray, *, sample_rate: int, n_fft: int, n_mels: int, fmin: f
     ``k`` of the power spectrum is at ``k * sample_rate / n_fft`` Hz; filter ``m`` (1-based centre ``f_m``) weighs
     bin frequency ``f`` by ``max(0, min((f - f_{m-1}) / (f_m - f_{m-1}), (f_{m+1} - f) / (f_{m+1} - f_m)))``
     times ``2 / (f_{m+1} - f_{m-1})`` (each filter of unit area: librosa ``norm="slaney"``)."""
-    fb = mel_filterbank(int(sample_rate), int(n_fft), int(n_mels), float(fmin), float(fmax))
-    n_used = int(np.flatnonzero(fb.any(axis=0))[-1]) + 1  # bins above fmax carry no weight
-    fb_t = np.ascontiguousarray(fb[:, :n_used].T)
+    first, last, weights = _mel_weights(int(sample_rate), int(n_fft), int(n_mels), float(fmin), float(fmax))
     p = np.asarray(power, dtype=np.float64)
-    out = np.empty((p.shape[0], p.shape[1], int(n_mels)))
-    for start in range(0, p.shape[0], _WINDOWS_PER_BLOCK):
-        out[start:start + _WINDOWS_PER_BLOCK] = np.ascontiguousarray(p[start:start + _WINDOWS_PER_BLOCK, :, :n_used]) @ fb_t
-    return out
+    if p.ndim != 3 or p.shape[2] != int(n_fft) // 2 + 1:
+        raise InputError(f"front-end: expected power spectra (n, frames, {int(n_fft) // 2 + 1}), got shape {p.shape}")
+    # one (frames x bins) @ (bins x mels) product per window, over the bins with weight only
+    return np.matmul(p[:, :, first:last], weights, out=np.empty((p.shape[0], p.shape[1], int(n_mels))))
+
+
+@functools.lru_cache(maxsize=8)
+def _mel_weights(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> tuple[int, int, np.ndarray]:
+    """``(first, last, weights)``: bins ``first .. last - 1`` are the ones any mel filter weighs (the others are
+    0 in every filter), ``weights`` the filterbank over them, transposed: ``(last - first, n_mels)``, read-only."""
+    fb = mel_filterbank(sr, n_fft, n_mels, fmin, fmax)
+    used = np.flatnonzero(fb.any(axis=0))
+    first, last = int(used[0]), int(used[-1]) + 1
+    weights = np.ascontiguousarray(fb[:, first:last].T)
+    weights.flags.writeable = False
+    return first, last, weights
 
 
 @step("log", choices={"base": ("e",)})
 def log(x: np.ndarray, *, floor: float, base: str = "e") -> np.ndarray:
     """Natural logarithm of ``max(x, floor)``, in float64."""
-    return np.log(np.maximum(np.asarray(x, dtype=np.float64), float(floor)))
+    floored = np.maximum(np.asarray(x, dtype=np.float64), float(floor))
+    return np.log(floored, out=floored)
 
 
 @step("to_model_input", choices={"dtype": ("float32",), "layout": (
@@ -353,9 +400,18 @@ def check_size(rgb: np.ndarray, *, min_side: int, max_aspect: float) -> np.ndarr
 def resize_shorter(rgb: np.ndarray, *, shorter_side: int, filter: str = "bilinear", antialias: bool = True,
                    rounding: str = "round-half-even", library: str = "pillow") -> np.ndarray:
     """Scale so the shorter side is ``shorter_side``: the other side becomes
-    ``max(shorter_side, round_half_even(long * shorter_side / short))``; Pillow ``Image.resize`` with
-    ``Resampling.BILINEAR``, whose support widens with the scale when shrinking (antialiasing); unchanged when the
-    size already matches."""
+    ``max(shorter_side, round_half_even(long * shorter_side / short))``; unchanged when the size already matches.
+    Antialiased bilinear in 8-bit fixed point, two separable passes, **columns first, then rows** (a pass whose
+    size does not change is skipped), each pass rounded to uint8. A pass from ``n`` to ``m`` samples: ``s = n / m``
+    (float64), ``f = max(s, 1)``; output ``i`` has centre ``c = (i + 0.5) * s``, taps ``j`` from
+    ``lo = max(trunc(c - f + 0.5), 0)`` to ``hi = min(trunc(c + f + 0.5), n)`` (exclusive), weights
+    ``w_j = max(0, 1 - |(j - c + 0.5) * (1 / f)|)`` divided by their sum (float64), then
+    ``k_j = trunc(0.5 + w_j * 2^22)`` (int32); the output is ``clip((2^21 + sum_j k_j * x_j) >> 22, 0, 255)`` with
+    an arithmetic shift, per channel. This is Pillow's ``Image.resize(..., Resampling.BILINEAR)`` bit for bit up
+    to Pillow 12; Pillow 13 runs the rows first when the height shrinks by more than twice as many pixels as the
+    width, which an aspect-preserving resize does only for images taller than twice their width (up to 1 level
+    of difference). ``library: pillow`` names this algorithm; edgekd runs it in numpy, whatever Pillow is
+    installed."""
     from edgekd.runtime.pixels import resize_rgb, resized_size
 
     rgb = np.asarray(rgb)
