@@ -42,7 +42,10 @@ def test_a_bundle_holds_each_deployed_artifact_with_sidecar_golden_vectors_and_c
         sidecar = json.loads((folder / f["sidecar"]).read_text())
         golden = json.loads((folder / f["golden"] / "golden.json").read_text())
         assert sidecar["schema"] == "edgekd.artifact/2" and golden["artifact_file"] == f["artifact"]
-        assert len(golden["inputs"]) == 2 and {e["predicted"] for e in golden["inputs"]} <= {"normal", "abnormal"}
+        assert {e["predicted"] for e in golden["inputs"]} <= {"normal", "abnormal"}
+        # two recordings: the first as 16-bit, 24-bit extensible and float WAV excerpts and whole; the second excerpted
+        assert [e["source"] for e in golden["inputs"]] == ["excerpt0-pcm16.wav", "excerpt0-pcm24-extensible.wav",
+                                                           "excerpt0-float32-list-chunk.wav", "whole0.wav", "excerpt1.wav"]
     assert (folder / "MODEL_CARD.md").is_file()
 
 

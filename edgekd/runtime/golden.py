@@ -6,11 +6,14 @@ per step output per input, and ``golden.json``:
 
 - ``artifact_sha256`` / ``sidecar_sha256``: which artifact the vectors belong to (a bundle assembled from two
   runs is refused);
-- per input: every step (``index``, ``step``, ``file``, ``shape``, ``dtype``, ``atol``, ``rtol``), the model input
+- per input: every step (``index``, ``step``, ``file``, ``shape``, ``dtype``, ``atol``, ``rtol``; a step output over
+  512 KB, such as a phone photo's decoded pixels, is not stored: ``stored: false`` with the ``sha256`` of its
+  bytes), the model input
   as the artifact takes it (quantized, in its layout), the raw model output, the logits, the window and item
   probabilities and the predicted label;
-- the tolerance rule: ``max|got - expected| <= atol + rtol * max|expected|``; integer tensors within
-  ``tolerance_lsb`` steps (a device may round half away from zero where numpy rounds half to even).
+- the tolerance rule: ``max|got - expected| <= atol + rtol * max|expected|``; the quantized model input
+  exactly (``tolerance_lsb`` 0: the spec fixes its arithmetic), integer outputs within ``tolerance_lsb`` 1 (another
+  kernel library may round a requantization the other way).
 
 numpy and a runtime only: it runs on the device too.
 """
@@ -20,7 +23,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
@@ -50,7 +53,8 @@ TOLERANCES: dict[str, tuple[float, float]] = {
     "check_shape": (0.0, 0.0),
 }
 LOGIT_ATOL = 0.05  # float outputs; integer outputs are compared within TOLERANCE_LSB
-TOLERANCE_LSB = 1
+TOLERANCE_LSB = 1  # integer model outputs: another kernel library may round a requantization the other way
+INPUT_TOLERANCE_LSB = 0  # the quantized model input is fully specified (float32 arithmetic, ties to even): exact
 
 
 def tolerance_of(step: str, previous: tuple[float, float] = (0.0, 0.0)) -> tuple[float, float]:
@@ -58,12 +62,27 @@ def tolerance_of(step: str, previous: tuple[float, float] = (0.0, 0.0)) -> tuple
     return TOLERANCES.get(step, previous)
 
 
-def _save(folder: Path, name: str, array: np.ndarray) -> dict[str, Any]:
+#: a step output larger than this is recorded by its digest only (a phone photo decodes to 36 MB of pixels; the
+#: model input and the steps of short inputs are stored)
+STORE_MAX_BYTES = 512 * 1024
+
+
+def array_sha256(array: np.ndarray) -> str:
+    """SHA-256 of an array's C-order bytes (how a digest-only golden step is recorded)."""
+    import hashlib
+
+    return hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
+
+
+def _save(folder: Path, name: str, array: np.ndarray, *, digest_only_above: Optional[int] = None) -> dict[str, Any]:
     a = np.asarray(array)
     if a.dtype.kind == "f" and a.dtype != np.float32:
         a = a.astype(np.float32)  # expected values to float32 precision; the tolerances allow for it
+    meta = {"file": name, "shape": list(a.shape), "dtype": a.dtype.name}
+    if digest_only_above is not None and a.nbytes > digest_only_above:
+        return {**meta, "stored": False, "sha256": array_sha256(a)}
     np.save(folder / name, np.ascontiguousarray(a), allow_pickle=False)
-    return {"file": name, "shape": list(a.shape), "dtype": a.dtype.name}
+    return meta
 
 
 def make_golden(artifact_path: Path, inputs: Sequence[Path], folder: Path, *, threads: int = 1) -> dict[str, Any]:
@@ -100,7 +119,9 @@ def make_golden(artifact_path: Path, inputs: Sequence[Path], folder: Path, *, th
         step_entries, tol = [], (0.0, 0.0)
         for i, (name, out) in enumerate(record):
             tol = tolerance_of(name, tol)
-            step_entries.append({"index": i, "step": name, **_save(folder, f"input{k}.{i:02d}-{name}.npy", out),
+            last = i == len(record) - 1  # the model input is always stored
+            step_entries.append({"index": i, "step": name, **_save(folder, f"input{k}.{i:02d}-{name}.npy", out,
+                                                                   digest_only_above=None if last else STORE_MAX_BYTES),
                                  "atol": tol[0], "rtol": tol[1]})
         x = np.asarray(record[-1][1], dtype=np.float32)
         if channels_last(art.input.get("layout")) and x.ndim >= 3:
@@ -115,11 +136,15 @@ def make_golden(artifact_path: Path, inputs: Sequence[Path], folder: Path, *, th
         pos = labels.index(meta["positive"]) if meta.get("positive") in labels else None
         predicted = int(decide(item, pos, (meta.get("decision") or {}).get("threshold"))[0])
         integer_in = np.dtype(art.input["dtype"]).kind in "iu"
+        features = np.asarray(record[-1][1])
+        same = raw_in.dtype == features.dtype and raw_in.shape == features.shape and np.array_equal(raw_in, features)
+        stored_in = ({"file": step_entries[-1]["file"], "shape": list(raw_in.shape), "dtype": raw_in.dtype.name}
+                     if same else _save(folder, f"input{k}.model_input.npy", raw_in))  # a float NCHW input: the features
         entries.append({
             "file": f"inputs/{copy.name}", "sha256": file_sha256(copy), "source": src.name,
             "steps": step_entries,
-            "model_input": {**_save(folder, f"input{k}.model_input.npy", raw_in), "layout": art.input.get("layout"),
-                            "tolerance_lsb": TOLERANCE_LSB if integer_in else None,
+            "model_input": {**stored_in, "layout": art.input.get("layout"),
+                            "tolerance_lsb": INPUT_TOLERANCE_LSB if integer_in else None,
                             "atol": None if integer_in else step_entries[-1]["atol"]},
             "output_raw": {**_save(folder, f"input{k}.output_raw.npy", raw_out),
                            "tolerance_lsb": TOLERANCE_LSB if np.dtype(art.output["dtype"]).kind in "iu" else None},

@@ -112,16 +112,20 @@ def markdown(schema: dict[str, Any]) -> str:
            "",
            "Every artifact `NAME.tflite` / `NAME.onnx` has a sidecar `NAME.edgekd.json`. Its `frontend.steps` is "
            "the ordered list of steps that turn a file into the model input; each step names every parameter that "
-           "changes its output. Implement each step below in order, quantize the result with `input.quantization` "
-           "(`q = clip(round_half_to_even(x / scale + zero_point), qmin, qmax)`, in the layout `input.layout`), run "
-           "the model, dequantize with `output.quantization`, apply a softmax to the logits, average the window "
-           "probabilities of one item (`aggregation`), and decide with `decision.threshold` on the class "
-           "`output.positive_index` (argmax when there is no decision).",
+           "changes its output. Implement each step below in order, then the model side "
+           "([after the steps](#after-the-steps-quantize-run-decide)): quantize, run, dequantize, softmax, "
+           "aggregate, decide. Where a step says float64 or float32, that is the arithmetic the reference uses; "
+           "another precision moves results by the amounts the golden tolerances allow, and can move an int8 "
+           "input value that sits on a rounding boundary.",
            "",
-           "Then prove it: `edgekd bundle` writes golden vectors (every step's expected output for a few real "
-           "inputs) and `edgekd conformance NAME.tflite --features yours.npy` checks yours and names the first "
-           "step that diverges. The JSON Schema is [`schemas/artifact-2.schema.json`](schemas/artifact-2.schema.json) "
-           "(also `edgekd/runtime/sidecar.schema.json` in the package).",
+           "Then prove it: `edgekd bundle` writes golden vectors (every step's expected output for real inputs in "
+           "the forms devices meet: phone-sized, thumbnail, odd-sized, EXIF-rotated and transparent photos; PCM "
+           "16/24-bit and float WAVs with extensible headers and extra chunks), and `edgekd conformance "
+           "NAME.tflite --features yours.npy` (or a folder of per-step outputs, `--inputs`, `--outputs`) checks "
+           "yours and names the first step that diverges. The committed artifacts in "
+           "`benchmarks/results/artifacts/` carry golden vectors too. The JSON Schema is "
+           "[`schemas/artifact-2.schema.json`](schemas/artifact-2.schema.json) (also "
+           "`edgekd/runtime/sidecar.schema.json` in the package).",
            ""]
     for n in STEPS:
         d = schema["$defs"][f"step_{n}"]
@@ -131,7 +135,46 @@ def markdown(schema: dict[str, Any]) -> str:
             out += ["| parameter | type | | implemented values |", "|---|---|---|---|"]
             out += [_param_row(k, v, d["required"]) for k, v in params]
             out.append("")
-    return "\n".join(out)
+    return "\n".join(out + AFTER_STEPS)
+
+
+#: the model side of the contract: what follows the last step (hand-written; the numbers are measured)
+AFTER_STEPS = [
+    "## After the steps: quantize, run, decide",
+    "",
+    "1. **Layout.** The last step gives `(windows, *input_shape)` float32, channel first. When the sidecar's "
+    "`input.layout` is `NHWC` (TFLite files), move axis 1 last: `np.moveaxis(x, 1, -1)`.",
+    "2. **Quantize** (an integer `input.dtype`), in **float32**: `q = clip(round_half_to_even(float32(x) / "
+    "float32(scale) + float32(zero_point)), qmin, qmax)`: the division and the addition each rounded to float32, "
+    "ties to even (`np.round`; C `nearbyintf` in the default rounding mode, not `roundf`, which rounds ties away "
+    "from zero). float64 arithmetic moves the few values that sit within ~1e-7 of a rounding boundary: on the heart "
+    "front-end that is about one int8 value in 10^4. A float input (`fp32` files) takes `x` as it is.",
+    "3. **Run** the model once per window (a file whose batch axis is 1) or on all windows at once (a dynamic "
+    "batch axis). The reference outputs (golden vectors, `edgekd eval`) come from the runtime and version the "
+    "sidecar's `versions` names: LiteRT (`ai-edge-litert`) with its default XNNPACK delegate and `num_threads` 1 "
+    "for `.tflite`; ONNX Runtime's CPU execution provider with `graph_optimization_level` ORT_ENABLE_ALL, "
+    "`intra_op_num_threads` 1, `inter_op_num_threads` 1 for `.onnx`. Other kernels (tflite-runtime's built-in "
+    "kernels, an NPU, CMSIS-NN) compute the same integer graph with their own rounding inside the requantization "
+    "and may differ by **1 LSB of an int8 output** on some windows; `benchmarks/results/conformance_spread.md` "
+    "gives how often, and how many item predictions that moved, on the full data sets.",
+    "4. **Dequantize** an integer output in float32: `logits = (float32(q) - float32(zero_point)) * "
+    "float32(scale)`.",
+    "5. **Softmax** per window in float64 (`z = logits - max(logits)`; `exp(z) / sum(exp(z))`), then rounded to "
+    "float32.",
+    "6. **Aggregate** the windows of one item (`aggregation`): `mean`: the float64 sum of the float32 window "
+    "probabilities divided by the window count, rounded to float32; `vote`: the share of windows whose argmax is "
+    "each class (the same argmax rule as below).",
+    "7. **Decide.** With a `decision` (two classes): the positive class (`output.positive_index`) when "
+    "`p[positive] >= decision.threshold` (the float32 probability compared with the threshold as a float64 "
+    "number), else the other class. Without one: the argmax of the item probabilities; **ties go to the lowest "
+    "class index** (the first maximum, as `np.argmax`); `labels` names the classes in index order.",
+    "",
+    "An implementation that follows this page and the same runtime agrees with `edgekd eval --items` on every "
+    "item; `edgekd conformance` checks each layer at its own tolerance: the step outputs within the `atol`/`rtol` "
+    "each golden step records, the quantized input **exactly**, the raw outputs within 1 LSB (it reports how many "
+    "item predictions differ, which 1 LSB can do for an item that sits on its decision threshold).",
+    "",
+]
 
 
 def _files() -> dict[Path, str]:
