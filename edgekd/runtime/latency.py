@@ -2,7 +2,9 @@
 
 Only the runtime's invoke is timed (input already in the artifact's dtype and
 layout), with the thread count set explicitly, so the figure is the model's,
-not Python's or the front-end's.
+not Python's or the front-end's. The front-end is timed on its own
+(``measure_frontend``: the sidecar's step list on real items, per window and per
+item), and ``end_to_end`` adds the two measured parts up per item.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import platform
 import resource
 import sys
 import time
-from typing import Optional
+from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -135,4 +137,134 @@ def measure_latency(
         "peak_rss_mb": rss / 1024.0,
         "host": host_info(),
         **({"runtime_env": artifact.runtime_env} if getattr(artifact, "runtime_env", None) else {}),
+    }
+
+
+#: what ``end_to_end`` says about how its figure was obtained
+END_TO_END_HOW = ("a sum of separately measured parts, not one timed run: the front-end per item (its step list "
+                  "run on real items) + the model per invoke x invokes per item (windows per item / windows per "
+                  "invoke); p50 with the median item's windows, p90 with the 90th percentile's")
+
+
+def _percentiles(ms: Sequence[float], per: str) -> dict:
+    a = np.asarray(ms, dtype=np.float64)
+    return {"p50_ms": float(np.percentile(a, 50)), "p90_ms": float(np.percentile(a, 90)), "per": per,
+            "mean_ms": float(a.mean()), "min_ms": float(a.min())}
+
+
+def _warm(steps: Sequence[Mapping[str, Any]], items: Sequence[Any], passes: int) -> tuple[list, list, list]:
+    """Run every item ``passes`` times untimed; ``(usable items, their windows, refusals)``."""
+    from edgekd.errors import InputError
+    from edgekd.runtime.steps import run_file, where_of
+
+    usable, windows, refused = [], [], []
+    for item in items:
+        try:
+            out = run_file(steps, item)
+        except InputError as exc:  # a degenerate recording is refused on the device too: not timed, counted
+            refused.append({"item": os.path.basename(where_of(item)), "reason": str(exc)})
+            continue
+        if len(out) == 0:
+            refused.append({"item": os.path.basename(where_of(item)), "reason": "the front-end gave no window"})
+            continue
+        usable.append(item)
+        windows.append(int(len(out)))
+    for _ in range(max(0, passes - 1)):
+        for item in usable:
+            run_file(steps, item)
+    return usable, windows, refused
+
+
+def measure_frontend(steps: Sequence[Mapping[str, Any]], items: Sequence[Any], *, runs: int = 200,
+                     warmup: int = 1, max_seconds: float = 20.0) -> dict:
+    """Time the front-end's step list (``edgekd.runtime.steps.run_file``) on real items, file read included.
+
+    Every item is run ``warmup`` times untimed first (at least once: that pass also finds the items the front-end
+    refuses, which are counted, not timed); then the items are timed in turn, ``runs`` runs in all but every item
+    at least once, until ``max_seconds``. A run of an item giving ``w`` windows gives one per-item figure, its
+    time, and one per-window figure, ``time / w``.
+
+    Returns:
+        ``p50_ms, p90_ms, per: "window", mean_ms, min_ms`` (per window), ``per_item`` (the same, ``per: "item"``),
+        ``windows_per_item`` (``p50, p90, min, max`` over the timed runs), ``runs``, ``items`` (timed),
+        ``refused`` (count) with ``refusals`` (the first five: item and reason), ``stopped``.
+
+    Raises:
+        InputError: no items, or every item refused (naming the first refusal).
+    """
+    from edgekd.errors import InputError
+
+    if not items:
+        raise InputError("no items to time the front-end on")
+    usable, windows, refused = _warm(steps, items, max(1, int(warmup)))
+    if not usable:
+        raise InputError(f"the front-end refused all {len(items)} item(s), first {refused[0]['item']}: "
+                         f"{refused[0]['reason']}")
+    from edgekd.runtime.steps import run_file
+
+    per_item: list[float] = []
+    per_window: list[float] = []
+    counts: list[int] = []
+    stopped = "runs"
+    total = max(int(runs), len(usable))
+    deadline = time.perf_counter() + max_seconds
+    while len(per_item) < total:
+        if per_item and time.perf_counter() >= deadline:
+            stopped = "max_seconds"
+            break
+        k = len(per_item) % len(usable)
+        t0 = time.perf_counter()
+        run_file(steps, usable[k])
+        ms = (time.perf_counter() - t0) * 1e3
+        per_item.append(ms)
+        counts.append(windows[k])
+        per_window.append(ms / windows[k])
+    w = np.asarray(counts, dtype=np.float64)
+    return {
+        **_percentiles(per_window, "window"),
+        "per_item": _percentiles(per_item, "item"),
+        "windows_per_item": {"p50": float(np.percentile(w, 50)), "p90": float(np.percentile(w, 90)),
+                             "min": int(w.min()), "max": int(w.max())},
+        "runs": len(per_item),
+        "items": len(usable),
+        "refused": len(refused),
+        "refusals": refused[:5],
+        "stopped": stopped,
+    }
+
+
+def windows_per_invoke(input_spec: Optional[Mapping[str, Any]]) -> int:
+    """Windows one invoke takes: the model input's fixed batch (a dynamic batch is timed with one window)."""
+    shape = (input_spec or {}).get("shape") or [1]
+    first = shape[0] if shape else 1
+    return int(first) if isinstance(first, int) and not isinstance(first, bool) and first > 0 else 1
+
+
+def end_to_end(model: Mapping[str, Any], frontend: Optional[Mapping[str, Any]], per_invoke: int = 1) -> Optional[dict]:
+    """Per item, the front-end plus the model: ``frontend.per_item.pXX_ms + model pXX_ms x invokes per item``.
+
+    Invokes per item are ``windows_per_item.pXX / per_invoke`` (p50 with the median item's windows, p90 with
+    the 90th percentile's). None when the front-end was not timed or the model has no figure. Labelled as a sum
+    of separately measured parts (``how``), never a timed run.
+    """
+    if not frontend or model.get("p50_ms") is None or model.get("p90_ms") is None:
+        return None
+    item, w = frontend["per_item"], frontend["windows_per_item"]
+    invokes = {q: w[q] / per_invoke for q in ("p50", "p90")}
+    return {
+        "per": "item",
+        "p50_ms": item["p50_ms"] + model["p50_ms"] * invokes["p50"],
+        "p90_ms": item["p90_ms"] + model["p90_ms"] * invokes["p90"],
+        "frontend_p50_ms": item["p50_ms"],
+        "frontend_p90_ms": item["p90_ms"],
+        "model_p50_ms": model["p50_ms"],
+        "model_p90_ms": model["p90_ms"],
+        "windows_per_item_p50": w["p50"],
+        "windows_per_item_p90": w["p90"],
+        "windows_per_invoke": per_invoke,
+        "invokes_per_item_p50": invokes["p50"],
+        "invokes_per_item_p90": invokes["p90"],
+        "estimated": bool(model.get("estimated")),
+        "emulated": bool(model.get("emulated")),
+        "how": END_TO_END_HOW,
     }
