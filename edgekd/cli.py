@@ -122,7 +122,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     result = bench(args.artifact, args.target or None, runs=args.runs, warmup=args.warmup, threads=args.threads,
                    max_seconds=args.max_seconds, cv_target=args.cv_target, timeout=args.timeout,
-                   runner=args.runner).to_dict()
+                   runner=args.runner, items=args.items, data=args.data).to_dict()
     parity = result.get("parity") or {}
     failed = parity.get("passed") is False  # the ARM build of the runtime disagrees with x86: a failed check
     if args.json:
@@ -143,11 +143,37 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print(f"  peak RSS {result['peak_rss_kb'] / 1024:.1f} MiB (whole process)")
     if result.get("method"):
         print(f"  how: {result['method']}")
+    for line in frontend_lines(result):
+        print(line)
     if parity:
         verdict = "passed" if parity.get("passed") else "FAILED"
         print(f"  parity with {parity.get('reference', 'x86')}: {verdict} on {parity.get('n')} inputs "
               f"(max |diff| {parity.get('max_abs_diff')}, tolerance {parity.get('tolerance')})")
     return 1 if failed else 0
+
+
+def frontend_lines(result: dict) -> list[str]:
+    """The front-end beside the model, per window and per item, and the end-to-end sum (``bench`` text output)."""
+    fe, e2e = result.get("frontend"), result.get("end_to_end")
+    if not fe:
+        return [f"  front-end: {result.get('frontend_reason') or 'not timed'}"]
+    item, w = fe["per_item"], fe["windows_per_item"]
+    tag = " [EMULATED]" if fe.get("emulated") else ""
+    lines = [f"  {'':10s} {'p50 ms':>9s} {'p90 ms':>9s}  per",
+             f"  {'front-end':10s} {fe['p50_ms']:9.3f} {fe['p90_ms']:9.3f}  window{tag}",
+             f"  {'model':10s} {result['p50_ms']:9.3f} {result['p90_ms']:9.3f}  invoke "
+             f"({e2e['windows_per_invoke'] if e2e else 1} window)",
+             f"  {'front-end':10s} {item['p50_ms']:9.3f} {item['p90_ms']:9.3f}  item{tag}"]
+    if e2e:
+        lines.append(f"  {'end-to-end':10s} {e2e['p50_ms']:9.3f} {e2e['p90_ms']:9.3f}  item  (front-end + model x "
+                     f"{e2e['invokes_per_item_p50']:g} / {e2e['invokes_per_item_p90']:g} invokes: a sum of "
+                     "separately measured parts)")
+    source = {"items": "given", "data": "of the labelled folder", "golden": "golden input"}.get(fe.get("source"),
+                                                                                             fe.get("source") or "")
+    lines.append(f"  front-end timed on {fe['items']} item(s) ({source}), {fe['runs']} runs, "
+                 f"{w['p50']:g} windows per item (median, {w['min']}-{w['max']})"
+                 + (f"; {fe['refused']} refused by the front-end, not timed" if fe.get("refused") else ""))
+    return lines
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
@@ -367,6 +393,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cv-target", type=POSITIVE_FLOAT, default=None,
                    help="stop once the timings' coefficient of variation (std/mean) is below this, after 30 runs")
     p.add_argument("--timeout", type=POSITIVE_FLOAT, default=300.0, help="cap in seconds for every remote or emulated call")
+    p.add_argument("--items", nargs="+", metavar="FILE", help="real inputs (recordings, images, .npy) to time the "
+                   "front-end on, beside the model (default: the golden inputs beside the artifact, if any)")
+    p.add_argument("--data", metavar="DIR", help="a labelled folder whose files time the front-end (at most 50)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_bench)
 

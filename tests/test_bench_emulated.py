@@ -119,3 +119,17 @@ def test_qemu_cpu_follows_the_profile_and_never_uses_max():
     assert qemu_cpu("Cortex-A72 (BCM2711), 4 cores")[0] == "cortex-a72"
     assert qemu_cpu("Cortex-X3 + Cortex-A715")[0] == "cortex-a76"  # nearest model qemu 7.2 has
     assert qemu_cpu("some phone")[0] == "cortex-a72"
+
+
+@needs_root
+def test_the_front_end_is_timed_under_qemu_too_and_labelled_emulated():
+    from edgekd.runners.frontend import finish, frontend_job
+
+    job, _ = frontend_job(STUDENTS["tflite"], items=[DATA / "a0011.wav"])
+    opts = BenchOptions(runs=3, warmup=1, threads=1, max_seconds=30, timeout_s=240, frontend=job)
+    result = finish(run_emulated(STUDENTS["tflite"], arm_board(), opts), STUDENTS["tflite"], job, None)
+    assert result["frontend"]["emulated"] is True and result["frontend"]["runner"] == "emulated"
+    assert result["end_to_end"]["emulated"] is True
+    row = {"name": "student-tflite-int8", "target": "test-arm64", "latency": result}
+    (check,) = check_artifact(row, [row], Budgets(latency_end_to_end_p90_ms=1e9))
+    assert check.status == "fail" and "emulated" in check.detail

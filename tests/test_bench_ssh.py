@@ -217,3 +217,13 @@ def test_a_latency_table_for_pruning_is_measured_on_the_ssh_device(device, tmp_p
     assert table.meta["measured_by"]["runner"] == "ssh" and len(logs) == 4  # unpruned, 16 channels, floor, saved
     assert set(table.entries["0"]) == {16} and table.base_ms > 0 and table.floor_measured_ms is not None
     assert list((tmp_path / "remote").iterdir()) == []  # every remote run folder was removed
+
+
+def test_the_front_end_is_timed_on_the_device_beside_the_model(device, tmp_path, capsys):
+    code, out, err = _bench(TFLITE, _profile(device, tmp_path), capsys, "--items", str(DATA / "a0011.wav"), "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    fe, e2e = result["frontend"], result["end_to_end"]
+    assert (fe["runner"], fe["emulated"], fe["items"], fe["windows_per_item"]["p50"]) == ("ssh", False, 1, 22)
+    assert e2e["p50_ms"] == pytest.approx(fe["per_item"]["p50_ms"] + result["p50_ms"] * 22, rel=1e-12)
+    assert list((tmp_path / "remote").iterdir()) == []  # items and all removed with the run folder

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Optional, Sequence, Union
 
 from edgekd.api.datasets import split_of
 from edgekd.api.inputs import as_windows, is_folder, resolve_task, target_of
@@ -74,13 +74,21 @@ def evaluate(artifact: Union[str, Path], data: Any, *, threads: Optional[int] = 
 
 def bench(artifact: Union[str, Path], target: Any = None, *, runs: int = 200, warmup: int = 20,
           threads: Optional[int] = None, max_seconds: float = 30.0, cv_target: Optional[float] = None,
-          timeout: float = 300.0, runner: Optional[str] = None) -> Benchmark:
+          timeout: float = 300.0, runner: Optional[str] = None, items: Optional[Sequence[Any]] = None,
+          data: Any = None) -> Benchmark:
     """Latency of an artifact with the target's runner: here, on a device over SSH, emulated, or estimated.
 
     Only the runtime's invoke is timed, with the input already in the artifact's dtype and layout, after
     ``warmup`` runs, for ``runs`` runs (or until the coefficient of variation is below ``cv_target``);
     threads are always set explicitly. Every figure says how it was obtained (``runner``, ``estimated``,
     ``emulated``).
+
+    The front-end (the sidecar's step list, file read included) is timed on its own, on the same runner, on real
+    items: ``items`` (files), else the labelled folder ``data``, else the golden inputs beside the artifact
+    (``NAME.golden/inputs/``); at most 50 of them. ``frontend`` gives it per window (``per_item``: per item), and
+    ``end_to_end`` per item: front-end per item + model p50 x windows per item (p90 likewise), a sum of separately
+    measured parts. Without items (or on the ``estimate`` runner) ``frontend`` is None and ``frontend_reason``
+    says why.
 
     Args:
         artifact: the ``.tflite``/``.onnx`` file.
@@ -90,6 +98,8 @@ def bench(artifact: Union[str, Path], target: Any = None, *, runs: int = 200, wa
             (latency estimated from the profile's coefficients: ``estimated`` is true, ``runner`` is
             ``"estimate"``). An ssh target's key and known-hosts files are checked first; when they are
             missing the ``InputError`` says so and suggests ``runner="estimate"``.
+        items: files the front-end reads (recordings, images, arrays), to time it on.
+        data: a labelled folder whose files time the front-end (when ``items`` is not given).
 
     Returns:
         ``Benchmark``: typed fields (``p50_ms``, ``p90_ms``, ``runner``, ``estimated``, ...); ``to_dict()`` is the
@@ -104,14 +114,17 @@ def bench(artifact: Union[str, Path], target: Any = None, *, runs: int = 200, wa
         >>> result.p50_ms > 0, result.runner, result.estimated
         (True, 'local', False)
     """
+    from edgekd.runners.frontend import frontend_job
     from edgekd.runners.options import BenchOptions
     from edgekd.runners.registry import run_bench
 
     from edgekd.api.checks import check_runner_ready
 
+    path = Path(artifact)
+    job, reason = frontend_job(path, items, data)  # a missing artifact: run_bench says so
     opts = BenchOptions(runs=runs, warmup=warmup, threads=threads, max_seconds=max_seconds, cv_target=cv_target,
-                        timeout_s=timeout)
+                        timeout_s=timeout, frontend=job)
     profile = target_of(target)
     if profile is not None and (runner or profile.runner.kind) == profile.runner.kind:
         check_runner_ready(profile, "target")
-    return Benchmark.from_dict(run_bench(artifact, profile, opts, runner=runner))
+    return Benchmark.from_dict(run_bench(path, profile, opts, runner=runner, frontend_reason=reason))

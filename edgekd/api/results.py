@@ -197,7 +197,12 @@ class Benchmark(_JsonRecord):
             one invoke in ms (None where a runner has no figure, e.g. a microcontroller without an NPU).
         cv: coefficient of variation. runtime, runtime_version, threads, runs, warmup: how it was run.
         emulated: False, or how it was emulated. host: the machine. target: the profile's name (None: this machine).
-        frontend: the front-end's own timing, where measured. extra: any other key of the JSON object.
+        frontend: the front-end's own timing (its step list on real items, on the same runner), where measured:
+            ``p50_ms``, ``p90_ms`` per window (``per: "window"``) and ``per_item`` (``per: "item"``); None when
+            not timed, with ``frontend_reason`` saying why.
+        end_to_end: per item, front-end per item + model p50 (p90) x windows per item: ``p50_ms``, ``p90_ms``, the
+            parts and ``how`` (a sum of separately measured parts); None when the front-end was not timed.
+        extra: any other key of the JSON object.
     """
 
     artifact: str
@@ -217,6 +222,8 @@ class Benchmark(_JsonRecord):
     host: Optional[dict[str, Any]] = None
     target: Optional[str] = None
     frontend: Optional[dict[str, Any]] = None
+    frontend_reason: Optional[str] = None
+    end_to_end: Optional[dict[str, Any]] = None
     extra: dict = field(default_factory=dict)
 
     @property

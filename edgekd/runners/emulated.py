@@ -209,6 +209,10 @@ def _run_job(root: Path, artifact: Path, inputs: np.ndarray, runtime: str, threa
         np.save(job / "inputs.npy", inputs)
         request = {"artifact": artifact.name, "runtime": runtime, "threads": threads, "runs": opts.runs,
                    "warmup": opts.warmup, "max_seconds": opts.max_seconds, "cv_target": opts.cv_target}
+        if opts.frontend is not None:  # the front-end's steps on real items, under qemu too (labelled emulated)
+            from edgekd.runners.frontend import staged
+
+            request["frontend"] = staged(opts.frontend, job, "")
         (job / "request.json").write_text(json.dumps(request))
         inside = "/" + str(job.relative_to(root))
         env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", "PYTHONPATH": f"{inside}/code",

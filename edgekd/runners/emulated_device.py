@@ -5,7 +5,9 @@
 (the parity inputs, already in the artifact's dtype and layout, stacked on a new
 first axis), runs each input once and saves the raw outputs to ``JOBDIR/outputs.npy``,
 then times the artifact with ``edgekd.runtime.latency.measure_latency`` (the local
-runner's loop) and writes ``JOBDIR/result.json``.
+runner's loop) and, when the request has a ``frontend`` job (``steps``, ``items``
+relative to JOBDIR), the front-end's steps on those items (``measure_frontend``),
+and writes ``JOBDIR/result.json``.
 
 It imports only the stdlib, numpy and ``edgekd.runtime`` (the files the emulated
 runner copies into the root), never pydantic, yaml, torch or TensorFlow.
@@ -19,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from edgekd.errors import EdgekdError
+from edgekd.errors import EdgekdError, InputError
 from edgekd.runtime.artifact import load_artifact
-from edgekd.runtime.latency import measure_latency
+from edgekd.runtime.latency import measure_frontend, measure_latency
 
 
 def run_job(job: Path) -> dict:
@@ -31,7 +33,7 @@ def run_job(job: Path) -> dict:
     inputs = np.load(job / "inputs.npy")
     outputs = np.stack([artifact.invoke_raw(np.ascontiguousarray(x)) for x in inputs])
     np.save(job / "outputs.npy", outputs)
-    return measure_latency(
+    result = measure_latency(
         artifact,
         runs=request["runs"],
         warmup=request["warmup"],
@@ -39,6 +41,14 @@ def run_job(job: Path) -> dict:
         cv_target=request["cv_target"],
         x=np.ascontiguousarray(inputs[0]),
     )
+    frontend = request.get("frontend")
+    if frontend:
+        try:
+            result["frontend"] = measure_frontend(frontend["steps"], [str(job / p) for p in frontend["items"]],
+                                                  runs=request["runs"], warmup=1, max_seconds=request["max_seconds"])
+        except InputError as exc:
+            result.update(frontend=None, frontend_reason=f"not timed: {exc}")
+    return result
 
 
 def main(argv: list[str]) -> int:

@@ -19,7 +19,8 @@ def run_local(artifact: Path, profile: Optional[TargetProfile], opts: BenchOptio
         opts: runs, warm-up, CV target, time cap.
 
     Returns:
-        The ``bench --json`` dict, ``runner: "local"``, with ``peak_rss_kb`` and ``method``.
+        The ``bench --json`` dict, ``runner: "local"``, with ``peak_rss_kb`` and ``method``; with
+        ``opts.frontend``, ``frontend`` too (timed here after the model).
     """
     from edgekd.runtime.artifact import load_artifact
     from edgekd.runtime.latency import measure_latency
@@ -35,4 +36,8 @@ def run_local(artifact: Path, profile: Optional[TargetProfile], opts: BenchOptio
         f"{threads} thread(s), input already in the artifact's dtype and layout; stopped by {result['stopped']}"
         + (f"; in the {art.runtime_env} environment" if art.runtime_env else "")
     )
+    if opts.frontend is not None:  # the front-end's step list on real items, here too
+        from edgekd.runners.frontend import time_here
+
+        result.update(time_here(opts.frontend, opts))
     return result

@@ -7,7 +7,7 @@ measurement means the same thing wherever it is taken.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -24,6 +24,8 @@ class BenchOptions:
         cv_target: stop early once the coefficient of variation of the timings is below this.
         timeout_s: cap for any remote/emulated call (never hang).
         min_runs: timed runs before the CV target may stop the loop.
+        frontend: a ``edgekd.runners.frontend.FrontendJob`` (the step list and the real items to time it on,
+            on the same runner as the model), or None: the front-end is not timed.
     """
 
     runs: int = 200
@@ -33,6 +35,7 @@ class BenchOptions:
     cv_target: Optional[float] = None
     timeout_s: float = 300.0
     min_runs: int = 30
+    frontend: Optional[Any] = None
 
     def __post_init__(self) -> None:
         import math

@@ -21,6 +21,7 @@ import os
 from pathlib import Path
 from typing import Callable, Optional
 
+from edgekd.runners.frontend import finish
 from edgekd.runners.options import BenchOptions
 from edgekd.errors import InputError
 from edgekd.registry import Registry
@@ -98,17 +99,21 @@ def run_bench(
     profile: Optional[TargetProfile],
     opts: BenchOptions,
     runner: Optional[str] = None,
+    *,
+    frontend_reason: Optional[str] = None,
 ) -> dict:
     """Benchmark ``artifact`` with the profile's runner (local when there is no profile).
 
     Args:
         artifact: ``.tflite`` / ``.onnx`` / ``.pte`` file.
         profile: the target, or ``None`` for this machine.
-        opts: measurement settings.
+        opts: measurement settings; ``opts.frontend`` (a ``FrontendJob``): also time the front-end on the runner.
         runner: use this runner kind instead of the profile's (e.g. ``"estimate"`` for an ssh profile).
+        frontend_reason: why there is no ``opts.frontend`` (reported as ``frontend_reason``).
 
     Returns:
-        The runner's ``bench --json`` dict, with ``target`` set when a profile was given.
+        The runner's ``bench --json`` dict, with ``target`` set when a profile was given, and ``frontend``
+        (or null with ``frontend_reason``) and ``end_to_end`` (``edgekd.runners.frontend.finish``).
 
     Raises:
         InputError: missing artifact, a format the target cannot run, unknown runner.
@@ -121,10 +126,10 @@ def run_bench(
             raise InputError(f"the {runner!r} runner needs a target profile (--target)")
         from edgekd.runners.local import run_local
 
-        return run_local(path, None, opts)
+        return finish(run_local(path, None, opts), path, opts.frontend, frontend_reason)
     check_runs_on(path, profile)
     kind = runner or profile.runner.kind
     result = RUNNERS.get(kind)(path, profile, opts)
     result.setdefault("emulated", False)
     result["target"] = profile.name
-    return result
+    return finish(result, path, opts.frontend, frontend_reason)

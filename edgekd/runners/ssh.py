@@ -9,8 +9,9 @@ What it does, every step through the system OpenSSH client (``ssh``/``scp``) wit
 3. copy the artifact, its sidecar and the device-side runtime (the few files of
    ``edgekd.runtime.benchmain.SHIPPED_FILES``: numpy + a runtime is all they need),
    so the device needs no edgekd install and measures with the host's version of the code;
+   with a front-end job (``opts.frontend``), its items and ``frontend.json`` too;
 4. run ``python -m edgekd.runtime.benchmain`` there (under ``timeout`` when the
-   device has it) and read its JSON;
+   device has it; ``--frontend`` times the front-end on the device after the model) and read its JSON;
 5. remove the run folder, whatever happened.
 
 Security: key-only (``BatchMode yes``, no password or keyboard-interactive), host-key
@@ -196,8 +197,9 @@ def probe(device: SshDevice, profile: TargetProfile, fmt: str, timeout: float) -
     return info
 
 
-def stage(artifact: Path, into: Path) -> list[Path]:
-    """Lay out what the device receives: ``pkg/edgekd/...`` (the runtime) and the artifact + sidecar under fixed names."""
+def stage(artifact: Path, into: Path, frontend: Optional[object] = None) -> list[Path]:
+    """Lay out what the device receives: ``pkg/edgekd/...`` (the runtime) and the artifact + sidecar under fixed names;
+    with a front-end job (``FrontendJob``), ``items/`` and ``frontend.json`` (item paths relative to it)."""
     root = Path(__file__).resolve().parents[2]  # the folder that holds edgekd/
     from edgekd.runtime.benchmain import SHIPPED_FILES
 
@@ -212,6 +214,11 @@ def stage(artifact: Path, into: Path) -> list[Path]:
     if sidecar.is_file():
         shutil.copyfile(sidecar, into / "artifact.edgekd.json")
         files.append(into / "artifact.edgekd.json")
+    if frontend is not None:
+        from edgekd.runners.frontend import staged
+
+        (into / "frontend.json").write_text(json.dumps(staged(frontend, into, "")))
+        files += [into / "items", into / "frontend.json"]
     return files
 
 
@@ -244,14 +251,17 @@ def run_ssh(artifact: Path, profile: TargetProfile, opts: BenchOptions) -> dict:
         raise BackendError(f"{device.where}: cannot make a run folder in {runner.workdir}: {_tail(made.stderr)}")
     try:
         with tempfile.TemporaryDirectory(prefix="edgekd-stage-") as tmp:
-            files = stage(artifact, Path(tmp))
-            size_mb = sum(f.stat().st_size for f in files if f.is_file()) / 1e6
+            files = stage(artifact, Path(tmp), opts.frontend)
+            size_mb = sum(g.stat().st_size for f in files for g in ([f] if f.is_file() else f.rglob("*"))
+                          if g.is_file()) / 1e6
             device.copy(files, remote, min(opts.timeout_s, runner.connect_timeout_s + 60.0 + 10.0 * size_mb))
         bench = [shlex.quote(runner.python), "-m", "edgekd.runtime.benchmain", f"../artifact{artifact.suffix.lower()}",
                  "--threads", str(threads), "--runs", str(opts.runs), "--warmup", str(opts.warmup),
                  "--max-seconds", str(opts.max_seconds), "--min-runs", str(opts.min_runs)]
         if opts.cv_target is not None:
             bench += ["--cv-target", str(opts.cv_target)]
+        if opts.frontend is not None:
+            bench += ["--frontend", "../frontend.json"]
         limit = max(1, int(opts.timeout_s))
         command = (f"cd {shlex.quote(remote)}/pkg && export PYTHONDONTWRITEBYTECODE=1 && "
                    f"if command -v timeout >/dev/null 2>&1; then exec timeout -k 5 {limit} {' '.join(bench)}; "
@@ -282,6 +292,7 @@ def run_ssh(artifact: Path, profile: TargetProfile, opts: BenchOptions) -> dict:
         round_trip_s=round(time.perf_counter() - t0, 3),
         method=(f"measured on the device {device.where} over ssh with its own Python {info['python']} and "
                 f"{result.get('runtime')} {result.get('runtime_version')}: {result.get('runs')} timed invokes after "
-                f"{result.get('warmup')} warm-up, {threads} thread(s); stopped by {result.get('stopped')}"),
+                f"{result.get('warmup')} warm-up, {threads} thread(s); stopped by {result.get('stopped')}"
+                + ("; the front-end timed there too" if result.get("frontend") else "")),
     )
     return result
