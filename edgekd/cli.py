@@ -412,7 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budgets", metavar="FILE", help="YAML mapping target name -> budgets, over the profiles'")
     p.add_argument("--budget", action="append", default=[], metavar="KEY=VALUE",
                    help="override a budget for every gated target, e.g. --budget size_kb=30 (KiB; none removes it); "
-                        "keys: size_kb, latency_p90_ms, ram_kb, accuracy_drop_pp, min_metric, allow_estimated_latency")
+                        "keys: size_kb, latency_p90_ms, latency_end_to_end_p90_ms, ram_kb, accuracy_drop_pp, min_metric, allow_estimated_latency")
     p.add_argument("--artifact", action="append", default=[], metavar="GLOB",
                    help="gate only artifacts whose name matches, e.g. 'student-*-int8' (repeatable)")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")

@@ -25,7 +25,8 @@ def gate(results: Any, budgets: Optional[Mapping[str, Any]] = None, *, artifacts
         results: a ``report.json`` path (``edgekd.write_report`` writes one from step-by-step results), its
             object, an ``edgekd.compress`` result, or a list of artifact records (``Exported.measured(...)``).
         budgets: ``{"size_kb": 64, "min_metric": 0.75, ...}`` for every target, or ``{target: {...}}`` per target.
-            Keys: ``size_kb``, ``latency_p90_ms``, ``ram_kb``, ``accuracy_drop_pp``, ``min_metric``,
+            Keys: ``size_kb``, ``latency_p90_ms``, ``latency_end_to_end_p90_ms`` (per item: front-end + model, as
+            ``bench`` measures it beside the model), ``ram_kb``, ``accuracy_drop_pp``, ``min_metric``,
             ``fully_integer``, ``allow_estimated_latency`` (sizes in KiB).
         artifacts: gate only these (one glob or a list): ``"student-*-int8"`` matches names, ``"rpi4/*"``
             (``TARGET/NAME``) every artifact made for ``rpi4``; the others are listed as not gated.

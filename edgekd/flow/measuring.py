@@ -2,7 +2,9 @@
 
 Every figure comes from running the file: accuracy on the test split (windows
 aggregated per item, the sidecar's decision threshold applied), latency with the
-target's runner, the graph audit, and parity with the torch model it came from.
+target's runner (and, when the test items are files, the front-end's step list
+timed on them on the same runner, with the per-item end-to-end sum), the graph
+audit, and parity with the torch model it came from.
 """
 
 from __future__ import annotations
@@ -55,14 +57,7 @@ def measure_artifact(
                                how=aggregation)
     rel = str(path.relative_to(out)) if path.is_relative_to(out) else str(path)
     metrics["artifact"] = rel
-    if target.runner.kind == "local":
-        from edgekd.runtime.latency import measure_latency
-
-        latency = measure_latency(art, runs=bench.runs, warmup=bench.warmup, max_seconds=bench.max_seconds)
-    else:  # the target's own runner (ssh device, emulated, estimate): labelled by it, never passed as local
-        from edgekd.runners.registry import run_bench
-
-        latency = run_bench(path, target, bench.options())
+    latency = _latency(art, path, target, bench, test)
     latency["artifact"] = rel
     row = artifact_record(name=name, role=role, target=target.name, format=record.format, precision=record.precision,
                           path=path, shown_path=rel, metrics=metrics, latency=latency, audit=inspect_artifact(path),
@@ -78,3 +73,32 @@ def measure_artifact(
         + (" ESTIMATED" if latency.get("estimated") else " EMULATED" if latency.get("emulated") else "") + "  "
         f"({art.runtime}{', ' + art.runtime_env + ' environment' if art.runtime_env else ''})")
     return row
+
+
+def _latency(art: Any, path: Path, target: Any, bench: Any, test: Any) -> dict:
+    """The model's latency on the target's runner, with the front-end timed beside it on the test items' files."""
+    import dataclasses
+
+    from edgekd.runners.frontend import finish, frontend_job, time_here
+
+    from edgekd.errors import InputError
+
+    files = [r.path for r in getattr(test, "recordings", []) if getattr(r, "path", None) is not None]
+    files = [f for f in files if Path(f).is_file()]
+    try:
+        job, reason = frontend_job(path, items=files, source="test split") if files else (
+            None, "not timed: the run has no test items as files (in-memory arrays, or moved)")
+    except InputError as exc:  # the front-end's timing never stops a run
+        job, reason = None, f"not timed: {exc}"
+    opts = dataclasses.replace(bench.options(), frontend=job)
+    if target.runner.kind == "local":
+        from edgekd.runtime.latency import measure_latency
+
+        latency = measure_latency(art, runs=bench.runs, warmup=bench.warmup, max_seconds=bench.max_seconds)
+        if job is not None:
+            latency.update(time_here(job, opts))
+        return finish(latency, path, job, reason)
+    # the target's own runner (ssh device, emulated, estimate): labelled by it, never passed as local
+    from edgekd.runners.registry import run_bench
+
+    return run_bench(path, target, opts, frontend_reason=reason)

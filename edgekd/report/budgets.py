@@ -19,6 +19,9 @@ Rules (the gate fails closed: a figure it cannot read is a failure, never a pass
   (``latency.estimated``) is gated only when the budgets allow it
   (``allow_estimated_latency``), and the message says "estimated"; otherwise it is
   unmeasured. An emulated figure (``latency.emulated``, qemu) is never gated: unmeasured.
+* ``latency_end_to_end_p90_ms``: per item, ``latency.end_to_end.p90_ms`` (the front-end's p90 per item + the
+  model's p90 x invokes per item, timed on the target's runner). No front-end timing (no test items, a runner
+  that does not time it, an estimate) or an emulated one is unmeasured, saying why.
 * ``ram_kb``: the MCU tensor arena (``mcu.arena_bytes``, or ``latency.arena_bytes``
   from the MCU runner) when the artifact has one; otherwise unmeasured.
 * ``accuracy_drop_pp``: points of the selection metric (MAcc, else balanced
@@ -54,12 +57,14 @@ from edgekd.targets import Budgets, TargetProfile
 Status = Literal["pass", "fail", "skip"]
 
 #: The budget keys, in the order they are checked and listed.
-BUDGET_KEYS: tuple[str, ...] = ("size_kb", "latency_p90_ms", "ram_kb", "accuracy_drop_pp", "min_metric", "fully_integer")
+BUDGET_KEYS: tuple[str, ...] = ("size_kb", "latency_p90_ms", "latency_end_to_end_p90_ms", "ram_kb", "accuracy_drop_pp",
+                                 "min_metric", "fully_integer")
 
 _TITLES = {
     "file": "artifact file",
     "size_kb": "file size",
     "latency_p90_ms": "latency p90",
+    "latency_end_to_end_p90_ms": "end-to-end latency p90 per item",
     "ram_kb": "RAM (arena)",
     "accuracy_drop_pp": "accuracy drop",
     "min_metric": "metric",
@@ -243,6 +248,16 @@ def check_artifact(artifact: Mapping[str, Any], artifacts: list[Mapping[str, Any
             else:
                 judge("latency_p90_ms", p90, limit, "ms")
 
+    if budgets.latency_end_to_end_p90_ms is not None:
+        limit = budgets.latency_end_to_end_p90_ms
+        value, why, problem = end_to_end_figure(artifact)
+        if problem:
+            broken_figure("latency_end_to_end_p90_ms", limit, "ms", problem)
+        elif why:
+            unmeasured("latency_end_to_end_p90_ms", limit, "ms", why)
+        else:
+            judge("latency_end_to_end_p90_ms", value, limit, "ms", "front-end + model, per item")
+
     if budgets.ram_kb is not None:
         field = "mcu.arena_bytes" if isinstance(artifact.get("mcu"), Mapping) and "arena_bytes" in artifact["mcu"] \
             else "latency.arena_bytes"  # the MCU runner's result, when it measured the artifact's latency entry
@@ -292,6 +307,28 @@ def check_artifact(artifact: Mapping[str, Any], artifacts: list[Mapping[str, Any
             judge("fully_integer", len(floats), 0, "", f"the target runs integer kernels only: {shown}" if floats
                   else "every op is integer")
     return checks
+
+
+def end_to_end_figure(artifact: Mapping[str, Any]) -> tuple[Optional[float], Optional[str], Optional[str]]:
+    """``(latency.end_to_end.p90_ms, None, None)``, or ``(None, why it was not measured, None)``, or
+    ``(None, None, what is wrong with the figure)``."""
+    lat = artifact.get("latency")
+    if lat is None:
+        return None, "latency not measured", None
+    if not isinstance(lat, Mapping):
+        return None, None, f"latency is {lat!r}, not a measurement"
+    e2e = lat.get("end_to_end")
+    if e2e is None:
+        reason = lat.get("frontend_reason") or lat.get("end_to_end_reason") or "the front-end was not timed"
+        return None, f"no end-to-end figure: {reason}", None
+    value, problem = read_figure(artifact, "latency.end_to_end.p90_ms", low=0.0)
+    if problem:
+        return None, None, problem
+    if e2e.get("emulated") or lat.get("emulated"):
+        return None, f"only an emulated figure ({value:.3g} ms under qemu), which says nothing about the device", None
+    if e2e.get("estimated") or lat.get("estimated"):
+        return None, "only an estimated model figure; the front-end is never estimated", None
+    return value, None, None
 
 
 def _accuracy_drop(name: str, target: str, artifact: Mapping[str, Any], twin: Mapping[str, Any], ref: float,

@@ -23,6 +23,36 @@ def _verdict(b: dict) -> str:
         v.get("message") or f"{v['budget']} {v['value']:.3g} > {v['limit']:g}" for v in b["violations"])
 
 
+def _frontend_table(rows: list, target: str) -> list[str]:
+    """Front-end and model side by side, per window and per item, with the end-to-end sum (when any was timed)."""
+    timed = [a for a in rows if (a.get("latency") or {}).get("frontend")]
+    if not timed:
+        reasons = sorted({(a.get("latency") or {}).get("frontend_reason") for a in rows} - {None})
+        return ["", f"Front-end latency (`{target}`): {'; '.join(reasons)}."] if reasons else []
+    lines = ["", f"### Latency: front-end and model (`{target}`)", "",
+             "The front-end is the sidecar's step list (file read included) timed on test items on the target's "
+             "runner; end-to-end per item = front-end per item + model x invokes per item, a sum of separately "
+             "measured parts (p50 with the median item's windows, p90 with the 90th percentile's).", "",
+             "| artifact | front-end ms/window p50 / p90 | model ms/invoke p50 / p90 | front-end ms/item p50 / p90 | "
+             "windows/item p50 / p90 | end-to-end ms/item p50 / p90 |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for a in rows:
+        lat = a.get("latency") or {}
+        fe, e2e = lat.get("frontend"), lat.get("end_to_end")
+        name = f"`{a['path'].split('/')[-1]}`"
+        if not fe:
+            model = " / ".join("–" if lat.get(k) is None else f"{lat[k]:.3f}" for k in ("p50_ms", "p90_ms"))
+            lines.append(f"| {name} | – | {model}{_how(lat)} | – | – | – ({lat.get('frontend_reason') or 'not timed'}) |")
+            continue
+        item, w = fe["per_item"], fe["windows_per_item"]
+        how = " EMULATED" if fe.get("emulated") else ""
+        lines.append(f"| {name} | {fe['p50_ms']:.3f} / {fe['p90_ms']:.3f}{how} | {lat['p50_ms']:.3f} / "
+                     f"{lat['p90_ms']:.3f}{_how(lat)} | {item['p50_ms']:.2f} / {item['p90_ms']:.2f}{how} | "
+                     f"{w['p50']:g} / {w['p90']:g} | "
+                     + (f"{e2e['p50_ms']:.2f} / {e2e['p90_ms']:.2f}{_how(lat)} |" if e2e else "– |"))
+    return lines
+
+
 def _score(m: dict) -> float:
     return m.get("macc", m["balanced_accuracy"])
 
@@ -97,6 +127,7 @@ def render_markdown(report: dict) -> str:
                 f"{lat['p50_ms']:.3f}{_how(lat)} | {lat['p90_ms']:.3f}{_how(lat)} | {lat['runtime']} ({lat['threads']}){_env(lat)} | "
                 f"{'yes' if au.get('fully_integer') else 'no'} | {verdict} |"
             )
+        lines += _frontend_table(rows, target)
         lines += ["", f"### Pareto front and plots (`{target}`)", ""]
         for axis, spec in AXES.items():
             on = [name for name, flag in front_of(rows, axis).items() if flag]
