@@ -149,10 +149,12 @@ def _profile(target: str, report: dict) -> Any:
 
 
 def _c_files(tflite: Path, meta: dict, folder: Path) -> dict[str, Any]:
-    """The model as a C array, and the constants header with the TFLM arena (measured on the golden inputs)."""
+    """The model as a C array, the constants header with the TFLM arena (measured on the golden inputs) and, for
+    an audio model, the front-end in C99 (``edgekd.bundle.cfrontend``)."""
     import numpy as np
 
     from edgekd.bundle.carray import c_array, constants_header
+    from edgekd.bundle.cfrontend import is_audio, write_c_frontend
     from edgekd.runners.mcu_tflm import tflm_run
 
     symbol = "model_data"
@@ -163,5 +165,7 @@ def _c_files(tflite: Path, meta: dict, folder: Path) -> dict[str, Any]:
     manifest = json.loads((golden / "golden.json").read_text())
     inputs = np.concatenate([np.load(golden / e["model_input"]["file"]) for e in manifest["inputs"]])[:, None]
     arena = int(tflm_run(tflite, inputs)["arena_bytes"])
-    (folder / "model_constants.h").write_text(constants_header(meta, arena))
-    return {"header": f"{symbol}.h", "source": f"{symbol}.c", "constants": "model_constants.h", "arena_bytes": arena}
+    frontend = write_c_frontend(meta, folder) if is_audio(meta) else None  # audio: the front-end in C99 too
+    (folder / "model_constants.h").write_text(constants_header(meta, arena, frontend))
+    return {"header": f"{symbol}.h", "source": f"{symbol}.c", "constants": "model_constants.h", "arena_bytes": arena,
+            **({"frontend": frontend} if frontend else {})}

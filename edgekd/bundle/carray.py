@@ -59,8 +59,10 @@ def _constants(name: str, value: Any) -> list[str]:
     return []
 
 
-def constants_header(meta: Mapping[str, Any], arena_bytes: Optional[int]) -> str:
-    """``#define``s of the sidecar's numbers: front-end step parameters, quantization, labels, threshold, arena."""
+def constants_header(meta: Mapping[str, Any], arena_bytes: Optional[int],
+                     frontend: Optional[Mapping[str, Any]] = None) -> str:
+    """``#define``s of the sidecar's numbers: front-end step parameters, quantization, labels, threshold, arena;
+    with ``frontend`` (the C front-end's bundle entry), its maximum length and working buffer."""
     lines = [f"// Constants of {meta.get('name')} (from its sidecar, schema {meta.get('schema')}); edgekd bundle.",
              "// The front-end steps, in order, are listed in the sidecar; each parameter below is STEP_PARAM.",
              "#ifndef EDGEKD_MODEL_CONSTANTS_H_", "#define EDGEKD_MODEL_CONSTANTS_H_", ""]
@@ -91,5 +93,11 @@ def constants_header(meta: Mapping[str, Any], arena_bytes: Optional[int]) -> str
     if arena_bytes is not None:
         lines.append(f"// tensor arena measured by TFLM on a 64-bit host (a little less on a 32-bit Cortex-M)")
         lines.append(_define("EDGEKD_ARENA_BYTES", int(arena_bytes)))
+    if frontend is not None:
+        lines += [f"// C front-end ({frontend['readme']}): {frontend['api']}",
+                  f"// its working buffer EDGEKD_FE_WORK_BYTES for recordings of up to {frontend['max_seconds']:g} s: "
+                  f"the bytes below in float32, {frontend['work_bytes_double']} with -DEDGEKD_FE_DOUBLE",
+                  _define("EDGEKD_FRONTEND_MAX_SAMPLES", int(frontend["max_samples"])),
+                  _define("EDGEKD_FRONTEND_WORK_BYTES", int(frontend["work_bytes"]))]
     lines += ["", "#endif  // EDGEKD_MODEL_CONSTANTS_H_", ""]
     return "\n".join(lines)
