@@ -8,7 +8,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export TF_ENABLE_ONEDNN_OPTS := 0
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo test test-fast device-env device-test benchmark ablation clean browser sshd-deps postgres-deps arm64-root lint sweep-benchmark
+.PHONY: demo test test-fast device-env device-test benchmark ablation clean browser sshd-deps postgres-deps arm64-root lint sweep-benchmark cc
 
 $(STAMP): requirements/main.lock requirements/extra.lock pyproject.toml examples/plugin/pyproject.toml
 	test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
@@ -33,6 +33,11 @@ demo: $(STAMP)
 browser:
 	command -v chromium || (apt-get update && apt-get install -y --no-install-recommends chromium)
 
+## cc: a host C compiler (Debian's gcc), for the tests that compile the MCU bundle's C files (the model as a C array,
+## the front-end in C99: tests/test_c_frontend.py, tests/test_bundle.py)
+cc:
+	command -v cc || (apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev)
+
 ## sshd-deps: Debian's OpenSSH server and client, for the ssh runner's tests against a loopback sshd
 sshd-deps:
 	test -x /usr/sbin/sshd && command -v ssh && command -v scp || \
@@ -50,7 +55,7 @@ arm64-root: $(STAMP) requirements/arm64-root.lock
 	$(VENV)/bin/python -m edgekd.runners.emulated_root build --lock requirements/arm64-root.lock
 
 ## test: the whole suite (the runtime's tests run again in the device environment)
-test: $(STAMP) $(DEVICE_STAMP) browser sshd-deps postgres-deps arm64-root
+test: $(STAMP) $(DEVICE_STAMP) cc browser sshd-deps postgres-deps arm64-root
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/python -m pytest -q
 	$(DEVICE_VENV)/bin/python -m pytest -q -m device -p no:cacheprovider tests
