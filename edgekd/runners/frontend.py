@@ -56,6 +56,8 @@ def spread(paths: Sequence[Path], n: int = MAX_ITEMS) -> list[Path]:
     """At most ``n`` of ``paths``, evenly spaced through them (all when there are fewer)."""
     if len(paths) <= n:
         return list(paths)
+    if n <= 1:
+        return list(paths[:n])
     step = (len(paths) - 1) / (n - 1)
     return [paths[round(i * step)] for i in range(n)]
 
