@@ -239,7 +239,7 @@ def cmd_targets(args: argparse.Namespace) -> int:
 def cmd_bundle(args: argparse.Namespace) -> int:
     from edgekd.bundle.assemble import make_bundle
 
-    out = make_bundle(Path(args.run_dir), args.target, Path(args.out) if args.out else None,
+    out = make_bundle(Path(args.run_dir), args.target, Path(args.out) if args.out else None, force=args.force,
                       log=lambda s: print(s, file=sys.stderr))
     print(out)
     print(out.with_suffix(".zip"))
@@ -430,13 +430,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir", help="a run folder (with report.json) of `edgekd run` or `edgekd.compress`")
     p.add_argument("--target", required=True, help="one of the run's targets")
     p.add_argument("--out", help="the bundle folder (default RUN_DIR/bundles/TARGET); DIR.zip is written beside it")
+    p.add_argument("--force", action="store_true", help="replace --out even when it is not an earlier bundle of "
+                   "this target (its contents are deleted)")
     p.set_defaults(func=cmd_bundle)
 
     p = sub.add_parser("conformance", help="check an outside implementation against the artifact's golden vectors "
                                            "(exit 0 conforms, 1 diverges, naming the first step that does)")
     p.add_argument("artifact", help=".tflite/.onnx with its sidecar and NAME.golden/ (as `edgekd bundle` writes them)")
-    p.add_argument("--features", metavar="F", help="model inputs of the golden inputs (.npy, stacked in the "
-                                                   "manifest's order), or a folder of per-step outputs")
+    p.add_argument("--features", metavar="F", help="model inputs of the golden inputs before quantization, "
+                   "channel first as the last step gives them (.npy, stacked in the manifest's order), or a folder "
+                   "of per-step outputs")
     p.add_argument("--inputs", metavar="F", help="the quantized tensors fed to the model (.npy)")
     p.add_argument("--outputs", metavar="F", help="the model's raw outputs or logits (.npy)")
     p.add_argument("--golden", metavar="DIR", help="the golden folder (default: NAME.golden beside the artifact)")

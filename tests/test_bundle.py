@@ -156,3 +156,29 @@ def test_the_constants_header_of_an_image_model_compiles_with_arrays_and_nested_
     steps = meta["frontend"]["steps"]
     assert [s["step"] for s in steps][3] == "center_crop" and steps[5]["step"] == "normalize"
     assert out == [f"{steps[5]['mean'][0] * 1000:.3f}", str(steps[3]["size"]), "-3"]
+
+
+def test_a_non_empty_out_that_is_not_a_bundle_is_refused_and_kept(heart_run, tmp_path, capsys):
+    keep = tmp_path / "mine"
+    keep.mkdir()
+    (keep / "thesis.tex").write_text("do not lose me")
+    assert main(["bundle", str(heart_run), "--target", "x86_64", "--out", str(keep)]) == 2
+    assert "not empty" in capsys.readouterr().err and (keep / "thesis.tex").read_text() == "do not lose me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]  # no partial bundle, no zip
+
+
+def test_out_the_run_itself_is_refused(heart_run, capsys):
+    assert main(["bundle", str(heart_run), "--target", "x86_64", "--out", str(heart_run)]) == 2
+    assert (heart_run / "report.json").is_file() and "holds the run" in capsys.readouterr().err
+
+
+def test_a_target_name_that_climbs_out_is_refused(heart_run, tmp_path, capsys):
+    assert main(["bundle", str(heart_run), "--target", "../../../escaped"]) == 2
+    assert "not a target name" in capsys.readouterr().err
+
+
+def test_rebundling_into_an_earlier_bundle_of_the_target_replaces_it(bundles, heart_run):
+    out = bundles["rpi4"]
+    (out / "stale.txt").write_text("from an older bundle")
+    assert main(["bundle", str(heart_run), "--target", "rpi4", "--out", str(out)]) == 0
+    assert not (out / "stale.txt").exists() and (out / "bundle.json").is_file()

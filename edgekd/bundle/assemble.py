@@ -11,6 +11,7 @@ failure leaves no half bundle.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
 from datetime import datetime, timezone
@@ -51,25 +52,63 @@ def _golden_sources(report: dict, data_path: Optional[Path], extensions: tuple, 
 
 
 def _golden_inputs(meta: dict, sources: list[Path], folder: Path) -> list[Path]:
-    """Short inputs for golden vectors: two windows of each recording; photos and arrays as they are."""
-    from edgekd.runtime.audio import wav_excerpt
+    """Golden inputs in the forms a device meets, from real items (``edgekd.runtime.golden_inputs``).
+
+    Audio: two windows of each recording; the first also as 24-bit extensible and float WAVs, plus its whole
+    length (the band-pass runs over the whole recording). Images: the first photo also phone-sized, as a
+    thumbnail, odd-sized, EXIF-rotated, taller than twice its width and with transparency; the others as they are.
+    """
+    from edgekd.runtime.audio import read_wav, wav_excerpt
+    from edgekd.runtime.golden_inputs import image_variants, wav_variants
 
     steps = (meta.get("frontend") or {}).get("steps") or []
-    out = []
+    out: list[Path] = []
     for k, src in enumerate(sources):
         if steps and steps[0].get("step") == "read_wav":
             framing = next((s for s in steps if s.get("step") == "frame"), None)
-            frames = (framing["window_samples"] + framing["hop_samples"]) if framing else 10 * steps[0]["sample_rate"]
-            dst = folder / f"excerpt{k}.wav"
-            wav_excerpt(src, dst, frames)
-            out.append(dst)
+            rate = int(steps[0]["sample_rate"])
+            frames = (framing["window_samples"] + framing["hop_samples"]) if framing else 10 * rate
+            if k == 0:
+                samples = read_wav(src, sample_rate=rate)[:frames]
+                out += wav_variants(samples, rate, folder, f"excerpt{k}")
+                out.append(folder / f"whole{k}{src.suffix.lower()}")
+                out[-1].write_bytes(Path(src).read_bytes())
+            else:
+                wav_excerpt(src, folder / f"excerpt{k}.wav", frames)
+                out.append(folder / f"excerpt{k}.wav")
+        elif steps and steps[0].get("step") == "decode_image" and k == 0:
+            out += image_variants(Path(src), folder, f"photo{k}")
         else:
             out.append(src)
     return out
 
 
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def _check_out(out: Path, run_dir: Path, target: str, force: bool) -> None:
+    """Refuse an ``out`` whose replacement would lose what the user did not ask to replace.
+
+    A bundle replaces its folder whole, so the folder must be empty, absent, or an earlier bundle of the same
+    target (``bundle.json``); anything else needs ``force``. The run itself, or a folder holding it, never.
+    """
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}: is a file, not a folder")
+    if out.resolve() == run_dir.resolve() or out.resolve() in run_dir.resolve().parents:
+        raise InputError(f"--out {out}: holds the run {run_dir}; a bundle replaces its folder, so give it one of its own")
+    if not out.is_dir() or not any(out.iterdir()) or force:
+        return
+    try:
+        previous = json.loads((out / "bundle.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        previous = None
+    if not (isinstance(previous, dict) and previous.get("schema") == BUNDLE_SCHEMA and previous.get("target") == target):
+        raise InputError(f"--out {out}: the folder is not empty and is not an earlier bundle of target {target!r}; "
+                         "a bundle replaces its folder whole, so nothing was written (pass --force to replace it)")
+
+
 def make_bundle(run_dir: Path, target: str, out: Optional[Path] = None, *, golden_items: int = 2,
-                log: Callable[[str], None] = lambda s: None) -> Path:
+                force: bool = False, log: Callable[[str], None] = lambda s: None) -> Path:
     """Write ``target``'s deploy bundle of the run in ``run_dir`` (see the module docstring); returns its folder.
 
     Raises:
@@ -86,6 +125,8 @@ def make_bundle(run_dir: Path, target: str, out: Optional[Path] = None, *, golde
     from edgekd.runtime.sidecar import read_sidecar, sidecar_path, upgrade_sidecar, write_sidecar
 
     run_dir = Path(run_dir)
+    if not _NAME.match(target):
+        raise InputError(f"--target {target!r}: not a target name (letters, digits, '_', '.', '-'; no path)")
     report = load_report(run_dir / "report.json")
     arts = [a for a in report["artifacts"] if a.get("target") == target and a.get("role", "student") == "student"]
     if not arts:
@@ -94,8 +135,12 @@ def make_bundle(run_dir: Path, target: str, out: Optional[Path] = None, *, golde
                          f"(the run's targets: {', '.join(targets)})")
     profile = _profile(target, report)
     out = Path(out) if out else run_dir / "bundles" / target
+    _check_out(out, run_dir, target, force)
     data_path = _data_folder(report, run_dir)
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent if out.parent.exists() else None))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for stale in out.parent.glob(f".{out.name}.partial-*"):  # what a killed bundle left behind
+        shutil.rmtree(stale, ignore_errors=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))  # same filesystem: rename works
     try:
         files = []
         for a in arts:
@@ -129,9 +174,13 @@ def make_bundle(run_dir: Path, target: str, out: Optional[Path] = None, *, golde
             "gate": {"passed": gate.passed, "violations": [c.to_dict() for c in gate.violations]},
             "files": files}, indent=2) + "\n")
         if out.exists():
-            shutil.rmtree(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        work.rename(out)
+            old = out.with_name(f".{out.name}.partial-old")
+            shutil.rmtree(old, ignore_errors=True)
+            out.rename(old)  # checked by _check_out: empty, an earlier bundle, or --force
+            work.rename(out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            work.rename(out)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise

@@ -85,7 +85,7 @@ def _resample_axis(x: np.ndarray, axis: int, out_size: int) -> np.ndarray:
 def resize_rgb(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
     """uint8 (H, W, 3) -> uint8 (height, width, 3): antialiased bilinear, bit for bit Pillow's ``Resampling.BILINEAR``.
 
-    Two separable passes, columns first, each rounded to uint8 (``bilinear_taps``: fixed-point taps, sum
+    Two separable passes, the horizontal one (changing the width) first, each rounded to uint8 (``bilinear_taps``: fixed-point taps, sum
     + 2^21, shift right 22, clip 0..255); a pass whose size is unchanged is skipped. The algorithm is
     written out in ``docs/sidecar-v2.md`` (step ``resize_shorter``) so a device can implement it exactly.
     """

@@ -107,12 +107,19 @@ def run_steps(steps: Sequence[Mapping[str, Any]], x: Any, record: Optional[list]
 def read_wav_step(path: Any, *, sample_rate: int, channels: int = 1, min_seconds: float = 0.0,
                   scale: str = "pcm-full-scale", resample: bool = False,
                   refuse: Optional[Mapping[str, float]] = None) -> np.ndarray:
-    """A WAV (RIFF) file -> float32 samples: PCM 16/24/32-bit as ``int / 2^(bits-1)``, 8-bit PCM as
-    ``(u8 - 128) / 128``, IEEE float 32/64-bit as stored; one channel only (more is refused: mix down first), at
-    ``sample_rate`` Hz (another rate is refused unless the run resamples), at least ``min_seconds`` long.
-    ``refuse`` (degenerate recordings are refused, not scored): float samples beyond +-``float_limit``; a constant
-    signal; an RMS (after removing the mean) below ``silence_rms``; more than ``clip_fraction`` of the samples
-    with ``|x| >= 0.999``."""
+    """A WAV (RIFF) file -> float32 samples. Chunks: after ``RIFF<size>WAVE``, walk the chunks (4-byte id,
+    little-endian uint32 size, the body, one pad byte when the size is odd), use the first ``fmt `` and the first
+    ``data`` chunk and skip every other chunk (``LIST``, ``fact``, ...); a ``data`` chunk before ``fmt `` is fine.
+    Format tag 1 (PCM) or 3 (IEEE float); tag 0xFFFE (WAVE_FORMAT_EXTENSIBLE) takes its tag from the first two
+    bytes of the sub-format GUID at byte 24 of the ``fmt `` body; ``block_align`` must equal ``channels *
+    bits / 8``; a trailing partial frame is ignored. Samples, little-endian: PCM 16-bit as ``int16 / 32768``,
+    24-bit as ``int24 / 2^23``, 32-bit as ``int32 / 2^31`` rounded to the nearest float32, 8-bit (unsigned) as
+    ``(u8 - 128) / 128``; IEEE float 32-bit as stored (no scaling: full scale is +-1) and 64-bit rounded to the
+    nearest float32. One channel only (more is refused: mix down first), at ``sample_rate`` Hz (another rate is
+    refused unless the run resamples), at least ``min_seconds`` long. ``refuse`` (degenerate recordings are
+    refused, not scored), on the float32 samples as read: non-finite samples; in a float WAV, samples beyond
+    +-``float_limit``; a constant signal (every sample equal); an RMS (after removing the mean, in float64) below
+    ``silence_rms``; more than ``clip_fraction`` of the samples with ``|x| >= 0.999`` (before removing the mean)."""
     from edgekd.runtime.audio import check_signal, read_wav
 
     x = read_wav(path, sample_rate=int(sample_rate), resample=resample, min_seconds=float(min_seconds))
@@ -187,7 +194,8 @@ def bandpass(x: np.ndarray, *, sample_rate: int, low_hz: float, high_hz: float, 
     take the real FFT of length ``N`` = the smallest 2^a 3^b 5^c >= ``n + 2p``; multiply bin ``k`` (frequency
     ``f = k * sample_rate / N``) once, not squared, by the magnitude of ``scipy.signal.butter(order, [low_hz,
     high_hz], btype="band", fs=sample_rate)``: ``|H(f)| = 1 / sqrt(1 + ((w^2 - wl*wh) / (w*(wh - wl)))^(2*order))``
-    with ``w = tan(pi f / sample_rate)``, ``wl``, ``wh`` the same of the two edges, and ``|H(0)| = 0``; inverse
+    with ``w = tan(pi f / sample_rate)``, ``wl``, ``wh`` the same of the two edges, ``|H(0)| = 0`` and
+    ``|H| = 0`` at ``f = sample_rate / 2``; inverse
     real FFT of length ``N``; keep samples ``p .. p + n - 1``; cast to float32."""
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 1 or x.size == 0:
@@ -372,10 +380,20 @@ def to_model_input(x: np.ndarray, *, layout: str, dtype: str = "float32") -> np.
                             "alpha": ("composite",)})
 def decode_image(path: Any, *, color: str = "rgb8", exif_orientation: str = "apply",
                  alpha: str = "composite", background: Sequence[int] = (255, 255, 255)) -> np.ndarray:
-    """An image file (JPEG, PNG, BMP, WebP, ...) -> uint8 ``(H, W, 3)`` RGB, with Pillow: its EXIF
-    orientation applied (``ImageOps.exif_transpose``); grey, palette and CMYK converted to RGB; an image with
-    alpha (RGBA, LA, a palette with transparency) composited over ``background``; 16-bit and float images are
-    refused."""
+    """An image file (JPEG, PNG, BMP, WebP, ...) -> uint8 ``(H, W, 3)`` RGB. Decoding is Pillow's (JPEG:
+    libjpeg-turbo with its defaults: the accurate integer IDCT ``JDCT_ISLOW`` and "fancy" (triangular) chroma
+    upsampling, full size, no DCT scaling); a decoder with the fast IDCT or box chroma upsampling differs by a few
+    levels on some pixels (measured in ``benchmarks/results/conformance_spread.md``). Then the EXIF orientation
+    (tag 0x0112 of the EXIF block; absent, 0, 1 or above 8: as stored) turns the pixels as the tag says: 2 mirror left-right;
+    3 rotate 180; 4 mirror top-bottom; 5 transpose (swap rows and columns); 6 rotate 90 clockwise; 7 transverse
+    (rotate 90 clockwise, then mirror top-bottom); 8 rotate 90 counter-clockwise (numpy: 2 ``x[:, ::-1]``,
+    3 ``x[::-1, ::-1]``, 4 ``x[::-1]``, 5 ``x.transpose(1, 0, 2)``, 6 ``np.rot90(x, -1)``,
+    7 ``x.transpose(1, 0, 2)[::-1, ::-1]``, 8 ``np.rot90(x, 1)``). Grey, palette and CMYK are converted to RGB as
+    Pillow's ``convert("RGB")`` does; an image with alpha (RGBA, LA, a palette with transparency) is composited
+    over ``background`` (alpha 255 keeps the pixel, 0 gives the background, other values
+    ``round((a * x + (255 - a) * background) / 255)``, exactly Pillow's ``alpha_composite`` integer blend: a
+    tie cannot occur); 16-bit and
+    float images are refused."""
     from edgekd.runtime.pixels import decode_rgb
 
     return decode_rgb(path, tuple(int(v) for v in background))
@@ -401,15 +419,16 @@ def resize_shorter(rgb: np.ndarray, *, shorter_side: int, filter: str = "bilinea
                    rounding: str = "round-half-even", library: str = "pillow") -> np.ndarray:
     """Scale so the shorter side is ``shorter_side``: the other side becomes
     ``max(shorter_side, round_half_even(long * shorter_side / short))``; unchanged when the size already matches.
-    Antialiased bilinear in 8-bit fixed point, two separable passes, **columns first, then rows** (a pass whose
-    size does not change is skipped), each pass rounded to uint8. A pass from ``n`` to ``m`` samples: ``s = n / m``
+    Antialiased bilinear in 8-bit fixed point, two separable passes: **first the horizontal pass** (along each
+    row: it changes the width), **then the vertical pass** (along each column: it changes the height); a pass
+    whose size does not change is skipped; each pass rounded to uint8. A pass from ``n`` to ``m`` samples: ``s = n / m``
     (float64), ``f = max(s, 1)``; output ``i`` has centre ``c = (i + 0.5) * s``, taps ``j`` from
     ``lo = max(trunc(c - f + 0.5), 0)`` to ``hi = min(trunc(c + f + 0.5), n)`` (exclusive), weights
     ``w_j = max(0, 1 - |(j - c + 0.5) * (1 / f)|)`` divided by their sum (float64), then
     ``k_j = trunc(0.5 + w_j * 2^22)`` (int32); the output is ``clip((2^21 + sum_j k_j * x_j) >> 22, 0, 255)`` with
     an arithmetic shift, per channel. This is Pillow's ``Image.resize(..., Resampling.BILINEAR)`` bit for bit up
-    to Pillow 12; Pillow 13 runs the rows first when the height shrinks by more than twice as many pixels as the
-    width, which an aspect-preserving resize does only for images taller than twice their width (up to 1 level
+    to Pillow 12; Pillow 13 runs the vertical pass first when the height shrinks by more than twice as many pixels as
+    the width, which an aspect-preserving resize does only for images taller than twice their width (up to 1 level
     of difference). ``library: pillow`` names this algorithm; edgekd runs it in numpy, whatever Pillow is
     installed."""
     from edgekd.runtime.pixels import resize_rgb, resized_size
