@@ -235,8 +235,8 @@ def readme(meta: Mapping[str, Any], entry: Mapping[str, Any]) -> str:
         "maximum: `python -m edgekd.bundle.cfrontend ARTIFACT --out DIR --max-seconds S`.", "",
         "Arithmetic: float32 by default. Built with `-DEDGEKD_FE_DOUBLE` it reproduces the reference exactly (the "
         "golden `model_input`, which `edgekd conformance` requires bit for bit); in float32 about one int8 value "
-        "in 7,000 lands one step away and the log-mel differ by up to a few 1e-3 on recordings with deep spectral "
-        "holes (edgekd's benchmarks/results/c_frontend.md).", "",
+        "in 7,000 lands one step away and the log-mel differ by up to 4e-3 where a recording's spectrum drops to "
+        "the log floor (edgekd's benchmarks/results/c_frontend.md).", "",
         "Check a port: feed the golden inputs' `read_wav` outputs (`NAME.golden/inputN.00-read_wav.npy`) and "
         "compare the int8 tensors with `inputN.model_input.npy`.", ""])
 
