@@ -17,10 +17,11 @@
  * Arithmetic: float32 by default; -DEDGEKD_FE_DOUBLE computes in double, as the reference does. Measured on the
  * shipped heart model and 53 whole recordings (benchmarks/results/c_frontend.md): the double build gave the
  * reference's int8 tensor exactly (and its log-mel bit for bit) on every one; float32 put about 1 int8 value in
- * 7,000 one step away, and its log-mel differ by up to 2e-4 on most recordings and 4e-3 on one whose spectrum
- * drops to the log floor, about 90 dB below its peak: a float32 FFT of the whole recording cannot resolve bins
- * that far down. Use the double build where the int8 input must equal the reference's (`edgekd conformance`
- * asks for it exactly); it costs twice the working buffer and, without a double-precision FPU, time.
+ * 7,000 one step away, and its log-mel differ by 2e-4 on the median recording (within 1e-4 on 16 of 50) and by
+ * 4e-3 on one whose spectrum drops to the log floor, about 90 dB below its peak: a float32 FFT of the whole
+ * recording cannot resolve bins that far down. Use the double build where the int8 input must equal the
+ * reference's (`edgekd conformance` asks for it exactly); it costs twice the working buffer and, without a
+ * double-precision FPU, time.
  *
  * Memory: no malloc, no static state. The caller passes one working buffer of EDGEKD_FE_WORK_BYTES, aligned for
  * edgekd_fe_real (declare it `static edgekd_fe_real work[EDGEKD_FE_WORK_REALS];`):
