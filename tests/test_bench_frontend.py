@@ -273,3 +273,15 @@ def test_report_md_shows_front_end_model_and_end_to_end_per_artifact():
     row_a = next(line for line in lines if "`a.tflite`" in line)
     assert "0.250 / 0.300" in row_a and "5.50 / 7.00" in row_a and "7.70 / 11.40" in row_a and "22 / 22" in row_a
     assert "not timed: no items" in next(line for line in lines if "`b.onnx`" in line)
+
+
+def test_a_front_end_that_crashes_leaves_the_models_figures_and_says_why(monkeypatch, capsys):
+    from edgekd.runtime import steps
+
+    def broken(*args, **kwargs):
+        raise MemoryError("out of memory in the test")
+
+    monkeypatch.setitem(steps.STEPS, "remove_mean", broken)
+    result = bench_json(capsys, ONNX, "--items", WAV)
+    assert result["p50_ms"] > 0 and result["frontend"] is None
+    assert "MemoryError" in result["frontend_reason"] and result["end_to_end"] is None

@@ -104,6 +104,8 @@ def time_here(job: FrontendJob, opts: Any) -> dict[str, Any]:
                                              max_seconds=opts.max_seconds)}
     except InputError as exc:
         return {"frontend": None, "frontend_reason": f"not timed: {exc}"}
+    except Exception as exc:  # a front-end crash: the model's figures stand, the reason says what happened
+        return {"frontend": None, "frontend_reason": f"not timed: the front-end failed ({type(exc).__name__}: {exc})"}
 
 
 def finish(result: dict[str, Any], artifact: Path, job: Optional[FrontendJob], reason: Optional[str]) -> dict:

@@ -70,6 +70,9 @@ def frontend_timing(job_file: str, model: dict, art: Any, runs: int, max_seconds
         fe = measure_frontend(steps, items, runs=runs, warmup=1, max_seconds=max_seconds)
     except InputError as exc:
         return {"frontend": None, "frontend_reason": f"not timed: {exc}", "end_to_end": None}
+    except Exception as exc:  # the front-end crashed: the model's figure stands, the reason says what happened
+        return {"frontend": None, "frontend_reason": f"not timed: the front-end failed ({type(exc).__name__}: {exc})",
+                "end_to_end": None}
     return {"frontend": fe, "end_to_end": end_to_end(model, fe, windows_per_invoke(art.input))}
 
 
