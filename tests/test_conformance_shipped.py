@@ -14,6 +14,8 @@ from edgekd.runtime import conformance
 from edgekd.runtime.sidecar import read_sidecar
 from edgekd.runtime.steps import run_file, run_steps
 
+pytestmark = pytest.mark.device  # numpy and a runtime only: it runs in the device environment too
+
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = sorted(p for p in (ROOT / "benchmarks" / "results" / "artifacts").glob("*/*")
                  if p.suffix in (".tflite", ".onnx"))

@@ -6,6 +6,7 @@ import pytest
 from edgekd.runtime.pixels import resize_rgb
 
 Image = pytest.importorskip("PIL.Image")
+pytestmark = pytest.mark.device
 
 
 def _pillow(rgb, width, height):

@@ -137,7 +137,7 @@ def _per_step(manifest: dict, folder: Path, given: Path) -> Conformance:
 def _trace(manifest: dict, folder: Path, got: np.ndarray, wants: list[np.ndarray]) -> Optional[dict]:
     """The step whose omission from the reference reproduces ``got`` (None when no single omission does)."""
     from edgekd.runtime.sidecar import read_sidecar
-    from edgekd.runtime.steps import run_steps
+    from edgekd.runtime.steps import run_file, run_steps
 
     artifact = folder.parent / manifest["artifact_file"]
     meta = read_sidecar(artifact) if artifact.is_file() else None
@@ -146,12 +146,11 @@ def _trace(manifest: dict, folder: Path, got: np.ndarray, wants: list[np.ndarray
     steps = meta["frontend"]["steps"]
     last = manifest["inputs"][0]["steps"][-1]
     for skip in range(1, len(steps) - 1):  # never the reader, never the final arrangement
-        if not all(entry["steps"][skip - 1].get("stored", True) for entry in manifest["inputs"]):
-            continue
         outs = []
         try:
             for entry in manifest["inputs"]:
-                before = _expect(folder, entry["steps"][skip - 1])
+                stored = entry["steps"][skip - 1].get("stored", True)  # else re-run the reference up to there
+                before = _expect(folder, entry["steps"][skip - 1]) if stored else run_file(steps[:skip], folder / entry["file"])
                 outs.append(run_steps(steps[skip + 1:], before))
             alt = np.concatenate(outs)
         except (InputError, ValueError, IndexError, TypeError):
