@@ -28,6 +28,7 @@ import datetime as dt
 import gc
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -172,6 +173,7 @@ def measure(args: argparse.Namespace) -> None:
     result = {"env": args.env, "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
               "old": f"edgekd/runtime/steps.py at {args.rev}", "new": "edgekd/runtime/steps.py (working tree)",
               "sidecar": str(SIDECAR.relative_to(ROOT)), "data": str(args.data), "host": host_info(),
+              "load_average_after": list(os.getloadavg()),
               "equivalence": eq, "timing": tm}
     path = RESULTS / f"frontend_speedup-{args.env}.json"
     write_json(path, result)
@@ -189,7 +191,9 @@ def render() -> None:
         "",
         f"Old: {runs[0]['old']}; new: the vectorised steps. The shipped heart sidecar's step list "
         f"(`{runs[0]['sidecar']}`), `run_file` on real PhysioNet 2016 recordings (WAV read included). "
-        f"Host: {h['cpu']} ({h['machine']}, {h['cores']} cores). Made by `benchmarks/frontend_speedup.py`.",
+        f"Host: {h['cpu']} ({h['machine']}, {h['cores']} cores; /proc/cpuinfo), shared: 1-minute load average after "
+        "each run " + ", ".join(f"{r['env']} {r.get('load_average_after', [float('nan')])[0]:.1f}" for r in runs)
+        + ". Made by `benchmarks/frontend_speedup.py`.",
         "",
         "## Equivalence (every recording)",
         "",
