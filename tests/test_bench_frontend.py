@@ -123,8 +123,10 @@ def test_bench_items_gives_frontend_and_end_to_end_beside_the_contract_keys(caps
     check_end_to_end(result)
 
 
-def test_without_items_or_golden_inputs_the_front_end_is_null_with_a_reason(capsys):
-    result = bench_json(capsys, TFLITE)
+def test_without_items_or_golden_inputs_the_front_end_is_null_with_a_reason(tmp_path, capsys):
+    for f in (TFLITE, TFLITE.with_suffix(".edgekd.json")):  # a folder with no golden inputs beside the file
+        shutil.copyfile(f, tmp_path / f.name)
+    result = bench_json(capsys, tmp_path / TFLITE.name)
     assert result["frontend"] is None and result["end_to_end"] is None
     assert "no items" in result["frontend_reason"] and "--items" in result["frontend_reason"]
 
@@ -172,10 +174,12 @@ def test_text_output_puts_front_end_and_model_side_by_side(capsys):
     assert any(line.split()[-1] == "item" and line.split()[0] == "front-end" for line in lines)
 
 
-def test_no_items_is_said_in_the_text_output(capsys):
+def test_no_items_is_said_in_the_text_output(tmp_path, capsys):
     from edgekd.cli import main
 
-    assert main(["bench", str(ONNX), "--runs", "5", "--warmup", "1"]) == 0
+    for f in (ONNX, ONNX.with_suffix(".edgekd.json")):
+        shutil.copyfile(f, tmp_path / f.name)
+    assert main(["bench", str(tmp_path / ONNX.name), "--runs", "5", "--warmup", "1"]) == 0
     assert "front-end: not timed: no items" in capsys.readouterr().out
 
 
