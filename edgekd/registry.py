@@ -70,6 +70,8 @@ def _distribution(ep: Any) -> str:
 
 
 def _reason(exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):  # the plugin's module called sys.exit() while it was imported
+        return f"SystemExit: it called sys.exit({exc.code!r}) while being imported"
     text = (str(exc).strip().splitlines() or [""])[0]
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
@@ -130,7 +132,10 @@ class Registry(Generic[T]):
                 obj = ep.load()
                 if self._check is not None:
                     self._check(ep.name, obj)
-            except Exception as exc:  # a broken plugin must not break the others
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # a broken plugin must not break the others, even one that calls
+                # sys.exit() (SystemExit) or raises another BaseException while it is imported
                 entry.error = f"cannot load {ep.value}: {_reason(exc)}"
                 continue
             self._items[ep.name] = obj

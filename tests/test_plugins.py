@@ -141,3 +141,14 @@ def test_a_profile_naming_an_unknown_runner_lists_the_plugins_too(tmp_path):
     profile.write_text("name: board\narch: aarch64\nformats: [tflite]\nprecisions: [int8]\nrunner: {kind: lab-bord}\n")
     with pytest.raises(InputError, match=r"runner.kind: unknown runner 'lab-bord'"):
         load_target(profile)
+
+
+def test_a_plugin_calling_sys_exit_on_import_is_listed_with_its_error_and_plugins_exits_0(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    _dist(site, "exiting-plugin", "[edgekd.models]\nexiting_net = exiting_plugin_mod:build\n",
+          {"exiting_plugin_mod": "import sys\nsys.exit(1)\n"})
+    out = _python(site, "from edgekd.cli import main; raise SystemExit(main(['plugins', '--json']))")
+    assert out.returncode == 0, out.stderr
+    entry = {e["key"]: e for e in json.loads(out.stdout)}["exiting_net"]
+    assert "SystemExit" in entry["error"] and "sys.exit(1)" in entry["error"]
