@@ -458,18 +458,67 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _crash_report(command: str, exc: BaseException) -> Path:
-    """Write the traceback of an unexpected error to a file (``$EDGEKD_CRASH_DIR`` or the temp folder)."""
+def _crash_folder() -> Path:
+    """Where crash files go: ``$EDGEKD_CRASH_DIR``, else ``$XDG_STATE_HOME/edgekd/crashes``, else
+    ``$TMPDIR/edgekd-crashes-<uid>``: a folder of this user's alone (a shared, predictable one in /tmp let
+    another user plant a symlink there, or read the tracebacks)."""
     import tempfile
+
+    if os.environ.get("EDGEKD_CRASH_DIR"):
+        return Path(os.environ["EDGEKD_CRASH_DIR"])
+    state = os.environ.get("XDG_STATE_HOME")
+    if state and os.path.isabs(state):
+        return Path(state) / "edgekd" / "crashes"
+    uid = os.getuid() if hasattr(os, "getuid") else os.getpid()
+    return Path(tempfile.gettempdir()) / f"edgekd-crashes-{uid}"
+
+
+def _private_folder(folder: Path) -> int:
+    """Open ``folder`` (made 0700 if missing) as a directory descriptor, refusing a symlink, a folder of another
+    user, or (for the default folders) one others can enter. Raises ``OSError`` on any of these."""
+    import stat
+
+    folder.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        os.mkdir(folder, 0o700)
+    except FileExistsError:
+        pass
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISDIR(st.st_mode) or (hasattr(os, "getuid") and st.st_uid != os.getuid()):
+            raise PermissionError(f"{folder}: not a folder of this user")
+        if st.st_mode & 0o077 and "EDGEKD_CRASH_DIR" not in os.environ:
+            os.fchmod(fd, 0o700)  # ours, but others could read it: make it private
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _crash_report(command: str, exc: BaseException, argv: list[str], secrets: list[str]) -> Path:
+    """Write the traceback of an unexpected error to a new private file (mode 0600, created exclusively, never
+    through a symlink, under an unpredictable name), the command line and the traceback with their secrets
+    (URL passwords, ``--password``-like flags, tokens) masked. Raises ``OSError`` when it cannot."""
+    import secrets as random_names
     import time
     import traceback
 
-    folder = Path(os.environ.get("EDGEKD_CRASH_DIR") or Path(tempfile.gettempdir()) / "edgekd-crashes")
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{command}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt"
-    path.write_text(f"edgekd {__version__} {command}: {sys.argv}\n\n"
-                    + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)), encoding="utf-8")
-    return path
+    from edgekd.redact import redact_argv, redact_text
+
+    folder = _crash_folder()
+    dir_fd = _private_folder(folder)
+    try:
+        name = f"{command}-{time.strftime('%Y%m%d-%H%M%S')}-{random_names.token_hex(8)}.txt"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(name, flags, 0o600, dir_fd=dir_fd)
+    finally:
+        os.close(dir_fd)
+    text = (f"edgekd {__version__} {command}: {redact_argv(argv)[0]}\n\n"
+            + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(redact_text(text, secrets))
+    return folder / name
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -487,27 +536,38 @@ def main(argv: list[str] | None = None) -> int:
     else:
         _quiet_backends()
     debug = args.debug or os.environ.get("EDGEKD_DEBUG") == "1"
+    from edgekd.redact import redact_argv, redact_text
+
+    command_line = sys.argv if argv is None else ["edgekd", *argv]
+    secrets = redact_argv(command_line)[1]
+
+    def say(line: str) -> None:  # every error line with its secrets masked (a URL password, a token)
+        print(redact_text(line, secrets), file=sys.stderr)
+
     try:
         return int(args.func(args))
     except EdgekdError as exc:
-        print(f"edgekd {args.command}: error: {exc}", file=sys.stderr)
+        say(f"edgekd {args.command}: error: {exc}")
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
     except OSError as exc:  # a file or folder the user pointed at cannot be read or written
         where = f"{exc.filename}: " if exc.filename else ""
-        print(f"edgekd {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        say(f"edgekd {args.command}: error: {where}{exc.strerror or exc}")
         return 2
     except Exception as exc:  # a bug or an unforeseen backend state: short line, traceback kept in a file
         if debug:
             import traceback
 
-            traceback.print_exc()
-        path = _crash_report(args.command, exc)
+            say("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).rstrip())
         reason = (str(exc).strip().splitlines() or [""])[0][:300]
-        print(f"edgekd {args.command}: internal error: {type(exc).__name__}: {reason} (traceback in {path}"
-              + ("" if debug else "; --debug prints it") + ")", file=sys.stderr)
+        try:
+            kept = f"traceback in {_crash_report(args.command, exc, command_line, secrets)}"
+        except Exception as why:  # the crash folder is a file, unwritable, someone else's: the line alone
+            kept = f"no crash file: {(why.strerror if isinstance(why, OSError) else None) or why}"
+        say(f"edgekd {args.command}: internal error: {type(exc).__name__}: {reason} ({kept}"
+            + ("" if debug else "; --debug prints the traceback") + ")")
         return 3
 
 

@@ -154,6 +154,14 @@ def test_an_unreachable_database_fails_within_the_timeout(tmp_path, capsys):
     assert "cannot connect" in err and "secret" not in err and "u:***@127.0.0.1:1" in err
 
 
+def test_a_password_containing_at_is_never_printed(tmp_path, capsys):
+    code = run_fake(tmp_path, write_space(tmp_path), extra=["--storage", "postgresql://u:se@cr@t@127.0.0.1:1/db",
+                                                            "--connect-timeout", "1"])
+    err = capsys.readouterr().err
+    assert code == 2 and "cannot connect" in err and "u:***@127.0.0.1:1/db" in err
+    assert "cr@t" not in err and "se@" not in err
+
+
 def test_an_unknown_storage_scheme_is_refused(tmp_path, capsys):
     assert run_fake(tmp_path, write_space(tmp_path), extra=["--storage", "redis://localhost/0"]) == 2
     assert "unknown scheme 'redis'" in capsys.readouterr().err

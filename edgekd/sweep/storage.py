@@ -11,7 +11,6 @@ Optuna is imported here, lazily: ``import edgekd`` stays light.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any, Optional
 
@@ -22,8 +21,22 @@ SCHEMA_LOCK = 0x65646B64  # "edkd": the advisory lock around creating Optuna's t
 
 
 def redact(url: str) -> str:
-    """The URL without its password, for messages and ``sweep.json``."""
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+    """The URL without its password (all of it, also one containing ``@``), for messages and ``sweep.json``."""
+    from edgekd.redact import redact_url
+
+    return redact_url(url)
+
+
+def _at_in_password(rest: str) -> str:
+    """``user:p@ss@host/db`` → ``user:p%40ss@host/db``: the host follows the *last* ``@`` of the authority
+    (SQLAlchemy would cut the password at its first ``@`` and take the rest of it for the host name, putting
+    part of the password in "cannot connect" messages)."""
+    authority, slash, path = rest.partition("/")
+    userinfo, at, host = authority.rpartition("@")
+    if not at or ":" not in userinfo:
+        return rest
+    user, _, password = userinfo.partition(":")
+    return f"{user}:{password.replace('@', '%40')}@{host}{slash}{path}"
 
 
 def _connect_postgres(url: str, timeout_s: float, shown: str) -> Any:
@@ -64,7 +77,7 @@ def open_storage(url: Optional[str], out: Path, connect_timeout_s: float = 10.0)
     scheme = url.split(":", 1)[0].lower()
     if scheme in ("postgresql", "postgres", "postgresql+psycopg2"):
         # SQLAlchemy 2.1 reads a bare postgresql:// as psycopg 3; edgekd ships psycopg2
-        shown, url = url, "postgresql+psycopg2://" + url.split("://", 1)[1]
+        shown, url = url, "postgresql+psycopg2://" + _at_in_password(url.split("://", 1)[1])
         conn = _connect_postgres(url, connect_timeout_s, shown)
         try:
             # workers starting together would race to create Optuna's tables (a duplicate-key error):
