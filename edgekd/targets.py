@@ -3,7 +3,8 @@
 A profile says what a device can run (formats, precisions, runtime, threads),
 the budgets a deploy must meet on it, and how it is measured (runner). Users add
 their own by dropping a file in ``targets/`` (or ``$EDGEKD_TARGETS``) or by
-passing a path.
+passing a path. The shipped profiles are package data (``edgekd/target_profiles/``),
+so an installed wheel lists and loads them; the repository's ``targets/`` is a copy.
 """
 
 from __future__ import annotations
@@ -186,11 +187,27 @@ class TargetProfile(BaseModel):
     source: str = ""
 
 
+# The shipped profiles, inside the package (package data), so an installed wheel has them. This copy is the
+# source of truth; the repository's ``targets/`` holds the same files for users who look there, and
+# ``tests/test_targets.py`` fails when the two differ.
+PACKAGE_TARGETS = Path(__file__).resolve().parent / "target_profiles"
+
+
+def _source_checkout_targets() -> Optional[Path]:
+    """The repository's ``targets/`` when edgekd runs from a source checkout (editable install), else ``None``."""
+    root = Path(__file__).resolve().parent.parent
+    return root / "targets" if (root / "pyproject.toml").is_file() else None
+
+
 def targets_dirs() -> list[Path]:
-    """Folders searched for profiles: ``$EDGEKD_TARGETS`` entries, ./targets, then the repo's targets/."""
+    """Folders searched for profiles, first wins: ``$EDGEKD_TARGETS`` entries, ./targets, the repository's
+    targets/ (source checkout only), then the profiles shipped inside the package."""
     dirs = [Path(p) for p in os.environ.get("EDGEKD_TARGETS", "").split(os.pathsep) if p]
     dirs.append(Path.cwd() / "targets")
-    dirs.append(Path(__file__).resolve().parent.parent / "targets")
+    checkout = _source_checkout_targets()
+    if checkout is not None:
+        dirs.append(checkout)
+    dirs.append(PACKAGE_TARGETS)
     seen, out = set(), []
     for d in dirs:
         key = d.resolve()

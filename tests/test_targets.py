@@ -119,3 +119,26 @@ def test_a_profile_dropped_in_the_working_directory_targets_folder_is_found(tmp_
     (tmp_path / "targets" / "lab-pi.yaml").write_text("arch: aarch64\nformats: [onnx]\nprecisions: [fp32]\n")
     monkeypatch.chdir(tmp_path)
     assert load_target("lab-pi").formats == ["onnx"]
+
+
+def test_the_repository_targets_folder_is_a_copy_of_the_packaged_profiles():
+    """edgekd/target_profiles/ (package data, what a wheel ships) is the source of truth; targets/ mirrors it.
+    After editing a profile: ``cp edgekd/target_profiles/*.yaml targets/``."""
+    root = Path(__file__).resolve().parent.parent
+    packaged = {p.name: p.read_bytes() for p in (root / "edgekd" / "target_profiles").glob("*.yaml")}
+    repo = {p.name: p.read_bytes() for p in (root / "targets").glob("*.yaml")}
+    assert sorted(packaged) == sorted(repo)
+    assert [n for n in packaged if packaged[n] != repo[n]] == []
+
+
+def test_shipped_profiles_are_found_outside_a_source_checkout(tmp_path, monkeypatch):
+    """An installed wheel has no targets/ beside it: the profiles inside the package are found."""
+    import edgekd.targets as targets
+
+    monkeypatch.setattr(targets, "_source_checkout_targets", lambda: None)
+    monkeypatch.delenv("EDGEKD_TARGETS", raising=False)
+    monkeypatch.chdir(tmp_path)
+    found = available_targets()
+    assert sorted(found) == SHIPPED
+    assert all(p.parent == targets.PACKAGE_TARGETS for p in found.values())
+    assert load_target("rpi4").source == str(targets.PACKAGE_TARGETS / "rpi4.yaml")
