@@ -133,8 +133,30 @@ def read_recipe_tree(path: str | Path, overrides: list[str] | None = None) -> di
     return tree
 
 
+def check_finite(tree: Any, source: str) -> None:
+    """Refuse a NaN or infinite number anywhere in a recipe tree (``lr: .inf`` trains NaN weights; a
+    ``temperature: .nan`` inside ``loss.params`` escapes the typed fields), naming the key.
+
+    Raises:
+        InputError: ``FILE: student.train.lr: .inf is not a finite number``.
+    """
+    import math
+
+    stack: list[tuple[str, Any]] = [("", tree)]
+    while stack:  # not recursive: a deeply nested hostile file must not overflow the stack
+        where, node = stack.pop()
+        if isinstance(node, float) and not math.isfinite(node):
+            raise InputError(f"{source}: {where}: {node!r} is not a finite number")
+        if isinstance(node, dict):
+            stack.extend((f"{where}.{k}" if where else str(k), v) for k, v in node.items())
+        elif isinstance(node, (list, tuple)):
+            stack.extend((f"{where}[{i}]", v) for i, v in enumerate(node))
+
+
 def recipe_from_tree(tree: dict, source: str) -> Recipe:
-    """Validate a recipe tree; messages name ``source`` and the key."""
+    """Validate a recipe tree; messages name ``source`` and the key. ``edgekd run``, ``run --check``, the API's
+    recipe readers and every sweep trial come through here, so all refuse the same recipes."""
+    check_finite(tree, source)
     recipe: Recipe = validate(Recipe, tree, source)
     if recipe.data.positive is not None and recipe.data.positive not in recipe.data.classes:
         raise InputError(

@@ -81,3 +81,41 @@ def test_pruning_recovery_and_qat_name_registered_methods():
     with pytest.raises(InputError, match=r"export.qat.distill"):
         check_recipe(load_recipe(HEART, ["export.qat.distill={method: mixupp}"]))
     check_recipe(load_recipe(pruned, ["prune.recover.distill={method: mixup}"]))
+
+
+# ---------------------------------------------------------------- run --check refuses what run refuses (issue 27)
+@pytest.mark.parametrize("override, key", [("student.train.lr=.inf", "student.train.lr"),
+                                           ("student.train.lr=.nan", "student.train.lr"),
+                                           ("student.loss.params.temperature=.inf", "student.loss.params.temperature"),
+                                           ("export.budgets={x86_64: {size_kb: .nan}}", "export.budgets.x86_64.size_kb")])
+def test_check_refuses_a_non_finite_number_naming_the_key(capsys, override, key):
+    from edgekd.cli import main
+
+    assert main(["run", str(HEART), "--check", "--set", override]) == 2
+    err = capsys.readouterr().err
+    assert f"{key}: " in err and "not a finite number" in err and "Traceback" not in err
+
+
+def test_check_and_run_refuse_split_fractions_not_summing_to_one_with_one_message(tmp_path, capsys):
+    from edgekd.cli import main
+
+    split = "data.split={train: 0.9, val: 0.5, test: 0.33}"
+    assert main(["run", str(HEART), "--check", "--set", split]) == 2
+    checked = capsys.readouterr().err
+    assert main(["run", str(HEART), "--out", str(tmp_path / "run"), "--set", split]) == 2
+    assert capsys.readouterr().err == checked and "data.split" in checked and "sum to 1.73" in checked
+    assert not (tmp_path / "run").exists()
+
+
+def test_run_refuses_an_infinite_learning_rate_before_any_training(tmp_path, capsys):
+    from edgekd.cli import main
+
+    assert main(["run", str(HEART), "--out", str(tmp_path / "run"), "--set", "student.train.lr=.inf"]) == 2
+    assert "student.train.lr" in capsys.readouterr().err and not (tmp_path / "run").exists()
+
+
+def test_the_api_refuses_an_infinite_learning_rate_too():
+    from edgekd.training.config import TrainSpec
+
+    with pytest.raises(ValueError, match="finite number"):
+        TrainSpec(lr=float("inf"))

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 
 class SplitSpec(BaseModel):
     """Item-wise train/val/test fractions, the split's seed, and what keeps items together."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     train: float = 0.6
     val: float = 0.2
     test: float = 0.2
@@ -28,6 +29,18 @@ class SplitSpec(BaseModel):
     # A CSV (`file,split`, split one of train/val/test) that assigns every item by name: an official split, or
     # one that keeps a pretrained teacher's training items out of test. The fractions and seed are then unused.
     file: Optional[str] = None
+
+    @model_validator(mode="after")
+    def _fractions_sum_to_one(self) -> "SplitSpec":
+        """The same rule the split itself applies (``edgekd.data.splits``), here so that ``run --check`` and every
+        reader of a recipe refuse what ``run`` would refuse, before any work."""
+        if self.file is None:
+            f = self.fractions()
+            total = sum(f.values())
+            if not all(0 < v < float("inf") for v in f.values()) or abs(total - 1.0) > 1e-6:
+                raise PydanticCustomError("split_fractions", "train, val and test must be positive fractions "
+                                          "summing to 1; these sum to {total}", {"total": f"{total:g}"})
+        return self
 
     def fractions(self) -> dict[str, float]:
         return {"train": self.train, "val": self.val, "test": self.test}

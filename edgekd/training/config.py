@@ -14,7 +14,7 @@ from edgekd.training.defaults import KD_DEFAULTS
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)  # lr: .inf trains NaN
 
 
 class TrainSpec(_Strict):
