@@ -1,14 +1,24 @@
 """Atomic file writes: write to a temp file beside the target, then rename.
 
-A crash or an error never leaves a half-written artifact or report behind.
+A crash or an error never leaves a half-written artifact or report behind. A process killed outright (kill -9,
+power loss) cannot remove its temp file, so the temp names say whose they are:
+``.NAME.edgekd-tmp-HOST-PID-XXXXXXXX.tmp.SUFFIX`` (HOST: 8 hex digits of the host name's SHA-256; PID: the
+writer's process id). The next write into that folder removes the temp files of writers that are gone
+(``clear_stale_temps``): on this host, a PID no longer running; from another host (a shared folder), a file
+untouched for a day. Files of edgekd versions before these names (``.NAME.XXXXXXXX.tmp.SUFFIX``) are removed
+once untouched for a minute. Nothing else in the folder is touched.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
+import re
+import socket
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -26,7 +36,9 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
 
         raise IsADirectoryError(errno.EISDIR, "a folder; give a file path", str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
+    clear_stale_temps(path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{TEMP_MARK}-{_host_tag()}-{os.getpid()}-",
+                               suffix=".tmp" + path.suffix, dir=path.parent)
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the result should get the usual permissions
     tmp_path = Path(tmp)
@@ -36,6 +48,75 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+TEMP_MARK = "edgekd-tmp"
+# mkstemp's random part: 8 of [a-z0-9_]; an exporter may add ``.data`` (ONNX external weights) to the temp name
+_OURS = re.compile(r"^\..+\." + TEMP_MARK + r"-(?P<host>[0-9a-f]{8})-(?P<pid>[0-9]+)-[a-z0-9_]{8}\.tmp(\.[A-Za-z0-9]+)?"
+                   r"(\.data)?$")
+_LEGACY = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp(\.[A-Za-z0-9]+)?(\.data)?$")
+OTHER_HOST_AGE_S = 24 * 3600.0
+LEGACY_AGE_S = 60.0
+
+
+def _host_tag() -> str:
+    return hashlib.sha256(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:8]
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # someone else's process (or cannot tell): keep its file
+    return True
+
+
+def is_stale_temp(path: Path, *, now: float | None = None) -> bool:
+    """Whether ``path`` is a temp file of an edgekd writer that is gone (see the module's docstring)."""
+    name = path.name
+    ours, legacy = _OURS.match(name), None
+    if ours is None:
+        legacy = _LEGACY.match(name)
+        if legacy is None:
+            return False
+    try:
+        st = path.lstat()
+    except OSError:
+        return False
+    import stat as stat_mod
+
+    if not stat_mod.S_ISREG(st.st_mode):  # a folder, link or FIFO of that name is not ours
+        return False
+    age = (time.time() if now is None else now) - st.st_mtime
+    if ours is None:
+        return age > LEGACY_AGE_S
+    if ours["host"] != _host_tag():
+        return age > OTHER_HOST_AGE_S
+    return not _running(int(ours["pid"]))
+
+
+def clear_stale_temps(folder: str | os.PathLike[str]) -> list[Path]:
+    """Remove the temp files that killed edgekd writers left in ``folder``; return what was removed."""
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not entry.name.startswith(".") or ".tmp" not in entry.name:
+            continue
+        p = Path(entry.path)
+        if is_stale_temp(p):
+            try:
+                p.unlink()
+                removed.append(p)
+            except OSError:
+                pass
+    return removed
 
 
 def _umask() -> int:
