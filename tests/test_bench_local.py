@@ -24,16 +24,53 @@ CONTRACT = ("artifact", "runtime", "runtime_version", "threads", "runs", "warmup
             "mean_ms", "cv", "runner", "estimated", "host")
 
 
-def test_cv_target_stops_after_the_minimum_runs():
-    art = load_artifact(ONNX, threads=1)
-    result = measure_latency(art, runs=200, warmup=1, cv_target=1e9, min_runs=12)
+class _Clock:
+    """A fake clock for the timing loop: each real invoke of the artifact takes ``step_s`` seconds of it, so the
+    loop's stopping rules (runs, CV target, time cap) are tested exactly, whatever else runs on the machine."""
+
+    def __init__(self, step_s: float) -> None:
+        self.now, self.step_s = 100.0, step_s
+
+    def perf_counter(self) -> float:
+        return self.now
+
+
+@pytest.fixture()
+def clocked(monkeypatch):
+    """``clocked(step_s)`` → the ONNX artifact whose invokes advance a fake clock installed in the timing loop."""
+    import edgekd.runtime.latency as latency
+
+    def make(step_s: float):
+        clock = _Clock(step_s)
+        monkeypatch.setattr(latency, "time", clock)
+        art = load_artifact(ONNX, threads=1)
+        real = art.invoke_raw
+
+        def invoke_raw(x):
+            out = real(x)
+            clock.now += clock.step_s
+            return out
+
+        monkeypatch.setattr(art, "invoke_raw", invoke_raw)
+        return art
+
+    return make
+
+
+def test_cv_target_stops_after_the_minimum_runs(clocked):
+    result = measure_latency(clocked(0.002), runs=200, warmup=1, cv_target=0.01, min_runs=12)
     assert result["runs"] == 12 and result["stopped"] == "cv_target"
+    assert result["p50_ms"] == pytest.approx(2.0) and result["cv"] == pytest.approx(0.0, abs=1e-9)
 
 
-def test_without_a_cv_target_all_runs_are_timed():
-    art = load_artifact(ONNX, threads=1)
-    result = measure_latency(art, runs=15, warmup=1, max_seconds=60.0)
+def test_without_a_cv_target_all_runs_are_timed(clocked):
+    result = measure_latency(clocked(0.5), runs=15, warmup=1, max_seconds=60.0)
     assert result["runs"] == 15 and result["stopped"] == "runs" and result["cv_target"] is None
+
+
+def test_the_time_cap_stops_the_loop(clocked):
+    result = measure_latency(clocked(1.0), runs=200, warmup=1, max_seconds=5.0)
+    assert result["runs"] == 5 and result["stopped"] == "max_seconds" and result["p90_ms"] == pytest.approx(1000.0)
 
 
 def test_threads_are_set_explicitly_and_reported():

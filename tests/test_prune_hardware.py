@@ -2,7 +2,8 @@
 
 The latency-table tests use a fake exporter and runner (a file holding the channel counts, a latency computed
 from them) so they count measurements exactly and run in milliseconds; one test runs the real path (int8
-TFLite export, the local runner) on a tiny model.
+TFLite export, the runtime, the local runner's timing loop) on a tiny model, with a clock that advances by the
+exported graph's MACs per invoke: no test here asserts a wall time.
 """
 
 from __future__ import annotations
@@ -165,11 +166,56 @@ def test_the_greedy_policy_meets_a_predicted_target_on_a_fake_table() -> None:
         choose_counts(table, scores, target_ms=0.4)
 
 
-def test_a_latency_target_end_to_end_meets_the_measured_target(tmp_path) -> None:
-    """Real path: int8 TFLite exports timed by the local runner (1 thread). The target sits halfway between the
-    unpruned p50 and the floor the measured table promises on *this* host: how much latency channels buy differs
-    between CPUs (on an AMD EPYC halving a 32-channel pair reached 60 %; on an AMX Xeon the same pair could not
-    go below 98 %), and a fixed fraction made the test pass or fail with the machine."""
+class _GraphClock:
+    """A deterministic clock for the local runner: every real ``invoke_raw`` of an artifact advances it by
+    20 µs + 10 ps per multiply-accumulate of that file's graph (``graph_costs``, read from the exported file).
+
+    The export, the runtime and the runner's timing loop are the real ones; only the reading of the clock is not,
+    so what a latency target does is tested exactly while a loaded machine (which moved a single measurement of
+    these files by 20 %) cannot change the outcome. Real speed lives in ``benchmarks/latency_prune.py``."""
+
+    def __init__(self) -> None:
+        self.now, self.invokes, self._ms = 1000.0, 0, {}
+
+    def perf_counter(self) -> float:
+        return self.now
+
+    def __getattr__(self, name: str):  # everything else of the time module stays real
+        return getattr(time, name)
+
+    def ms_of(self, path: Path) -> float:
+        from edgekd.runners.graphcost import graph_costs
+
+        key = str(path)
+        if key not in self._ms:
+            self._ms[key] = 0.02 + 1e-8 * sum(c.macs for c in graph_costs(path))
+        return self._ms[key]
+
+    def install(self, monkeypatch) -> None:
+        import edgekd.runtime.latency as latency
+        from edgekd.runtime.artifact import Artifact
+
+        real, clock = Artifact.invoke_raw, self
+
+        def invoke_raw(art, x):
+            out = real(art, x)
+            clock.invokes += 1
+            clock.now += clock.ms_of(art.path) / 1e3
+            return out
+
+        monkeypatch.setattr(Artifact, "invoke_raw", invoke_raw)
+        monkeypatch.setattr(latency, "time", self)
+
+
+def test_a_latency_target_end_to_end_meets_the_measured_target(tmp_path, monkeypatch) -> None:
+    """Real path: int8 TFLite exports run by the local runner (1 thread), its clock the deterministic
+    ``_GraphClock``. The target sits halfway between the unpruned p50 and the floor the measured table promises;
+    the pruned export, measured on the runner, shows at least half of the promised gain (with a latency linear
+    in MACs the table's per-group sum under-predicts what pruning two adjacent groups costs by their product term,
+    which is what the "half" allows for) and exactly the probe's figure of its own graph."""
+    clock = _GraphClock()
+    clock.install(monkeypatch)
+    torch.manual_seed(0)
     torch.set_num_threads(1)
     model = nn.Sequential(nn.Conv2d(1, 64, 3, padding=1), nn.ReLU(), nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(),
                           nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 2)).eval()
@@ -179,23 +225,22 @@ def test_a_latency_target_end_to_end_meets_the_measured_target(tmp_path) -> None
                          latency_cache=tmp_path, log=logs.append)
     base = first.summary["latency"]["unpruned_measured_ms"]
     assert first.summary["latency"]["table"]["cached"] is False and first.after == first.before
+    assert clock.invokes > 0 and base == pytest.approx(0.02 + 1e-8 * first.before["macs"], rel=0.02)
     table = LatencyTable.from_dict(json.loads(Path(first.summary["latency"]["table"]["path"]).read_text()))
     floor = table.floor_ms()
-    assert 0 < floor <= base
+    assert 0 < floor < base
     target = floor + 0.5 * (base - floor)
     out = edgekd.prune(model, {"latency_p50_ms": target}, shape, importance="l2", round_to=16, target="x86_64",
                        latency_cache=tmp_path, log=logs.append)
     lat = out.summary["latency"]
     assert lat["table"]["cached"] is True
-    assert lat["predicted_ms"] <= lat["target_ms"] and lat["measured_p50_ms"] > 0, lat
+    assert lat["predicted_ms"] <= lat["target_ms"] == pytest.approx(target), lat
     assert out.after["macs"] < out.before["macs"]
     assert all(b % 16 == 0 for n, (a, b) in out.steps[0]["outcome"]["channels"].items() if a != b)
-    # measured: the pruned and the unpruned int8 files timed interleaved over many rounds (one measurement each
-    # moved by 20 % under load on this shared machine); where the table promises a clear gain, half of it shows
+    # measured on the runner: the pruned export's own graph, through the real export and runtime
+    assert lat["measured_p50_ms"] == pytest.approx(0.02 + 1e-8 * out.after["macs"], rel=0.02), lat
     promised = 1.0 - target / base
-    if promised >= 0.1:
-        ratio = _interleaved_ratio(out.model, model, shape, tmp_path)
-        assert ratio < 1.0 - 0.5 * promised, (ratio, promised)
+    assert promised >= 0.1 and lat["measured_p50_ms"] / base < 1.0 - 0.5 * promised, (lat, promised)
 
 
 def test_the_report_shows_the_latency_target_prediction_and_measurement() -> None:
@@ -229,31 +274,3 @@ def test_an_iterative_latency_schedule_meets_the_target_in_steps(tmp_path) -> No
     assert result.steps[0]["outcome"]["after"]["latency_ms"] <= limits[0]
     assert result.after.latency_ms <= 0.150 and result.before.latency_ms == pytest.approx(0.174)
     assert all(c % 8 == 0 for n, c in channel_counts(model).items() if n != "10")
-
-
-def _interleaved_ratio(pruned, unpruned, shape, tmp_path, rounds: int = 60, per_round: int = 20) -> float:
-    """Median over rounds of p50(pruned) / p50(unpruned), both int8 TFLite, alternating within each round."""
-    import numpy as np
-
-    from edgekd.exporting import EXPORTERS
-    from edgekd.runtime.artifact import load_artifact
-    from edgekd.runtime.latency import sample_input
-
-    cal = np.random.default_rng(0).standard_normal((8, *shape)).astype(np.float32)
-    arts = []
-    for name, m in (("pruned", pruned), ("unpruned", unpruned)):
-        path = EXPORTERS.get("tflite-int8")(m.eval(), torch.zeros(1, *shape), tmp_path / f"{name}.tflite", cal)
-        art = load_artifact(path, threads=1)
-        arts.append((art, sample_input(art)))
-    ratios = []
-    for _ in range(rounds):
-        medians = []
-        for art, x in arts:
-            times = []
-            for _ in range(per_round):
-                t0 = time.perf_counter()
-                art.invoke_raw(x)
-                times.append(time.perf_counter() - t0)
-            medians.append(float(np.median(times)))
-        ratios.append(medians[0] / medians[1])
-    return float(np.median(ratios))
