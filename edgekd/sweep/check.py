@@ -36,6 +36,22 @@ def _samples(param: Any) -> list[Any]:
     return [cast(param.low), cast(param.high)]
 
 
+def check_space_runner(target: Any, runner: str, space_source: str) -> None:
+    """The space's ``runner`` must be one that can measure the judged target (a known runner, ready).
+
+    Raises:
+        InputError: ``SPACE: runner 'quantum': unknown runner 'quantum' (known: ...)``.
+    """
+    from edgekd.api.checks import check_runner_ready, with_runner
+
+    where = f"{space_source}: runner {runner!r}"
+    try:
+        check_runner_ready(with_runner(target, runner, where=where), where=where)
+    except InputError as exc:
+        message = str(exc)
+        raise InputError(message if message.startswith(where) else f"{where}: {message}") from None
+
+
 def check_sweep(space: Space, base: dict, recipe_source: str, space_source: str) -> Plan:
     """Refuse a space that cannot run, naming the key and the value.
 
@@ -65,6 +81,8 @@ def check_sweep(space: Space, base: dict, recipe_source: str, space_source: str)
     if fmt not in target.formats:
         raise InputError(f"{space_source}: format {fmt!r}: target {target.name!r} exports {', '.join(target.formats)}")
     judged = target.model_copy(update={"formats": [fmt]})
+    if space.runner is not None:  # refused here, not by every trial's measurement (three failed trials, exit 0)
+        check_space_runner(judged, space.runner, space_source)
     check_recipe(recipe, runner=space.runner)
     for key, param in space.params.items():
         for value in _samples(param):

@@ -18,10 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from edgekd.errors import InputError
+from edgekd.errors import BackendError, InputError
 from edgekd.sweep.space import ChoiceParam, Space, choice_labels
 
 Log = Callable[[str], None]
+# the sweep's --timeout clock, read after each trial as Optuna's own timeout is (tests replace it with a fake one)
+_clock = time.monotonic
 TRIAL_FAILS_STOP = 3  # consecutive failed trials of this worker that end it (a broken set-up, not a bad trial)
 
 
@@ -236,10 +238,10 @@ def sweep(recipe: str | Path, space: str | Path, *, overrides: Optional[list[str
     if out.exists() and not out.is_dir():
         raise InputError(f"--out: {out} exists and is not a folder")
     name = study or f"{plan.recipe.name}-sweep"
-    st = _study(open_storage(storage, out, connect_timeout), name, sp, plan, resume, log, local=storage is None)
+    st = _study(open_storage(storage, out, connect_timeout, log), name, sp, plan, resume, log, local=storage is None)
     worker = Worker(base=plan.base, source=str(recipe), target=plan.target, runner=sp.runner, log=log,
                     fp32_twin="accuracy_drop_pp" in plan.budgets)
-    t_start = time.perf_counter()
+    t_start = _clock()
     fails = {"in_a_row": 0}
     me = worker_id()
     context = {"recipe": str(recipe), "space": str(space), "storage": storage, "study": name}
@@ -255,6 +257,8 @@ def sweep(recipe: str | Path, space: str | Path, *, overrides: Optional[list[str
         write_results(study, sp, plan, out, context, worker=None, log=log)
         if finished() >= trials:
             study.stop()
+        elif timeout is not None and _clock() - t_start >= timeout:  # checked after each trial, as Optuna's own
+            study.stop()
         elif fails["in_a_row"] >= TRIAL_FAILS_STOP:
             log(f"sweep: {TRIAL_FAILS_STOP} trials in a row failed here; this worker stops (see sweep.json errors)")
             study.stop()
@@ -263,10 +267,26 @@ def sweep(recipe: str | Path, space: str | Path, *, overrides: Optional[list[str
         log(f"sweep: study {name!r}, {finished()} of {trials} trials done; objectives "
             + ", ".join(f"{o} ({d})" for o, d in zip(sp.objectives, sp.directions))
             + f"; budgets of {plan.target.name}: {json.dumps(plan.budgets)}")
-        st.optimize(objective, timeout=timeout, catch=(Exception,), callbacks=[after], gc_after_trial=True)
-    log(f"sweep: {finished()} trials finished ({time.perf_counter() - t_start:.0f} s here); scoring the front on test")
+        st.optimize(objective, catch=(Exception,), callbacks=[after], gc_after_trial=True)
+    log(f"sweep: {finished()} trials finished ({_clock() - t_start:.0f} s here); scoring the front on test")
     summary = write_results(st, sp, plan, out, context, worker=worker, log=log)
+    if finished() == 0:
+        raise BackendError(nothing_finished(st, out))
     return SweepResult(summary=summary, out=out)
+
+
+def nothing_finished(st: Any, out: Path) -> str:
+    """Why a sweep ends with no finished trial: its trials' errors, one of each (the exit is 3, never 0)."""
+    from optuna.trial import TrialState
+
+    errors: list[str] = []
+    for t in st.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
+        error = str(t.user_attrs.get("error") or "no error recorded")
+        if error not in errors:
+            errors.append(error)
+    why = "; ".join(errors[:3]) + (f"; and {len(errors) - 3} other errors" if len(errors) > 3 else "")
+    return (f"0 trials finished: every trial failed ({why or 'none was started'}); see "
+            f"{out / 'sweep.json'}")
 
 
 def _study(store: Any, name: str, sp: Any, plan: Any, resume: bool, log: Log, local: bool) -> Any:

@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from edgekd.errors import InputError
 from edgekd.yamlconf import read_yaml_mapping, validate
@@ -36,7 +38,8 @@ FIXED_PREFIXES = ("teacher", "data.path", "data.split", "data.classes", "data.po
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # a bound, budget or margin of .inf or .nan is refused naming its key (high: .inf made Optuna draw inf)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class RangeParam(_Strict):
@@ -95,6 +98,16 @@ class Space(_Strict):
     sampler: SamplerSpec = SamplerSpec()
     stop: StopSpec = StopSpec()
 
+    @field_validator("budgets", mode="before")
+    @classmethod
+    def _finite_budgets(cls, value: Any) -> Any:
+        """One message for a NaN or infinite budget (the float-or-bool Union would give two)."""
+        for key, budget in (value.items() if isinstance(value, dict) else ()):
+            if isinstance(budget, float) and not math.isfinite(budget):
+                raise PydanticCustomError("finite_budget", "{key}: {budget} is not a finite number",
+                                          {"key": str(key), "budget": repr(budget)})
+        return value
+
     @model_validator(mode="after")
     def _objectives(self) -> "Space":
         if "metric" not in self.objectives:
@@ -128,6 +141,8 @@ def load_space(path: Union[str, Path]) -> Space:
                 raise InputError(f"{path}: params.{key}: give {{low: ..., high: ...}} or {{choices: [...]}}")
             if "choices" in spec and ({"low", "high"} & set(spec)):
                 raise InputError(f"{path}: params.{key}: give a range or choices, not both")
+            # typed one by one, as the kind it is: the message names the key, not both members of the Union
+            validate(ChoiceParam if "choices" in spec else RangeParam, spec, f"{path}: params.{key}")
     return validate(Space, tree, str(path))
 
 

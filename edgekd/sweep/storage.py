@@ -12,7 +12,7 @@ Optuna is imported here, lazily: ``import edgekd`` stays light.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from edgekd.errors import InputError
 
@@ -25,6 +25,101 @@ def redact(url: str) -> str:
     from edgekd.redact import redact_url
 
     return redact_url(url)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())[:300]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def check_journal(path: Path, log: Callable[[str], None]) -> None:
+    """Make a journal a killed writer or a full disk left usable, or refuse a damaged one naming the line.
+
+    Optuna appends whole records, one JSON object a line. A writer killed mid-write (or a full disk) leaves a
+    last line without its newline: it is dropped with a warning (it was never acknowledged) and the sweep
+    resumes from the whole records; left in place, the next record would be glued to it and lost. Any other
+    line that is not a JSON record (a hand edit, another file) is refused, exit 2, naming the file and the line.
+
+    Raises:
+        InputError: not a regular file, unreadable, or a whole line that is not a journal record.
+    """
+    import json
+    import os
+
+    if not os.path.lexists(path):
+        return
+    if path.is_symlink() or not path.is_file():
+        raise InputError(f"{path}: not a regular file; a sweep's journal is a file it appends to")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the sweep journal ({exc.strerror or exc})") from None
+    if data and not data.endswith(b"\n"):
+        data = _drop_truncated_tail(path, log)
+    for number, line in enumerate(data.split(b"\n")[:-1], start=1):
+        try:
+            record = json.loads(line)
+        except ValueError:  # also UnicodeDecodeError
+            record = None
+        if not isinstance(record, dict) or type(record.get("op_code")) is not int:
+            shown = line[:60].decode("utf-8", "replace")
+            raise InputError(f"{path}: line {number}: not an Optuna journal record ({shown!r}); the file is damaged: "
+                             f"remove that line, or move the file away to start the study over")
+
+
+def _drop_truncated_tail(path: Path, log: Callable[[str], None]) -> bytes:
+    """Cut the journal after its last newline, under the journal's own lock (another worker may be appending)."""
+    import os
+
+    from optuna.storages.journal import JournalFileOpenLock
+
+    lock = JournalFileOpenLock(str(path))
+    lock.acquire()
+    try:
+        with open(path, "r+b") as f:
+            data = f.read()
+            if data.endswith(b"\n") or not data:
+                return data
+            keep = data.rfind(b"\n") + 1
+            f.truncate(keep)
+            f.flush()
+            os.fsync(f.fileno())
+    finally:
+        lock.release()
+    whole = data[:keep].count(b"\n")
+    log(f"sweep: warning: {path}: dropped a truncated last line ({len(data) - keep} bytes: a writer was killed or "
+        f"the disk was full); the sweep resumes from the {whole} whole records")
+    return data[:keep]
+
+
+def check_sqlite_file(db: Path, url: str) -> None:
+    """An sqlite study file must be a writable SQLite database in a writable folder (or not exist yet).
+
+    Raises:
+        InputError: naming the path: its folder missing or read-only, a folder, a special file, another kind of
+            file, or a read-only file (no write permission bit: edgekd does not write into what is marked read-only).
+    """
+    import os
+
+    shown = f"--storage {redact(url)}: {db}"
+    if not db.parent.is_dir():
+        raise InputError(f"--storage {redact(url)}: folder {db.parent} not found")
+    if db.is_dir():
+        raise InputError(f"{shown}: is a folder; give a database file, e.g. sqlite:///{db / 'study.db'}")
+    if db.exists():
+        if not db.is_file():
+            raise InputError(f"{shown}: not a regular file")
+        try:
+            with open(db, "rb") as f:
+                head = f.read(16)
+        except OSError as exc:
+            raise InputError(f"{shown}: cannot read it ({exc.strerror or exc})") from None
+        if head and head != b"SQLite format 3\x00":
+            raise InputError(f"{shown}: not an SQLite database")
+        if not db.stat().st_mode & 0o222 or not os.access(db, os.W_OK):
+            raise InputError(f"{shown}: is read-only; a sweep writes its trials there")
+    if not os.access(db.parent, os.W_OK):
+        raise InputError(f"{shown}: its folder is read-only (SQLite writes a journal beside the database)")
 
 
 def _at_in_password(rest: str) -> str:
@@ -60,11 +155,13 @@ def _connect_postgres(url: str, timeout_s: float, shown: str) -> Any:
         raise InputError(f"--storage {redact(shown)}: cannot connect: {first}") from None
 
 
-def open_storage(url: Optional[str], out: Path, connect_timeout_s: float = 10.0) -> Any:
+def open_storage(url: Optional[str], out: Path, connect_timeout_s: float = 10.0,
+                 log: Callable[[str], None] = lambda line: None) -> Any:
     """The Optuna storage for ``url`` (None: the journal file in ``out``).
 
     Raises:
-        InputError: an unknown scheme, an unreachable server, wrong credentials (within the timeout).
+        InputError: an unknown scheme, an unreachable server, wrong credentials (within the timeout), a damaged
+            journal, an sqlite path that is a folder, not a database or read-only.
     """
     import optuna
 
@@ -72,8 +169,13 @@ def open_storage(url: Optional[str], out: Path, connect_timeout_s: float = 10.0)
         from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 
         out.mkdir(parents=True, exist_ok=True)
-        path = str(out / JOURNAL)
-        return optuna.storages.JournalStorage(JournalFileBackend(path, lock_obj=JournalFileOpenLock(path)))
+        path = out / JOURNAL
+        check_journal(path, log)
+        try:  # the records are replayed here: one that Optuna cannot apply is a damaged file, named
+            return optuna.storages.JournalStorage(JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path))))
+        except Exception as exc:
+            raise InputError(f"{path}: not a journal of Optuna studies that can be replayed ({_one_line(exc)}); "
+                             f"move it away to start the study over") from None
     scheme = url.split(":", 1)[0].lower()
     if scheme in ("postgresql", "postgres", "postgresql+psycopg2"):
         # SQLAlchemy 2.1 reads a bare postgresql:// as psycopg 3; edgekd ships psycopg2
@@ -93,9 +195,12 @@ def open_storage(url: Optional[str], out: Path, connect_timeout_s: float = 10.0)
             conn.close()  # releases the advisory lock
     if scheme == "sqlite":
         db = url.split(":///", 1)[-1]
-        if db and db != ":memory:" and not Path(db).parent.is_dir():
-            raise InputError(f"--storage {url}: folder {Path(db).parent} not found")
-        return optuna.storages.RDBStorage(url)
+        if db and db != ":memory:":
+            check_sqlite_file(Path(db), url)
+        try:
+            return optuna.storages.RDBStorage(url)
+        except Exception as exc:  # SQLAlchemy's errors: a damaged or locked file, a bad URL
+            raise InputError(f"--storage {redact(url)}: cannot use it as a study database: {_one_line(exc)}") from None
     raise InputError(f"--storage {redact(url)}: unknown scheme {scheme!r}; use postgresql://..., sqlite:///FILE, "
                      f"or leave it out for the journal file in --out")
 
