@@ -173,6 +173,9 @@ def frontend_lines(result: dict) -> list[str]:
     lines.append(f"  front-end timed on {fe['items']} item(s) ({source}), {fe['runs']} runs, "
                  f"{w['p50']:g} windows per item (median, {w['min']}-{w['max']})"
                  + (f"; {fe['refused']} refused by the front-end, not timed" if fe.get("refused") else ""))
+    if fe.get("source") == "golden":
+        lines.append("  (the golden inputs come in several forms, a phone-sized photo or a whole recording among them, "
+                     "so their p90 is not your items' spread: give --data DIR or --items FILE... for that)")
     return lines
 
 

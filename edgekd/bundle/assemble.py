@@ -156,7 +156,7 @@ def make_bundle(run_dir: Path, target: str, out: Optional[Path] = None, *, golde
             sources = _golden_sources(report, data_path, tuple(fe.extensions), golden_items)
             scratch = Path(tempfile.mkdtemp(prefix="edgekd-golden-"))
             try:
-                make_golden(dst, _golden_inputs(meta, sources, scratch), dst.with_suffix(".golden"))
+                golden = make_golden(dst, _golden_inputs(meta, sources, scratch), dst.with_suffix(".golden"))
             finally:
                 shutil.rmtree(scratch, ignore_errors=True)
             entry = {"artifact": dst.name, "sha256": file_sha256(dst), "sidecar": sidecar_path(dst).name,
@@ -164,7 +164,8 @@ def make_bundle(run_dir: Path, target: str, out: Optional[Path] = None, *, golde
             if profile is not None and profile.arch == "cortex-m" and a["format"] == "tflite":
                 entry["c_array"] = _c_files(dst, meta, work)
             files.append(entry)
-            log(f"  {dst.name}: sidecar, golden vectors ({len(sources)} inputs)" + (", C array" if "c_array" in entry else ""))
+            log(f"  {dst.name}: sidecar, golden vectors ({len(golden['inputs'])} inputs from {len(sources)} test items)"
+                + (", C array" if "c_array" in entry else ""))
         gate = gate_report(report, str(run_dir / "report.json"), base=run_dir, target=target)
         (work / "MODEL_CARD.md").write_text(render_model_card(report, arts, target, gate, data_path), encoding="utf-8")
         (work / "bundle.json").write_text(json.dumps({
