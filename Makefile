@@ -12,7 +12,8 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 $(STAMP): requirements/main.lock requirements/extra.lock pyproject.toml examples/plugin/pyproject.toml
 	test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install -q --no-deps -r requirements/main.lock -r requirements/extra.lock
+	# every pin carries the sha256 of its file (requirements/hash_locks.py writes them): nothing else installs
+	$(VENV)/bin/python -m pip install -q --no-deps --require-hashes -r requirements/main.lock -r requirements/extra.lock
 	$(VENV)/bin/python -m pip install -q --no-deps --no-build-isolation -e .
 	# the example plugin (a model, a task and a front-end registered through entry points), used by its test
 	$(VENV)/bin/python -m pip install -q --no-deps --no-build-isolation -e examples/plugin
@@ -20,8 +21,8 @@ $(STAMP): requirements/main.lock requirements/extra.lock pyproject.toml examples
 
 $(DEVICE_STAMP): requirements/device.lock requirements/device-extra.lock pyproject.toml
 	test -x $(DEVICE_VENV)/bin/python || $(PY) -m venv $(DEVICE_VENV)
-	$(DEVICE_VENV)/bin/python -m pip install -q --no-deps -r requirements/device.lock
-	$(DEVICE_VENV)/bin/python -m pip install -q --no-deps -r requirements/device-extra.lock
+	$(DEVICE_VENV)/bin/python -m pip install -q --no-deps --require-hashes -r requirements/device.lock
+	$(DEVICE_VENV)/bin/python -m pip install -q --no-deps --require-hashes -r requirements/device-extra.lock
 	$(DEVICE_VENV)/bin/python -m pip install -q --no-deps --no-build-isolation -e .
 	touch $@
 
