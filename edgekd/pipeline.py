@@ -43,7 +43,10 @@ def build_role(recipe: Recipe, role: str, task: Any, num_classes: int) -> Any:
     from edgekd.models import build_model
 
     torch.manual_seed(recipe.seed)
-    model = build_model(spec.model, num_classes=num_classes, input_shape=task.input_shape, **spec.params)
+    try:
+        model = build_model(spec.model, num_classes=num_classes, input_shape=task.input_shape, **spec.params)
+    except InputError as exc:
+        raise type(exc)(f"{role}: {exc}") from None  # which of the two models the message is about
     if spec.checkpoint:
         try:  # weights_only: a checkpoint from elsewhere must not run code when unpickled
             state = torch.load(spec.checkpoint, map_location="cpu", weights_only=True)

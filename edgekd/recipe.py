@@ -75,7 +75,7 @@ class Recipe(_Strict):
 
     name: str
     task: str = "audio-classification"  # a registered task (edgekd plugins lists them)
-    seed: int = 0
+    seed: int = Field(0, ge=0, lt=2**32)  # what numpy, torch and random all take (a huge one overflowed in torch)
     data: DataSpec
     frontend: dict[str, Any] = {}
     teacher: ModelSpec

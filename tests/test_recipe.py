@@ -119,3 +119,17 @@ def test_the_api_refuses_an_infinite_learning_rate_too():
 
     with pytest.raises(ValueError, match="finite number"):
         TrainSpec(lr=float("inf"))
+
+
+@pytest.mark.parametrize("overrides, named", [
+    (["student.loss.params.temperature=null"], "student.loss.params"),
+    (["student.model=heart_student", "student.params={widths: [8, 16, 40], kernel: 0}"], "student: model 'heart_student'"),
+    (["seed=99999999999999999999999"], "seed"),
+])
+def test_check_refuses_values_the_backends_cannot_take_with_exit_2(capsys, overrides, named):
+    """Found by tests/test_hostile_sweep.py: each was exit 3 (a TypeError, torch's RuntimeError, an overflow)."""
+    from edgekd.cli import main
+
+    assert main(["run", str(HEART), "--check", *[a for o in overrides for a in ("--set", o)]]) == 2
+    err = capsys.readouterr().err
+    assert named in err and "Traceback" not in err and "internal error" not in err

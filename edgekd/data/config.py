@@ -16,7 +16,7 @@ class SplitSpec(BaseModel):
     val: float = 0.2
     test: float = 0.2
     # Seed of the item-wise split; None: the run's seed. Fix it to vary training seeds on one split.
-    seed: Optional[int] = None
+    seed: Optional[int] = Field(None, ge=0, lt=2**32)
     # Images: photos of one class taken less than this many seconds apart (a capture burst, usually the
     # same leaf) stay in one split; capture time from the file name's YYYYMMDD_HHMMSS or EXIF. None: off.
     keep_together_s: Optional[float] = Field(None, gt=0)

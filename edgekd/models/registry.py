@@ -28,5 +28,8 @@ def build_model(name: str, *, num_classes: int, input_shape: tuple[int, ...], **
     builder = MODELS.get(name)
     try:
         return builder(num_classes=num_classes, input_shape=tuple(input_shape), **kwargs)
-    except TypeError as exc:
-        raise InputError(f"model {name!r}: {exc}") from None
+    except (TypeError, ValueError, ArithmeticError, IndexError, RuntimeError) as exc:
+        # parameters the architecture cannot take (kernel: 0, widths: [], a plugin's own checks): the recipe's
+        # fault, named, exit 2 (torch reports a zero kernel as a RuntimeError in the shape probe)
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        raise InputError(f"model {name!r}: cannot be built with {kwargs!r:.200}: {first}") from None

@@ -152,4 +152,8 @@ def build_loss(name: str, params: dict[str, Any], *, where: str = "loss") -> Los
             close = difflib.get_close_matches(key, accepted, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise InputError(f"{where}: loss {name!r} has no parameter {key!r}{hint}; it takes {', '.join(accepted)}")
-    return factory(**params)
+    try:
+        return factory(**params)
+    except (TypeError, ValueError) as exc:  # a parameter of the wrong kind: temperature: null, alpha: "high"
+        shown = ", ".join(f"{k}={v!r}" for k, v in params.items())
+        raise InputError(f"{where}.params: loss {name!r} cannot take {shown}: {exc}") from None
