@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from edgekd.errors import InputError
+from edgekd.inputfile import read_bytes
 
 
 def read_yaml_mapping(path: Path, what: str) -> dict[str, Any]:
@@ -22,19 +23,18 @@ def read_yaml_mapping(path: Path, what: str) -> dict[str, Any]:
         path: the file.
         what: what it is, for messages (``"recipe"``, ``"target profile"``).
     """
-    if not path.is_file():
-        raise InputError(f"{path}: {what} file not found")
+    data = read_bytes(path, what)  # a regular file: a FIFO or device is refused before it is opened
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: not UTF-8 text (byte {exc.start}); save the {what} as UTF-8") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the {what} ({exc.strerror or exc})") from None
     try:
         tree = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         first = " ".join(str(exc).split())
         raise InputError(f"{path}: not valid YAML: {first}") from None
+    except RecursionError:  # thousands of nested [ or {: the YAML composer recurses per level
+        raise InputError(f"{path}: the {what} nests too deeply to read: not an edgekd {what}") from None
     if not isinstance(tree, dict):
         raise InputError(f"{path}: a {what} is a mapping of keys")
     return tree

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import os
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -73,19 +73,14 @@ def write_report(report: dict, out: Path) -> Path:
 
 def load_report(path: str | Path) -> dict[str, Any]:
     """Read a report, refusing an unknown or older schema with a clear message."""
+    from edgekd.inputfile import read_json
+
     path = Path(path)
     if path.is_dir():
         raise InputError(f"{path}: a folder, not a report.json")
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise InputError(f"{path}: report not found")
-    try:
-        report = json.loads(path.read_bytes().decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: not JSON ({exc})") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    report = read_json(path, "report")  # a regular file (never a FIFO), JSON nested no deeper than a report
     if not isinstance(report, dict) or report.get("schema") != SCHEMA:
         got = report.get("schema") if isinstance(report, dict) else None
         raise InputError(f"{path}: schema {got!r} is not {SCHEMA!r}")

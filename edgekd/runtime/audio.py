@@ -90,11 +90,9 @@ def _parse_fmt(body: bytes, path: PathLike) -> tuple[int, int, int, int, int]:
 
 def _parse_header(path: PathLike) -> _Header:
     """Walk the RIFF chunks of ``path`` without reading the samples."""
-    p = Path(path)
-    if not p.exists():
-        raise _fail(path, "file not found")
-    if not p.is_file():
-        raise _fail(path, "not a file")
+    from edgekd.inputfile import regular_file
+
+    p = regular_file(path, "WAV")  # a FIFO or device is refused before it is opened
     size = p.stat().st_size
     if size == 0:
         raise _fail(path, "empty file (0 bytes)")

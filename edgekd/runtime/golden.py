@@ -210,24 +210,120 @@ def make_golden(artifact_path: Path, inputs: Sequence[Path], folder: Path, *, th
     return manifest
 
 
+def _inside(name: Any) -> bool:
+    """Whether ``name`` is a relative file name that stays inside its folder (no absolute path, no ``..``, no
+    drive or backslash tricks): golden file names are joined to the golden folder, so a manifest must not point
+    a reader at ``../../etc/passwd``."""
+    from pathlib import PurePosixPath, PureWindowsPath
+
+    if not isinstance(name, str) or not name or "\\" in name or "\x00" in name:
+        return False
+    posix, win = PurePosixPath(name), PureWindowsPath(name)
+    return not posix.is_absolute() and not win.drive and not win.root and ".." not in posix.parts \
+        and posix.parts not in ((), (".",))
+
+
+def check_manifest(manifest: dict[str, Any], path: Any) -> None:
+    """Every field ``edgekd conformance`` reads from a golden manifest, typed and in range, and every file name
+    confined to the golden folder.
+
+    Why: a manifest is input like any other file; a missing key, ``atol: "tight"`` or a step file
+    ``../../etc/passwd`` must be one clear refusal naming the manifest and the field (exit 2), never an internal
+    error or a read outside the folder.
+
+    Raises:
+        InputError: naming ``path`` and the first bad field (``inputs[0].steps[2].atol``).
+    """
+    import math
+
+    def bad(where: str, why: str) -> InputError:
+        return InputError(f"{path}: {where} {why}")
+
+    def mapping(node: Any, where: str) -> dict:
+        if not isinstance(node, dict):
+            raise bad(where, "is missing" if node is None else f"must be an object, got {node!r:.80}")
+        return node
+
+    def tolerance(node: dict, key: str, where: str, *, optional: bool = False) -> None:
+        value = node.get(key)
+        if value is None and optional:
+            return
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            raise bad(f"{where}.{key}", f"must be a finite number >= 0, got {value!r:.80}")
+
+    def file_name(node: dict, where: str) -> None:
+        if not _inside(node.get("file")):
+            raise bad(f"{where}.file", f"is {node.get('file')!r:.120}: a golden file name must be a relative path "
+                                       "inside the golden folder (no absolute path, no '..')")
+
+    if not _inside(manifest.get("artifact_file")):
+        raise bad("artifact_file", f"is {manifest.get('artifact_file')!r:.120}: the artifact's file name, beside "
+                                   "the golden folder")
+    inputs = manifest.get("inputs")
+    if not isinstance(inputs, list) or not inputs:
+        raise bad("inputs", "must list at least one golden input")
+    for k, entry in enumerate(inputs):
+        at = f"inputs[{k}]"
+        mapping(entry, at)
+        file_name(entry, at)
+        if not isinstance(entry.get("predicted"), str):
+            raise bad(f"{at}.predicted", f"must be a label, got {entry.get('predicted')!r:.80}")
+        steps = entry.get("steps")
+        if not isinstance(steps, list) or not steps:
+            raise bad(f"{at}.steps", "must list at least one front-end step")
+        for i, step in enumerate(steps):
+            where = f"{at}.steps[{i}]"
+            mapping(step, where)
+            file_name(step, where)
+            if not isinstance(step.get("step"), str) or not step["step"]:
+                raise bad(f"{where}.step", f"must be a step name, got {step.get('step')!r:.80}")
+            if isinstance(step.get("index"), bool) or not isinstance(step.get("index"), int):
+                raise bad(f"{where}.index", f"must be a whole number, got {step.get('index')!r:.80}")
+            tolerance(step, "atol", where)
+            tolerance(step, "rtol", where)
+            if not isinstance(step.get("stored", True), bool):
+                raise bad(f"{where}.stored", f"must be true or false, got {step.get('stored')!r:.80}")
+            if step.get("stored", True) is False and not isinstance(step.get("sha256"), str):
+                raise bad(f"{where}.sha256", "must be the digest of a step output that is not stored")
+        model_input = mapping(entry.get("model_input"), f"{at}.model_input")
+        file_name(model_input, f"{at}.model_input")
+        tolerance(model_input, "tolerance_lsb", f"{at}.model_input", optional=True)
+        tolerance(model_input, "atol", f"{at}.model_input", optional=True)
+        if model_input.get("tolerance_lsb") is None and model_input.get("atol") is None:
+            raise bad(f"{at}.model_input", "needs a tolerance_lsb (integer input) or an atol (float input)")
+        raw = mapping(entry.get("output_raw"), f"{at}.output_raw")
+        file_name(raw, f"{at}.output_raw")
+        tolerance(raw, "tolerance_lsb", f"{at}.output_raw", optional=True)
+        shape = raw.get("shape")
+        if not isinstance(shape, list) or not shape or isinstance(shape[0], bool) or not isinstance(shape[0], int) \
+                or shape[0] < 0:
+            raise bad(f"{at}.output_raw.shape", f"must list the output's dimensions, got {shape!r:.80}")
+        logits = mapping(entry.get("logits"), f"{at}.logits")
+        file_name(logits, f"{at}.logits")
+        tolerance(logits, "atol", f"{at}.logits")
+
+
 def read_golden(artifact_path: Path, folder: Path | None = None) -> tuple[dict[str, Any], Path]:
     """The golden manifest of ``artifact_path`` (default folder ``NAME.golden/`` beside it), checked to belong to it.
 
     Raises:
-        InputError: no golden vectors, an unknown schema, or vectors of another artifact.
+        InputError: no golden vectors, a manifest that is not a regular file of JSON, an unknown schema, a
+            malformed field or a file name outside the folder (``check_manifest``), or vectors of another artifact.
     """
+    import os
+
+    from edgekd.inputfile import read_json
+
     artifact_path = Path(artifact_path)
     folder = Path(folder) if folder is not None else artifact_path.with_suffix(".golden")
     path = folder / "golden.json"
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise InputError(f"{path}: no golden vectors (an `edgekd bundle` writes them beside each artifact)")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: not readable JSON ({exc})") from None
+    manifest = read_json(path, "golden.json")  # a regular file (never a FIFO), no deeper than an edgekd file
     if not isinstance(manifest, dict) or manifest.get("schema") != GOLDEN_SCHEMA:
         raise InputError(f"{path}: golden schema is {manifest.get('schema') if isinstance(manifest, dict) else None!r},"
                          f" expected {GOLDEN_SCHEMA!r}")
+    check_manifest(manifest, path)
     if not artifact_path.is_file():
         raise InputError(f"{artifact_path}: artifact not found")
     if manifest.get("artifact_sha256") != file_sha256(artifact_path):

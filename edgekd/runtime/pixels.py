@@ -109,9 +109,9 @@ def decode_rgb(path: str | os.PathLike[str], background: tuple[int, int, int] = 
         InputError: naming the file, when it cannot be read as a whole 8-bit image.
     """
     Image, ImageOps = _pil()
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: image file not found")
+    from edgekd.inputfile import regular_file
+
+    path = regular_file(path, "image")  # a FIFO or device is refused before it is opened
     try:
         with Image.open(path) as im:
             im.load()  # decodes now: a truncated file raises here, not later

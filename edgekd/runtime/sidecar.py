@@ -61,13 +61,12 @@ def read_sidecar(artifact: str | os.PathLike[str]) -> dict[str, Any]:
     """
     if not Path(artifact).is_file():
         raise InputError(f"{artifact}: artifact not found")
+    from edgekd.inputfile import read_json
+
     path = sidecar_path(artifact)
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{path}: sidecar not found (every artifact needs one)") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: sidecar is not readable JSON ({exc})") from None
+    if not os.path.lexists(path):
+        raise InputError(f"{path}: sidecar not found (every artifact needs one)")
+    meta = read_json(path, "sidecar")  # a regular file of JSON nested no deeper than an edgekd file
     if not isinstance(meta, dict) or meta.get("schema") not in SCHEMAS:
         found = meta.get("schema") if isinstance(meta, dict) else type(meta).__name__
         raise InputError(f"{path}: sidecar schema is {found!r}; this edgekd reads {' and '.join(SCHEMAS)} "

@@ -471,15 +471,11 @@ def normalize(x: np.ndarray, *, mean: Sequence[float], std: Sequence[float], axi
 @step("load_npy", choices={"allow_pickle": (False,)})
 def load_npy(path: Any, *, allow_pickle: bool = False) -> np.ndarray:
     """A ``.npy`` file (numpy format), read without unpickling anything; an ``.npz`` archive is refused."""
-    try:
-        array = np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        raise InputError(f"{path}: not a plain numeric .npy array ({str(exc).splitlines()[0]})") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the array ({exc.strerror or exc})") from None
-    if not isinstance(array, np.ndarray):
-        raise InputError(f"{path}: expected one array (.npy), got an archive of several (.npz)")
-    return array
+    # (this docstring is the published step reference) an empty or truncated file, a malformed header and a FIFO
+    # are refused too, naming the file: edgekd.runtime.npyfile
+    from edgekd.runtime.npyfile import read_npy
+
+    return read_npy(path, "array")
 
 
 @step("check_shape")

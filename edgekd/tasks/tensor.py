@@ -14,7 +14,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from edgekd.data.features import FeatureCache, WindowSet
@@ -63,7 +62,9 @@ class TensorClassification(Task):
     def featurize(self, items: Sequence[Item], classes: Sequence[str], cache: FeatureCache, *,
                   resample: bool = False, progress: bool = False) -> WindowSet:
         if self.frontend.shape is None and items:  # the shape of the first example fixes the input shape
-            first = np.load(items[0].path, allow_pickle=False, mmap_mode="r") if items[0].path else None
+            from edgekd.runtime.npyfile import read_npy
+
+            first = read_npy(items[0].path, "example") if items[0].path else None
             if first is None:
                 raise InputError("tensor-classification: no input shape: set frontend.shape")
             task = self.for_input(first.shape)

@@ -1,0 +1,279 @@
+"""Malformed and special input files (issue 27): each is one clear refusal naming the file, exit 2.
+
+Never exit 3 (an internal error), never a traceback, never a hang on a FIFO. One behaviour per test, tiny
+inline inputs; the artifact is the shipped heart student (56 KB) with its golden manifest. The runtime's
+cases are marked ``device``: they run in the device environment too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import struct
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgekd.cli import main
+from edgekd.errors import InputError
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED = ROOT / "benchmarks" / "results" / "artifacts" / "heart"
+fifo_only = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+device = pytest.mark.device  # numpy and a runtime only: these run in the device environment too
+
+
+def _cli(args, capfd) -> tuple[int, str]:
+    code = main([str(a) for a in args])
+    err = capfd.readouterr().err
+    assert "Traceback" not in err, err
+    return code, err
+
+
+@pytest.fixture
+def artifact(tmp_path) -> Path:
+    """The shipped heart int8 student, its sidecar and its golden manifest (no golden arrays: none is read)."""
+    for name in ("student-tflite-int8.tflite", "student-tflite-int8.edgekd.json"):
+        shutil.copyfile(SHIPPED / name, tmp_path / name)
+    (tmp_path / "student-tflite-int8.golden").mkdir()
+    shutil.copyfile(SHIPPED / "student-tflite-int8.golden" / "golden.json",
+                    tmp_path / "student-tflite-int8.golden" / "golden.json")
+    return tmp_path / "student-tflite-int8.tflite"
+
+
+def _fifo(tmp_path: Path, name: str) -> Path:
+    path = tmp_path / name
+    os.mkfifo(path)
+    return path
+
+
+def _npy(header: bytes, data: bytes = b"", version: bytes = b"\x01\x00") -> bytes:
+    return b"\x93NUMPY" + version + struct.pack("<H" if version == b"\x01\x00" else "<I", len(header)) + header + data
+
+
+# ------------------------------------------------------------------ FIFOs and special files
+@device
+@fifo_only
+def test_a_fifo_given_as_features_is_refused_before_it_is_opened(artifact, tmp_path, capfd):
+    fifo = _fifo(tmp_path, "features.npy")
+    code, err = _cli(["conformance", artifact, "--features", fifo], capfd)
+    assert code == 2 and f"{fifo}: a FIFO" in err
+
+
+@fifo_only
+def test_a_fifo_report_is_refused_by_the_gate(tmp_path, capfd):
+    fifo = _fifo(tmp_path, "report.json")
+    code, err = _cli(["gate", fifo], capfd)
+    assert code == 2 and f"{fifo}: a FIFO" in err
+
+
+@fifo_only
+def test_a_fifo_recipe_is_refused(tmp_path, capfd):
+    fifo = _fifo(tmp_path, "recipe.yaml")
+    code, err = _cli(["run", fifo, "--check"], capfd)
+    assert code == 2 and f"{fifo}: a FIFO" in err
+
+
+@device
+@fifo_only
+def test_a_fifo_sidecar_is_refused(tmp_path):
+    from edgekd.runtime.sidecar import read_sidecar
+
+    (tmp_path / "m.tflite").write_bytes(b"x")
+    _fifo(tmp_path, "m.edgekd.json")
+    with pytest.raises(InputError, match="m.edgekd.json: a FIFO"):
+        read_sidecar(tmp_path / "m.tflite")
+
+
+@device
+@fifo_only
+def test_a_fifo_golden_manifest_is_refused(artifact, tmp_path, capfd):
+    manifest = artifact.with_suffix(".golden") / "golden.json"
+    manifest.unlink()
+    os.mkfifo(manifest)
+    code, err = _cli(["conformance", artifact, "--features", tmp_path / "x.npy"], capfd)
+    assert code == 2 and f"{manifest}: a FIFO" in err
+
+
+@device
+@fifo_only
+def test_a_fifo_wav_is_refused(tmp_path):
+    from edgekd.runtime.audio import read_wav
+
+    fifo = _fifo(tmp_path, "x.wav")
+    with pytest.raises(InputError, match="x.wav: a FIFO"):
+        read_wav(fifo, sample_rate=2000)
+
+
+@device
+@fifo_only
+def test_a_fifo_image_is_refused(tmp_path):
+    pytest.importorskip("PIL")
+    from edgekd.runtime.pixels import decode_rgb
+
+    fifo = _fifo(tmp_path, "x.jpg")
+    with pytest.raises(InputError, match="x.jpg: a FIFO"):
+        decode_rgb(fifo)
+
+
+@device
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="no /dev/zero")
+def test_a_character_device_is_refused_not_read_forever():
+    from edgekd.inputfile import read_bytes
+
+    with pytest.raises(InputError, match="/dev/zero: a character device"):
+        read_bytes("/dev/zero", "report")
+
+
+# ------------------------------------------------------------------ .npy files
+@device
+def test_an_empty_npy_given_as_features_exits_2_naming_it(artifact, tmp_path, capfd):
+    empty = tmp_path / "f.npy"
+    empty.write_bytes(b"")
+    code, err = _cli(["conformance", artifact, "--features", empty], capfd)
+    assert code == 2 and f"{empty}: the --features file is empty" in err
+
+
+@device
+def test_an_npy_header_longer_than_the_file_is_refused(tmp_path):
+    from edgekd.runtime.npyfile import read_npy
+
+    path = tmp_path / "a.npy"
+    path.write_bytes(b"\x93NUMPY\x01\x00" + struct.pack("<H", 65535) + b" " * 100)
+    with pytest.raises(InputError, match="a.npy: the array file is not a plain .npy array"):
+        read_npy(path)
+
+
+@device
+def test_an_npy_header_too_large_to_parse_safely_is_refused(tmp_path):
+    from edgekd.runtime.npyfile import read_npy
+
+    header = b"{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }" + b" " * 70000 + b"\n"
+    path = tmp_path / "a.npy"
+    path.write_bytes(_npy(header, b"\0" * 4, version=b"\x02\x00"))
+    with pytest.raises(InputError, match="a.npy: the array file is not a plain .npy array"):
+        read_npy(path)
+
+
+@device
+def test_a_garbage_npy_header_is_refused(tmp_path):
+    from edgekd.runtime.npyfile import read_npy
+
+    path = tmp_path / "a.npy"
+    path.write_bytes(_npy(b"{" + b"[" * 5000 + b"\n"))
+    with pytest.raises(InputError, match="a.npy: the array file is not a plain .npy array"):
+        read_npy(path)
+
+
+@device
+def test_an_npy_declaring_more_data_than_it_holds_is_refused_without_allocating_it(tmp_path):
+    from edgekd.runtime.npyfile import read_npy
+
+    path = tmp_path / "a.npy"
+    path.write_bytes(_npy(b"{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000000,), }\n"))
+    with pytest.raises(InputError, match="a.npy: the array file is truncated"):
+        read_npy(path)
+
+
+@device
+def test_an_npy_of_python_objects_is_refused(tmp_path):
+    from edgekd.runtime.npyfile import read_npy
+
+    path = tmp_path / "a.npy"
+    np.save(path, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(InputError, match="holds Python objects"):
+        read_npy(path)
+
+
+@device
+def test_the_load_npy_step_of_eval_refuses_an_empty_file(tmp_path):
+    from edgekd.runtime.steps import load_npy
+
+    path = tmp_path / "x.npy"
+    path.write_bytes(b"")
+    with pytest.raises(InputError, match="x.npy: the array file is empty"):
+        load_npy(path)
+
+
+@device
+def test_a_plain_npy_still_loads(tmp_path):
+    from edgekd.runtime.npyfile import read_npy
+
+    np.save(tmp_path / "a.npy", np.arange(6, dtype=np.int8).reshape(2, 3))
+    assert read_npy(tmp_path / "a.npy").tolist() == [[0, 1, 2], [3, 4, 5]]
+
+
+# ------------------------------------------------------------------ golden.json
+def _edit_golden(artifact: Path, edit) -> Path:
+    path = artifact.with_suffix(".golden") / "golden.json"
+    manifest = json.loads(path.read_text())
+    edit(manifest)
+    path.write_text(json.dumps(manifest))
+    return path
+
+
+@device
+def test_a_golden_tolerance_that_is_no_number_exits_2_naming_the_field(artifact, tmp_path, capfd):
+    path = _edit_golden(artifact, lambda m: m["inputs"][0]["steps"][1].update(atol="tight"))
+    code, err = _cli(["conformance", artifact, "--features", tmp_path / "x.npy"], capfd)
+    assert code == 2 and f"{path}: inputs[0].steps[1].atol must be a finite number" in err
+
+
+@device
+def test_a_golden_step_file_climbing_out_of_the_folder_is_refused(artifact, tmp_path, capfd):
+    path = _edit_golden(artifact, lambda m: m["inputs"][0]["steps"][0].update(file="../../etc/passwd"))
+    code, err = _cli(["conformance", artifact, "--features", tmp_path], capfd)
+    assert code == 2 and f"{path}: inputs[0].steps[0].file is '../../etc/passwd'" in err
+
+
+@device
+def test_an_absolute_golden_file_name_is_refused(artifact, tmp_path, capfd):
+    path = _edit_golden(artifact, lambda m: m["inputs"][0]["logits"].update(file="/etc/passwd"))
+    code, err = _cli(["conformance", artifact, "--outputs", tmp_path / "x.npy"], capfd)
+    assert code == 2 and f"{path}: inputs[0].logits.file is '/etc/passwd'" in err
+
+
+@device
+def test_a_golden_manifest_missing_a_key_names_it(artifact, tmp_path, capfd):
+    path = _edit_golden(artifact, lambda m: m["inputs"][0].pop("output_raw"))
+    code, err = _cli(["conformance", artifact, "--outputs", tmp_path / "x.npy"], capfd)
+    assert code == 2 and f"{path}: inputs[0].output_raw is missing" in err
+
+
+@device
+def test_the_shipped_golden_manifests_pass_the_check():
+    from edgekd.runtime.golden import check_manifest
+
+    found = sorted((ROOT / "benchmarks" / "results" / "artifacts").glob("*/*.golden/golden.json"))
+    assert found
+    for path in found:
+        check_manifest(json.loads(path.read_text()), path)
+
+
+# ------------------------------------------------------------------ deep JSON nesting
+def test_a_deeply_nested_report_exits_2_naming_it(tmp_path, capfd):
+    path = tmp_path / "report.json"
+    path.write_text('{"schema": "edgekd.report/1", "artifacts": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    code, err = _cli(["gate", path], capfd)
+    assert code == 2 and f"{path}: the report file nests JSON too deeply" in err
+
+
+def test_a_report_nested_deeper_than_any_edgekd_file_is_refused_before_validation(tmp_path, capfd):
+    path = tmp_path / "report.json"
+    depth = 500  # parses (below the recursion limit) but would overflow a recursive schema validator
+    path.write_text('{"schema": "edgekd.report/1", "artifacts": [], "x": ' + "[" * depth + "]" * depth + "}")
+    code, err = _cli(["gate", path], capfd)
+    assert code == 2 and f"{path}: the report file nests JSON 501 levels deep" in err
+
+
+@device
+def test_a_deeply_nested_sidecar_is_refused(tmp_path):
+    from edgekd.runtime.sidecar import read_sidecar
+
+    (tmp_path / "m.tflite").write_bytes(b"x")
+    (tmp_path / "m.edgekd.json").write_text("[" * sys.getrecursionlimit() * 2)
+    with pytest.raises(InputError, match="m.edgekd.json: the sidecar file nests JSON too deeply"):
+        read_sidecar(tmp_path / "m.tflite")
