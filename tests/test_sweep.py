@@ -361,6 +361,15 @@ def test_a_garbage_journal_line_is_refused_naming_the_file_and_line(tmp_path, fa
     assert f"{journal}: line 2: not an Optuna journal record" in err and "Traceback" not in err
 
 
+def test_a_journal_that_is_a_fifo_is_refused_without_blocking(tmp_path, fake, capsys):
+    import os
+
+    (tmp_path / "out").mkdir()
+    os.mkfifo(tmp_path / "out" / "sweep.journal")
+    assert run_fake(tmp_path, write_space(tmp_path), trials=1) == 2
+    assert "sweep.journal: not a regular file" in capsys.readouterr().err
+
+
 def test_a_journal_optuna_cannot_replay_is_refused_naming_it(tmp_path, fake, capsys):
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "sweep.journal").write_text('{"op_code": 4, "worker_id": "w"}\n')  # a trial of no study

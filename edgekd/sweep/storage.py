@@ -46,9 +46,9 @@ def check_journal(path: Path, log: Callable[[str], None]) -> None:
     import json
     import os
 
-    if not os.path.lexists(path):
+    if not os.path.lexists(path):  # a first sweep: Optuna creates it
         return
-    if path.is_symlink() or not path.is_file():
+    if not path.is_file():  # a folder, a FIFO (reading it would block), a device, a dangling link
         raise InputError(f"{path}: not a regular file; a sweep's journal is a file it appends to")
     try:
         data = path.read_bytes()
