@@ -277,3 +277,19 @@ def test_a_deeply_nested_sidecar_is_refused(tmp_path):
     (tmp_path / "m.edgekd.json").write_text("[" * sys.getrecursionlimit() * 2)
     with pytest.raises(InputError, match="m.edgekd.json: the sidecar file nests JSON too deeply"):
         read_sidecar(tmp_path / "m.tflite")
+
+
+# ------------------------------------------------------------------ upgrade: a v1 sidecar without its I/O
+@device
+def test_upgrading_a_v1_sidecar_without_input_exits_2_and_writes_nothing(tmp_path, capfd):
+    data = Path(__file__).resolve().parent / "data"
+    art = tmp_path / "m.tflite"
+    shutil.copyfile(data / "heart-student-tflite-int8.tflite", art)
+    meta = json.loads((data / "heart-student-tflite-int8.edgekd.json").read_text())
+    assert meta["schema"] == "edgekd.artifact/1"
+    del meta["input"]
+    sidecar = tmp_path / "m.edgekd.json"
+    sidecar.write_text(json.dumps(meta))
+    code, err = _cli(["upgrade", art], capfd)
+    assert code == 2 and f"{sidecar}: sidecar field 'input' is missing" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.edgekd.json", "m.tflite"]

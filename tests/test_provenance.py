@@ -44,3 +44,25 @@ def test_a_checkpoint_without_provenance_cannot_be_checked(tmp_path):
     ckpt = tmp_path / "mine.pt"
     ckpt.write_bytes(b"w")
     assert check_unseen(ckpt, [_item("b.wav", "33" * 32)], "teacher") is None
+
+
+def test_a_seen_item_without_its_sha256_is_refused_naming_it(checkpoint):
+    import json
+
+    path = checkpoint.with_suffix(".json")
+    record = json.loads(path.read_text())
+    del record["seen"]["train"][0]["sha256"]
+    path.write_text(json.dumps(record))
+    with pytest.raises(InputError, match=r"teacher.json: seen.train\[0\] is .* each item needs its file name and the sha256"):
+        check_unseen(checkpoint, [_item("b.wav", "33" * 32)], "teacher")
+
+
+def test_a_record_without_the_checkpoint_sha256_is_refused(checkpoint):
+    import json
+
+    path = checkpoint.with_suffix(".json")
+    record = json.loads(path.read_text())
+    del record["sha256"]
+    path.write_text(json.dumps(record))
+    with pytest.raises(InputError, match=r"teacher.json: sha256 is None, not the checkpoint's SHA-256"):
+        read_provenance(checkpoint)

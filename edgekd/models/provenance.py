@@ -15,7 +15,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional
 
@@ -49,24 +48,48 @@ def read_provenance(checkpoint: str | Path) -> Optional[dict]:
     """The provenance of a checkpoint, or None when it has none (a checkpoint from elsewhere).
 
     Raises:
-        InputError: the file exists but is not a provenance record, or it describes another checkpoint.
+        InputError: the file exists but is not a provenance record (not a regular file of JSON, a missing or
+            malformed ``sha256``, an item entry without its ``file`` or ``sha256``), or it describes another
+            checkpoint.
     """
+    import os
+
+    from edgekd.inputfile import read_json
+
     path = provenance_path(checkpoint)
-    if not path.is_file():
+    if not os.path.lexists(path):
         return None
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: not a readable provenance file ({type(exc).__name__}: {exc})") from None
+    record = read_json(path, "provenance")  # a regular file (a FIFO is refused), JSON no deeper than ours
     if not isinstance(record, dict) or record.get("schema") != SCHEMA or not isinstance(record.get("seen"), dict):
         raise InputError(f"{path}: not an {SCHEMA} provenance file (schema {record.get('schema')!r})"
                          if isinstance(record, dict) else f"{path}: not a JSON object")
+    _check_record(record, path)
     from edgekd.hashing import file_sha256
 
     if record.get("sha256") != file_sha256(checkpoint):
         raise InputError(f"{path}: describes a checkpoint with SHA-256 {str(record.get('sha256'))[:12]}…, "
                          f"not {Path(checkpoint).name}; the two files do not belong together")
     return record
+
+
+def _is_digest(value: Any) -> bool:
+    return isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value.lower())
+
+
+def _check_record(record: dict, path: Path) -> None:
+    """The fields ``check_unseen`` relies on: the checkpoint's ``sha256`` and, per split, items with a ``file``
+    and a ``sha256``. Why: a record without them cannot show what the checkpoint saw, so it is refused naming
+    the field (exit 2), never a ``KeyError`` (exit 3) and never a silent pass."""
+    if not _is_digest(record.get("sha256")):
+        raise InputError(f"{path}: sha256 is {record.get('sha256')!r:.80}, not the checkpoint's SHA-256 (64 hex "
+                         "digits): the record cannot say which checkpoint it describes")
+    for split, entries in record["seen"].items():
+        if not isinstance(entries, list):
+            raise InputError(f"{path}: seen.{split} must list the items of that split, got {entries!r:.80}")
+        for i, e in enumerate(entries):
+            if not isinstance(e, dict) or not _is_digest(e.get("sha256")) or not isinstance(e.get("file"), str):
+                raise InputError(f"{path}: seen.{split}[{i}] is {e!r:.120}: each item needs its file name and the "
+                                 "sha256 of its content (64 hex digits)")
 
 
 def check_unseen(checkpoint: str | Path, test_items: Iterable[Any], role: str) -> Optional[dict]:

@@ -157,12 +157,41 @@ def contract_io(io: Mapping[str, Any], labels: Sequence[str], positive: Optional
     return {"input": inp, "output": out}
 
 
+def _check_v1_io(io: Any, key: str, where: Any) -> None:
+    """A schema-1 sidecar's ``input`` / ``output``: what the upgrade turns into the device's I/O rules.
+
+    Why: schema 2 states the quantization rule with the dtype's range; without a described tensor there is
+    nothing to state it from, so the sidecar is refused naming the field (exit 2), never a ``KeyError``.
+    """
+    import numpy as np
+
+    def bad(why: str) -> InputError:
+        return InputError(f"{where}: sidecar field '{key}' {why}; a schema-1 sidecar needs the model's {key} "
+                          "(name, shape, dtype, quantization) to be upgraded: re-export the artifact")
+
+    if io is None:
+        raise bad("is missing")
+    if not isinstance(io, dict):
+        raise bad(f"must be a mapping, got {io!r:.80}")
+    dtype = io.get("dtype")
+    try:
+        ok = isinstance(dtype, str) and np.dtype(dtype).kind in "biuf"
+    except TypeError:
+        ok = False
+    if not ok:
+        raise bad(f"has dtype {dtype!r:.80}, not a numeric dtype name (int8, uint8, float32, ...)")
+    q = io.get("quantization")
+    if q is not None and (not isinstance(q, dict) or not {"scale", "zero_point"} <= set(q)):
+        raise bad(f"has quantization {q!r:.80}, not a mapping of scale and zero_point")
+
+
 def upgrade_sidecar(meta: dict[str, Any], artifact: Any) -> dict[str, Any]:
     """A sidecar of schema 1 as schema 2: the front-end's step list from its settings, the I/O rules, the output
     semantics and the aggregation rule added; everything else kept. A schema-2 sidecar is returned as it is.
 
     Raises:
-        InputError: the schema-1 front-end cannot be built (an unknown kind or setting).
+        InputError: the schema-1 front-end cannot be built (an unknown kind or setting), or its ``input`` /
+            ``output`` is missing or malformed (naming the sidecar and the field).
     """
     from edgekd.runtime.frontends import frontend_of_sidecar
     from edgekd.runtime.scoring import aggregation_name
@@ -170,6 +199,8 @@ def upgrade_sidecar(meta: dict[str, Any], artifact: Any) -> dict[str, Any]:
     if meta.get("schema") == SCHEMA:
         return meta
     check_sidecar(meta, artifact)
+    for key in ("input", "output"):
+        _check_v1_io(meta.get(key), key, sidecar_path(artifact))
     fe = frontend_of_sidecar(meta, artifact)
     how = aggregation_name(meta.get("aggregation"), artifact)
     io = contract_io({"input": meta.get("input") or {}, "output": meta.get("output") or {}}, meta["labels"],
