@@ -74,7 +74,7 @@ def gate(results: Any, budgets: Optional[Mapping[str, Any]] = None, *, artifacts
         patterns = sorted({_exact(n) for _, n in chosen})
     result = gate_report(report, label, base=base or folder, target=scope, per_target=per_target,
                          per_target_source="budgets (per target)", overrides=shared, overrides_source="budgets",
-                         artifact_patterns=patterns)
+                         artifact_patterns=patterns, confined=isinstance(results, (str, Path)))
     return result if chosen is None else _only(result, chosen, listed)
 
 

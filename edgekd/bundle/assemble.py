@@ -116,7 +116,7 @@ def make_bundle(run_dir: Path, target: str, out: Optional[Path] = None, *, golde
             the run's data not at hand (golden vectors need real items).
     """
     from edgekd.bundle.modelcard import render_model_card
-    from edgekd.report.budgets import check_file
+    from edgekd.report.budgets import check_file, confined_path
     from edgekd.report.gate import gate_report
     from edgekd.report.schema import load_report
     from edgekd.runtime.frontends import frontend_of_sidecar
@@ -133,6 +133,8 @@ def make_bundle(run_dir: Path, target: str, out: Optional[Path] = None, *, golde
         targets = sorted({str(a.get("target")) for a in report["artifacts"]})
         raise InputError(f"{run_dir / 'report.json'}: no deployed artifact for target {target!r} "
                          f"(the run's targets: {', '.join(targets)})")
+    for a in arts:  # before anything is written: a path outside the run is never bundled
+        confined_path(a, run_dir / "report.json")
     profile = _profile(target, report)
     out = Path(out) if out else run_dir / "bundles" / target
     _check_out(out, run_dir, target, force)
@@ -166,7 +168,8 @@ def make_bundle(run_dir: Path, target: str, out: Optional[Path] = None, *, golde
             files.append(entry)
             log(f"  {dst.name}: sidecar, golden vectors ({len(golden['inputs'])} inputs from {len(sources)} test items)"
                 + (", C array" if "c_array" in entry else ""))
-        gate = gate_report(report, str(run_dir / "report.json"), base=run_dir, target=target)
+        gate = gate_report(report, str(run_dir / "report.json"), base=run_dir, target=target, confined=True,
+                           require_budgets=False)
         (work / "MODEL_CARD.md").write_text(render_model_card(report, arts, target, gate, data_path), encoding="utf-8")
         (work / "bundle.json").write_text(json.dumps({
             "schema": BUNDLE_SCHEMA, "target": target, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

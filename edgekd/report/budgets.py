@@ -363,11 +363,43 @@ def _accuracy_drop(name: str, target: str, artifact: Mapping[str, Any], twin: Ma
                  f"{figures}; {paired.describe()}{verdict}")
 
 
-def check_file(artifact: Mapping[str, Any], base: Any) -> Check:
+def confined_path(artifact: Mapping[str, Any], label: Any) -> None:
+    """Refuse an artifact ``path`` of a report file that is absolute or climbs out of the report's folder.
+
+    Why: a report on disk describes the files beside it (``path`` is relative to the report, CONTRACTS.md); a
+    path such as ``/etc/passwd`` or ``../../x.tflite`` would make the gate vouch for, and ``edgekd bundle``
+    copy, a file outside the run. That is a malformed report (exit 2), not a budget verdict.
+
+    Raises:
+        InputError: naming the report (``label``), the artifact and its path.
+    """
+    from pathlib import PurePosixPath, PureWindowsPath
+
+    from edgekd.errors import InputError
+
+    rel = artifact.get("path")
+    if not isinstance(rel, str) or not rel:
+        return  # no path at all: the file check fails it by name
+    posix, win = PurePosixPath(rel.replace("\\", "/")), PureWindowsPath(rel)
+    if posix.is_absolute() or win.drive or win.root:
+        why = "is absolute"
+    elif ".." in posix.parts:
+        why = "climbs out of the report's folder with '..'"
+    else:
+        return
+    raise InputError(f"{label}: artifact {artifact.get('name')!r} (target {artifact.get('target')!r}): path {rel!r} "
+                     f"{why}; a report's artifact paths are relative to its folder and stay inside it")
+
+
+def check_file(artifact: Mapping[str, Any], base: Any, *, confined: bool = False, label: Any = None) -> Check:
     """The artifact's file exists and is the one that was measured (its SHA-256 matches the report's).
 
     A report cannot vouch for a file that was swapped after measuring; one that records no SHA-256
-    (made before reports had it) cannot vouch for any, and fails.
+    (made before reports had it) cannot vouch for any, and fails. With ``confined`` (a report read from disk,
+    ``label`` naming it), a path that is absolute or climbs out of ``base`` is refused (``confined_path``).
+
+    Raises:
+        InputError: ``confined`` and the path leaves the report's folder.
     """
     from pathlib import Path
 
@@ -376,6 +408,8 @@ def check_file(artifact: Mapping[str, Any], base: Any) -> Check:
     def result(status: Status, detail: str) -> Check:
         return Check(name, target, "file", status, None, 0, "", detail)
 
+    if confined:
+        confined_path(artifact, label if label is not None else base)
     rel = artifact.get("path")
     if not isinstance(rel, str) or not rel:
         return result("fail", f"path is {rel!r}: the report does not say which file was measured")

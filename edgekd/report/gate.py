@@ -13,6 +13,12 @@ Every layer is validated with the ``Budgets`` model, so a misspelled key is an
 ``InputError`` (exit 2) naming it, never a silently ignored budget. The figures
 themselves are judged by ``edgekd.report.budgets`` (the same code the pipeline
 uses for ``report.json``).
+
+The gate never passes what it did not check; each of these is bad input (exit 2,
+naming the report): a selection with no deployed (student) artifact ("nothing to
+gate": a report of teachers only), a gated target whose layers set no budget at
+all (no profile, none recorded, none given), and, for a report read from disk, an
+artifact ``path`` that is absolute or climbs out of the report's folder.
 """
 
 from __future__ import annotations
@@ -23,8 +29,8 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from edgekd.errors import InputError
-from edgekd.report.budgets import (Check, check_artifact, check_file, is_deployed, not_deployed_reason,
-                                   profile_budgets)
+from edgekd.report.budgets import (BUDGET_KEYS, Check, check_artifact, check_file, is_deployed,
+                                   not_deployed_reason, profile_budgets)
 from edgekd.report.schema import load_report
 from edgekd.targets import Budgets, available_targets, load_target
 from edgekd.yamlconf import read_yaml_mapping, validate
@@ -184,7 +190,8 @@ def run_gate(
 
     Raises:
         InputError: unknown schema, malformed report, unknown budget key, a target or
-            artifact pattern the report does not have (exit 2).
+            artifact pattern the report does not have, nothing to gate, a target without
+            budgets, an artifact path outside the report's folder (exit 2).
     """
     report = load_report(report_path)
     targets = [a.get("target") for a in report.get("artifacts") or [] if isinstance(a, dict)]
@@ -193,7 +200,7 @@ def run_gate(
     return gate_report(report, str(report_path), base=Path(report_path).parent, target=target, per_target=file_tree,
                        per_target_source=f"budgets file {budgets_file}", overrides=override_tree,
                        overrides_source="--budget " + " ".join(f"{k}={v}" for k, v in override_tree.items()),
-                       artifact_patterns=artifact_patterns)
+                       artifact_patterns=artifact_patterns, confined=True)
 
 
 def gate_report(
@@ -207,6 +214,8 @@ def gate_report(
     overrides: Optional[Mapping[str, Any]] = None,
     overrides_source: str = "budgets given for every target",
     artifact_patterns: Sequence[str] = (),
+    confined: bool = False,
+    require_budgets: bool = True,
 ) -> GateResult:
     """Judge a report's deployed artifacts against layered budgets (profile, recipe, per target, overrides).
 
@@ -218,9 +227,15 @@ def gate_report(
         per_target: ``target → budgets`` layered over the profiles and the recipe's.
         overrides: budgets layered over everything, for every gated target (``None`` values remove one).
         artifact_patterns: gate only artifacts whose name matches one of these globs.
+        confined: the report was read from disk: an artifact path that is absolute or climbs out of ``base``
+            with ``..`` is refused (records built in memory may name files anywhere).
+        require_budgets: refuse a gated target without any budget (the gate; ``edgekd bundle`` records the
+            verdict in its model card and bundles a target without budgets too).
 
     Raises:
-        InputError: a malformed report, an unknown budget key, a target or pattern the report lacks.
+        InputError: a malformed report, an unknown budget key, a target or pattern the report lacks, nothing to
+            gate (no deployed artifact selected), a gated target without any budget, or (``confined``) an
+            artifact path outside the report's folder.
     """
     path = label
     artifacts = check_report_shape(report, path)
@@ -268,12 +283,40 @@ def gate_report(
     def gated(a: dict) -> bool:  # an fp32 twin named with --artifact is gated too
         return is_deployed(a, artifacts) or (bool(artifact_patterns) and a.get("role", "student") == "student")
 
+    if not any(gated(a) for a in chosen):
+        _refuse_nothing_to_gate(path, chosen, artifacts, gated_targets)
+    for t in dict.fromkeys(a["target"] for a in chosen if gated(a) and require_budgets):
+        set_budgets = resolved[t].budgets.model_dump(exclude_none=True)
+        if not any(set_budgets.get(k) not in (None, False) for k in BUDGET_KEYS):
+            _refuse_no_budgets(path, t, resolved[t].sources)
+
     # Twins for the accuracy drop come from the whole report, even when only int8 files are gated.
     checks = [c for a in chosen if gated(a) for c in check_artifact(a, artifacts, resolved[a["target"]].budgets)]
     # every gated file must be the one that was measured
-    checks += [check_file(a, base if base is not None else Path.cwd()) for a in chosen if gated(a)]
+    checks += [check_file(a, base if base is not None else Path.cwd(), confined=confined, label=path)
+               for a in chosen if gated(a)]
     not_gated = [
         f"{a['name']} ({not_deployed_reason(a, artifacts) if not gated(a) else 'not selected'})"
         for a in selected if a["name"] not in chosen_names or not gated(a)
     ]
     return GateResult(path, report, resolved, checks, not_gated)
+
+
+def _refuse_nothing_to_gate(path: str, chosen: list[dict], artifacts: list[dict], gated_targets: list[str]) -> None:
+    """A selection without one deployed artifact gates nothing: refused (exit 2), never ``PASS: all 0 checks``.
+
+    Why exit 2 and not 1: no budget was broken (exit 1 means one was, CONTRACTS.md); the report, or the
+    ``--target`` / ``--artifact`` selection, gives the gate nothing to judge, like a pattern that matches no
+    artifact, which is bad input. Failing closed here means CI never reads a pass the gate did not check.
+    """
+    listed = ", ".join(f"{a['name']} ({not_deployed_reason(a, artifacts)})" for a in chosen) or "no artifact"
+    raise InputError(f"{path}: nothing to gate: no deployed (student) artifact for target(s) "
+                     f"{', '.join(gated_targets)}, only {listed}; the gate judges students, teachers and fp32 twins "
+                     "are references")
+
+
+def _refuse_no_budgets(path: str, target: str, sources: list[str]) -> None:
+    """A gated target whose layers set no budget: every verdict would be a pass of nothing, so it is refused."""
+    raise InputError(f"{path}: target {target!r} has no budgets to gate ({'; '.join(sources)}): budgets come from "
+                     f"targets/{target}.yaml ($EDGEKD_TARGETS, ./targets, the shipped profiles), the report's "
+                     "recorded targets, the recipe's export.budgets, --budgets FILE or --budget KEY=VALUE")

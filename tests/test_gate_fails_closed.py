@@ -1,0 +1,101 @@
+"""The gate never passes what it did not check (issue 27): nothing to gate, a target without budgets and artifact
+paths outside the report's folder are each refused with exit 2 naming the report, never ``PASS`` exit 0.
+
+Exit 2, not 1: no budget was broken (exit 1 says one was, CONTRACTS.md); the report or the selection gives the
+gate nothing it may judge, like an ``--artifact`` pattern that matches nothing (already exit 2).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from reportfiles import materialise
+
+from edgekd.cli import main
+from edgekd.errors import InputError
+
+DATA = Path(__file__).resolve().parent / "data"
+WITHIN = DATA / "reports" / "within.json"
+
+
+@pytest.fixture(autouse=True)
+def test_profiles(monkeypatch):
+    """Budgets come from tests/data/targets/ (one x86_64 profile), not the repo's."""
+    monkeypatch.setenv("EDGEKD_TARGETS", str(DATA / "targets"))
+
+
+def _gate(args, capsys) -> tuple[int, str, str]:
+    code = main(["gate", *map(str, args)])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    return code, out, err
+
+
+def _teachers_only(report: dict) -> None:
+    report["artifacts"] = [a for a in report["artifacts"] if a.get("role") == "teacher"]
+
+
+def _on_a_target_without_budgets(report: dict) -> None:
+    for a in report["artifacts"]:
+        a["target"] = "nowhere"
+    report["targets"] = []
+    report["recipe"] = {}
+
+
+def test_a_report_of_teachers_only_is_nothing_to_gate(tmp_path, capsys):
+    report = materialise(WITHIN, tmp_path, edit=_teachers_only)
+    code, out, err = _gate([report], capsys)
+    assert code == 2 and "PASS" not in out
+    assert f"{report}: nothing to gate: no deployed (student) artifact" in err
+
+
+def test_a_target_with_no_profile_and_no_recorded_budgets_is_refused(tmp_path, capsys):
+    report = materialise(WITHIN, tmp_path, edit=_on_a_target_without_budgets)
+    code, out, err = _gate([report, "--target", "nowhere"], capsys)
+    assert code == 2 and "PASS" not in out
+    assert f"{report}: target 'nowhere' has no budgets to gate (no profile and none recorded in the report)" in err
+
+
+def test_a_report_target_without_budgets_is_refused_without_target_too(tmp_path, capsys):
+    report = materialise(WITHIN, tmp_path, edit=_on_a_target_without_budgets)
+    code, _, err = _gate([report], capsys)
+    assert code == 2 and "target 'nowhere' has no budgets to gate" in err
+
+
+def test_budgets_given_on_the_command_line_make_such_a_target_gateable(tmp_path, capsys):
+    report = materialise(WITHIN, tmp_path, edit=_on_a_target_without_budgets)
+    code, out, _ = _gate([report, "--budget", "size_kb=1000"], capsys)
+    assert code == 0 and "PASS" in out
+
+
+def _path_of_int8(value: str):
+    def edit(report: dict) -> None:
+        next(a for a in report["artifacts"] if a["name"] == "student-tflite-int8")["path"] = value
+    return edit
+
+
+@pytest.mark.parametrize("path, why", [("/etc/hostname", "is absolute"),
+                                       ("../../outside/student.tflite", "climbs out of the report's folder")])
+def test_an_artifact_path_outside_the_report_folder_is_refused_by_the_gate(tmp_path, capsys, path, why):
+    report = materialise(WITHIN, tmp_path, edit=_path_of_int8(path))
+    code, out, err = _gate([report], capsys)
+    assert code == 2 and "PASS" not in out
+    assert f"{report}: artifact 'student-tflite-int8' (target 'x86_64'): path {path!r} {why}" in err
+
+
+def test_the_api_gate_refuses_a_climbing_path_of_a_report_file(tmp_path):
+    import edgekd
+
+    report = materialise(WITHIN, tmp_path, edit=_path_of_int8("../x.tflite"))
+    with pytest.raises(InputError, match=r"path '\.\./x\.tflite' climbs out"):
+        edgekd.gate(report)
+
+
+def test_bundle_refuses_an_absolute_artifact_path_and_writes_nothing(tmp_path, capsys):
+    report = materialise(WITHIN, tmp_path / "run", edit=_path_of_int8("/etc/hostname"))
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    code = main(["bundle", str(report.parent), "--target", "x86_64"])
+    err = capsys.readouterr().err
+    assert code == 2 and "path '/etc/hostname' is absolute" in err and "Traceback" not in err
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
