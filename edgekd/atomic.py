@@ -7,6 +7,10 @@ writer's process id). The next write into that folder removes the temp files of 
 (``clear_stale_temps``): on this host, a PID no longer running; from another host (a shared folder), a file
 untouched for a day. Files of edgekd versions before these names (``.NAME.XXXXXXXX.tmp.SUFFIX``) are removed
 once untouched for a minute. Nothing else in the folder is touched.
+
+Scratch folders of exports (``temp_dir``, in ``$TMPDIR``) are named the same way,
+``edgekd-WHAT.edgekd-tmp-HOST-PID-XXXXXXXX``, and the next one made removes those of writers that are gone
+(real folders owned by this user only; a link of that name is left alone).
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import socket
+import stat
 import tempfile
 import time
 from pathlib import Path
@@ -87,16 +93,12 @@ def is_stale_temp(path: Path, *, now: float | None = None) -> bool:
         st = path.lstat()
     except OSError:
         return False
-    import stat as stat_mod
-
-    if not stat_mod.S_ISREG(st.st_mode):  # a folder, link or FIFO of that name is not ours
+    if not stat.S_ISREG(st.st_mode):  # a folder, link or FIFO of that name is not ours
         return False
     age = (time.time() if now is None else now) - st.st_mtime
     if ours is None:
         return age > LEGACY_AGE_S
-    if ours["host"] != _host_tag():
-        return age > OTHER_HOST_AGE_S
-    return not _running(int(ours["pid"]))
+    return _stale(ours["host"], int(ours["pid"]), st.st_mtime)
 
 
 def clear_stale_temps(folder: str | os.PathLike[str]) -> list[Path]:
@@ -117,6 +119,53 @@ def clear_stale_temps(folder: str | os.PathLike[str]) -> list[Path]:
             except OSError:
                 pass
     return removed
+
+
+_OURS_DIR = re.compile(r"^edgekd-[A-Za-z0-9_-]+\." + TEMP_MARK + r"-(?P<host>[0-9a-f]{8})-(?P<pid>[0-9]+)-[a-z0-9_]{8}$")
+
+
+def _stale(host: str, pid: int, mtime: float) -> bool:
+    if host != _host_tag():
+        return time.time() - mtime > OTHER_HOST_AGE_S
+    return not _running(pid)
+
+
+def clear_stale_temp_dirs(base: str | os.PathLike[str] | None = None) -> list[Path]:
+    """Remove the scratch folders (``temp_dir``) that killed edgekd processes left in ``base`` ($TMPDIR)."""
+    base = Path(tempfile.gettempdir() if base is None else base)
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(base))
+    except OSError:
+        return removed
+    for entry in entries:
+        m = _OURS_DIR.match(entry.name)
+        if m is None:
+            continue
+        try:
+            st = os.lstat(entry.path)
+        except OSError:
+            continue
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():  # a link or another user's: not ours to clear
+            continue
+        if _stale(m["host"], int(m["pid"]), st.st_mtime):
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed.append(Path(entry.path))
+    return removed
+
+
+@contextlib.contextmanager
+def temp_dir(what: str) -> Iterator[Path]:
+    """A private scratch folder in $TMPDIR for one export step, removed afterwards (as
+    ``tempfile.TemporaryDirectory``), named so that the next call clears it if this process is killed."""
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", what):
+        raise ValueError(f"temp_dir: {what!r} is not a plain name")
+    clear_stale_temp_dirs()
+    folder = Path(tempfile.mkdtemp(prefix=f"edgekd-{what}.{TEMP_MARK}-{_host_tag()}-{os.getpid()}-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _umask() -> int:

@@ -92,3 +92,33 @@ def test_a_writer_killed_mid_export_leaves_a_temp_file_the_resumed_export_remove
 
     assert sorted(p.name for p in tmp_path.iterdir()) == [NAME]
     assert (tmp_path / NAME).read_bytes() == b"whole model"
+
+
+def test_an_exports_scratch_folder_left_by_a_killed_process_is_cleared_by_the_next_one(tmp_path, monkeypatch):
+    import tempfile
+
+    from edgekd.atomic import temp_dir
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = _dead_pid()
+    stale = tmp_path / f"edgekd-onnx2tf.{TEMP_MARK}-{_host_tag()}-{dead}-abcd_123"
+    (stale / "saved_model").mkdir(parents=True)
+    (stale / "saved_model" / "model.pb").write_bytes(b"x" * 1000)
+    live = tmp_path / f"edgekd-ortq.{TEMP_MARK}-{_host_tag()}-{os.getpid()}-live_000"
+    live.mkdir()
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    (target / "precious").write_bytes(b"keep")
+    link = tmp_path / f"edgekd-aeq.{TEMP_MARK}-{_host_tag()}-{dead}-link_000"
+    link.symlink_to(target)  # a link of our name: neither followed nor removed
+    others = [tmp_path / "edgekd-onnx2tf-abcd1234", tmp_path / "someone-elses"]  # not our pattern: kept
+    for p in others:
+        p.mkdir()
+
+    with temp_dir("onnx2tf") as scratch:
+        assert scratch.is_dir() and scratch.parent == tmp_path
+        assert scratch.name.startswith(f"edgekd-onnx2tf.{TEMP_MARK}-{_host_tag()}-{os.getpid()}-")
+        assert not stale.exists()
+    assert not scratch.exists()
+    assert live.is_dir() and link.is_symlink() and (target / "precious").read_bytes() == b"keep"
+    assert all(p.is_dir() for p in others)

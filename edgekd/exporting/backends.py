@@ -17,13 +17,13 @@ used, or the first backend that produces the precision.
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 import numpy as np
 
+from edgekd.atomic import temp_dir
 from edgekd.errors import InputError
 from edgekd.exporting.common import check_calibration
 from edgekd.exporting.context import ExportContext, ExportOutput
@@ -128,7 +128,7 @@ def _litert(precision: str) -> Exporter:
         else:  # fp16, int8-dynamic: AI Edge Quantizer on the fp32 file
             from edgekd.exporting.tflite_requant import requantize_tflite
 
-            with tempfile.TemporaryDirectory(prefix="edgekd-litert-") as tmp:
+            with temp_dir("litert") as tmp:
                 fp32 = export_tflite(model, example, Path(tmp) / "fp32.tflite", precision="fp32")
                 requantize_tflite(fp32, path, precision)
         strip_debug_strings(path)
@@ -168,7 +168,7 @@ def _ort(precision: str) -> Exporter:
         source = model
         if precision == "int8-qat":
             source = ctx.require_qat().float_model
-        with tempfile.TemporaryDirectory(prefix="edgekd-onnx-") as tmp:
+        with temp_dir("onnx") as tmp:
             fp32 = export_onnx(source, example, Path(tmp) / "fp32.onnx")
             if precision in ("int8", "int8-qat"):
                 method = ctx.method_for("onnxruntime", ("minmax", "entropy", "percentile"))

@@ -16,13 +16,13 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
+from edgekd.atomic import temp_dir
 from edgekd.errors import InputError
 from edgekd.exporting.onnx_weights import quantize_weights, weight_layers
 
@@ -135,7 +135,7 @@ def export_mixed(
     """
     out_path = Path(out_path)
     budget = size_kb * 1024
-    with tempfile.TemporaryDirectory(prefix="edgekd-mixed-") as tmp:
+    with temp_dir("mixed") as tmp:
         sens = layer_sensitivity(fp32_path, x, score, Path(tmp))
         floor = quantize_weights(fp32_path, Path(tmp) / "all-int4.onnx", min(LOWER_BITS)).stat().st_size
     if floor > budget:

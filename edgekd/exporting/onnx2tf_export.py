@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from edgekd.atomic import atomic_path
+from edgekd.atomic import atomic_path, temp_dir
 from edgekd.errors import InputError
 from edgekd.exporting.common import backend_error, check_calibration
 
@@ -69,7 +68,7 @@ def export_onnx2tf(
     if precision == "int8":
         data = check_calibration(calibration, tuple(example.shape[1:]), name)
     path = Path(path)
-    with tempfile.TemporaryDirectory(prefix="edgekd-onnx2tf-") as tmp:
+    with temp_dir("onnx2tf") as tmp:
         onnx_path = export_onnx(model, example, Path(tmp) / "model.onnx", dynamic_batch=False)
         saved = Path(tmp) / "saved_model"
         try:

@@ -18,14 +18,13 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional, Protocol
 
 import numpy as np
 
-from edgekd.atomic import atomic_path, write_json
+from edgekd.atomic import atomic_path, temp_dir, write_json
 
 #: a candidate must be this much faster than the default form to replace it (timing noise is a few %)
 MARGIN = 0.05
@@ -113,7 +112,7 @@ def quantize_fastest(fp32: Path, out: Path, calibration: np.ndarray, *, method: 
             write(form, out)
             log(f"  onnx int8 form {form.name} (measured before on {probe.where}; {cache})")
             return decision
-    with tempfile.TemporaryDirectory(prefix="edgekd-ortforms-") as tmp:
+    with temp_dir("ortforms") as tmp:
         files = {f.name: write(f, Path(tmp) / f"{f.name}.onnx") for f in FORMS}
         agreement = _agreement(fp32, files, calibration[:SAMPLES])
         floor = agreement[DEFAULT.name]["top1_agreement_fp32"] - AGREEMENT_SLACK

@@ -10,13 +10,12 @@ export for a measuring target times the forms (``edgekd.exporting.ort_forms``).
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from edgekd.atomic import atomic_path
+from edgekd.atomic import atomic_path, temp_dir
 from edgekd.errors import InputError
 from edgekd.exporting.common import backend_error, check_calibration
 
@@ -90,7 +89,7 @@ def quantize_onnx_int8(
     name, shape = _input_of(onnxruntime, fp32_path)
     data = check_calibration(calibration, tuple(shape[1:]), fp32_path.name)
     batch = shape[0] or min(_CALIBRATION_BATCH, len(data))
-    with tempfile.TemporaryDirectory(prefix="edgekd-ortq-") as tmp, atomic_path(out_path) as out_tmp:
+    with temp_dir("ortq") as tmp, atomic_path(out_path) as out_tmp:
         pre = Path(tmp) / "pre.onnx"
         try:
             quant_pre_process(str(fp32_path), str(pre))
@@ -147,7 +146,7 @@ def quantize_onnx_dynamic(fp32_path: str | os.PathLike[str], out_path: str | os.
     fp32_path, out_path = Path(fp32_path), Path(out_path)
     if not fp32_path.is_file():
         raise InputError(f"{fp32_path}: ONNX model not found")
-    with tempfile.TemporaryDirectory(prefix="edgekd-ortq-") as tmp, atomic_path(out_path) as out_tmp:
+    with temp_dir("ortq") as tmp, atomic_path(out_path) as out_tmp:
         pre = Path(tmp) / "pre.onnx"
         try:
             quant_pre_process(str(fp32_path), str(pre))

@@ -12,10 +12,9 @@ the fp32 flatbuffer:
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
-from edgekd.atomic import atomic_path
+from edgekd.atomic import atomic_path, temp_dir
 from edgekd.errors import InputError
 from edgekd.exporting.common import backend_error
 
@@ -49,7 +48,7 @@ def requantize_tflite(fp32_path: str | os.PathLike[str], out_path: str | os.Path
         result = _silently(q.quantize)
     except Exception as exc:
         raise backend_error(f"AI Edge Quantizer {precision}", Path(fp32_path).name, exc) from exc
-    with tempfile.TemporaryDirectory(prefix="edgekd-aeq-") as tmp, atomic_path(out_path) as out:
+    with temp_dir("aeq") as tmp, atomic_path(out_path) as out:
         staged = Path(tmp) / "q.tflite"
         result.export_model(str(staged), overwrite=True)
         out.write_bytes(staged.read_bytes())
