@@ -293,3 +293,26 @@ def test_upgrading_a_v1_sidecar_without_input_exits_2_and_writes_nothing(tmp_pat
     code, err = _cli(["upgrade", art], capfd)
     assert code == 2 and f"{sidecar}: sidecar field 'input' is missing" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.edgekd.json", "m.tflite"]
+
+
+@device
+def test_a_golden_manifest_whose_shape_disagrees_with_its_file_is_refused(tmp_path, capfd):
+    for name in ("student-tflite-int8.tflite", "student-tflite-int8.edgekd.json"):
+        shutil.copyfile(SHIPPED / name, tmp_path / name)
+    shutil.copytree(SHIPPED / "student-tflite-int8.golden", tmp_path / "student-tflite-int8.golden")
+    artifact = tmp_path / "student-tflite-int8.tflite"
+    raw = [np.load(artifact.with_suffix(".golden") / f"input{k}.output_raw.npy") for k in range(5)]
+    np.save(tmp_path / "out.npy", np.concatenate(raw))
+    path = _edit_golden(artifact, lambda m: m["inputs"][0]["output_raw"].update(shape=[10**12, 2]))
+    code, err = _cli(["conformance", artifact, "--outputs", tmp_path / "out.npy"], capfd)
+    assert code == 2 and f"{path}: input0.output_raw.npy has shape [2, 2], the manifest says [1000000000000, 2]" in err
+
+
+@device
+@fifo_only
+def test_a_fifo_labels_csv_is_refused(tmp_path):
+    from edgekd.runtime.labelled import _csv_rows
+
+    fifo = _fifo(tmp_path, "labels.csv")
+    with pytest.raises(InputError, match="labels.csv: a FIFO"):
+        _csv_rows(fifo)

@@ -60,10 +60,16 @@ def _within(got: np.ndarray, want: np.ndarray, atol: float, rtol: float) -> tupl
 
 
 def _expect(folder: Path, entry: dict) -> np.ndarray:
-    """A golden array (its name was checked to stay inside the golden folder by ``read_golden``)."""
+    """A golden array (its name was checked to stay inside the golden folder by ``read_golden``), with the shape
+    the manifest records for it: the manifest's shapes are used to split outputs per input, so a manifest that
+    disagrees with its own files is refused naming both (exit 2), never trusted."""
     from edgekd.runtime.npyfile import read_npy
 
-    return read_npy(folder / entry["file"], "golden")
+    a = read_npy(folder / entry["file"], "golden")
+    if "shape" in entry and entry["shape"] != list(a.shape):
+        raise InputError(f"{folder / 'golden.json'}: {entry['file']} has shape {list(a.shape)}, the manifest says "
+                         f"{entry['shape']!r:.80}")
+    return a
 
 
 def check_features(artifact: Path, features: Path, golden: Optional[Path] = None) -> Conformance:

@@ -32,7 +32,10 @@ class LabelledItem:
 
 
 def _csv_rows(csv_path: Path) -> list[tuple[int, list[str]]]:
-    """(line number, stripped cells) for every non-blank row of a CSV file."""
+    """(line number, stripped cells) for every non-blank row of a CSV file (a regular file: a FIFO is refused)."""
+    from edgekd.inputfile import regular_file
+
+    regular_file(csv_path, "labels CSV")
     try:
         with open(csv_path, newline="", encoding="utf-8-sig") as f:
             reader = csv.reader(f)
