@@ -316,3 +316,20 @@ def test_a_fifo_labels_csv_is_refused(tmp_path):
     fifo = _fifo(tmp_path, "labels.csv")
     with pytest.raises(InputError, match="labels.csv: a FIFO"):
         _csv_rows(fifo)
+
+
+@device
+@fifo_only
+def test_a_fifo_artifact_is_refused_by_kind(tmp_path):
+    from edgekd.runtime.artifact import load_artifact
+
+    fifo = _fifo(tmp_path, "m.tflite")
+    with pytest.raises(InputError, match="m.tflite: a FIFO"):
+        load_artifact(fifo)
+
+
+@fifo_only
+def test_inspect_refuses_a_fifo_artifact(tmp_path, capfd):
+    fifo = _fifo(tmp_path, "m.tflite")
+    code, err = _cli(["inspect", fifo], capfd)
+    assert code == 2 and f"{fifo}: a FIFO" in err

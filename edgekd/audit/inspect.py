@@ -66,6 +66,10 @@ def inspect_artifact(path: str | os.PathLike[str]) -> dict[str, Any]:
     if suffix not in (".tflite", ".onnx", ".pte"):
         raise InputError(f"{path}: cannot inspect {suffix or 'a file without suffix'} (expected .tflite, .onnx or .pte)")
     if not path.is_file():
+        if os.path.lexists(path):  # a FIFO, socket, device or folder: refused by kind, never opened
+            from edgekd.inputfile import regular_file
+
+            regular_file(path, "artifact")
         raise InputError(f"{path}: artifact not found")
     readers = {".tflite": (_load_tflite, _tflite_graph), ".onnx": (_load_onnx, _onnx_graph),
                ".pte": (_load_pte, _pte_graph)}

@@ -158,6 +158,10 @@ def load_artifact(
     if fmt is None:
         raise InputError(f"{path}: unknown artifact type {path.suffix!r} (expected .tflite, .onnx or .pte)")
     if not path.is_file():
+        if os.path.lexists(path):  # a FIFO, socket, device or folder: refused by kind, never opened
+            from edgekd.inputfile import regular_file
+
+            regular_file(path, "artifact")
         raise InputError(f"{path}: artifact not found")
     threads = threads or os.cpu_count() or 1
     if fmt == "pte":
