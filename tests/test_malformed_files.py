@@ -333,3 +333,14 @@ def test_inspect_refuses_a_fifo_artifact(tmp_path, capfd):
     fifo = _fifo(tmp_path, "m.tflite")
     code, err = _cli(["inspect", fifo], capfd)
     assert code == 2 and f"{fifo}: a FIFO" in err
+
+
+@device
+@fifo_only
+def test_a_fifo_among_the_per_step_features_is_refused_not_taken_as_missing(artifact, tmp_path, capfd):
+    manifest = json.loads((artifact.with_suffix(".golden") / "golden.json").read_text())
+    steps = tmp_path / "steps"
+    steps.mkdir()
+    fifo = _fifo(steps, manifest["inputs"][0]["steps"][0]["file"])
+    code, err = _cli(["conformance", artifact, "--features", steps], capfd)
+    assert code == 2 and f"{fifo}: a FIFO" in err

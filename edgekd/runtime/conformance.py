@@ -104,7 +104,16 @@ def check_features(artifact: Path, features: Path, golden: Optional[Path] = None
 
 
 def _per_step(manifest: dict, folder: Path, given: Path) -> Conformance:
-    """Every golden step output must be in ``given``; the first missing or diverging one is named."""
+    """Every golden step output must be in ``given``; the first missing or diverging one is named. A step file
+    that exists but is no regular file (a FIFO, a folder) is refused by its kind (exit 2), not taken as missing."""
+    import os
+
+    from edgekd.inputfile import regular_file
+
+    for entry in manifest["inputs"]:
+        for step in entry["steps"]:
+            if os.path.lexists(given / step["file"]):
+                regular_file(given / step["file"], f"step {step['step']}")
     compared: list = []
     stored = [(k, step) for k, entry in enumerate(manifest["inputs"]) for step in entry["steps"]
               if step.get("stored", True)]
