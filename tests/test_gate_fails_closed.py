@@ -99,3 +99,19 @@ def test_bundle_refuses_an_absolute_artifact_path_and_writes_nothing(tmp_path, c
     err = capsys.readouterr().err
     assert code == 2 and "path '/etc/hostname' is absolute" in err and "Traceback" not in err
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+def test_write_report_refuses_an_artifact_outside_the_report_folder(tmp_path):
+    import hashlib
+
+    import edgekd
+
+    model = tmp_path / "elsewhere" / "m.onnx"
+    model.parent.mkdir()
+    model.write_bytes(b"x" * 100)
+    record = {"name": "m", "target": "x86_64", "format": "onnx", "precision": "int8", "path": str(model),
+              "sha256": hashlib.sha256(model.read_bytes()).hexdigest(), "metrics": {"balanced_accuracy": 0.9}}
+    (tmp_path / "run").mkdir()
+    with pytest.raises(InputError, match=r"m.onnx is outside the report's folder"):
+        edgekd.write_report(tmp_path / "run" / "report.json", [record])
+    assert not (tmp_path / "run" / "report.json").exists()

@@ -41,7 +41,9 @@ def gate(results: Any, budgets: Optional[Mapping[str, Any]] = None, *, artifacts
         ``GateResult``: ``passed``, ``violations``, ``checks``, ``skipped``, ``not_gated``, ``to_dict()``.
 
     Raises:
-        InputError: a malformed report, an unknown budget key or target, a pattern that matches nothing.
+        InputError: a malformed report, an unknown budget key or target, a pattern that matches nothing, nothing
+            to gate (no deployed student selected), a gated target without any budget, or (a report file) an
+            artifact path that is absolute or climbs out of the report's folder.
 
     Example:
         >>> import hashlib, pathlib, tempfile, edgekd

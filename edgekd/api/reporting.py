@@ -48,7 +48,11 @@ def _portable(record: dict, i: int, folder: Path, base: Path) -> dict:
     if record.get("sha256", sha) != sha:
         raise InputError(f"artifacts[{i}] ({record['name']}): {file} changed since it was measured (SHA-256 "
                          f"{sha[:12]}... is not the record's {str(record['sha256'])[:12]}...): measure it again")
-    out = {"role": "student", **record, "path": _relative(file, folder), "sha256": sha,
+    rel = _relative(file, folder)
+    if Path(rel).is_absolute() or ".." in Path(rel).parts:  # the gate and edgekd bundle refuse such a report
+        raise InputError(f"artifacts[{i}] ({record['name']}): {file} is outside the report's folder {folder}: a "
+                         "report describes the files beside or below it; write it in a folder that holds them")
+    out = {"role": "student", **record, "path": rel, "sha256": sha,
            "size_bytes": file.stat().st_size}
     for key in ("metrics", "latency"):
         if isinstance(out.get(key), Mapping) and "artifact" in out[key]:
@@ -135,7 +139,8 @@ def write_report(path: Union[str, Path], artifacts: Sequence[Any], *, data: Any 
 
     Raises:
         InputError: no artifacts, a record without its identity or file, a file changed since it was
-            measured, two records of one name on one target, budgets for a target the artifacts lack.
+            measured, a file outside the report's folder (its path would climb out with ``..``, which the gate
+            refuses), two records of one name on one target, budgets for a target the artifacts lack.
 
     Example:
         >>> import pathlib, tempfile, numpy as np, torch, edgekd
