@@ -6,8 +6,8 @@
 The hashes are those of the files pip picks for these pins on this machine kind (CPython 3.11, x86_64 Linux),
 as pip itself reports them: ``pip install --dry-run --ignore-installed --no-deps --report`` with the environment's
 own interpreter, so nothing is installed. torch 2.13.0+cpu comes from the wheel on disk (pip's find-links), so
-its hash is that file's. The arm64 root's lock (aarch64 wheels under qemu) is not hashed here: its pins are
-installed by ``edgekd.runners.emulated_root`` into a foreign root.
+its hash is that file's. ``arm64-root.lock``: the aarch64 cp311 wheels of the emulated arm64 root, resolved with
+the platform options ``edgekd.runners.emulated_root`` installs them with.
 
 After changing a version in a lock, run this with the venvs made (``make .venv/.edgekd-installed``) and commit.
 """
@@ -29,6 +29,12 @@ GROUPS = {
     ".venv/bin/python": ["main.lock", "extra.lock"],
     ".venv-device/bin/python": ["device.lock", "device-extra.lock"],
 }
+# the aarch64 cp311 wheels of the emulated arm64 root (edgekd.runners.emulated_root installs them with --target)
+ARM64 = {".venv/bin/python": ["arm64-root.lock"]}
+ARM64_ARGS = ["--only-binary=:all:", "--python-version", "3.11", "--implementation", "cp", "--abi", "cp311",
+              *[a for p in ("manylinux_2_28_aarch64", "manylinux_2_27_aarch64", "manylinux_2_17_aarch64",
+                            "manylinux2014_aarch64") for a in ("--platform", p)]]
+LOCKS = [n for group in (GROUPS, ARM64) for names in group.values() for n in names]
 PIN = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[^\s;\\]+)")
 
 
@@ -62,8 +68,8 @@ def parse(lock: Path) -> list[tuple[str, str | None]]:
     return out
 
 
-def report_hashes(python: Path, locks: list[Path]) -> dict[str, str]:
-    """canonical name → sha256 of the file pip would install, from a dry run."""
+def report_hashes(python: Path, locks: list[Path], extra: list[str] = ()) -> dict[str, str]:
+    """canonical name → sha256 of the file pip would install, from a dry run (``extra``: platform options)."""
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.json"
         plain = []
@@ -72,7 +78,8 @@ def report_hashes(python: Path, locks: list[Path]) -> dict[str, str]:
             p.write_text("\n".join(line for line, name in parse(lock) if name) + "\n")
             plain += ["-r", str(p)]
         subprocess.run([str(python), "-m", "pip", "install", "-q", "--dry-run", "--ignore-installed", "--no-deps",
-                        "--report", str(report), *plain], check=True)
+                        "--report", str(report), *extra, *(["--target", str(Path(tmp) / "t")] if extra else []),
+                        *plain], check=True)
         data = json.loads(report.read_text())
     hashes = {}
     for item in data["install"]:
@@ -101,9 +108,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--check", action="store_true", help="only check that every pin carries the current hash")
     args = ap.parse_args(argv)
     stale = []
-    for python, names in GROUPS.items():
+    jobs = [(python, names, []) for python, names in GROUPS.items()]
+    jobs += [(python, names, ARM64_ARGS) for python, names in ARM64.items()]
+    for python, names, extra in jobs:
         locks = [HERE / n for n in names]
-        hashes = report_hashes(ROOT / python, locks)
+        hashes = report_hashes(ROOT / python, locks, extra)
         for lock in locks:
             text = render(lock, hashes)
             if lock.read_text() != text:
@@ -113,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check and stale:
         print(f"stale or missing hashes: {', '.join(stale)} (run python requirements/hash_locks.py)", file=sys.stderr)
         return 1
-    print(("hashes current: " if args.check else "written: ") + ", ".join(n for ns in GROUPS.values() for n in ns))
+    print(("hashes current: " if args.check else "written: ") + ", ".join(LOCKS))
     return 0
 
 

@@ -23,6 +23,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -117,8 +118,11 @@ def emulated_command(root: Path, argv: Sequence[str], cpu: str = "cortex-a72") -
 
 
 def lock_hash(lock: Path) -> str:
-    """SHA-256 of the lock's pinned lines (comments and blank lines ignored)."""
-    lines = [ln.strip() for ln in lock.read_text().splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    """SHA-256 of the lock's pinned lines (comments, blank lines and the files' ``--hash`` options ignored: the
+    same pins give the same root, so adding or refreshing file hashes does not rebuild it)."""
+    text = re.sub(r"\\\s*\n\s*", " ", lock.read_text())  # backslash continuations joined
+    lines = [re.sub(r"\s+--hash=\S+", "", ln).strip() for ln in text.splitlines()]
+    lines = [ln for ln in lines if ln and not ln.startswith("#")]
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
@@ -222,7 +226,8 @@ def _install_wheels(root: Path, lock: Path, log) -> None:
         shutil.rmtree(tmp)
     log(f"installing aarch64 wheels from {lock} into {site}")
     platforms = [arg for p in PLATFORMS for arg in ("--platform", p)]
-    _run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--only-binary=:all:", *platforms,
+    _run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--require-hashes", "--only-binary=:all:",
+          *platforms,
           "--python-version", "3.11", "--implementation", "cp", "--abi", "cp311",
           "--target", str(tmp), "-r", str(lock)], "pip install of the aarch64 wheels", 1200)
     if site.exists():
