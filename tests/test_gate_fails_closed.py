@@ -7,6 +7,7 @@ gate nothing it may judge, like an ``--artifact`` pattern that matches nothing (
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -115,3 +116,23 @@ def test_write_report_refuses_an_artifact_outside_the_report_folder(tmp_path):
     with pytest.raises(InputError, match=r"m.onnx is outside the report's folder"):
         edgekd.write_report(tmp_path / "run" / "report.json", [record])
     assert not (tmp_path / "run" / "report.json").exists()
+
+
+def test_a_sweep_trials_gate_report_names_its_files_relative_to_itself(tmp_path, capsys):
+    from types import SimpleNamespace
+
+    from edgekd.report.record import artifact_record
+    from edgekd.sweep.search import write_gate_report
+
+    model = tmp_path / "trial" / "artifacts" / "x86_64" / "student.tflite"
+    model.parent.mkdir(parents=True)
+    model.write_bytes(b"x" * 2048)
+    row = artifact_record(name="student-tflite-int8", role="student", target="x86_64", format="tflite",
+                          precision="int8", path=model.resolve(), metrics={"balanced_accuracy": 0.9})
+    plan = SimpleNamespace(recipe=SimpleNamespace(name="heart"), target=SimpleNamespace(name="x86_64"),
+                           budgets={"size_kb": 4})
+    report = tmp_path / "trial" / "gate-report.json"
+    write_gate_report(report, {"gate_rows": [row]}, plan)
+    assert json.loads(report.read_text())["artifacts"][0]["path"] == "artifacts/x86_64/student.tflite"
+    code, out, _ = _gate([report, "--budget", "latency_p90_ms=none", "--budget", "accuracy_drop_pp=none"], capsys)
+    assert code == 0 and "PASS" in out

@@ -374,15 +374,21 @@ def judge(trial: Any, figures: dict, plan: Any, workdir: Path, label: str, t0: f
 
 def write_gate_report(path: Path, figures: dict, plan: Any) -> None:
     """The trial's files as a report ``edgekd gate`` reads (figures from validation, the sweep's budgets as the
-    recipe's): what the sweep called feasible is what the gate says of them."""
+    recipe's): what the sweep called feasible is what the gate says of them. Artifact paths are written relative
+    to the report's folder, as in every report (the gate refuses absolute paths and paths that climb out)."""
     from edgekd.atomic import write_json
     from edgekd.report.schema import SCHEMA
+
+    rows = [dict(r) for r in figures.get("gate_rows") or []]
+    for r in rows:
+        if isinstance(r.get("path"), str) and r["path"]:
+            r["path"] = Path(os.path.relpath(Path(r["path"]).resolve(), path.parent.resolve())).as_posix()
 
     write_json(path, {"schema": SCHEMA, "recipe": {"path": None, "name": f"{plan.recipe.name} sweep trial",
                                                    "config": {"export": {"budgets": {plan.target.name: plan.budgets}}}},
                       "targets": [{"name": plan.target.name, "budgets": plan.budgets}],
                       "note": "figures measured on the validation split (a sweep never looks at test)",
-                      "artifacts": figures.get("gate_rows") or []})
+                      "artifacts": rows})
 
 
 def _stderr(line: str) -> None:
