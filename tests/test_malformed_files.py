@@ -344,3 +344,13 @@ def test_a_fifo_among_the_per_step_features_is_refused_not_taken_as_missing(arti
     fifo = _fifo(steps, manifest["inputs"][0]["steps"][0]["file"])
     code, err = _cli(["conformance", artifact, "--features", steps], capfd)
     assert code == 2 and f"{fifo}: a FIFO" in err
+
+
+def test_the_bench_format_check_reads_past_a_deeply_nested_sidecar(tmp_path):
+    from edgekd.runners.registry import check_runs_on
+    from edgekd.targets import available_targets, load_target
+
+    art = tmp_path / "m.tflite"
+    art.write_bytes(b"x")
+    (tmp_path / "m.edgekd.json").write_text("[" * sys.getrecursionlimit() * 2)
+    assert check_runs_on(art, load_target(available_targets()["x86_64"])) == "tflite"

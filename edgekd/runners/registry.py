@@ -84,7 +84,7 @@ def check_runs_on(artifact: Path, profile: TargetProfile) -> str:
     if sidecar.is_file():
         try:
             precision = json.loads(sidecar.read_text(encoding="utf-8")).get("precision")
-        except (OSError, ValueError, AttributeError):
+        except (OSError, ValueError, AttributeError, RecursionError):  # RecursionError: JSON nested too deep
             precision = None  # an unreadable sidecar is the runtime's business, not the format check's
         # int8-qat is how an int8 graph was trained, not another kind of graph: a target running int8 runs it
         runs_as = {"int8-qat": "int8"}.get(precision, precision) if isinstance(precision, str) else precision
