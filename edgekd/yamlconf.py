@@ -34,7 +34,7 @@ def read_yaml_mapping(path: Path, what: str) -> dict[str, Any]:
         first = " ".join(str(exc).split())
         raise InputError(f"{path}: not valid YAML: {first}") from None
     except RecursionError:  # thousands of nested [ or {: the YAML composer recurses per level
-        raise InputError(f"{path}: the {what} nests too deeply to read: not an edgekd {what}") from None
+        raise InputError(f"{path}: the {what} file nests too deeply to read (not an edgekd {what} file)") from None
     if not isinstance(tree, dict):
         raise InputError(f"{path}: a {what} is a mapping of keys")
     return tree

@@ -354,3 +354,14 @@ def test_the_bench_format_check_reads_past_a_deeply_nested_sidecar(tmp_path):
     art.write_bytes(b"x")
     (tmp_path / "m.edgekd.json").write_text("[" * sys.getrecursionlimit() * 2)
     assert check_runs_on(art, load_target(available_targets()["x86_64"])) == "tflite"
+
+
+@device
+@fifo_only
+def test_a_fifo_listed_in_labels_csv_is_refused_by_its_kind(tmp_path):
+    from edgekd.runtime.labelled import read_labelled_folder
+
+    _fifo(tmp_path, "a.wav")
+    (tmp_path / "labels.csv").write_text("file,label\na.wav,normal\n")
+    with pytest.raises(InputError, match="a.wav: a FIFO"):
+        read_labelled_folder(tmp_path)

@@ -135,6 +135,10 @@ def read_labelled_folder(
             raise InputError(f"{root}: '{file}' is listed twice ({seen_at[file]} and {where})")
         path = root / file
         if not path.is_file():
+            if os.path.lexists(path):  # a FIFO, device or folder: refused by its kind, never opened
+                from edgekd.inputfile import regular_file
+
+                regular_file(path, "labelled item")
             raise InputError(f"{path}: listed in {where} but the file does not exist")
         if path.suffix.lower() not in exts:
             raise InputError(f"{path}: listed in {where} but is not a {'/'.join(exts)} file")
