@@ -365,3 +365,12 @@ def test_a_fifo_listed_in_labels_csv_is_refused_by_its_kind(tmp_path):
     (tmp_path / "labels.csv").write_text("file,label\na.wav,normal\n")
     with pytest.raises(InputError, match="a.wav: a FIFO"):
         read_labelled_folder(tmp_path)
+
+
+def test_an_empty_feature_cache_entry_is_recomputed_not_an_internal_error(tmp_path):
+    pytest.importorskip("torch")
+    from edgekd.data.features import FeatureCache
+
+    cache = FeatureCache(tmp_path)
+    (tmp_path / "k.npy").write_bytes(b"")  # what a killed writer or a full disk leaves
+    assert cache.get("k") is None

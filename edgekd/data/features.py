@@ -34,9 +34,11 @@ class FeatureCache:
         path = self._path(key)
         if path is None or not path.is_file():
             return None
+        from edgekd.runtime.npyfile import read_npy
+
         try:
-            return np.load(path, allow_pickle=False)
-        except (OSError, ValueError):
+            return read_npy(path, "feature cache")  # an empty, truncated or garbage entry: InputError, not EOFError
+        except InputError:
             return None  # a damaged cache entry is recomputed
 
     def put(self, key: str, value: np.ndarray) -> None:
