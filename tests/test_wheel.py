@@ -79,7 +79,7 @@ def run(cmd: list, cwd: Path, env: dict, timeout: float = 120) -> subprocess.Com
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
-    """(venv bin folder, a working folder outside the repository, environment) of the installed wheel."""
+    """(venv bin folder, a working folder outside the repository, environment, dependency folder) of the wheel."""
     tmp = tmp_path_factory.mktemp("wheel")
     src = tmp / "src"
     src.mkdir()
