@@ -129,6 +129,29 @@ def test_conformance_of_features_with_any_value_at_any_step_key_exits_cleanly(ca
     _cli(["conformance", artifact, "--features", artifact.with_suffix(".golden") if per_step else features], capfd)
 
 
+def _lists(node, prefix=()) -> list[tuple]:
+    """Key paths of every list in the first golden input (and the inputs list itself)."""
+    return [loc for loc in [("inputs",), *_locations(GOLDEN)] if isinstance(_get(GOLDEN, loc), list)]
+
+
+def _get(tree, location: tuple):
+    for k in location:
+        tree = tree[k]
+    return tree
+
+
+@SETTINGS
+@given(location=st.sampled_from(_lists(GOLDEN)), keep=st.integers(0, 3),
+       flag=st.sampled_from(["--outputs", "--features", "--per-step"]))
+def test_conformance_with_any_golden_list_cut_short_exits_cleanly(capfd, artifact, outputs, features, location, keep,
+                                                                  flag):
+    manifest = copy.deepcopy(GOLDEN)
+    _put(manifest, location, _get(manifest, location)[:keep])
+    _write_golden(artifact, json.dumps(manifest))
+    given = {"--outputs": outputs, "--features": features, "--per-step": artifact.with_suffix(".golden")}[flag]
+    _cli(["conformance", artifact, "--features" if flag == "--per-step" else flag, given], capfd)
+
+
 @FEW
 @given(cut=st.integers(min_value=0, max_value=len(json.dumps(GOLDEN)) - 1))
 def test_a_truncated_golden_json_exits_2(capfd, artifact, outputs, cut):

@@ -374,3 +374,23 @@ def test_an_empty_feature_cache_entry_is_recomputed_not_an_internal_error(tmp_pa
     cache = FeatureCache(tmp_path)
     (tmp_path / "k.npy").write_bytes(b"")  # what a killed writer or a full disk leaves
     assert cache.get("k") is None
+
+
+@device
+def test_per_step_features_against_a_one_step_manifest_exit_2_when_none_is_given(artifact, tmp_path, capfd):
+    _edit_golden(artifact, lambda m: [e.update(steps=e["steps"][:1]) for e in m["inputs"]])
+    (tmp_path / "steps").mkdir()
+    code, err = _cli(["conformance", artifact, "--features", tmp_path / "steps"], capfd)
+    assert code == 2 and "no step output named like the golden files (e.g. input0.00-read_wav.npy)" in err
+
+
+@device
+def test_golden_inputs_that_end_at_different_steps_exit_2(artifact, tmp_path, capfd):
+    golden = artifact.with_suffix(".golden")
+    shutil.rmtree(golden)
+    shutil.copytree(SHIPPED / "student-tflite-int8.golden", golden)
+    path = _edit_golden(artifact, lambda m: m["inputs"][0].update(steps=m["inputs"][0]["steps"][:1]))
+    wants = [np.load(golden / e["steps"][-1]["file"]) for e in json.loads(path.read_text())["inputs"]]
+    np.save(tmp_path / "f.npy", np.zeros((sum(len(w) for w in wants[1:]), *wants[1].shape[1:]), np.float32))
+    code, err = _cli(["conformance", artifact, "--features", tmp_path / "f.npy"], capfd)
+    assert code == 2 and f"{path}: the golden inputs' final step outputs do not stack" in err

@@ -72,6 +72,17 @@ def _expect(folder: Path, entry: dict) -> np.ndarray:
     return a
 
 
+def _stack(arrays: list[np.ndarray], folder: Path, what: str) -> np.ndarray:
+    """The golden inputs' arrays stacked in the manifest's order; arrays that cannot stack (a manifest whose
+    inputs end at different steps or shapes) are refused naming the manifest (exit 2), not a numpy error."""
+    try:
+        return np.concatenate(arrays)
+    except ValueError:
+        shapes = ", ".join(str(list(a.shape)) for a in arrays)
+        raise InputError(f"{folder / 'golden.json'}: the golden inputs' {what} do not stack (shapes {shapes}): "
+                         "every input must end at the model's input shape") from None
+
+
 def check_features(artifact: Path, features: Path, golden: Optional[Path] = None) -> Conformance:
     """Compare an implementation's front-end outputs with the golden vectors (see the module docstring)."""
     from edgekd.runtime.golden import read_golden
@@ -86,7 +97,7 @@ def check_features(artifact: Path, features: Path, golden: Optional[Path] = None
                          "(the last step's output, channel first, every golden input's windows stacked in "
                          "golden.json's order)")
     wants = [_expect(folder, e["steps"][-1]) for e in manifest["inputs"]]
-    want = np.concatenate(wants)
+    want = _stack(wants, folder, "final step outputs")
     if got.shape != want.shape:
         raise InputError(f"{features}: --features has shape {list(got.shape)}; the golden inputs' model inputs, "
                          f"stacked in the manifest's order, have shape {list(want.shape)}")
@@ -120,8 +131,9 @@ def _per_step(manifest: dict, folder: Path, given: Path) -> Conformance:
     missing = [(k, step) for k, step in stored if not (given / step["file"]).is_file()]
     total = len(stored)
     if len(missing) == total:
+        first = manifest["inputs"][0]["steps"]  # a manifest may list a single step
         raise InputError(f"{given}: no step output named like the golden files (e.g. "
-                         f"{manifest['inputs'][0]['steps'][1]['file']})")
+                         f"{first[min(1, len(first) - 1)]['file']})")
     for k, entry in enumerate(manifest["inputs"]):
         for step in entry["steps"]:
             where = {"input": entry["file"], "step": step["step"], "index": step["index"]}
@@ -192,7 +204,7 @@ def check_inputs(artifact: Path, inputs: Path, golden: Optional[Path] = None) ->
 
     manifest, folder = read_golden(artifact, golden)
     got = _load(Path(inputs), "--inputs")
-    want = np.concatenate([_expect(folder, e["model_input"]) for e in manifest["inputs"]])
+    want = _stack([_expect(folder, e["model_input"]) for e in manifest["inputs"]], folder, "model inputs")
     if got.shape != want.shape or got.dtype != want.dtype:
         raise InputError(f"{inputs}: --inputs is {got.dtype} {list(got.shape)}; the model takes {want.dtype} "
                          f"{list(want.shape)} (every golden input's windows, in the artifact's layout)")
@@ -231,8 +243,8 @@ def check_outputs(artifact: Path, outputs: Path, golden: Optional[Path] = None) 
 
     manifest, folder = read_golden(artifact, golden)
     got = _load(Path(outputs), "--outputs")
-    raw = np.concatenate([_expect(folder, e["output_raw"]) for e in manifest["inputs"]])
-    logits = np.concatenate([_expect(folder, e["logits"]) for e in manifest["inputs"]])
+    raw = _stack([_expect(folder, e["output_raw"]) for e in manifest["inputs"]], folder, "raw outputs")
+    logits = _stack([_expect(folder, e["logits"]) for e in manifest["inputs"]], folder, "logits")
     if got.shape != logits.shape:
         raise InputError(f"{outputs}: --outputs has shape {list(got.shape)}; expected {list(logits.shape)}")
     if got.dtype.kind in "iu" and raw.dtype.kind in "iu" and manifest["inputs"][0]["output_raw"].get("tolerance_lsb") \
