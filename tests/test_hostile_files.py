@@ -152,6 +152,33 @@ def test_conformance_with_any_golden_list_cut_short_exits_cleanly(capfd, artifac
     _cli(["conformance", artifact, "--features" if flag == "--per-step" else flag, given], capfd)
 
 
+@SETTINGS
+@given(k=st.integers(0, len(GOLDEN["inputs"]) - 1), key=st.sampled_from(["output_raw", "logits", "model_input", "last"]),
+       shape=st.lists(st.integers(0, 4), min_size=0, max_size=4), dtype=st.sampled_from(["int8", "uint8", "float32",
+                                                                                           "float64", "int32"]),
+       flag=st.sampled_from(["--outputs", "--features", "--inputs"]), rows=st.none() | st.integers(0, 4))
+def test_conformance_with_a_golden_array_of_any_shape_and_dtype_exits_cleanly(capfd, artifact, outputs, features, k,
+                                                                               key, shape, dtype, flag, rows):
+    manifest = copy.deepcopy(GOLDEN)
+    entry = manifest["inputs"][k]["steps"][-1] if key == "last" else manifest["inputs"][k][key]
+    if rows is not None:  # the recorded shape with another number of windows: stacks, but disagrees elsewhere
+        shape = [rows, *entry["shape"][1:]]
+    golden = artifact.with_suffix(".golden")
+    target = golden / entry["file"]
+    before = target.read_bytes()
+    np.save(target, np.ones(shape, dtype=dtype))
+    entry.update(shape=list(shape), dtype=dtype)
+    _write_golden(artifact, json.dumps(manifest))
+    inputs = golden.parent / "inputs.npy"
+    if not inputs.exists():
+        np.save(inputs, np.concatenate([np.load(golden / e["model_input"]["file"]) for e in GOLDEN["inputs"]]))
+    try:
+        _cli(["conformance", artifact, flag, {"--outputs": outputs, "--features": features, "--inputs": inputs}[flag]],
+             capfd)
+    finally:
+        target.write_bytes(before)
+
+
 @FEW
 @given(cut=st.integers(min_value=0, max_value=len(json.dumps(GOLDEN)) - 1))
 def test_a_truncated_golden_json_exits_2(capfd, artifact, outputs, cut):

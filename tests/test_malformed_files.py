@@ -394,3 +394,16 @@ def test_golden_inputs_that_end_at_different_steps_exit_2(artifact, tmp_path, ca
     np.save(tmp_path / "f.npy", np.zeros((sum(len(w) for w in wants[1:]), *wants[1].shape[1:]), np.float32))
     code, err = _cli(["conformance", artifact, "--features", tmp_path / "f.npy"], capfd)
     assert code == 2 and f"{path}: the golden inputs' final step outputs do not stack" in err
+
+
+@device
+def test_golden_raw_outputs_and_logits_of_different_lengths_exit_2(artifact, tmp_path, capfd):
+    golden = artifact.with_suffix(".golden")
+    shutil.rmtree(golden)
+    shutil.copytree(SHIPPED / "student-tflite-int8.golden", golden)
+    manifest = json.loads((golden / "golden.json").read_text())
+    np.save(tmp_path / "out.npy", np.concatenate([np.load(golden / e["output_raw"]["file"]) for e in manifest["inputs"]]))
+    np.save(golden / "input0.output_raw.npy", np.ones((3, 2), np.int8))
+    path = _edit_golden(artifact, lambda m: m["inputs"][0]["output_raw"].update(shape=[3, 2]))
+    code, err = _cli(["conformance", artifact, "--outputs", tmp_path / "out.npy"], capfd)
+    assert code == 2 and f"{path}: the raw outputs have shape [28, 2] but the logits [27, 2]" in err

@@ -245,6 +245,9 @@ def check_outputs(artifact: Path, outputs: Path, golden: Optional[Path] = None) 
     got = _load(Path(outputs), "--outputs")
     raw = _stack([_expect(folder, e["output_raw"]) for e in manifest["inputs"]], folder, "raw outputs")
     logits = _stack([_expect(folder, e["logits"]) for e in manifest["inputs"]], folder, "logits")
+    if raw.shape != logits.shape:  # one row per window in both: a manifest that disagrees with itself is bad input
+        raise InputError(f"{folder / 'golden.json'}: the raw outputs have shape {list(raw.shape)} but the logits "
+                         f"{list(logits.shape)}: the golden vectors disagree with themselves")
     if got.shape != logits.shape:
         raise InputError(f"{outputs}: --outputs has shape {list(got.shape)}; expected {list(logits.shape)}")
     if got.dtype.kind in "iu" and raw.dtype.kind in "iu" and manifest["inputs"][0]["output_raw"].get("tolerance_lsb") \
