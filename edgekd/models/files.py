@@ -17,9 +17,11 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import json
 import os
 import pickle
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -178,10 +180,16 @@ def _weights_only() -> Iterator[None]:
         raise pickle.UnpicklingError("edgekd refuses to unpickle objects from a model file")
 
     torch.load, pickle.loads = load, loads
+    logger = logging.getLogger("torch")  # torch logs the refused fallback's traceback before raising: ours is the message
+    level = logger.level
+    logger.setLevel(logging.CRITICAL + 1)
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
     finally:
         torch.load, pickle.loads = real_load, real_loads
+        logger.setLevel(level)
 
 
 def load_pt2(path: str | os.PathLike[str]) -> Any:
