@@ -136,3 +136,20 @@ def test_a_sweep_trials_gate_report_names_its_files_relative_to_itself(tmp_path,
     assert json.loads(report.read_text())["artifacts"][0]["path"] == "artifacts/x86_64/student.tflite"
     code, out, _ = _gate([report, "--budget", "latency_p90_ms=none", "--budget", "accuracy_drop_pp=none"], capsys)
     assert code == 0 and "PASS" in out
+
+
+def test_recipe_budgets_that_are_not_a_mapping_are_refused_not_dropped(tmp_path, capsys):
+    def edit(report: dict) -> None:
+        report["recipe"] = {"config": {"export": {"budgets": {"x86_64": "big"}}}}
+
+    report = materialise(WITHIN, tmp_path, edit=edit)
+    code, out, err = _gate([report], capsys)
+    assert code == 2 and "PASS" not in out
+    assert f"{report}: recipe.config.export.budgets.x86_64 is 'big', not a mapping" in err
+
+
+def test_a_report_whose_artifacts_is_no_list_exits_2(tmp_path, capsys):
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps({"schema": "edgekd.report/1", "artifacts": True}))
+    code, _, err = _gate([path], capsys)
+    assert code == 2 and f"{path}: artifacts: True is not of type 'array'" in err

@@ -295,3 +295,34 @@ def test_gate_on_a_truncated_report_exits_cleanly(capfd, tmp_path_factory, monke
     path = tmp_path_factory.mktemp("rep") / "report.json"
     path.write_bytes(report_text.encode()[:min(cut, len(report_text) - 1)] + junk)
     _cli(["gate", path], capfd)
+
+
+REPORT = json.loads((DATA / "reports" / "within.json").read_text())
+REPORT_KEYS = [loc for loc in _locations(REPORT) if loc[0] != "artifacts" or len(loc) <= 3] + [
+    ("recipe", "config", "export", "budgets", "x86_64", "size_kb"), ("targets", 0, "budgets", "size_kb")]
+
+
+@SETTINGS
+@given(location=st.sampled_from(REPORT_KEYS), value=values, target=st.sampled_from([None, "x86_64", "nowhere"]))
+def test_gate_with_any_value_at_any_report_key_exits_cleanly(capfd, tmp_path_factory, monkeypatch, location, value,
+                                                             target):
+    monkeypatch.setenv("EDGEKD_TARGETS", str(DATA / "targets"))
+
+    def edit(report):
+        node = report
+        for k in location[:-1]:
+            if isinstance(node, dict) and not isinstance(node.get(k), (dict, list)):
+                node[k] = {}
+            node = node[k] if isinstance(node, dict) or (isinstance(node, list) and k < len(node)) else {}
+        if isinstance(node, dict) or (isinstance(node, list) and location[-1] < len(node)):
+            node[location[-1]] = value
+
+    folder = tmp_path_factory.mktemp("rep")
+    if location == ("artifacts",):  # no artifact list to give files to: the report alone
+        report = copy.deepcopy(REPORT)
+        report["artifacts"] = value
+        path = folder / "report.json"
+        path.write_text(json.dumps(report))
+    else:
+        path = materialise(DATA / "reports" / "within.json", folder, edit=edit)
+    _cli(["gate", path, *(["--target", target] if target else [])], capfd)

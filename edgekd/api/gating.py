@@ -60,7 +60,8 @@ def gate(results: Any, budgets: Optional[Mapping[str, Any]] = None, *, artifacts
 
     label, report, folder = _as_report(results)
     patterns = [artifacts] if isinstance(artifacts, str) else list(artifacts)  # one pattern, not its letters
-    listed = [a for a in report.get("artifacts") or [] if isinstance(a, Mapping)]
+    raw = report.get("artifacts")
+    listed = [a for a in raw if isinstance(a, Mapping)] if isinstance(raw, list) else []  # else refused by the gate
     targets = {a.get("target") for a in listed}
     budgets = dict(budgets or {})
     per_target = {k: dict(v) for k, v in budgets.items() if isinstance(v, Mapping)}

@@ -150,11 +150,24 @@ def base_budgets(report: Mapping[str, Any], target: str) -> tuple[dict[str, Any]
     return {}, "no profile and none recorded in the report"
 
 
-def recipe_budget_overrides(report: Mapping[str, Any], target: str) -> dict[str, Any]:
-    """The recipe's own budgets for ``target`` (``export.budgets``), as recorded in the report."""
-    config = (report.get("recipe") or {}).get("config") or {}
-    tree = ((config.get("export") or {}).get("budgets") or {}).get(target) or {}
-    return dict(tree) if isinstance(tree, dict) else {}
+def recipe_budget_overrides(report: Mapping[str, Any], target: str, label: Any = "report") -> dict[str, Any]:
+    """The recipe's own budgets for ``target`` (``export.budgets``), as recorded in the report.
+
+    Raises:
+        InputError: a level of ``recipe.config.export.budgets.<target>`` that is present but not a mapping
+            (naming ``label``): budgets the gate cannot read are refused, never silently dropped.
+    """
+    node: Any = report
+    where = []
+    for key in ("recipe", "config", "export", "budgets", target):
+        node = node.get(key) if isinstance(node, Mapping) else None
+        where.append(str(key))
+        if node is None:
+            return {}
+        if not isinstance(node, Mapping):
+            raise InputError(f"{label}: {'.'.join(where)} is {node!r:.80}, not a mapping: the recipe's budgets "
+                             "cannot be read")
+    return dict(node)
 
 
 def check_report_shape(report: Mapping[str, Any], path: str) -> list[dict[str, Any]]:
@@ -194,7 +207,8 @@ def run_gate(
             budgets, an artifact path outside the report's folder (exit 2).
     """
     report = load_report(report_path)
-    targets = [a.get("target") for a in report.get("artifacts") or [] if isinstance(a, dict)]
+    listed = report.get("artifacts") if isinstance(report.get("artifacts"), list) else []  # else refused below
+    targets = [a.get("target") for a in listed if isinstance(a, dict)]
     file_tree = read_budgets_file(budgets_file, list(dict.fromkeys(targets))) if budgets_file else {}
     override_tree = parse_overrides(overrides)
     return gate_report(report, str(report_path), base=Path(report_path).parent, target=target, per_target=file_tree,
@@ -257,7 +271,7 @@ def gate_report(
     for t in gated_targets:
         tree, source = base_budgets(report, t)
         sources = [source]
-        from_recipe = recipe_budget_overrides(report, t)
+        from_recipe = recipe_budget_overrides(report, t, path)
         if from_recipe:
             tree.update(from_recipe)
             sources.append("recipe export.budgets")
