@@ -18,6 +18,7 @@ Standard library only: the device runtime and the light core use it.
 from __future__ import annotations
 
 import json
+import re
 import os
 import stat
 from pathlib import Path
@@ -118,9 +119,37 @@ def json_depth(value: Any) -> int:
     return deepest
 
 
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+
+
+def bracket_depth(text: str) -> int:
+    """How deeply the brackets of JSON ``text`` nest, strings skipped, without parsing it (no recursion).
+
+    Checked before ``json.loads``: its C scanner recurses once per level, and where a caller has raised the
+    recursion limit (torch does) 100,000 levels overflow the C stack and kill the process instead of raising.
+    """
+    depth = deepest = 0
+    for ch in _JSON_STRING.sub("", text):
+        if ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
 def parse_json(text: str | bytes, where: Any, what: str = "input") -> Any:
     """``text`` parsed as JSON, or one ``InputError`` naming ``where``: not JSON, a number too long to convert,
     or nested deeper than ``MAX_JSON_DEPTH``."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{where}: the {what} file is not UTF-8 text (byte {exc.start})") from None
+    depth = bracket_depth(text)
+    if depth > MAX_JSON_DEPTH:
+        raise InputError(f"{where}: the {what} file nests JSON {depth} levels deep (at most {MAX_JSON_DEPTH}): "
+                         "not an edgekd file")
     try:
         value = json.loads(text)
     except RecursionError:

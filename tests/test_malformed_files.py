@@ -258,7 +258,22 @@ def test_a_deeply_nested_report_exits_2_naming_it(tmp_path, capfd):
     path = tmp_path / "report.json"
     path.write_text('{"schema": "edgekd.report/1", "artifacts": ' + "[" * 100_000 + "]" * 100_000 + "}")
     code, err = _cli(["gate", path], capfd)
-    assert code == 2 and f"{path}: the report file nests JSON too deeply" in err
+    assert code == 2 and f"{path}: the report file nests JSON 100001 levels deep" in err
+
+
+def test_deep_json_is_refused_before_the_c_parser_even_with_a_raised_recursion_limit(tmp_path, capfd):
+    """torch raises the recursion limit; json's C scanner then overflows the C stack (a segfault in make test)."""
+    import sys
+
+    path = tmp_path / "report.json"
+    path.write_text("[" * 200_000 + "]" * 200_000)
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(1_000_000)
+    try:
+        code, err = _cli(["gate", path], capfd)
+    finally:
+        sys.setrecursionlimit(limit)
+    assert code == 2 and "levels deep" in err
 
 
 def test_a_report_nested_deeper_than_any_edgekd_file_is_refused_before_validation(tmp_path, capfd):
