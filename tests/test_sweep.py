@@ -300,7 +300,7 @@ def _export_best(tmp_path, capsys) -> tuple[int, str]:
 
 
 @pytest.mark.parametrize("content, named", [
-    ('{"schema": "edgekd.sweep/1", "trials": [', "not JSON"),
+    ('{"schema": "edgekd.sweep/1", "trials": [', "not readable JSON"),
     ('[1, 2]', "not an edgekd.sweep/1 file"),
     ('{"schema": "edgekd.sweep/1", "recipe": {"base": {}, "name": "x"}, "target": {"name": "t", "budgets": {}}, '
      '"study": "s", "trials": [{"number": 0, "state": "COMPLETE", "pareto": true, "parameters": {}, '

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from edgekd.errors import InputError
+from edgekd.inputfile import read_json
 
 BUNDLE_SCHEMA = "edgekd.bundle/1"
 
@@ -99,8 +100,8 @@ def _check_out(out: Path, run_dir: Path, target: str, force: bool) -> None:
     if not out.is_dir() or not any(out.iterdir()) or force:
         return
     try:
-        previous = json.loads((out / "bundle.json").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        previous = read_json(out / "bundle.json", "bundle")
+    except (OSError, ValueError, InputError):
         previous = None
     if not (isinstance(previous, dict) and previous.get("schema") == BUNDLE_SCHEMA and previous.get("target") == target):
         raise InputError(f"--out {out}: the folder is not empty and is not an earlier bundle of target {target!r}; "

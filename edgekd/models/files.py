@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from edgekd.errors import InputError
+from edgekd.inputfile import parse_json
 
 MODEL_FILE_SUFFIXES = (".onnx", ".pt2")
 _ORT_FLOAT = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(float16)": np.float16}
@@ -154,8 +155,8 @@ def check_pt2_archive(path: Path) -> None:
                 raise InputError(f"{path}: {name} is a pickled custom object; edgekd never unpickles a model file")
             if base.endswith("_config.json") and ("/data/weights/" in name or "/data/constants/" in name):
                 try:
-                    config = json.loads(archive.read(name))
-                except ValueError:
+                    config = parse_json(archive.read(name), f"{path}: {name}", "archive")
+                except (ValueError, InputError):
                     raise InputError(f"{path}: {name} is not readable JSON") from None
                 for fqn, meta in (config.get("config") or {}).items():
                     if isinstance(meta, dict) and meta.get("use_pickle"):

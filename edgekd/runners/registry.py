@@ -83,8 +83,10 @@ def check_runs_on(artifact: Path, profile: TargetProfile) -> str:
     sidecar = artifact.with_suffix(".edgekd.json")
     if sidecar.is_file():
         try:
-            precision = json.loads(sidecar.read_text(encoding="utf-8")).get("precision")
-        except (OSError, ValueError, AttributeError, RecursionError):  # RecursionError: JSON nested too deep
+            from edgekd.inputfile import parse_json
+
+            precision = parse_json(sidecar.read_bytes(), sidecar, "sidecar").get("precision")
+        except (OSError, ValueError, AttributeError, InputError):  # nested too deep, not JSON: parse_json says
             precision = None  # an unreadable sidecar is the runtime's business, not the format check's
         # int8-qat is how an int8 graph was trained, not another kind of graph: a target running int8 runs it
         runs_as = {"int8-qat": "int8"}.get(precision, precision) if isinstance(precision, str) else precision

@@ -37,7 +37,9 @@ def read_summary(out: Path) -> dict:
     if not path.is_file():
         raise InputError(f"--out {out}: no sweep.json there; run the sweep first")
     try:
-        summary = json.loads(path.read_bytes().decode("utf-8"))
+        from edgekd.inputfile import parse_json
+
+        summary = parse_json(path.read_bytes(), path, "sweep summary")
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise InputError(f"{path}: not JSON ({' '.join(str(exc).split())[:200]})") from None
     except OSError as exc:

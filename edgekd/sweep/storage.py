@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from edgekd.errors import InputError
+from edgekd.inputfile import parse_json
 
 JOURNAL = "sweep.journal"
 SCHEMA_LOCK = 0x65646B64  # "edkd": the advisory lock around creating Optuna's tables
@@ -58,8 +59,8 @@ def check_journal(path: Path, log: Callable[[str], None]) -> None:
         data = _drop_truncated_tail(path, log)
     for number, line in enumerate(data.split(b"\n")[:-1], start=1):
         try:
-            record = json.loads(line)
-        except ValueError:  # also UnicodeDecodeError
+            record = parse_json(line, path, "sweep journal")  # a line nested 100,000 deep would kill json's C scanner
+        except (ValueError, InputError):  # also UnicodeDecodeError
             record = None
         if not isinstance(record, dict) or type(record.get("op_code")) is not int:
             shown = line[:60].decode("utf-8", "replace")
