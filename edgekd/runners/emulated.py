@@ -48,7 +48,7 @@ ROOT_RUNTIMES = {"tflite": "ai-edge-litert", "onnx": "onnxruntime"}
 _FORMATS = {".tflite": "tflite", ".onnx": "onnx"}
 _PACKAGE = Path(__file__).resolve().parents[1]  # the edgekd package folder
 #: the device-side files copied into the root (numpy + runtime only: no pydantic, yaml, torch)
-DEVICE_FILES = ("__init__.py", "errors.py", "atomic.py", "registry.py", "runtime/*.py",
+DEVICE_FILES = ("__init__.py", "errors.py", "inputfile.py", "atomic.py", "registry.py", "runtime/*.py",
                 "runners/__init__.py", "runners/emulated_device.py")
 #: defaults when the profile's runner is not an ``emulated`` section
 DEFAULTS = {"root": None, "fp32_atol": 1e-5, "int8_lsb": 1, "samples": 8}

@@ -25,6 +25,7 @@ from typing import Any, Optional, Sequence
 SHIPPED_FILES = (
     "edgekd/__init__.py",
     "edgekd/errors.py",
+    "edgekd/inputfile.py",  # every input file is checked to be a regular file before it is opened
     "edgekd/runtime/__init__.py",
     "edgekd/runtime/artifact.py",
     "edgekd/runtime/native_log.py",  # what LiteRT prints on loading, held back
@@ -34,6 +35,7 @@ SHIPPED_FILES = (
     "edgekd/runtime/steps.py",  # the front-end's steps (--frontend), and what they read with
     "edgekd/runtime/audio.py",
     "edgekd/runtime/pixels.py",
+    "edgekd/runtime/npyfile.py",
 )
 
 
