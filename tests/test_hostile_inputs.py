@@ -24,6 +24,7 @@ from hypothesis import strategies as st  # noqa: E402
 from reportfiles import materialise  # noqa: E402
 
 from edgekd.cli import main  # noqa: E402
+from hostile import run_cli  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -46,14 +47,7 @@ values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.di
 
 
 def _cli(args, capfd) -> int:
-    try:
-        code = main([str(a) for a in args])
-    except SystemExit as exc:  # argparse's own usage errors
-        code = exc.code
-    out, err = capfd.readouterr()
-    assert code in EXIT_CODES, (code, err[-2000:])
-    assert "Traceback" not in err, err[-3000:]
-    return code
+    return run_cli(args, capfd, EXIT_CODES)
 
 
 def _paths(tree: dict, prefix: str = "") -> list[str]:

@@ -26,6 +26,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from edgekd.cli import main  # noqa: E402
+from hostile import run_cli  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 RECIPE = str(ROOT / "recipes" / "heart.yaml")
@@ -59,14 +60,7 @@ def fake_trial(worker, values, workdir, stop=None, on_model=None):
 
 
 def _cli(args, capfd) -> int:
-    try:
-        code = main([str(a) for a in args])
-    except SystemExit as exc:  # argparse's own usage errors
-        code = exc.code
-    out, err = capfd.readouterr()
-    assert code in NO_TRACEBACK_CODES, (code, err[-2000:])
-    assert "Traceback" not in err, err[-3000:]
-    return code
+    return run_cli(args, capfd, NO_TRACEBACK_CODES)
 
 
 def _sweep(out: Path, space: Path, capfd, trials: int = 1) -> int:
