@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 from importlib import metadata
 
@@ -12,8 +13,12 @@ PACKAGES = (
 
 
 def versions() -> dict[str, str]:
-    """``{"python": "3.11.7", "torch": "2.13.0+cpu", ...}`` for the installed packages."""
-    out = {"python": platform.python_version()}
+    """``{"python": "3.11.7", "mkl_cbwr": "AUTO,STRICT", "torch": "2.13.0+cpu", ...}`` for the installed packages.
+
+    ``mkl_cbwr`` is Intel MKL's reproducibility mode (set by ``import edgekd``): training is repeatable run to run
+    only under a STRICT mode.
+    """
+    out = {"python": platform.python_version(), "mkl_cbwr": os.environ.get("MKL_CBWR", "")}
     for name in PACKAGES:
         try:
             out[name] = metadata.version(name)
