@@ -15,6 +15,46 @@ from pydantic import BaseModel, ValidationError
 from edgekd.errors import InputError
 from edgekd.inputfile import read_bytes
 
+# A config's tree once its aliases are expanded: a recipe or profile has hundreds of values. The cap refuses a
+# "billion laughs" file (nine aliases of nine aliases... load as a few shared lists, then expand to 10^9 values
+# in whatever walks them: validation, JSON, a report) and an alias that contains itself (a list that is its own
+# element), which would recurse without end.
+MAX_EXPANDED_VALUES = 100_000
+
+
+def expanded_size(tree: Any, where: str) -> int:
+    """How many values ``tree`` holds with every alias expanded; ``InputError`` naming ``where`` when it refers
+    to itself or exceeds ``MAX_EXPANDED_VALUES``.
+
+    >>> expanded_size({"a": [1, 2], "b": "x"}, "r.yaml")
+    5
+    """
+    sizes: dict[int, int] = {}
+    open_: set[int] = set()
+
+    def size(node: Any) -> int:
+        if not isinstance(node, (dict, list)):
+            return 1
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in open_:
+            raise InputError(f"{where}: an alias refers to the mapping or list that contains it (an endless value)")
+        open_.add(key)
+        children = [*node.keys(), *node.values()] if isinstance(node, dict) else node
+        total = 1 + sum(size(child) for child in children)
+        open_.discard(key)
+        sizes[key] = total
+        if total > MAX_EXPANDED_VALUES:
+            raise InputError(f"{where}: its aliases expand to more than {MAX_EXPANDED_VALUES:,} values "
+                             "(an alias bomb, not a config)")
+        return total
+
+    try:
+        return size(tree)
+    except RecursionError:
+        raise InputError(f"{where}: nests too deeply to read") from None
+
 
 def read_yaml_mapping(path: Path, what: str) -> dict[str, Any]:
     """Load ``path`` as a YAML mapping, or raise ``InputError`` naming the file.
@@ -37,6 +77,7 @@ def read_yaml_mapping(path: Path, what: str) -> dict[str, Any]:
         raise InputError(f"{path}: the {what} file nests too deeply to read (not an edgekd {what} file)") from None
     if not isinstance(tree, dict):
         raise InputError(f"{path}: a {what} is a mapping of keys")
+    expanded_size(tree, str(path))
     return tree
 
 
@@ -78,10 +119,14 @@ def validation_message(exc: ValidationError, source: str, model: type[BaseModel]
 def parse_value(raw: str, where: str) -> Any:
     """A command-line value read as YAML (``5``, ``[fp32, int8]``, ``{a: 1}``), or an ``InputError`` naming ``where``."""
     try:
-        return yaml.safe_load(raw)
+        value = yaml.safe_load(raw)
     except yaml.YAMLError as exc:
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise InputError(f"{where}: {raw!r} is not a YAML value ({problem})") from None
+    except RecursionError:
+        raise InputError(f"{where}: the value nests too deeply to read") from None
+    expanded_size(value, where)
+    return value
 
 
 def validate(model: type[BaseModel], tree: dict[str, Any], source: str) -> Any:
