@@ -7,8 +7,10 @@ DEVICE_STAMP := $(DEVICE_VENV)/.edgekd-installed
 export TF_CPP_MIN_LOG_LEVEL := 2
 export TF_ENABLE_ONEDNN_OPTS := 0
 export PYTHONDONTWRITEBYTECODE := 1
+# two pytest-xdist workers (the machine's 2 cores); tests/conftest.py groups what must share a worker
+PARALLEL ?= -n 2 --dist loadgroup --no-loadscope-reorder
 
-.PHONY: demo test test-fast device-env device-test benchmark ablation clean browser sshd-deps postgres-deps arm64-root lint sweep-benchmark cc
+.PHONY: demo test test-setup system-deps test-fast device-env device-test benchmark ablation clean browser sshd-deps postgres-deps arm64-root lint sweep-benchmark cc
 
 $(STAMP): requirements/main.lock requirements/extra.lock pyproject.toml examples/plugin/pyproject.toml
 	test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
@@ -56,10 +58,25 @@ arm64-root: $(STAMP) requirements/arm64-root.lock
 	$(VENV)/bin/python -m edgekd.runners.emulated_root build --lock requirements/arm64-root.lock
 
 ## test: the whole suite (the runtime's tests run again in the device environment)
-test: $(STAMP) $(DEVICE_STAMP) cc browser sshd-deps postgres-deps arm64-root
+test:
+	$(MAKE) -j3 test-setup
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q $(PARALLEL)
 	$(DEVICE_VENV)/bin/python -m pytest -q -m device -p no:cacheprovider tests
+
+## test-setup: both venvs, the Debian packages and the arm64 root, the independent ones at once (make -j3)
+test-setup: $(STAMP) $(DEVICE_STAMP) system-deps arm64-root
+
+## system-deps: what cc, browser, sshd-deps and postgres-deps install, in one apt-get call (two would race for
+## dpkg's lock when the set-up runs in parallel)
+system-deps:
+	@missing=""; \
+	command -v cc >/dev/null || missing="$$missing gcc libc6-dev"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	{ test -x /usr/sbin/sshd && command -v ssh && command -v scp; } >/dev/null || \
+	  missing="$$missing openssh-server openssh-client"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	test -z "$$missing" || { apt-get update && apt-get install -y --no-install-recommends $$missing; }
 
 ## lint: the layering contracts of .importlinter
 lint: $(STAMP)

@@ -17,12 +17,67 @@ import numpy as np
 import pytest
 
 def pytest_configure(config: Any) -> None:
-    """Import torch (where installed) before any test captures output: torch's log handlers bind the stderr of
-    the moment they are made, and one made inside a test writes to a closed stream in every later test."""
+    """Pin an xdist worker to a CPU of its own, then import torch (where installed) before any test captures
+    output: torch's log handlers bind the stderr of the moment they are made, and one made inside a test writes to
+    a closed stream in every later test.
+
+    Pinned, a worker and the commands it starts see one CPU (edgekd sizes its training and runtime threads by the
+    CPUs a process may use), so two workers never run four threads on two cores."""
+    import os
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if worker.startswith("gw") and hasattr(os, "sched_setaffinity"):
+        cpus = sorted(os.sched_getaffinity(0))
+        workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+        if len(cpus) >= workers > 1:
+            os.sched_setaffinity(0, {cpus[int(worker[2:]) % len(cpus)]})
     try:
         import torch  # noqa: F401
     except ImportError:  # the device environment has no torch
         pass
+
+
+# `make test` runs the suite on two pytest-xdist workers (`--dist loadgroup`). A group is what one worker runs:
+# a test file (its module fixtures are made once), the files sharing the session's heart run (made once), or one
+# test of the self-contained end-to-end files. Groups go out slowest first (from `--durations` of a full run), so
+# no worker is left alone with a long test at the end.
+SHARED_GROUPS = {"test_bundle": "heart-run", "test_conformance": "heart-run", "test_pipeline_e2e": "heart-run"}
+PER_TEST_FILES = {"test_sweep_e2e"}
+SLOW_FIRST = ("test_sweep_e2e", "test_demo", "heart-run", "test_hostile_sweep", "test_fail_closed",
+              "test_prune_hardware", "test_examples", "test_prune_pipeline", "test_bench_ssh", "test_api_compress",
+              "test_pte", "test_plugin_example", "test_readme", "test_sweep")
+
+
+def _group(nodeid: str) -> str:
+    """The group of a test id such as ``tests/test_bundle.py::test_x[rpi4]``."""
+    module = Path(nodeid.split("::")[0]).stem
+    if module in PER_TEST_FILES:
+        return f"{module}::{nodeid.split('::', 1)[-1]}"
+    return SHARED_GROUPS.get(module, module)
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist, which the device environment does not have
+def pytest_xdist_make_scheduler(config: Any, log: Any) -> Any:
+    """``--dist loadgroup`` by the groups above. (xdist's own loadgroup renames ``item._nodeid``, which pytest 9
+    no longer reads, so its ``xdist_group`` marks would split a file across workers.)"""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _group(nodeid)
+
+    return GroupScheduling(config, log)
+
+
+def pytest_collection_modifyitems(config: Any, items: list) -> None:
+    """Put the slow groups first (a stable sort: the order within a group is kept)."""
+    def rank(item: Any) -> int:
+        group = _group(item.nodeid).split("::")[0]
+        return SLOW_FIRST.index(group) if group in SLOW_FIRST else len(SLOW_FIRST)
+
+    items.sort(key=rank)
 
 
 SHAPE = (1, 32, 188)  # (C, mel bins, frames)

@@ -129,6 +129,15 @@ class Artifact:
         return _dequantize(np.concatenate(outs), self.output)
 
 
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask under ``taskset``, a container's cpuset or a pinned test
+    worker), not all the machine's: more runtime threads than that only wait on each other."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # macOS, Windows: no affinity call
+        return os.cpu_count() or 1
+
 def channels_last(layout: str | None) -> bool:
     """Whether a layout name (``NHWC``, ``NWC``, ``NCHW``, ...) puts the channels last."""
     return bool(layout) and len(layout) >= 3 and layout.endswith("C")
@@ -163,7 +172,7 @@ def load_artifact(
 
             regular_file(path, "artifact")
         raise InputError(f"{path}: artifact not found")
-    threads = threads or os.cpu_count() or 1
+    threads = threads or usable_cpus()
     if fmt == "pte":
         name, version, module = _import_pte(path, runtime)
     else:

@@ -139,7 +139,9 @@ def train_model(
     from edgekd.training.method import Batch
     from edgekd.training.logit import LogitKD
 
-    torch.set_num_threads(cfg.threads)
+    from edgekd.runtime.artifact import usable_cpus
+
+    torch.set_num_threads(min(cfg.threads, usable_cpus()))  # never more threads than CPUs this process may use
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
     is_method = isinstance(loss_fn, DistillMethod)
     method = loss_fn if is_method else LogitKD(LogitKD.Params(), loss_fn)
