@@ -168,3 +168,17 @@ def parse_json(text: str | bytes, where: Any, what: str = "input") -> Any:
 def read_json(path: str | os.PathLike[str], what: str = "input") -> Any:
     """A regular file's content parsed as JSON (see ``read_bytes`` and ``parse_json``)."""
     return parse_json(read_text(path, what), path, what)
+
+
+def read_cache_json(path: str | os.PathLike[str], kind: type = dict) -> Any:
+    """A cache entry edgekd wrote earlier, or ``None`` when it is missing, damaged (truncated by a kill, garbage)
+    or not a ``kind``: a cache is recomputed, never trusted and never a traceback.
+
+    >>> read_cache_json("/nonexistent/cache.json") is None
+    True
+    """
+    try:
+        value = read_json(path, "cache entry")
+    except (InputError, OSError):
+        return None
+    return value if isinstance(value, kind) else None

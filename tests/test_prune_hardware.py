@@ -151,6 +151,27 @@ def test_an_interrupted_table_resumes_where_it_stopped(tmp_path) -> None:
     assert rest.measured == 16 - 5 and any("resuming" in line for line in logs)
 
 
+@pytest.mark.parametrize("damage", [b"", b'{"base_ms": 0.1, "wid', b"\x00garbage", b"[1, 2]", b'{"base_ms": "x"}'])
+def test_a_damaged_cached_table_is_measured_again_not_a_traceback(tmp_path, damage) -> None:
+    table = _table(tmp_path, _FakeDevice(), [])
+    done = next((tmp_path / "tables").glob("*.json"))
+    done.write_bytes(damage)  # a kill while writing, a full disk, a stray edit
+    again, logs = _FakeDevice(), []
+    rebuilt = _table(tmp_path, again, logs)
+    assert again.measured == 16 and rebuilt.entries == table.entries
+    assert any("is damaged; measuring again" in line for line in logs)
+
+
+def test_a_damaged_partial_table_starts_over(tmp_path) -> None:
+    with pytest.raises(KeyboardInterrupt):
+        _table(tmp_path, _FakeDevice(fail_after=5), [])
+    partial = next((tmp_path / "tables").glob("*.partial.json"))
+    partial.write_bytes(partial.read_bytes()[: len(partial.read_bytes()) // 2])
+    rest, logs = _FakeDevice(), []
+    _table(tmp_path, rest, logs)
+    assert rest.measured == 16 and any("is damaged; starting the table over" in line for line in logs)
+
+
 def test_the_greedy_policy_meets_a_predicted_target_on_a_fake_table() -> None:
     # group a is cheap to narrow but its channels matter; b saves most per importance lost
     table = LatencyTable(base_ms=1.0, widths={"a": 48, "b": 48, "c": 16},

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import sys
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -201,18 +201,17 @@ def _train(run: _Inputs, spec: TrainSpec, *, seed: int, workdir: Optional[Union[
     fn = build_objective(run.objective, run.train.y, len(run.names), where="distill")
     if spec.epochs == 0:  # the model as it is, scored on validation
         return TrainResult(best_epoch=0, best_score=-1.0, epochs_run=0, resumed_from=0)
-    tmp = None if workdir is not None else tempfile.TemporaryDirectory(prefix="edgekd-distill-")
-    try:
+    from edgekd.atomic import temp_dir
+
+    with contextlib.ExitStack() as stack:  # checkpoints in a scratch folder a killed run's successor clears
+        ckpt = Path(workdir) if workdir is not None else stack.enter_context(temp_dir("distill"))
         return train_model(
             run.student, run.train, run.val, fn, labels=run.names, positive=run.positive, cfg=spec.trainer_config(),
-            seed=seed, checkpoint_dir=Path(workdir if workdir is not None else tmp.name), teacher=run.teacher,
+            seed=seed, checkpoint_dir=ckpt, teacher=run.teacher,
             log=log, fingerprint_extra=f"{type(run.student).__name__}|{run.objective.model_dump_json()}|"
                                        f"{run.task.fingerprint()}|{run.names}",
             augment=run.task.augmentation() if spec.augment else None, aggregation=run.task.aggregation, stop=stop,
         )
-    finally:
-        if tmp is not None:
-            tmp.cleanup()
 
 
 def _distilled(run: _Inputs, result: Any, *, epochs: int) -> Distilled:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence, Union
 
@@ -178,17 +179,16 @@ def _pruned(model: Any, spec: PruneSpec, plan: Any, shape: tuple[int, ...], trai
     """Prune a copy of ``model`` (checkpoints in ``workdir``, default a temporary folder)."""
     from edgekd.pruning.stage import prune_copy
 
-    tmp = None if workdir is not None else tempfile.TemporaryDirectory(prefix="edgekd-prune-")
-    try:
+    from edgekd.atomic import temp_dir
+
+    with contextlib.ExitStack() as stack:  # checkpoints in a scratch folder a killed run's successor clears
+        ckpt = Path(workdir) if workdir is not None else stack.enter_context(temp_dir("prune"))
         run = prune_copy(
             model, spec, plan, input_shape=shape, train=train_ws, val=val_ws, recovery=recovery,
             labels=names or [], positive=positive, seed=seed,
-            checkpoint_dir=Path(workdir if workdir is not None else tmp.name), log=log,
+            checkpoint_dir=ckpt, log=log,
             fingerprint_extra=f"{type(model).__name__}|{names}", reference_trained=spec.order != "prune-distill",
         )
-    finally:
-        if tmp is not None:
-            tmp.cleanup()
     return Pruned(model=run.model, reference=run.reference, before=run.result.before.to_dict(),
                   after=run.result.after.to_dict(), steps=run.result.steps, summary=run.summary)
 

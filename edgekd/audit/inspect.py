@@ -389,8 +389,7 @@ def _xnn_graph(blob: bytes) -> dict[str, Any]:
     import json
     import re
     import subprocess
-    import tempfile
-
+    
     from executorch.backends.xnnpack.serialization.xnnpack_graph_serialize import XNNHeader, _get_schema_bytes
     from executorch.exir._serialize._flatbuffer import _get_flatc_path
 
@@ -398,7 +397,9 @@ def _xnn_graph(blob: bytes) -> dict[str, Any]:
     if blob[XNNHeader.MAGIC_OFFSET] == XNNHeader.EXPECTED_MAGIC:
         header = XNNHeader.from_bytes(blob[: XNNHeader.EXPECTED_LENGTH])
         flatbuffer = blob[header.flatbuffer_offset : header.flatbuffer_offset + header.flatbuffer_size]
-    with tempfile.TemporaryDirectory(prefix="edgekd-xnn-") as tmp:
+    from edgekd.atomic import temp_dir
+
+    with temp_dir("xnn") as tmp:
         schema, data = Path(tmp) / "schema.fbs", Path(tmp) / "graph.bin"
         schema.write_bytes(_get_schema_bytes())
         data.write_bytes(flatbuffer)

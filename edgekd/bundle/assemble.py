@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from edgekd.errors import InputError
+from edgekd.atomic import temp_dir
 from edgekd.inputfile import read_json
 
 BUNDLE_SCHEMA = "edgekd.bundle/1"
@@ -157,11 +158,8 @@ def make_bundle(run_dir: Path, target: str, out: Optional[Path] = None, *, golde
             write_sidecar(dst, meta)
             fe = frontend_of_sidecar(meta, dst)
             sources = _golden_sources(report, data_path, tuple(fe.extensions), golden_items)
-            scratch = Path(tempfile.mkdtemp(prefix="edgekd-golden-"))
-            try:
+            with temp_dir("golden") as scratch:
                 golden = make_golden(dst, _golden_inputs(meta, sources, scratch), dst.with_suffix(".golden"))
-            finally:
-                shutil.rmtree(scratch, ignore_errors=True)
             entry = {"artifact": dst.name, "sha256": file_sha256(dst), "sidecar": sidecar_path(dst).name,
                      "golden": dst.with_suffix(".golden").name, "format": a["format"], "precision": a["precision"]}
             if profile is not None and profile.arch == "cortex-m" and a["format"] == "tflite":
@@ -216,7 +214,7 @@ def _c_files(tflite: Path, meta: dict, folder: Path) -> dict[str, Any]:
     (folder / f"{symbol}.h").write_text(header)
     (folder / f"{symbol}.c").write_text(source)
     golden = tflite.with_suffix(".golden")
-    manifest = json.loads((golden / "golden.json").read_text())
+    manifest = read_json(golden / "golden.json", "golden vectors")
     inputs = np.concatenate([np.load(golden / e["model_input"]["file"]) for e in manifest["inputs"]])[:, None]
     arena = int(tflm_run(tflite, inputs)["arena_bytes"])
     frontend = write_c_frontend(meta, folder) if is_audio(meta) else None  # audio: the front-end in C99 too

@@ -23,7 +23,6 @@ pruned model is then exported and measured (``edgekd.pruning.netadapt``).
 from __future__ import annotations
 
 import math
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -101,7 +100,9 @@ def calibrate_int8_size(model: nn.Module, input_shape: tuple[int, ...], int8_tfl
     """
     example = torch.zeros(1, *input_shape)
     calibration = np.random.default_rng(0).standard_normal((8, *input_shape)).astype(np.float32)
-    with tempfile.TemporaryDirectory(prefix="edgekd-prune-size-") as tmp:
+    from edgekd.atomic import temp_dir
+
+    with temp_dir("prune-size") as tmp:
         path = Path(tmp) / "reference.tflite"
         int8_tflite(model, example, path, calibration)
         size = path.stat().st_size

@@ -46,12 +46,13 @@ import copy
 import hashlib
 import json
 import statistics
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 from torch import nn
+
+from edgekd.inputfile import read_cache_json
 
 from edgekd.atomic import write_json
 from edgekd.errors import InputError
@@ -229,8 +230,16 @@ def build_latency_table(
     key = architecture_key(model, input_shape, ignored, grid, identity)
     cache = Path(cache_dir) if cache_dir is not None else DEFAULT_CACHE
     done, partial = cache / f"{key}.json", cache / f"{key}.partial.json"
-    if done.is_file():
-        table = LatencyTable.from_dict(json.loads(done.read_text(encoding="utf-8")))
+    cached = read_cache_json(done) if done.is_file() else None
+    table = None
+    if cached is not None:
+        try:
+            table = LatencyTable.from_dict(cached)
+        except (KeyError, TypeError, ValueError):
+            table = None
+    if done.is_file() and table is None:
+        log(f"latency table: {done} is damaged; measuring again")
+    if table is not None:
         log(f"latency table: read from cache {done} (base {table.base_ms:.4f} ms p50, "
             f"{sum(len(e) for e in table.entries.values())} entries)")
         return LatencyTable(table.base_ms, table.widths, table.entries, table.key,
@@ -238,9 +247,11 @@ def build_latency_table(
     # ("", 0): the unpruned model; ("*", 0): the floor, every group at its narrowest grid count
     jobs = [("", 0)] + [(g, k) for g in grid for k in grid[g]] + ([("*", 0)] if any(grid.values()) else [])
     floor = {g: min(c) for g, c in grid.items() if c}
-    state = json.loads(partial.read_text(encoding="utf-8")) if partial.is_file() else {}
-    runs: dict[str, list[float]] = state.get("runs", {})
-    extra: dict = state.get("runtime", {})
+    state = read_cache_json(partial) or {} if partial.is_file() else {}
+    if partial.is_file() and not state:
+        log(f"latency table: {partial} is damaged; starting the table over")
+    runs: dict[str, list[float]] = state.get("runs", {}) if isinstance(state.get("runs"), dict) else {}
+    extra: dict = state.get("runtime", {}) if isinstance(state.get("runtime"), dict) else {}
     art_dir = cache / key
     art_dir.mkdir(parents=True, exist_ok=True)
     name = {job: ("base" if not job[0] else "floor" if job[0] == "*" else f"{job[0]}-{job[1]}") for job in jobs}
@@ -322,5 +333,7 @@ def deploy_exporter(profile: Any, input_shape: tuple[int, ...], choose_backend: 
 
 def temporary_export(export: ExportFn, model: nn.Module, measure: MeasureFn) -> dict:
     """Export ``model`` into a temporary folder and measure it (the pruned model's check)."""
-    with tempfile.TemporaryDirectory(prefix="edgekd-latency-") as tmp:
+    from edgekd.atomic import temp_dir
+
+    with temp_dir("latency") as tmp:
         return measure(export(model, Path(tmp) / "pruned"))

@@ -67,11 +67,12 @@ def _test_scores(rows: list[dict], worker: Any, out: Path, log: Log) -> dict:
     import edgekd
     from edgekd.atomic import write_json
     from edgekd.hashing import file_sha256
+    from edgekd.inputfile import read_cache_json
     from edgekd.recipe import recipe_from_tree
     from edgekd.sweep.trial import objective_score, trial_tree
 
     cache_path = out / TEST_SCORES
-    cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
+    cache = read_cache_json(cache_path) or {}  # damaged (a killed writer): scored again
     scores = {}
     for r in rows:
         path = Path(r["figures"]["artifact"])
