@@ -239,6 +239,25 @@ def cmd_targets(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_targets_derive(args: argparse.Namespace) -> int:
+    from edgekd.target_derive import derive_profile
+    from edgekd.targets import load_target
+
+    path = derive_profile(args.base, args.name, runner=args.runner, overrides=args.set,
+                          out=Path(args.out) if args.out else None, force=args.force)
+    profile = load_target(path)
+    print(f"{path}: {profile.name} ({profile.derived_from}), runner={profile.runner.kind}", file=sys.stderr)
+    print(path)
+    return 0
+
+
+def cmd_targets_schema(args: argparse.Namespace) -> int:
+    from edgekd.targets import PROFILE_SCHEMA
+
+    sys.stdout.write(PROFILE_SCHEMA.read_text(encoding="utf-8"))
+    return 0
+
+
 def cmd_bundle(args: argparse.Namespace) -> int:
     from edgekd.bundle.assemble import make_bundle
 
@@ -424,9 +443,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write a Markdown summary (fits $GITHUB_STEP_SUMMARY); '-' prints it instead of the text one")
     p.set_defaults(func=cmd_gate)
 
-    p = sub.add_parser("targets", help="list target device profiles")
+    p = sub.add_parser("targets", help="list target device profiles; derive your own; print their JSON Schema")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_targets)
+    tsub = p.add_subparsers(dest="targets_command", metavar="{derive,schema}")
+    q = tsub.add_parser("derive", help="write a new profile made from another (no shipped file edited)")
+    q.add_argument("base", help="the profile it starts from: a name (rpi4) or a YAML file")
+    q.add_argument("--name", required=True, help="the new profile's name (its file is NAME.yaml)")
+    q.add_argument("--runner", help="replace the runner: local, ssh, emulated or estimate (settings via --set)")
+    q.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a key, e.g. budgets.size_kb=256 or runner.host=pi5.local (repeatable)")
+    q.add_argument("--out", help="the file to write (default: targets/NAME.yaml here, where edgekd looks)")
+    q.add_argument("--force", action="store_true", help="replace an existing file")
+    q.set_defaults(func=cmd_targets_derive)
+    q = tsub.add_parser("schema", help="print the JSON Schema of a profile file (for editors and CI)")
+    q.set_defaults(func=cmd_targets_schema)
 
     p = sub.add_parser("bundle", help="a target's deploy bundle: artifacts, sidecars, golden vectors, model card "
                                       "(and a C array for MCU targets), as a folder and a zip")

@@ -22,7 +22,7 @@ from edgekd.training.config import DistillSpec, LossSpec, TrainSpec
 from edgekd.errors import InputError
 from edgekd.exporting.config import CalibrationSpec, ExportSpec, MixedSpec, QATSpec  # noqa: F401
 from edgekd.pruning.config import PruneScheduleSpec, PruneSpec, PruneTargetSpec, RecoverSpec  # noqa: F401
-from edgekd.yamlconf import parse_value, read_yaml_mapping, validate
+from edgekd.yamlconf import parse_overrides, read_yaml_mapping, set_key, validate  # noqa: F401 (set_key: API)
 
 __all__ = ["DataSpec", "DistillSpec", "LossSpec", "ModelSpec", "Recipe", "TrainSpec", "load_recipe", "parse_overrides",
            "read_recipe_tree", "recipe_from_tree", "set_key"]
@@ -83,32 +83,6 @@ class Recipe(_Strict):
     export: ExportSpec = ExportSpec()
     bench: BenchSpec = BenchSpec()
     prune: Optional[PruneSpec] = None  # structured pruning after student training (edgekd.prune)
-
-
-def set_key(tree: dict, dotted: str, value: Any, source: str) -> None:
-    """Set ``a.b.c`` in a recipe tree (``--set``, a sweep trial's parameters), creating sections on the way."""
-    keys = dotted.split(".")
-    node = tree
-    for k in keys[:-1]:
-        nxt = node.setdefault(k, {})
-        if not isinstance(nxt, dict):
-            raise InputError(f"{source}: --set {dotted}: {k!r} is not a section")
-        node = nxt
-    node[keys[-1]] = value
-
-
-def parse_overrides(pairs: list[str]) -> list[tuple[str, Any]]:
-    """``["student.train.epochs=5"]`` → ``[("student.train.epochs", 5)]`` (values parsed as YAML)."""
-    out = []
-    for pair in pairs:
-        key, sep, raw = pair.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise InputError(f"--set {pair!r}: expected KEY=VALUE, e.g. --set student.train.epochs=5")
-        if any(not part.strip() for part in key.split(".")):
-            raise InputError(f"--set {pair!r}: {key!r} is not a dotted recipe key (e.g. student.train.epochs)")
-        out.append((key, parse_value(raw, f"--set {key}")))
-    return out
 
 
 def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:

@@ -184,6 +184,8 @@ class TargetProfile(BaseModel):
     # The device runs only integer graphs (MCU, NPU): pick a backend whose int8 graphs are fully integer,
     # and flag any quantized artifact with a float op as a budget violation.
     fully_integer: bool = False
+    # Written by ``edgekd targets derive``: the profile this one was made from, with that file's SHA-256.
+    derived_from: str = ""
     source: str = ""
 
 
@@ -191,6 +193,25 @@ class TargetProfile(BaseModel):
 # source of truth; the repository's ``targets/`` holds the same files for users who look there, and
 # ``tests/test_targets.py`` fails when the two differ.
 PACKAGE_TARGETS = Path(__file__).resolve().parent / "target_profiles"
+#: The published JSON Schema of a profile file (package data; ``edgekd targets schema`` prints it), generated from
+#: ``TargetProfile``; ``python -m edgekd.targets --write-schema`` rewrites it and a test keeps the two equal.
+PROFILE_SCHEMA = PACKAGE_TARGETS / "target-profile.schema.json"
+
+
+def profile_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a target profile YAML, for editors and other tools.
+
+    ``source`` is left out: edgekd records where a profile was read from, a file never sets it.
+
+    >>> profile_schema()["properties"]["arch"]["enum"]
+    ['x86_64', 'aarch64', 'armv7', 'cortex-m']
+    """
+    schema = TargetProfile.model_json_schema()
+    schema["properties"].pop("source", None)
+    schema["required"] = [k for k in schema.get("required", []) if k != "name"]  # default: the file's stem
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": "https://edgekd.dev/schemas/target-profile.schema.json",
+            "title": "edgekd target profile", **{k: v for k, v in schema.items() if k != "title"}}
 
 
 def _source_checkout_targets() -> Optional[Path]:
@@ -275,3 +296,17 @@ def check_runner(section: Any, source: str) -> None:
         raise InputError(f"{source}: runner.kind: unknown runner {kind!r}{hint} (known: {', '.join(known)})")
     wrapper = create_model("Profile", __config__=ConfigDict(extra="forbid"), runner=(RUNNER_MODELS[kind], ...))
     validate(wrapper, {"runner": section}, source)
+
+
+if __name__ == "__main__":  # python -m edgekd.targets --write-schema
+    import json
+    import sys
+
+    from edgekd.atomic import write_text
+
+    text = json.dumps(profile_schema(), indent=2, sort_keys=True) + "\n"
+    if sys.argv[1:] == ["--write-schema"]:
+        write_text(PROFILE_SCHEMA, text)
+        print(PROFILE_SCHEMA)
+    else:
+        sys.stdout.write(text)

@@ -23,11 +23,11 @@ MAX_EXPANDED_VALUES = 100_000
 
 
 def expanded_size(tree: Any, where: str) -> int:
-    """How many values ``tree`` holds with every alias expanded; ``InputError`` naming ``where`` when it refers
-    to itself or exceeds ``MAX_EXPANDED_VALUES``.
+    """How many nodes ``tree`` holds (mappings, lists, keys, values) with every alias expanded; ``InputError``
+    naming ``where`` when it refers to itself or exceeds ``MAX_EXPANDED_VALUES``.
 
-    >>> expanded_size({"a": [1, 2], "b": "x"}, "r.yaml")
-    5
+    >>> expanded_size({"a": [1, 2], "b": "x"}, "r.yaml")  # the mapping, 2 keys, the list and its 2 items, "x"
+    7
     """
     sizes: dict[int, int] = {}
     open_: set[int] = set()
@@ -135,3 +135,39 @@ def validate(model: type[BaseModel], tree: dict[str, Any], source: str) -> Any:
         return model.model_validate(tree)
     except ValidationError as exc:
         raise InputError(validation_message(exc, source, model)) from None
+
+
+def set_key(tree: dict, dotted: str, value: Any, source: str) -> None:
+    """Set ``a.b.c`` in a config tree (a recipe's or a profile's ``--set``, a sweep trial's parameters), creating
+    sections on the way.
+
+    >>> tree = {"student": {}}; set_key(tree, "student.train.epochs", 5, "r.yaml"); tree
+    {'student': {'train': {'epochs': 5}}}
+    """
+    keys = dotted.split(".")
+    node = tree
+    for k in keys[:-1]:
+        nxt = node.setdefault(k, {})
+        if not isinstance(nxt, dict):
+            raise InputError(f"{source}: --set {dotted}: {k!r} is not a section")
+        node = nxt
+    node[keys[-1]] = value
+
+
+def parse_overrides(pairs: list[str]) -> list[tuple[str, Any]]:
+    """``["student.train.epochs=5"]`` → ``[("student.train.epochs", 5)]`` (values parsed as YAML).
+
+    >>> parse_overrides(["budgets.size_kb=256"])
+    [('budgets.size_kb', 256)]
+    """
+    out = []
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise InputError(f"--set {pair!r}: expected KEY=VALUE, e.g. --set student.train.epochs=5")
+        if any(not part.strip() for part in key.split(".")):
+            raise InputError(f"--set {pair!r}: {key!r} is not a dotted key "
+                             "(e.g. student.train.epochs, budgets.size_kb)")
+        out.append((key, parse_value(raw, f"--set {key}")))
+    return out

@@ -35,6 +35,10 @@ MODULES = [
     "edgekd.api.wiring",
     "edgekd.training.config",
     "edgekd.runtime.native_log",
+    "edgekd.targets",
+    "edgekd.target_derive",
+    "edgekd.yamlconf",
+    "edgekd.inputfile",
 ]
 
 

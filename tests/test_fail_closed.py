@@ -89,7 +89,7 @@ def test_a_recipe_that_is_not_utf8_exits_2(tmp_path, capsys):
 @pytest.mark.parametrize("pair,expected", [
     ("student.train.epochs=[1,", "--set student.train.epochs: '[1,' is not a YAML value"),
     ("=5", "expected KEY=VALUE"),
-    ("student..epochs=3", "is not a dotted recipe key"),
+    ("student..epochs=3", "is not a dotted key"),
     ("student.train.epochs", "expected KEY=VALUE"),
 ])
 def test_a_broken_set_string_exits_2(capsys, pair, expected):
