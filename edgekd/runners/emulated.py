@@ -54,6 +54,21 @@ DEVICE_FILES = ("__init__.py", "errors.py", "inputfile.py", "atomic.py", "regist
 DEFAULTS = {"root": None, "fp32_atol": 1e-5, "int8_lsb": 1, "samples": 8}
 
 
+def _job_json(path: Path, artifact: Any, proc: Any) -> dict:
+    """A JSON object the emulated job wrote, or a ``BackendError`` naming it (a job killed mid-write leaves a
+    truncated file)."""
+    from edgekd.inputfile import parse_json
+
+    try:
+        value = parse_json(path.read_bytes(), path, "emulated job output")
+    except (InputError, OSError) as exc:
+        raise BackendError(f"{artifact}: the emulated aarch64 run left an unreadable {path.name} ({exc}); "
+                           f"its output: {(proc.stdout + proc.stderr).strip()[-500:]}") from None
+    if not isinstance(value, dict) or ("message" not in value and path.name == "error.json"):
+        raise BackendError(f"{artifact}: the emulated aarch64 run wrote {path.name} without the expected keys")
+    return value
+
+
 def run_emulated(artifact: Path, profile: Any, opts: BenchOptions, *,
                  windows: Optional[np.ndarray] = None) -> dict[str, Any]:
     """Run ``artifact`` in the emulated arm64 root: latency (marked meaningless) and parity with x86.
@@ -226,7 +241,7 @@ def _run_job(root: Path, artifact: Path, inputs: np.ndarray, runtime: str, threa
                                f"(fewer --runs, or a larger timeout)") from None
         error = job / "error.json"
         if error.is_file():
-            failure = json.loads(error.read_text())
+            failure = _job_json(error, artifact, proc)
             cls = InputError if failure.get("exit_code") == 2 else BackendError
             hint = " (the root's wheels: requirements/arm64-root.lock, `make arm64-root`)" \
                 if "no runtime" in failure["message"] else ""
@@ -235,7 +250,7 @@ def _run_job(root: Path, artifact: Path, inputs: np.ndarray, runtime: str, threa
             tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-10:])
             raise BackendError(
                 f"{artifact}: the emulated aarch64 run failed (exit {proc.returncode}) in {root}:\n{tail}")
-        return json.loads((job / "result.json").read_text()), np.load(job / "outputs.npy"), proc.stderr
+        return _job_json(job / "result.json", artifact, proc), np.load(job / "outputs.npy"), proc.stderr
     finally:
         shutil.rmtree(job, ignore_errors=True)
 

@@ -238,7 +238,12 @@ def _install_wheels(root: Path, lock: Path, log) -> None:
 def _smoke(root: Path) -> dict[str, Any]:
     """Import numpy and both runtimes inside the root under qemu; return their versions."""
     proc = _run(emulated_command(root, ["/usr/bin/python3", "-c", SMOKE]), "smoke import inside the arm64 root", 300)
-    versions = json.loads(proc.stdout.strip().splitlines()[-1])
+    try:
+        versions = json.loads(proc.stdout.strip().splitlines()[-1])
+        if not isinstance(versions, dict):
+            raise ValueError("not an object")
+    except (IndexError, ValueError):
+        raise BackendError(f"the arm64 root's smoke import printed no versions: {proc.stdout[-300:]!r}") from None
     if versions.get("machine") != "aarch64":
         raise BackendError(f"the arm64 root's python reports machine {versions.get('machine')!r}, not aarch64")
     return versions

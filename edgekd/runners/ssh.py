@@ -180,8 +180,12 @@ def probe(device: SshDevice, profile: TargetProfile, fmt: str, timeout: float) -
     if proc.returncode != 0 or not found:
         raise InputError(f"{device.where}: {device.r.python!r} did not run on the device "
                          f"(exit {proc.returncode}): {_tail(proc.stderr)}")
-    info = json.loads(found[-1].split(" ", 1)[1])
-    version = tuple(int(p) for p in info["python"].split(".")[:2])
+    try:
+        info = json.loads(found[-1].split(" ", 1)[1])
+        version = tuple(int(p) for p in info["python"].split(".")[:2])
+    except (ValueError, TypeError, KeyError, AttributeError):
+        raise InputError(f"{device.where}: {device.r.python!r} answered the probe with {found[-1][:200]!r}, "
+                         "not edgekd's probe line") from None
     if version < (3, 9):
         raise InputError(f"{device.where}: Python {info['python']} on the device; the device runtime needs >= 3.9")
     mods = info["modules"]
@@ -281,6 +285,8 @@ def run_ssh(artifact: Path, profile: TargetProfile, opts: BenchOptions) -> dict:
                            f"{_tail(proc.stderr)}")
     try:
         result = json.loads(proc.stdout.strip().splitlines()[-1])
+        if not isinstance(result, dict):
+            raise ValueError("not an object")
     except (IndexError, ValueError):
         raise BackendError(f"{device.where}: the device printed no benchmark JSON: {_tail(proc.stdout)}") from None
     result.update(
