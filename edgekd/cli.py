@@ -10,6 +10,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from edgekd import __version__
 from edgekd.errors import EdgekdError, InputError
@@ -91,8 +92,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if sys.stderr.isatty():
             print(f"\r{done}/{total} {noun}", end="" if done < total else "\n", file=sys.stderr)
 
-    if not Path(args.data).is_dir():  # the verb also takes arrays; the command, a labelled folder
-        raise InputError(f"--data: {args.data}: folder not found")
+    from edgekd.runtime.labelled import labelled_folder  # the verb also takes arrays; the command, a folder
+
+    labelled_folder(args.data, "--data")  # refused by its kind: missing, a file, a FIFO, a socket, a device
     result = evaluate(args.artifact, args.data, threads=args.threads, resample=args.resample, progress=progress,
                       items=args.items).to_dict()
     if args.json:
@@ -134,6 +136,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         tag = " [EMULATED under qemu: the latency means nothing for the device]"
     else:
         tag = "" if result["runner"] == "local" else f" [measured by the {result['runner']} runner]"
+        if result.get("arch_mismatch"):
+            print(f"warning: {result['arch_mismatch']}", file=sys.stderr)
     if result.get("runtime_env"):
         tag += f" [{result['runtime_env']} environment]"
     print(f"{result['artifact']} on {result['runtime']} {result['runtime_version']} ({result['threads']} threads)"
@@ -259,12 +263,12 @@ def cmd_targets_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_bundle(args: argparse.Namespace) -> int:
-    from edgekd.bundle.assemble import make_bundle
+    from edgekd.bundle.assemble import bundle_zip, make_bundle
 
     out = make_bundle(Path(args.run_dir), args.target, Path(args.out) if args.out else None, force=args.force,
                       log=lambda s: print(s, file=sys.stderr))
     print(out)
-    print(out.with_suffix(".zip"))
+    print(bundle_zip(out))
     return 0
 
 
@@ -555,6 +559,46 @@ def _crash_report(command: str, exc: BaseException, argv: list[str], secrets: li
     return folder / name
 
 
+class _ReaderSafeStdout:
+    """Standard output that lets a command finish when its reader has gone (``edgekd gate R | head -1``).
+
+    A closed pipe would raise ``BrokenPipeError`` from the next ``print`` and turn a gate's 0 or 1 into an
+    error; instead the rest of the output is dropped (the file descriptor is pointed at /dev/null, so Python's
+    own flush at exit is quiet too) and the command's exit code stands.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self.reader_gone = False
+
+    def _gone(self) -> None:
+        self.reader_gone = True
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):
+            pass
+
+    def write(self, text: str) -> int:
+        if not self.reader_gone:
+            try:
+                return self._stream.write(text)
+            except BrokenPipeError:
+                self._gone()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.reader_gone:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._gone()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def main(argv: list[str] | None = None) -> int:
     """The one place errors become exit codes: 0 ok, 1 a budget failed, 2 bad input, 3 a backend or edgekd failed.
 
@@ -578,8 +622,12 @@ def main(argv: list[str] | None = None) -> int:
     def say(line: str) -> None:  # every error line with its secrets masked (a URL password, a token)
         print(redact_text(line, secrets), file=sys.stderr)
 
+    stdout = sys.stdout
+    sys.stdout = _ReaderSafeStdout(stdout)
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
+        sys.stdout.flush()  # a reader gone before the last block: dropped here, not an error at exit
+        return code
     except EdgekdError as exc:
         say(f"edgekd {args.command}: error: {exc}")
         return exc.exit_code
@@ -603,6 +651,8 @@ def main(argv: list[str] | None = None) -> int:
         say(f"edgekd {args.command}: internal error: {type(exc).__name__}: {reason} ({kept}"
             + ("" if debug else "; --debug prints the traceback") + ")")
         return 3
+    finally:
+        sys.stdout = stdout
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ class Budgets(BaseModel):
     (MAcc, else balanced accuracy), judged on paired per-item flips (``edgekd.report.budgets``); ``min_metric`` in [0, 1].
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # `inf` would switch a budget off
     size_kb: Optional[float] = Field(None, gt=0)  # KiB: the file's size_bytes / 1024
     latency_p90_ms: Optional[float] = Field(None, gt=0)
     # per item (a recording, a photo): the front-end's p90 per item + the model's p90 x invokes per item, both
@@ -150,7 +150,7 @@ class EstimateCoefficients(BaseModel):
     speed-up = 1 + (threads - 1) x thread_efficiency (threads capped at ``cores``).
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     int8_gmacs: float = Field(gt=0, description="effective GMAC/s of one thread on int8 conv/matmul")
     fp32_gmacs: float = Field(gt=0, description="effective GMAC/s of one thread on fp32 conv/matmul")
     mem_gbps: float = Field(gt=0, description="effective memory bandwidth, GB/s")

@@ -105,3 +105,17 @@ def test_shipped_device_files_are_self_contained(tmp_path):
     bench, report = [json.loads(line) for line in out.stdout.strip().splitlines()[-2:]]
     assert report["code"] == 0 and bench["runs"] == 3
     assert report["files"] and all(f.startswith(str(tmp_path)) for f in report["files"])
+
+
+def test_a_local_timing_under_another_arch_profile_says_so(tmp_path):
+    from edgekd.runners.registry import host_arch, run_bench
+    from edgekd.runners.options import BenchOptions
+    from edgekd.targets import load_target
+
+    art = Path(__file__).resolve().parent / "data" / "heart-student-tflite-int8.tflite"
+    other = "aarch64" if host_arch() != "aarch64" else "x86_64"
+    profile = next(load_target(n) for n in ("rpi4", "x86_64") if load_target(n).arch == other)
+    result = run_bench(art, profile, BenchOptions(runs=3, warmup=1), runner="local")
+    assert f"not on the profile's {other} device" in result["arch_mismatch"]
+    same = next(load_target(n) for n in ("rpi4", "x86_64") if load_target(n).arch == host_arch())
+    assert "arch_mismatch" not in run_bench(art, same, BenchOptions(runs=3, warmup=1), runner="local")

@@ -182,3 +182,20 @@ def test_rebundling_into_an_earlier_bundle_of_the_target_replaces_it(bundles, he
     (out / "stale.txt").write_text("from an older bundle")
     assert main(["bundle", str(heart_run), "--target", "rpi4", "--out", str(out)]) == 0
     assert not (out / "stale.txt").exists() and (out / "bundle.json").is_file()
+
+
+def test_a_zip_of_the_users_where_the_bundle_zips_is_refused_and_kept(heart_run, tmp_path, capsys):
+    out, theirs = tmp_path / "z", tmp_path / "z.zip"
+    theirs.write_text("my notes, not a bundle")
+    assert main(["bundle", str(heart_run), "--target", "x86_64", "--out", str(out)]) == 2
+    assert "z.zip exists and is not an earlier bundle's zip" in capsys.readouterr().err
+    assert theirs.read_text() == "my notes, not a bundle" and not out.exists()
+
+
+def test_force_replaces_the_users_zip_and_a_dotted_name_keeps_its_dots(heart_run, tmp_path):
+    out = tmp_path / "x86_64.v2"
+    (tmp_path / "x86_64.v2.zip").write_text("old")
+    assert main(["bundle", str(heart_run), "--target", "x86_64", "--out", str(out), "--force"]) == 0
+    with zipfile.ZipFile(tmp_path / "x86_64.v2.zip") as z:
+        assert "x86_64.v2/bundle.json" in z.namelist()
+    assert not (tmp_path / "x86_64.zip").exists()

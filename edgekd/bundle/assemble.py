@@ -11,6 +11,7 @@ failure leaves no half bundle.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -39,7 +40,12 @@ def _golden_sources(report: dict, data_path: Optional[Path], extensions: tuple, 
     from edgekd.runtime.labelled import read_labelled_folder
 
     if data_path is None:
-        raise InputError(f"the run's data folder {(report.get('data') or {}).get('path')!r} is not at hand: golden "
+        recorded = (report.get("data") or {}).get("path")
+        if not isinstance(recorded, str):
+            raise InputError("the report names no data folder: golden vectors are made from real test items, so "
+                             "write the report with its data (`edgekd.write_report(path, records, data=prepared)`, "
+                             "the `edgekd.prepare` result of a folder)")
+        raise InputError(f"the run's data folder {recorded!r} is not at hand: golden "
                          "vectors are made from real test items; run `edgekd bundle` where the run's data is")
     test = set((report.get("data") or {}).get("test_files") or [])
     items = [it for it in read_labelled_folder(data_path, extensions=extensions) if it.file in test]
@@ -98,7 +104,13 @@ def _check_out(out: Path, run_dir: Path, target: str, force: bool) -> None:
         raise InputError(f"--out {out}: is a file, not a folder")
     if out.resolve() == run_dir.resolve() or out.resolve() in run_dir.resolve().parents:
         raise InputError(f"--out {out}: holds the run {run_dir}; a bundle replaces its folder, so give it one of its own")
-    if not out.is_dir() or not any(out.iterdir()) or force:
+    zipped = bundle_zip(out)
+    if force:
+        return
+    if os.path.lexists(zipped) and not _earlier_bundle_zip(zipped, out.name, target):
+        raise InputError(f"--out {out}: {zipped} exists and is not an earlier bundle's zip of target {target!r}; "
+                         "the bundle writes its zip there, so nothing was written (pass --force to replace it)")
+    if not out.is_dir() or not any(out.iterdir()):
         return
     try:
         previous = read_json(out / "bundle.json", "bundle")
@@ -107,6 +119,28 @@ def _check_out(out: Path, run_dir: Path, target: str, force: bool) -> None:
     if not (isinstance(previous, dict) and previous.get("schema") == BUNDLE_SCHEMA and previous.get("target") == target):
         raise InputError(f"--out {out}: the folder is not empty and is not an earlier bundle of target {target!r}; "
                          "a bundle replaces its folder whole, so nothing was written (pass --force to replace it)")
+
+
+def bundle_zip(out: Path) -> Path:
+    """Where the bundle in folder ``out`` is zipped: ``OUT.zip`` beside it (``x86_64.v2`` → ``x86_64.v2.zip``)."""
+    return out.with_name(f"{out.name}.zip")
+
+
+def _earlier_bundle_zip(path: Path, name: str, target: str) -> bool:
+    """``path`` is a zip ``edgekd bundle`` wrote for ``target`` (its ``NAME/bundle.json`` says so)."""
+    import zipfile
+
+    if path.is_symlink() or not path.is_file():
+        return False
+    try:
+        with zipfile.ZipFile(path) as z:
+            info = z.getinfo(f"{name}/bundle.json")
+            if info.file_size > 1 << 20:
+                return False
+            meta = json.loads(z.read(info))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile, RecursionError):
+        return False
+    return isinstance(meta, dict) and meta.get("schema") == BUNDLE_SCHEMA and meta.get("target") == target
 
 
 def make_bundle(run_dir: Path, target: str, out: Optional[Path] = None, *, golden_items: int = 2,
@@ -189,7 +223,7 @@ def make_bundle(run_dir: Path, target: str, out: Optional[Path] = None, *, golde
         raise
     archive = shutil.make_archive(str(out.parent / f".{out.name}.zip-partial"), "zip", root_dir=out.parent,
                                   base_dir=out.name)
-    Path(archive).replace(out.with_suffix(".zip"))
+    Path(archive).replace(bundle_zip(out))
     return out
 
 

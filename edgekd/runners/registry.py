@@ -96,6 +96,15 @@ def check_runs_on(artifact: Path, profile: TargetProfile) -> str:
     return fmt
 
 
+def host_arch() -> str:
+    """This machine's architecture in a profile's words (``x86_64``, ``aarch64``, ``armv7``)."""
+    import platform
+
+    machine = platform.machine().lower()
+    return {"amd64": "x86_64", "x64": "x86_64", "arm64": "aarch64", "armv7l": "armv7", "armv8l": "armv7"}.get(
+        machine, machine)
+
+
 def run_bench(
     artifact: str | os.PathLike[str],
     profile: Optional[TargetProfile],
@@ -134,4 +143,7 @@ def run_bench(
     result = RUNNERS.get(kind)(path, profile, opts)
     result.setdefault("emulated", False)
     result["target"] = profile.name
+    if kind == "local" and host_arch() != profile.arch:  # `--runner local` with a Pi profile on an x86 box
+        result["arch_mismatch"] = (f"timed on this {host_arch()} machine, not on the profile's {profile.arch} "
+                                   f"device: the figure is this machine's, not {profile.name}'s")
     return finish(result, path, opts.frontend, frontend_reason)
