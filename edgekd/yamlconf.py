@@ -1,6 +1,7 @@
 """Reading typed YAML files (recipes, target profiles): safe loading and messages that name the key.
 
-``yaml.safe_load`` only: a config can never construct Python objects or run code.
+``yaml.SafeLoader`` only (a subclass that also refuses a key given twice): a config can never construct Python
+objects or run code, and an alias bomb is refused before anything expands it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,40 @@ from edgekd.inputfile import read_bytes
 # in whatever walks them: validation, JSON, a report) and an alias that contains itself (a list that is its own
 # element), which would recurse without end.
 MAX_EXPANDED_VALUES = 100_000
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: Any, line: int) -> None:
+        super().__init__(key, line)
+        self.key, self.line = key, line
+
+
+class _StrictSafeLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping (YAML keeps the last one silently, so
+    ``lr: 0.01`` ... ``lr: 0.1`` further down would train with 0.1 without a word)."""
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen: set = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                duplicate = key in seen
+            except TypeError:  # an unhashable key: SafeLoader's own error names it
+                duplicate = False
+            if duplicate:
+                raise _DuplicateKey(key, key_node.start_mark.line + 1)
+            try:
+                seen.add(key)
+            except TypeError:
+                pass
+        return super().construct_mapping(node, deep=deep)
+
+
+def safe_load(text: str) -> Any:
+    """``yaml.safe_load`` that also refuses duplicate keys (``_DuplicateKey``)."""
+    return yaml.load(text, Loader=_StrictSafeLoader)  # noqa: S506 - a SafeLoader subclass: no Python objects
 
 
 def expanded_size(tree: Any, where: str) -> int:
@@ -69,7 +104,10 @@ def read_yaml_mapping(path: Path, what: str) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise InputError(f"{path}: not UTF-8 text (byte {exc.start}); save the {what} as UTF-8") from None
     try:
-        tree = yaml.safe_load(text)
+        tree = safe_load(text)
+    except _DuplicateKey as dup:
+        raise InputError(f"{path}: line {dup.line}: key {dup.key!r} is given twice in the same section "
+                         "(YAML would keep the last silently)") from None
     except yaml.YAMLError as exc:
         first = " ".join(str(exc).split())
         raise InputError(f"{path}: not valid YAML: {first}") from None
@@ -119,7 +157,9 @@ def validation_message(exc: ValidationError, source: str, model: type[BaseModel]
 def parse_value(raw: str, where: str) -> Any:
     """A command-line value read as YAML (``5``, ``[fp32, int8]``, ``{a: 1}``), or an ``InputError`` naming ``where``."""
     try:
-        value = yaml.safe_load(raw)
+        value = safe_load(raw)
+    except _DuplicateKey as dup:
+        raise InputError(f"{where}: {raw!r}: key {dup.key!r} is given twice") from None
     except yaml.YAMLError as exc:
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise InputError(f"{where}: {raw!r} is not a YAML value ({problem})") from None

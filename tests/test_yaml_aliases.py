@@ -61,3 +61,21 @@ def test_a_target_profile_bomb_exits_2(tmp_path, capfd, monkeypatch):
     monkeypatch.setenv("EDGEKD_TARGETS", str(profiles))
     assert run_cli(["bench", ROOT / "tests" / "data" / "heart-student-onnx-int8.onnx", "--target", "boom"],
                    capfd, {2}) == 2
+
+
+def test_a_key_given_twice_is_refused_naming_its_line(tmp_path):
+    path = tmp_path / "dup.yaml"
+    path.write_text("student:\n  train:\n    lr: 0.01\n    epochs: 5\n    lr: 0.1\n")
+    with pytest.raises(InputError, match=r"dup\.yaml: line 5: key 'lr' is given twice"):
+        read_yaml_mapping(path, "recipe")
+
+
+def test_the_same_key_in_two_sections_is_fine(tmp_path):
+    path = tmp_path / "ok.yaml"
+    path.write_text("teacher: {lr: 0.01}\nstudent: {lr: 0.1}\n")
+    assert read_yaml_mapping(path, "recipe")["student"] == {"lr": 0.1}
+
+
+def test_a_set_value_with_a_key_twice_is_refused():
+    with pytest.raises(InputError, match="--set student.params: .* key 'kernel' is given twice"):
+        parse_value("{kernel: 3, kernel: 5}", "--set student.params")
