@@ -62,22 +62,36 @@ def spread(paths: Sequence[Path], n: int = MAX_ITEMS) -> list[Path]:
     return [paths[round(i * step)] for i in range(n)]
 
 
+def _regular_items(items: Sequence[Any]) -> tuple[list[Path], list[str]]:
+    """The given item files, and why each one that is not an existing regular file is refused (a missing file, a
+    folder, a FIFO, socket or device: ``edgekd.inputfile.regular_file``'s message, naming it by its kind)."""
+    from edgekd.inputfile import regular_file
+
+    paths, refused = [], []
+    for item in items:
+        try:
+            paths.append(regular_file(item, "--items"))
+        except InputError as exc:
+            refused.append(str(exc))
+    return paths, refused
+
+
 def frontend_job(artifact: Path, items: Optional[Sequence[Any]] = None, data: Optional[Any] = None,
                  source: Optional[str] = None) -> tuple[Optional[FrontendJob], Optional[str]]:
     """The front-end timing ``bench`` does for ``artifact``: ``(job, None)`` or ``(None, why it is not timed)``.
 
     Raises:
-        InputError: a given item that is not a file, or a labelled folder that cannot be read.
+        InputError: a given item that is not an existing regular file (a folder, a FIFO, a socket or a device is
+            refused by its kind), or a labelled folder that cannot be read.
     """
     steps, why, extensions = sidecar_steps(artifact)
     if steps is None:
         return None, f"not timed: {why}"
     if items:
-        paths = [Path(p) for p in items]
-        missing = [str(p) for p in paths if not p.is_file()]
-        if missing:
-            raise InputError(f"--items: {missing[0]} is not a file" + (f" (and {len(missing) - 1} more)"
-                                                                       if len(missing) > 1 else ""))
+        paths, refused = _regular_items(items)
+        if refused:
+            raise InputError(refused[0] + (f" (and {len(refused) - 1} more of the --items refused)"
+                                           if len(refused) > 1 else ""))
         where = source or "items"
     elif data is not None:
         from edgekd.runtime.labelled import read_labelled_folder

@@ -7,17 +7,25 @@ Three layouts are accepted, tried in this order:
 3. one sub-folder per class, holding the recordings.
 
 Row numbers in messages count the file's lines from 1, header included.
+
+Every item is a regular file (symlinks followed): a FIFO, socket, device or dangling link named like an item (in a
+class sub-folder, or listed in a CSV), a ``labels.csv`` or ``REFERENCE.csv`` that is not a regular file, and a
+folder path that is not a folder are refused by their kind, naming them (``edgekd.inputfile``), never skipped nor
+opened. A folder inside a class sub-folder is not an item and is passed over, as are files of other suffixes.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 from edgekd.errors import InputError
+from edgekd.inputfile import _kind, read_bytes, regular_file  # _kind: the names regular_file gives, one list
 
 _PHYSIONET_LABELS = {"1": "abnormal", "-1": "normal"}
 
@@ -32,15 +40,13 @@ class LabelledItem:
 
 
 def _csv_rows(csv_path: Path) -> list[tuple[int, list[str]]]:
-    """(line number, stripped cells) for every non-blank row of a CSV file (a regular file: a FIFO is refused)."""
-    from edgekd.inputfile import regular_file
-
-    regular_file(csv_path, "labels CSV")
+    """(line number, stripped cells) for every non-blank row of a CSV file (a regular file, read without blocking:
+    a FIFO or a device is refused by its kind, naming it)."""
+    data = read_bytes(csv_path, "labels CSV")
     try:
-        with open(csv_path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.reader(f)
-            return [(reader.line_num, [c.strip() for c in row]) for row in reader if any(c.strip() for c in row)]
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        reader = csv.reader(io.StringIO(data.decode("utf-8-sig"), newline=""))
+        return [(reader.line_num, [c.strip() for c in row]) for row in reader if any(c.strip() for c in row)]
+    except (UnicodeDecodeError, csv.Error) as e:
         raise InputError(f"{csv_path}: not a readable CSV file ({e})") from None
 
 
@@ -72,13 +78,18 @@ def _from_reference_csv(root: Path) -> Iterator[tuple[str, str, str]]:
 
 
 def _class_folders(root: Path, extensions: Sequence[str]) -> list[tuple[str, str, str]]:
-    """(file, label, where) for every audio file in a class sub-folder of ``root``."""
+    """(file, label, where) for every item file in a class sub-folder of ``root``.
+
+    A name with one of ``extensions`` that is not a regular file (a FIFO, socket, device or dangling link) is
+    refused, naming it, rather than skipped (the metrics would silently leave it out); a folder is passed over.
+    """
     found = []
     for sub in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         _check_name(sub, root)
         for f in sorted(sub.iterdir()):
-            if f.is_file() and f.suffix.lower() in extensions:
+            if f.suffix.lower() in extensions and not f.is_dir():
                 _check_name(f, root)
+                regular_file(f, "labelled item")
                 found.append((f"{sub.name}/{f.name}", sub.name, f"sub-folder {sub.name}/"))
     return found
 
@@ -91,6 +102,32 @@ def _check_name(path: Path, root: Path) -> None:
         shown = path.name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
         raise InputError(f"{root}: the name {shown!r} (in {path.parent.name or root}) is not valid UTF-8; "
                          "rename it") from None
+
+
+def labelled_folder(root: str | os.PathLike[str], what: str = "") -> Path:
+    """``root`` as a ``Path``, after checking that it names an existing folder (symlinks followed).
+
+    Args:
+        root: the folder the user gave.
+        what: where it was given (``"--data"``), put before the message when not empty.
+
+    Raises:
+        InputError: it does not exist, cannot be looked at, or is a file, a FIFO, a socket or a device (named by
+            its kind: ``--data: pipe: a FIFO (named pipe), not a folder``).
+    """
+    p = Path(root)
+    where = f"{what}: {p}" if what else str(p)
+    try:
+        mode = os.stat(p).st_mode
+    except FileNotFoundError:
+        raise InputError(f"{where}: folder not found") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the name
+        raise InputError(f"{where}: cannot read the folder ({getattr(exc, 'strerror', None) or exc})") from None
+    if stat.S_ISDIR(mode):
+        return p
+    if stat.S_ISREG(mode):
+        raise InputError(f"{where}: not a folder (a file); give the labelled folder")
+    raise InputError(f"{where}: {_kind(mode)}, not a folder")
 
 
 def read_labelled_folder(
@@ -107,19 +144,16 @@ def read_labelled_folder(
         classes: when given, every label must be one of these.
 
     Raises:
-        InputError: no such folder, no known layout, a bad header or row, a
-            listed file that does not exist, an unknown label, a duplicate row,
-            or no items at all.
+        InputError: no such folder (or not a folder), no known layout, a ``labels.csv`` or ``REFERENCE.csv``
+            that is not a regular file, a bad header or row, a listed file that does not exist, an item that is
+            not a regular file (a FIFO, socket or device), an unknown label, a duplicate row, or no items at all.
     """
-    root = Path(root)
-    if not root.exists():
-        raise InputError(f"{root}: folder not found")
-    if not root.is_dir():
-        raise InputError(f"{root}: not a folder")
+    root = labelled_folder(root)
     exts = tuple(e.lower() if e.startswith(".") else "." + e.lower() for e in extensions)
-    if (root / "labels.csv").is_file():
+    # lexists, not is_file: a labels.csv that is a FIFO, a folder or a dangling link is refused by its kind
+    if os.path.lexists(root / "labels.csv"):
         rows: Iterable[tuple[str, str, str]] = _from_labels_csv(root)
-    elif (root / "REFERENCE.csv").is_file():
+    elif os.path.lexists(root / "REFERENCE.csv"):
         rows = _from_reference_csv(root)
     else:
         rows = _class_folders(root, exts)
@@ -136,8 +170,6 @@ def read_labelled_folder(
         path = root / file
         if not path.is_file():
             if os.path.lexists(path):  # a FIFO, device or folder: refused by its kind, never opened
-                from edgekd.inputfile import regular_file
-
                 regular_file(path, "labelled item")
             raise InputError(f"{path}: listed in {where} but the file does not exist")
         if path.suffix.lower() not in exts:
