@@ -17,6 +17,11 @@ import numpy as np
 from edgekd.runtime.intervals import macc_interval, wilson
 
 
+
+def _or_unrecorded(value: object) -> str:
+    """A recorded value, or "not recorded" (a report written by ``edgekd.write_report`` may carry no seed)."""
+    return "not recorded" if value is None else str(value)
+
 def _pct(x: float) -> str:
     return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3f}"
 
@@ -97,7 +102,7 @@ def render_model_card(report: Mapping[str, Any], artifacts: Sequence[Mapping[str
                   "person to confirm, measured on the data below and no other.", ""]
     lines += ["## Data", "",
               f"- Trained and measured on `{d.get('name')}` (content hash `{str(d.get('hash'))[:16]}`), classes "
-              f"{', '.join(f'`{c}`' for c in classes)}; item-wise split (seed {d.get('split_seed')}): "
+              f"{', '.join(f'`{c}`' for c in classes)}; item-wise split (seed {_or_unrecorded(d.get('split_seed'))}): "
               + ", ".join(f"{k} {v.get('recordings')} items" for k, v in splits.items() if isinstance(v, dict)) + ".",
               *_source_lines(data_path), ""]
     lines += ["## Performance (measured by running each file on the test split)", "",
@@ -134,7 +139,7 @@ def render_model_card(report: Mapping[str, Any], artifacts: Sequence[Mapping[str
                   "may score differently. The data set's SOURCE.md lists its known label leaks and confounders.")
     lines += [f"- {t}" for t in dict.fromkeys(limits)]
     lines += ["", "## Provenance", "",
-              f"Report `report.json` of {report.get('created', '?')}, seed {report.get('seed')}; versions: "
+              f"Report `report.json` of {report.get('created', '?')}, seed {_or_unrecorded(report.get('seed'))}; versions: "
               + ", ".join(f"{k} {v}" for k, v in sorted((report.get("versions") or {}).items()) if v) + ".", ""]
     lines += _pretrained_lines(report)
     return "\n".join(lines)
