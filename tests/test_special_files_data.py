@@ -161,3 +161,12 @@ def test_a_fifo_given_as_bench_data_is_named_a_fifo(tmp_path, capfd):
     os.mkfifo(fifo)
     code, _, err = _cli(["bench", TFLITE, "--runner", "local", "--data", fifo], capfd)
     assert code == 2 and f"{fifo}: {A_FIFO}, not a folder" in err
+
+
+def test_a_fifo_as_a_recipes_data_path_is_named_a_fifo(tmp_path, capsys):
+    pytest.importorskip("torch")  # run --check is the training environment's
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    root = Path(__file__).resolve().parent.parent
+    code = main(["run", str(root / "recipes" / "heart.yaml"), "--check", "--set", f"data.path={fifo}"])
+    assert code == 2 and f"data.path: {fifo}: a FIFO (named pipe), not a folder" in capsys.readouterr().err
