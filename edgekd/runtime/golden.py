@@ -256,6 +256,10 @@ def check_manifest(manifest: dict[str, Any], path: Any) -> None:
             raise bad(f"{where}.file", f"is {node.get('file')!r:.120}: a golden file name must be a relative path "
                                        "inside the golden folder (no absolute path, no '..')")
 
+    sha = manifest.get("sidecar_sha256")
+    if not isinstance(sha, str) or len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
+        raise bad("sidecar_sha256", f"must be the SHA-256 (64 hex digits) of the sidecar the vectors were made with, "
+                                    f"got {sha!r:.80}")
     if not _inside(manifest.get("artifact_file")):
         raise bad("artifact_file", f"is {manifest.get('artifact_file')!r:.120}: the artifact's file name, beside "
                                    "the golden folder")
@@ -307,14 +311,21 @@ def read_golden(artifact_path: Path, folder: Path | None = None) -> tuple[dict[s
     """The golden manifest of ``artifact_path`` (default folder ``NAME.golden/`` beside it), checked to belong to it.
 
     Raises:
-        InputError: no golden vectors, a manifest that is not a regular file of JSON, an unknown schema, a
-            malformed field or a file name outside the folder (``check_manifest``), or vectors of another artifact.
+        InputError: the artifact is missing or not a regular file, no golden vectors, a manifest that is not a
+            regular file of JSON, an unknown schema, a malformed field or a file name outside the folder
+            (``check_manifest``), vectors of another artifact or made with another sidecar (its SHA-256 differs
+            from ``sidecar_sha256``), or a sidecar ``read_sidecar`` refuses.
     """
     import os
 
-    from edgekd.inputfile import read_json
+    from edgekd.inputfile import read_json, regular_file
+    from edgekd.runtime.sidecar import read_sidecar, sidecar_path
 
     artifact_path = Path(artifact_path)
+    if not artifact_path.is_file():  # the artifact first: a FIFO is refused by its kind, not "no golden vectors"
+        if os.path.lexists(artifact_path):
+            regular_file(artifact_path, "artifact")
+        raise InputError(f"{artifact_path}: artifact not found")
     folder = Path(folder) if folder is not None else artifact_path.with_suffix(".golden")
     path = folder / "golden.json"
     if not os.path.lexists(path):
@@ -324,9 +335,18 @@ def read_golden(artifact_path: Path, folder: Path | None = None) -> tuple[dict[s
         raise InputError(f"{path}: golden schema is {manifest.get('schema') if isinstance(manifest, dict) else None!r},"
                          f" expected {GOLDEN_SCHEMA!r}")
     check_manifest(manifest, path)
-    if not artifact_path.is_file():
-        raise InputError(f"{artifact_path}: artifact not found")
     if manifest.get("artifact_sha256") != file_sha256(artifact_path):
         raise InputError(f"{path}: these golden vectors belong to another artifact than {artifact_path} (its SHA-256 "
                          "differs): a bundle assembled from two runs?")
+    sidecar = sidecar_path(artifact_path)
+    if not os.path.lexists(sidecar):
+        raise InputError(f"{sidecar}: sidecar not found (every artifact needs one; the golden vectors were made "
+                         "with it)")
+    have = file_sha256(regular_file(sidecar, "sidecar"))
+    if manifest["sidecar_sha256"] != have:
+        raise InputError(f"{path}: these golden vectors were made for another sidecar than {sidecar} (golden.json "
+                         f"records sidecar SHA-256 {manifest['sidecar_sha256'][:16]}..., the sidecar's is "
+                         f"{have[:16]}...): the sidecar was edited after `edgekd bundle` made them; restore it or "
+                         "make the vectors again")
+    read_sidecar(artifact_path)  # and the sidecar itself is one this runtime reads (typed, the model's)
     return manifest, folder

@@ -47,21 +47,28 @@ def sidecar_path(artifact: str | os.PathLike[str]) -> Path:
     return Path(artifact).with_suffix(".edgekd.json")
 
 
-def read_sidecar(artifact: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read and check the sidecar of ``artifact``.
+def read_sidecar(artifact: str | os.PathLike[str], *, model: bool = True) -> dict[str, Any]:
+    """Read and check the sidecar of ``artifact``: every field typed (``check_sidecar``) and, when a runtime here
+    can load the artifact, the fields that describe the model equal to the model's own (``check_sidecar_fits``).
 
     Args:
         artifact: path of the artifact (not of the sidecar).
+        model: also compare the sidecar with the model (its input, output and number of classes); an artifact no
+            runtime here can load is not compared (its own load says why).
 
     Returns:
         The sidecar's JSON object, including its ``"schema"`` key.
 
     Raises:
-        InputError: the sidecar is missing, is not a JSON object, or has another schema.
+        InputError: the artifact is not a regular file, the sidecar is missing, is not a JSON object, has
+            another schema, has a field of the wrong type or out of range, or describes another model.
     """
+    from edgekd.inputfile import read_json, regular_file
+
     if not Path(artifact).is_file():
+        if os.path.lexists(artifact):  # a FIFO, socket, device or folder: refused by its kind, never opened
+            regular_file(artifact, "artifact")
         raise InputError(f"{artifact}: artifact not found")
-    from edgekd.inputfile import read_json
 
     path = sidecar_path(artifact)
     if not os.path.lexists(path):
@@ -72,6 +79,10 @@ def read_sidecar(artifact: str | os.PathLike[str]) -> dict[str, Any]:
         raise InputError(f"{path}: sidecar schema is {found!r}; this edgekd reads {' and '.join(SCHEMAS)} "
                          "(a newer edgekd wrote it?)")
     check_sidecar(meta, path)
+    if model:
+        io = _model_io(Path(artifact))
+        if io is not None:
+            check_sidecar_fits(meta, io, path)
     return meta
 
 
@@ -99,12 +110,30 @@ def check_sidecar(meta: dict[str, Any], where: Any) -> None:
             raise bad(field, f"must be a name, got {meta[field]!r}")
     if not isinstance(meta.get("frontend"), dict):
         raise bad("frontend", "is missing or not a mapping: the device cannot compute the model's input")
+    kind = meta["frontend"].get("kind")
+    if kind is not None and (not isinstance(kind, str) or not kind):
+        raise bad("frontend.kind", f"must be the front-end's name, got {kind!r:.80}")
     steps = meta["frontend"].get("steps")
-    if steps is not None and (not isinstance(steps, list) or not all(
-            isinstance(s, dict) and isinstance(s.get("step"), str) for s in steps)):
-        raise bad("frontend.steps", "must be a list of {step: name, ...parameters}")
+    if steps is not None:
+        _check_steps(steps, kind, bad)
     if meta.get("aggregation") is not None and not isinstance(meta["aggregation"], str):
         raise bad("aggregation", f"must be a name, got {meta['aggregation']!r}")
+    for key in ("input", "output"):
+        if meta.get(key) is not None:
+            _check_io(meta[key], key, bad)
+    out = meta.get("output")
+    if isinstance(out, dict):
+        classes = (out.get("shape") or [None])[-1]
+        if isinstance(classes, int) and classes != len(labels):
+            raise bad("labels", f"names the wrong number of classes: the sidecar lists {len(labels)} labels "
+                                f"({', '.join(labels)}) but its output.shape {out['shape']} has {classes} outputs")
+        if "label_order" in out and out["label_order"] != labels:
+            raise bad("output.label_order", f"is {out['label_order']!r:.120}, not the labels {labels}")
+        if "positive_index" in out:
+            want = labels.index(positive) if positive is not None else None
+            if out["positive_index"] != want or isinstance(out["positive_index"], bool):
+                raise bad("output.positive_index", f"is {out['positive_index']!r:.40}; the positive class "
+                                                   f"{positive!r} is at index {want}")
     decision = meta.get("decision")
     if decision is not None:
         if not isinstance(decision, dict):
@@ -112,6 +141,195 @@ def check_sidecar(meta: dict[str, Any], where: Any) -> None:
         t = decision.get("threshold")
         if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) or not 0.0 <= t <= 1.0:
             raise bad("decision.threshold", f"must be a probability in [0, 1], got {t!r}")
+
+
+#: dtype names a model's input or output may have (numeric: a device computes them)
+_DTYPES = ("bool", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64", "float16", "float32",
+           "float64")
+_INT_RANGES = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767), "uint16": (0, 65535),
+               "int32": (-2**31, 2**31 - 1), "uint32": (0, 2**32 - 1)}
+#: input layouts (channels first or last; ``null`` for other ranks)
+_LAYOUTS = ("NCHW", "NHWC", "NCW", "NWC")
+
+
+def _number(v: Any) -> bool:
+    import math
+
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _whole(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _check_io(io: Any, key: str, bad: Any) -> None:
+    """``input`` / ``output``: a shape of positive sizes (null: dynamic), a numeric dtype, the input's layout, and a
+    quantization of positive finite scales with whole zero points in the dtype's range (or null)."""
+    if not isinstance(io, dict):
+        raise bad(key, f"must be a mapping (name, shape, dtype, quantization), got {io!r:.80}")
+    shape = io.get("shape")
+    if not isinstance(shape, list) or not shape or not all(d is None or (_whole(d) and d > 0) for d in shape):
+        raise bad(f"{key}.shape", f"must list the tensor's sizes (positive whole numbers, null for a dynamic one), "
+                                  f"got {shape!r:.80}")
+    dtype = io.get("dtype")
+    if dtype not in _DTYPES:
+        raise bad(f"{key}.dtype", f"is {dtype!r:.80}, not a dtype a model takes ({', '.join(_DTYPES)})")
+    if key == "input" and "layout" in io:
+        layout = io["layout"]
+        if layout is not None and layout not in _LAYOUTS:
+            raise bad(f"{key}.layout", f"is {layout!r:.80}, not a layout (one of {', '.join(_LAYOUTS)}, or null)")
+        if layout is not None and len(layout) != len(shape):
+            raise bad(f"{key}.shape", f"is {shape!r:.80} ({len(shape)} dimensions), but {key}.layout {layout!r} "
+                                      f"names {len(layout)}")
+    q = io.get("quantization")
+    if q is None:
+        return
+    if not isinstance(q, dict):
+        raise bad(f"{key}.quantization", f"must be a mapping of scale and zero_point, or null, got {q!r:.80}")
+    scale, zero = q.get("scale"), q.get("zero_point")
+    if not isinstance(scale, list) or not scale or not all(_number(v) and v > 0 for v in scale):
+        raise bad(f"{key}.quantization.scale", f"must list positive finite numbers, got {scale!r:.80}")
+    if not isinstance(zero, list) or len(zero) != len(scale) or not all(_whole(v) for v in zero):
+        raise bad(f"{key}.quantization.zero_point", f"must list {len(scale)} whole number(s), one per scale, got "
+                                                    f"{zero!r:.80}")
+    lo, hi = _INT_RANGES.get(dtype, (None, None))
+    for name in ("qmin", "qmax"):
+        if name in q and not _whole(q[name]):
+            raise bad(f"{key}.quantization.{name}", f"must be a whole number, got {q[name]!r:.80}")
+    if lo is not None:
+        if q.get("qmin", lo) != lo or q.get("qmax", hi) != hi:
+            raise bad(f"{key}.quantization", f"has qmin {q.get('qmin')!r:.20} and qmax {q.get('qmax')!r:.20}; "
+                                             f"{dtype} holds {lo} to {hi}")
+        if not all(lo <= v <= hi for v in zero):
+            raise bad(f"{key}.quantization.zero_point", f"is {zero!r:.80}, outside {dtype}'s range {lo} to {hi}")
+
+
+def _param_fits(value: Any, prop: dict) -> bool:
+    kinds = prop["type"] if isinstance(prop["type"], list) else [prop["type"]]
+    tests = {"integer": _whole, "number": _number, "string": lambda v: isinstance(v, str),
+             "boolean": lambda v: isinstance(v, bool), "array": lambda v: isinstance(v, list),
+             "object": lambda v: isinstance(v, dict), "null": lambda v: v is None}
+    return any(tests[k](value) for k in kinds)
+
+
+def _check_steps(steps: Any, kind: Any, bad: Any) -> None:
+    """``frontend.steps``: null (a plugin's front-end without steps) or at least one step, each a registered step
+    with its parameters typed, required ones present and no other (the published ``step_NAME`` definitions); a
+    step this runtime does not know only in a plugin's front-end (``_builtin_kind``)."""
+    from edgekd.runtime.stepschema import step_definition
+    from edgekd.runtime.steps import CHOICES, RUN_OPTIONS, STEPS
+
+    if not isinstance(steps, list) or not all(isinstance(s, dict) and isinstance(s.get("step"), str) for s in steps):
+        raise bad("frontend.steps", "must be a list of {step: name, ...parameters}")
+    if not steps:
+        raise bad("frontend.steps", "is empty: list the front-end's steps (or null for a plugin's front-end that "
+                                    "has none)")
+    for i, st in enumerate(steps):
+        name = st["step"]
+        if name not in STEPS and _builtin_kind(kind):
+            raise bad(f"frontend.steps[{i}]", f"uses step {name!r:.80}, which this runtime does not know (it knows "
+                                              f"{', '.join(sorted(STEPS))}); a newer edgekd or the plugin that adds "
+                                              "it can run it")
+        if name not in STEPS:
+            continue
+        definition = step_definition(name)
+        props, required = definition["properties"], definition["required"]
+        for pname, value in st.items():
+            if pname == "step" or pname in RUN_OPTIONS[name]:
+                continue
+            if pname not in props:
+                raise bad(f"frontend.steps[{i}].{pname}", f"is not a parameter of step '{name}' (it takes "
+                                                          f"{', '.join(k for k in props if k != 'step') or 'none'})")
+            allowed = CHOICES[name].get(pname)
+            if allowed is not None and not any(value == a and type(value) is type(a) for a in allowed):
+                raise bad(f"frontend.steps[{i}].{pname}", f"of step '{name}': {pname} {value!r:.80} is not "
+                                                          f"implemented here (this runtime does "
+                                                          f"{', '.join(map(repr, allowed))})")
+            if not _param_fits(value, props[pname]):
+                raise bad(f"frontend.steps[{i}].{pname}", f"of step '{name}' must be {props[pname]['type']}, got "
+                                                          f"{value!r:.80}")
+        missing = [k for k in required if k not in st]
+        if missing:
+            raise bad(f"frontend.steps[{i}]", f"(step '{name}') lacks its parameter {missing[0]!r}")
+
+
+def _builtin_kind(kind: Any) -> bool:
+    """Whether ``kind`` names a built-in front-end (or none: the task's), whose steps are all built-in steps. A
+    plugin's front-end may list its own steps: the plugin runs them, and where it is not installed
+    ``frontend_of_sidecar`` refuses them by name."""
+    from edgekd.runtime.frontend import AudioFrontend
+    from edgekd.runtime.image import ImageFrontend
+    from edgekd.runtime.tensor import TensorFrontend
+
+    return not isinstance(kind, str) or kind in (AudioFrontend.kind, ImageFrontend.kind, TensorFrontend.kind)
+
+
+#: the artifacts' I/O already read here: (path, device, inode, size, mtime) -> {"input", "output"}
+_IO_CACHE: dict[tuple, dict[str, Any]] = {}
+
+
+def _model_io(artifact: Path) -> Optional[dict[str, Any]]:
+    """The model's own input and output (as ``Artifact.input`` / ``.output``), or None when no runtime here loads
+    it (its own load, later, says why)."""
+    try:
+        st = artifact.stat()
+    except OSError:
+        return None
+    key = (str(artifact.resolve()), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    if key not in _IO_CACHE:
+        from edgekd.runtime.artifact import load_artifact
+
+        try:
+            art = load_artifact(artifact, threads=1)
+        except InputError:
+            return None
+        _IO_CACHE.clear()  # one at a time is what a command reads again
+        _IO_CACHE[key] = {"input": dict(art.input), "output": dict(art.output)}
+    return _IO_CACHE[key]
+
+
+def check_sidecar_fits(meta: dict[str, Any], io: Mapping[str, Any], where: Any) -> None:
+    """The sidecar describes this model: its ``input`` / ``output`` (shape, dtype, layout, quantization) are the
+    model's own, and ``labels`` names one class per output.
+
+    Why: a device computes the model input from the sidecar alone; a sidecar that says another shape, dtype, layout
+    or scale makes it feed the model something else, and another label count names the wrong classes.
+
+    Args:
+        meta: a sidecar that passed ``check_sidecar``.
+        io: ``{"input": Artifact.input, "output": Artifact.output}`` of the loaded artifact.
+        where: the sidecar, for the message.
+
+    Raises:
+        InputError: naming the sidecar and the first field that differs from the model.
+    """
+    def bad(field: str, why: str) -> InputError:
+        return InputError(f"{where}: sidecar field '{field}' {why}: the sidecar does not describe this model")
+
+    labels = meta["labels"]
+    classes = (io["output"].get("shape") or [None])[-1]
+    if isinstance(classes, int) and classes != len(labels):
+        raise bad("labels", f"names the wrong number of classes: the sidecar lists {len(labels)} labels "
+                            f"({', '.join(labels)}) but the model has {classes} outputs")
+    for key in ("input", "output"):
+        mine, model = meta.get(key), io[key]
+        if not isinstance(mine, dict):
+            continue  # schema 1 without it: nothing to compare
+        for field in ("shape", "dtype") + (("layout",) if key == "input" else ()):
+            if field in mine and mine[field] != model.get(field):
+                raise bad(f"{key}.{field}", f"is {mine[field]!r:.80}; the model's is {model.get(field)!r}")
+        if "quantization" in mine and not _same_quantization(mine["quantization"], model.get("quantization")):
+            got = None if mine["quantization"] is None else {k: mine["quantization"].get(k)
+                                                              for k in ("scale", "zero_point")}
+            raise bad(f"{key}.quantization", f"is {got!r:.120}; the model's is {model.get('quantization')!r:.120}")
+
+
+def _same_quantization(mine: Any, model: Any) -> bool:
+    if mine is None or model is None:
+        return mine is None and model is None
+    scale, zero = mine["scale"], mine["zero_point"]
+    return (len(scale) == len(model["scale"]) and list(zero) == list(model["zero_point"])
+            and all(abs(a - b) <= 1e-6 * abs(b) for a, b in zip(scale, model["scale"])))
 
 
 def write_sidecar(artifact: str | os.PathLike[str], meta: dict[str, Any]) -> Path:
