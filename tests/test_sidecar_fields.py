@@ -147,13 +147,18 @@ def test_read_sidecar_compares_the_label_count_with_the_models_outputs(tensor_mo
         read_sidecar(art)
 
 
-@pytest.mark.xfail(strict=True, reason="bench reads the sidecar only for its front-end and takes a refusal as "
-                                       "'not timed' (edgekd/runners/frontend.py sidecar_steps); it must let a "
-                                       "read_sidecar refusal through")
 def test_bench_refuses_a_broken_sidecar(tensor_model, capsys):
     art, _ = tensor_model
     _edit(art, _set("labels", ["normal", "abnormal", "other"]))
     assert _cli(["bench", art, "--runs", 3, "--warmup", 1], capsys)[0] == 2
+
+
+def test_bench_of_a_file_without_a_sidecar_still_times_the_model(tensor_model, capsys):
+    art, _ = tensor_model
+    bare = art.with_name("bare" + art.suffix)
+    bare.write_bytes(art.read_bytes())
+    code, _ = _cli(["bench", bare, "--runs", 3, "--warmup", 1], capsys)
+    assert code == 0
 
 
 def test_read_sidecar_refuses_a_fifo_artifact_by_its_kind(tmp_path):

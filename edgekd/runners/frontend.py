@@ -40,12 +40,17 @@ class FrontendJob:
 
 def sidecar_steps(artifact: Path) -> tuple[Optional[list], Optional[str], tuple[str, ...]]:
     """``(steps, None, extensions)`` of the artifact's front-end, or ``(None, why not, ())``."""
-    from edgekd.runtime.frontends import frontend_of_sidecar
-    from edgekd.runtime.sidecar import read_sidecar
+    import os
 
+    from edgekd.runtime.frontends import frontend_of_sidecar
+    from edgekd.runtime.sidecar import read_sidecar, sidecar_path
+
+    if not os.path.lexists(sidecar_path(artifact)):
+        return None, "the artifact has no sidecar (NAME.edgekd.json) to say its front-end", ()
+    meta = read_sidecar(artifact)  # a sidecar that is there but broken is refused (exit 2), never "not timed"
     try:
-        frontend = frontend_of_sidecar(read_sidecar(artifact), f"{artifact} (sidecar)")
-    except InputError as exc:
+        frontend = frontend_of_sidecar(meta, f"{artifact} (sidecar)")
+    except InputError as exc:  # a plugin's front-end that is not installed here
         return None, f"the sidecar's front-end cannot be run here ({exc})", ()
     if not hasattr(frontend, "steps"):
         return None, f"its front-end ({getattr(frontend, 'kind', '?')}) has no step list to run", ()

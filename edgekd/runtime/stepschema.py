@@ -91,6 +91,14 @@ def sidecar_schema() -> dict[str, Any]:
     }
     for n in names:
         defs[f"step_{n}"] = step_definition(n)
+    from edgekd.runtime.sidecar import _DTYPES, _LAYOUTS  # the values check_sidecar accepts, one list
+
+    for io in ("input", "output"):
+        props = base.get("properties", {}).get(io, {}).get("properties", {})
+        if "dtype" in props:
+            props["dtype"] = {"type": "string", "enum": list(_DTYPES)}
+        if "layout" in props:
+            props["layout"] = {"type": ["string", "null"], "enum": [*_LAYOUTS, None]}
     return {**base, "$defs": defs}
 
 
