@@ -20,6 +20,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 from edgekd.atomic import write_text
 from edgekd.errors import InputError
+from edgekd.runtime.stepschema import IO_DTYPES, IO_LAYOUTS
 
 SCHEMA = "edgekd.artifact/2"
 SCHEMAS = ("edgekd.artifact/1", "edgekd.artifact/2")  # what read_sidecar accepts
@@ -144,12 +145,11 @@ def check_sidecar(meta: dict[str, Any], where: Any) -> None:
 
 
 #: dtype names a model's input or output may have (numeric: a device computes them)
-_DTYPES = ("bool", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64", "float16", "float32",
-           "float64")
+_DTYPES = IO_DTYPES
 _INT_RANGES = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767), "uint16": (0, 65535),
                "int32": (-2**31, 2**31 - 1), "uint32": (0, 2**32 - 1)}
 #: input layouts (channels first or last; ``null`` for other ranks)
-_LAYOUTS = ("NCHW", "NHWC", "NCW", "NWC")
+_LAYOUTS = IO_LAYOUTS
 
 
 def _number(v: Any) -> bool:

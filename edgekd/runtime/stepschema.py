@@ -21,6 +21,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+#: dtype names a model's input or output may have (numeric: a device computes them); check_sidecar accepts these
+IO_DTYPES = ("bool", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64", "float16", "float32",
+             "float64")
+#: input layouts (channels first or last; ``null`` for other ranks)
+IO_LAYOUTS = ("NCHW", "NHWC", "NCW", "NWC")
 PACKAGE_SCHEMA = Path(__file__).with_name("sidecar.schema.json")
 ROOT = Path(__file__).resolve().parent.parent.parent
 DOCS_SCHEMA = ROOT / "docs" / "schemas" / "artifact-2.schema.json"
@@ -91,14 +96,12 @@ def sidecar_schema() -> dict[str, Any]:
     }
     for n in names:
         defs[f"step_{n}"] = step_definition(n)
-    from edgekd.runtime.sidecar import _DTYPES, _LAYOUTS  # the values check_sidecar accepts, one list
-
     for io in ("input", "output"):
         props = base.get("properties", {}).get(io, {}).get("properties", {})
         if "dtype" in props:
-            props["dtype"] = {"type": "string", "enum": list(_DTYPES)}
+            props["dtype"] = {"type": "string", "enum": list(IO_DTYPES)}
         if "layout" in props:
-            props["layout"] = {"type": ["string", "null"], "enum": [*_LAYOUTS, None]}
+            props["layout"] = {"type": ["string", "null"], "enum": [*IO_LAYOUTS, None]}
     return {**base, "$defs": defs}
 
 
