@@ -119,3 +119,17 @@ def test_a_local_timing_under_another_arch_profile_says_so(tmp_path):
     assert f"not on the profile's {other} device" in result["arch_mismatch"]
     same = next(load_target(n) for n in ("rpi4", "x86_64") if load_target(n).arch == host_arch())
     assert "arch_mismatch" not in run_bench(art, same, BenchOptions(runs=3, warmup=1), runner="local")
+
+
+def test_the_host_record_names_the_speed_relevant_isa_flags_and_usable_cores():
+    from edgekd.runtime.latency import SPEED_FLAGS, host_info
+
+    host = host_info()
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        pytest.skip("no /proc/cpuinfo here")
+    reported = {f for line in text.splitlines() if line.split(":")[0].strip().lower() in ("flags", "features")
+                for f in line.split(":", 1)[1].split()}
+    assert host["isa"] == [f for f in SPEED_FLAGS if f in reported]  # in SPEED_FLAGS' order, only what the CPU has
+    assert 1 <= host["usable_cores"] <= host["cores"]
