@@ -92,9 +92,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if sys.stderr.isatty():
             print(f"\r{done}/{total} {noun}", end="" if done < total else "\n", file=sys.stderr)
 
-    from edgekd.runtime.labelled import labelled_folder  # the verb also takes arrays; the command, a folder
+    from edgekd.inputfile import existing_folder  # the verb also takes arrays; the command, a folder
 
-    labelled_folder(args.data, "--data")  # refused by its kind: missing, a file, a FIFO, a socket, a device
+    existing_folder(args.data, "--data")  # refused by its kind: missing, a file, a FIFO, a socket, a device
     result = evaluate(args.artifact, args.data, threads=args.threads, resample=args.resample, progress=progress,
                       items=args.items).to_dict()
     if args.json:

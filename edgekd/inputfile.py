@@ -56,15 +56,41 @@ def regular_file(path: str | os.PathLike[str], what: str = "input") -> Path:
         InputError: it does not exist, cannot be looked at, is a folder, or is a FIFO, socket or device.
     """
     p = Path(path)
-    try:
-        mode = os.stat(p).st_mode
-    except FileNotFoundError:
-        raise InputError(f"{p}: {what} file not found") from None
-    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the name
-        raise InputError(f"{p}: cannot read the {what} file ({getattr(exc, 'strerror', None) or exc})") from None
+    mode = _mode(p, f"{p}: {what} file not found", f"{p}: cannot read the {what} file")
     if not stat.S_ISREG(mode):
         raise _refuse(p, mode, what)
     return p
+
+
+def existing_folder(path: str | os.PathLike[str], what: str = "") -> Path:
+    """``path`` as a ``Path``, after checking that it names an existing folder (symlinks followed).
+
+    Args:
+        path: the folder the user gave.
+        what: where it was given (``"--data"``), put before the message when not empty.
+
+    Raises:
+        InputError: it does not exist, cannot be looked at, or is a file, a FIFO, a socket or a device (named by
+            its kind: ``--data: pipe: a FIFO (named pipe), not a folder``).
+    """
+    p = Path(path)
+    where = f"{what}: {p}" if what else str(p)
+    mode = _mode(p, f"{where}: folder not found", f"{where}: cannot read the folder")
+    if stat.S_ISDIR(mode):
+        return p
+    if stat.S_ISREG(mode):
+        raise InputError(f"{where}: not a folder (a file); give the labelled folder")
+    raise InputError(f"{where}: {_kind(mode)}, not a folder")
+
+
+def _mode(p: Path, missing: str, unreadable: str) -> int:
+    """``os.stat(p).st_mode`` (symlinks followed), or the ``InputError`` saying why it cannot be had."""
+    try:
+        return os.stat(p).st_mode
+    except FileNotFoundError:
+        raise InputError(missing) from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the name
+        raise InputError(f"{unreadable} ({getattr(exc, 'strerror', None) or exc})") from None
 
 
 def read_bytes(path: str | os.PathLike[str], what: str = "input") -> bytes:

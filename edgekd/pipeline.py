@@ -83,9 +83,9 @@ def check_recipe(recipe: Recipe, runner: Any = None) -> Any:
     if recipe.teacher.loss.name != "ce":
         raise InputError(f"teacher.loss: {recipe.teacher.loss.name!r} needs a teacher; train the teacher with 'ce'")
     check_objective(recipe.teacher, where="teacher")
-    from edgekd.runtime.labelled import labelled_folder
+    from edgekd.inputfile import existing_folder
 
-    labelled_folder(recipe.data.path, "data.path")  # missing, a file or a FIFO: named by its kind
+    existing_folder(recipe.data.path, "data.path")  # missing, a file or a FIFO: named by its kind
     if recipe.data.split.file and not Path(recipe.data.split.file).is_file():
         raise InputError(f"data.split.file: {recipe.data.split.file}: file not found")
     if _shape_known(task):  # model files are checked against the features before any data is read

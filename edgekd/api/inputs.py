@@ -67,9 +67,9 @@ def folder_classes(task: Task, root: Path) -> list[str]:
 def read_folder(task: Task, root: Path, classes: Optional[Sequence[str]], *, cache_dir: Optional[str] = DEFAULT_CACHE,
                 resample: bool = False) -> tuple[list[Any], list[str]]:
     """The validated items of a labelled folder and its classes."""
-    from edgekd.runtime.labelled import labelled_folder
+    from edgekd.inputfile import existing_folder
 
-    labelled_folder(root, "data folder")  # missing, a file or a FIFO: named by its kind
+    existing_folder(root, "data folder")  # missing, a file or a FIFO: named by its kind
     names = list(classes) if classes is not None else folder_classes(task, root)
     return task.list_items(root, names), names
 

@@ -19,13 +19,12 @@ from __future__ import annotations
 import csv
 import io
 import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 from edgekd.errors import InputError
-from edgekd.inputfile import _kind, read_bytes, regular_file  # _kind: the names regular_file gives, one list
+from edgekd.inputfile import existing_folder, read_bytes, regular_file
 
 _PHYSIONET_LABELS = {"1": "abnormal", "-1": "normal"}
 
@@ -104,32 +103,6 @@ def _check_name(path: Path, root: Path) -> None:
                          "rename it") from None
 
 
-def labelled_folder(root: str | os.PathLike[str], what: str = "") -> Path:
-    """``root`` as a ``Path``, after checking that it names an existing folder (symlinks followed).
-
-    Args:
-        root: the folder the user gave.
-        what: where it was given (``"--data"``), put before the message when not empty.
-
-    Raises:
-        InputError: it does not exist, cannot be looked at, or is a file, a FIFO, a socket or a device (named by
-            its kind: ``--data: pipe: a FIFO (named pipe), not a folder``).
-    """
-    p = Path(root)
-    where = f"{what}: {p}" if what else str(p)
-    try:
-        mode = os.stat(p).st_mode
-    except FileNotFoundError:
-        raise InputError(f"{where}: folder not found") from None
-    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the name
-        raise InputError(f"{where}: cannot read the folder ({getattr(exc, 'strerror', None) or exc})") from None
-    if stat.S_ISDIR(mode):
-        return p
-    if stat.S_ISREG(mode):
-        raise InputError(f"{where}: not a folder (a file); give the labelled folder")
-    raise InputError(f"{where}: {_kind(mode)}, not a folder")
-
-
 def read_labelled_folder(
     root: str | os.PathLike[str],
     *,
@@ -148,7 +121,7 @@ def read_labelled_folder(
             that is not a regular file, a bad header or row, a listed file that does not exist, an item that is
             not a regular file (a FIFO, socket or device), an unknown label, a duplicate row, or no items at all.
     """
-    root = labelled_folder(root)
+    root = existing_folder(root)
     exts = tuple(e.lower() if e.startswith(".") else "." + e.lower() for e in extensions)
     # lexists, not is_file: a labels.csv that is a FIFO, a folder or a dangling link is refused by its kind
     if os.path.lexists(root / "labels.csv"):

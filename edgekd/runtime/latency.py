@@ -18,7 +18,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
-from edgekd.runtime.artifact import Artifact
+from edgekd.runtime.artifact import Artifact, usable_cpus
 
 
 #: CPU features that change int8/fp32 kernel speed several-fold (x86: VNNI, AMX; Arm: dot product, i8mm, SVE):
@@ -43,16 +43,12 @@ def host_info() -> dict:
     except OSError:
         pass
     cpu = model or platform.processor() or ""
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        usable = os.cpu_count()
     return {
         "machine": platform.machine(),
         "cpu": cpu,
         "isa": [f for f in SPEED_FLAGS if f in flags],
         "cores": os.cpu_count(),
-        "usable_cores": usable,
+        "usable_cores": usable_cpus(),
         "system": platform.system(),
         "python": sys.version.split()[0],
         "numpy": np.__version__,
