@@ -124,7 +124,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     result = bench(args.artifact, args.target or None, runs=args.runs, warmup=args.warmup, threads=args.threads,
                    max_seconds=args.max_seconds, cv_target=args.cv_target, timeout=args.timeout,
-                   runner=args.runner, items=args.items, data=args.data).to_dict()
+                   runner=args.runner, items=args.items, data=args.data, calibration=args.calibration).to_dict()
+    if result.get("calibration_mismatch"):
+        print(f"warning: the estimate uses a calibration taken on another device identity "
+              f"({result['calibration']['file']}): {'; '.join(result['calibration_mismatch'])}", file=sys.stderr)
     parity = result.get("parity") or {}
     failed = parity.get("passed") is False  # the ARM build of the runtime disagrees with x86: a failed check
     if args.json:
@@ -252,6 +255,29 @@ def cmd_targets_derive(args: argparse.Namespace) -> int:
     profile = load_target(path)
     print(f"{path}: {profile.name} ({profile.derived_from}), runner={profile.runner.kind}", file=sys.stderr)
     print(path)
+    return 0
+
+
+def cmd_targets_calibrate(args: argparse.Namespace) -> int:
+    from edgekd.calibration import calibrate
+
+    result = calibrate(args.name, suite=args.suite, formats=args.formats, threads=args.threads, rounds=args.rounds,
+                       out=args.out, cache=args.cache, log=lambda s: print(s, file=sys.stderr))
+    if args.json:
+        print(json.dumps(result.to_dict()))
+        return 0
+    d = result.data
+    ident = d["identity"]
+    print(f"{result.path}: {d['target']} calibrated on {ident['cpu'] or ident['machine']} "
+          f"({', '.join(ident['isa']) or 'no listed SIMD flags'}), {ident['threads']} thread(s), {d['runner']} runner")
+    print(f"suite {d['suite']['name']}: {d['suite']['cases']} cases, {d['suite']['files']} files; "
+          f"error of each case predicted by a fit without it ({d['error_method'].split(':')[0]}):")
+    print(f"  {'format':8s} {'runtime':24s} {'precision':9s} {'n':>4s} {'MAE %':>7s} {'within 15 %':>12s} {'worst %':>8s}")
+    for fmt, per in d["error"].items():
+        rt = d["models"][fmt]
+        for precision, e in per.items():
+            print(f"  {fmt:8s} {rt['runtime'] + ' ' + rt['version']:24s} {precision:9s} {e['n']:4d} "
+                  f"{e['mae_pct']:7.1f} {e['within_15_pct']:12.1f} {e['worst_pct']:+8.1f}")
     return 0
 
 
@@ -412,6 +438,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", help="target profile name or YAML path (threads and runner)")
     p.add_argument("--runner", choices=["local", "ssh", "emulated", "estimate"],
                    help="use this runner instead of the profile's (e.g. estimate for a device not at hand)")
+    p.add_argument("--calibration", metavar="FILE", help="the estimate runner's calibration file (default: the "
+                   "profile's, or NAME.calibration.json where profiles are found; see edgekd targets calibrate)")
     p.add_argument("--threads", type=POSITIVE_INT, default=None, help="runtime threads (default: the profile's, else 1)")
     p.add_argument("--runs", type=POSITIVE_INT, default=200, help="timed runs (at most, with --cv-target)")
     p.add_argument("--warmup", type=NON_NEGATIVE_INT, default=20, help="untimed runs first")
@@ -450,7 +478,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("targets", help="list target device profiles; derive your own; print their JSON Schema")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_targets)
-    tsub = p.add_subparsers(dest="targets_command", metavar="{derive,schema}")
+    tsub = p.add_subparsers(dest="targets_command", metavar="{derive,calibrate,schema}")
     q = tsub.add_parser("derive", help="write a new profile made from another (no shipped file edited)")
     q.add_argument("base", help="the profile it starts from: a name (rpi4) or a YAML file")
     q.add_argument("--name", required=True, help="the new profile's name (its file is NAME.yaml)")
@@ -460,6 +488,18 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--out", help="the file to write (default: targets/NAME.yaml here, where edgekd looks)")
     q.add_argument("--force", action="store_true", help="replace an existing file")
     q.set_defaults(func=cmd_targets_derive)
+    q = tsub.add_parser("calibrate", help="time a micro-benchmark suite on the target's device (its local or ssh "
+                                          "runner), fit its latency model, write targets/NAME.calibration.json")
+    q.add_argument("name", help="the target profile (a name or a YAML file)")
+    q.add_argument("--json", action="store_true", help="print the result as JSON")
+    q.add_argument("--suite", default="standard", choices=("standard", "quick", "smoke"),
+                   help="standard: what a calibration needs (~500 files); quick, smoke: checks of the machinery")
+    q.add_argument("--formats", nargs="+", choices=("tflite", "onnx"), help="default: the profile's")
+    q.add_argument("--threads", type=int, help="runtime threads (default: the profile's)")
+    q.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds per file (default 5)")
+    q.add_argument("--out", help="the calibration file (default: targets/NAME.calibration.json here)")
+    q.add_argument("--cache", help="where the suite files are built (default ~/.cache/edgekd/calibration-suite)")
+    q.set_defaults(func=cmd_targets_calibrate)
     q = tsub.add_parser("schema", help="print the JSON Schema of a profile file (for editors and CI)")
     q.set_defaults(func=cmd_targets_schema)
 

@@ -179,6 +179,9 @@ class TargetProfile(BaseModel):
     budgets: Budgets = Budgets()
     runner: AnyRunner = LocalRunner()
     estimate: Optional[EstimateCoefficients] = None
+    # The ``estimate`` runner's calibration (``edgekd targets calibrate``): a file relative to this profile. Unset:
+    # NAME.calibration.json where profiles are searched, if there is one; else the roofline ``estimate`` above.
+    calibration: Optional[str] = Field(None, min_length=1)
     # Export backend per format (``edgekd.exporting.backends``), e.g. ``{tflite: onnx2tf}``; unset: the default one.
     backends: dict[Format, str] = {}
     # The device runs only integer graphs (MCU, NPU): pick a backend whose int8 graphs are fully integer,

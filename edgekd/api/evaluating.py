@@ -75,7 +75,7 @@ def evaluate(artifact: Union[str, Path], data: Any, *, threads: Optional[int] = 
 def bench(artifact: Union[str, Path], target: Any = None, *, runs: int = 200, warmup: int = 20,
           threads: Optional[int] = None, max_seconds: float = 30.0, cv_target: Optional[float] = None,
           timeout: float = 300.0, runner: Optional[str] = None, items: Optional[Sequence[Any]] = None,
-          data: Any = None) -> Benchmark:
+          data: Any = None, calibration: Optional[Union[str, Path]] = None) -> Benchmark:
     """Latency of an artifact with the target's runner: here, on a device over SSH, emulated, or estimated.
 
     Only the runtime's invoke is timed, with the input already in the artifact's dtype and layout, after
@@ -100,6 +100,9 @@ def bench(artifact: Union[str, Path], target: Any = None, *, runs: int = 200, wa
             missing the ``InputError`` says so and suggests ``runner="estimate"``.
         items: files the front-end reads (recordings, images, arrays), to time it on.
         data: a labelled folder whose files time the front-end (when ``items`` is not given).
+        calibration: the ``estimate`` runner's calibration file (``edgekd targets calibrate``), instead of the one
+            the profile names or that lies beside it. An estimate says which calibration it used (``calibration``)
+            and flags one taken on another device (``calibration_mismatch``).
 
     Returns:
         ``Benchmark``: typed fields (``p50_ms``, ``p90_ms``, ``runner``, ``estimated``, ...); ``to_dict()`` is the
@@ -123,7 +126,7 @@ def bench(artifact: Union[str, Path], target: Any = None, *, runs: int = 200, wa
     path = Path(artifact)
     job, reason = frontend_job(path, items, data)  # a missing artifact: run_bench says so
     opts = BenchOptions(runs=runs, warmup=warmup, threads=threads, max_seconds=max_seconds, cv_target=cv_target,
-                        timeout_s=timeout, frontend=job)
+                        timeout_s=timeout, frontend=job, calibration=None if calibration is None else str(calibration))
     profile = target_of(target)
     if profile is not None and (runner or profile.runner.kind) == profile.runner.kind:
         check_runner_ready(profile, "target")

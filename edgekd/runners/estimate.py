@@ -10,6 +10,10 @@ A deliberately simple additive roofline: compute and memory are not overlapped,
 every op pays a dispatch cost. Its error on this machine's own CPU, against the
 local runner, is measured by ``benchmarks/estimator_error.py``.
 
+With a calibration (``edgekd targets calibrate``; ``edgekd.runners.calibrated``) the estimate comes from the
+device's fitted per-kernel model instead, labelled with the calibration it used; a calibration from another
+device identity is refused or flagged there.
+
 A microcontroller profile (``runner.mcu`` set) is handed to the MCU analysis
 (``edgekd.runners.mcu.run_mcu``: tensor arena, flash and an Ethos-U compile).
 """
@@ -19,13 +23,16 @@ from __future__ import annotations
 import importlib
 import platform
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence
 
 from edgekd.runners.graphcost import graph_costs
 from edgekd.runners.opcost import OpCost
 from edgekd.runners.options import BenchOptions
 from edgekd.errors import InputError
 from edgekd.targets import EstimateCoefficients, TargetProfile
+
+if TYPE_CHECKING:
+    from edgekd.runners.calibrated import Calibration
 
 
 def estimate_ms(costs: Sequence[OpCost], coeffs: EstimateCoefficients, threads: int) -> dict:
@@ -67,36 +74,76 @@ def run_estimate(artifact: Path, profile: TargetProfile, opts: BenchOptions) -> 
     mcu = getattr(profile.runner, "mcu", None)
     if mcu is not None and profile.estimate is None:
         return _run_mcu(artifact, profile, opts)
-    if profile.estimate is None:
-        raise InputError(f"{profile.source or profile.name}: the estimate runner needs an 'estimate' section "
-                         "(int8_gmacs, fp32_gmacs, mem_gbps, op_overhead_us, sources) in the profile")
+    from edgekd.runners.calibrated import find_calibration
+
     threads = opts.threads or profile.threads
-    parts = estimate_ms(graph_costs(artifact), profile.estimate, threads)
-    ms = parts["latency_ms"]
     fmt = artifact.suffix.lstrip(".").lower()
-    return {
+    calibration = find_calibration(profile, opts.calibration)
+    if calibration is None and profile.estimate is None:
+        raise InputError(f"{profile.source or profile.name}: the estimate runner needs a calibration (edgekd targets "
+                         f"calibrate {profile.name} on the device) or an 'estimate' section (int8_gmacs, fp32_gmacs, "
+                         "mem_gbps, op_overhead_us, sources) in the profile")
+    costs = graph_costs(artifact)
+    base = {
         "artifact": str(artifact),
         "runtime": profile.runtime.get(fmt, "any"),
         "runtime_version": "n/a (not run)",
         "threads": threads,
         "runs": 0,
         "warmup": 0,
-        "p50_ms": ms,
-        "p90_ms": ms,
-        "p99_ms": ms,
-        "mean_ms": ms,
-        "cv": 0.0,
         "runner": "estimate",
         "estimated": True,
         "emulated": False,
-        "method": (f"estimated, not measured: {parts['ops']} ops, {parts['macs'] / 1e6:.2f} M MACs, "
-                   f"{parts['bytes'] / 1024:.0f} KiB moved, with the throughput coefficients of profile "
-                   f"{profile.name!r}; no spread (p50 = p90 = p99)"),
-        "estimate": {k: v for k, v in parts.items() if k != "latency_ms"},
-        "coefficients": profile.estimate.model_dump(),
         "host": {"machine": profile.arch, "cpu": profile.cpu, "profile": profile.name,
                  "estimated_on": platform.machine()},
     }
+    macs = int(sum(c.macs for c in costs if c.kind in ("conv", "matmul")))
+    if calibration is not None and (fmt in calibration.data.models or profile.estimate is None):
+        return {**base, **_calibrated(calibration, costs, profile, fmt, threads, macs)}
+    parts = estimate_ms(costs, profile.estimate, threads)
+    ms = parts["latency_ms"]
+    why = (f"; {calibration.path} has no {fmt} model" if calibration is not None else
+           "; no calibration of this target (edgekd targets calibrate)")
+    return {
+        **base,
+        **_spread(ms),
+        "method": (f"estimated, not measured: {parts['ops']} ops, {parts['macs'] / 1e6:.2f} M MACs, "
+                   f"{parts['bytes'] / 1024:.0f} KiB moved, with the roofline coefficients of profile "
+                   f"{profile.name!r}{why}; no spread (p50 = p90 = p99)"),
+        "estimate": {"model": "roofline", **{k: v for k, v in parts.items() if k != "latency_ms"}},
+        "coefficients": profile.estimate.model_dump(),
+    }
+
+
+def _spread(ms: float) -> dict:
+    return {"p50_ms": ms, "p90_ms": ms, "p99_ms": ms, "mean_ms": ms, "cv": 0.0}
+
+
+def _calibrated(cal: "Calibration", costs: Sequence[OpCost], profile: TargetProfile, fmt: str, threads: int,
+                macs: int) -> dict:
+    """The estimate from a calibration's kernel model, with the calibration it came from and any flag."""
+    from edgekd.runners.calibrated import check_use
+
+    differences = check_use(cal, profile, fmt, threads)
+    model = cal.model(fmt)
+    parts = model.predict(costs)
+    ms = parts["latency_ms"]
+    summary = cal.summary(fmt)
+    checked = "this machine" if profile.runner.kind == "local" else "the profile's runtime (the device is not at hand)"
+    summary.update(matches=not differences, checked_against=checked, differences=differences)
+    flag = (f"; FLAGGED: the calibration is not this device's ({'; '.join(differences)})" if differences else "")
+    out = {
+        **_spread(ms),
+        "method": (f"estimated, not measured: {len(costs)} ops, {macs / 1e6:.2f} M MACs, with the kernel model "
+                   f"{cal.data.target!r} was calibrated with on {cal.data.identity.cpu or cal.data.identity.machine} "
+                   f"({model.runtime} {model.version}, {cal.data.taken}){flag}; no spread (p50 = p90 = p99)"),
+        "estimate": {"model": "calibrated", "invoke_ms": parts["invoke_ms"], "groups_ms": parts["groups"],
+                     "borrowed": parts["borrowed"], "macs": macs, "ops": len(costs)},
+        "calibration": summary,
+    }
+    if differences:
+        out["calibration_mismatch"] = differences
+    return out
 
 
 def _run_mcu(artifact: Path, profile: TargetProfile, opts: BenchOptions) -> dict:

@@ -9,6 +9,7 @@ ONNX needs the ``onnx`` package (host side); ONNX Runtime does not expose the gr
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from edgekd.runners.opcost import OpCost, Tensor, op_cost
 from edgekd.errors import InputError
 
 _INT8 = ("int8", "uint8", "int16")
+_FUSED_ACTIVATIONS = ("Relu", "Clip", "Sigmoid", "Tanh", "LeakyRelu", "HardSigmoid")
 
 
 def graph_costs(path: str | os.PathLike[str]) -> list[OpCost]:
@@ -119,6 +121,25 @@ def _onnx_costs(path: Path) -> list[OpCost]:
             return None
         return Tensor(shapes.get(name, (1,)), const=from_const(name))
 
+    consumers: dict[str, int] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers[name] = consumers.get(name, 0) + 1
+
+    def fused_into_producer(node: Any) -> bool:
+        """ONNX Runtime's graph optimizer folds this op into the convolution or Gemm before it (Conv+BatchNorm,
+        Conv/Gemm+activation, Conv+constant Add/Mul) when that op feeds it alone."""
+        if not node.input or consumers.get(node.input[0], 0) != 1:
+            return False
+        producer = producers.get(node.input[0])
+        kind = getattr(producer, "op_type", "")
+        if node.op_type in _FUSED_ACTIVATIONS:
+            return kind in ("Conv", "Gemm", "FusedConv")
+        if node.op_type == "BatchNormalization" or (node.op_type in ("Add", "Mul") and len(node.input) == 2
+                                                    and from_const(node.input[1])):
+            return kind in ("Conv", "ConvTranspose")
+        return False
+
     costs = []
     for node in graph.node:
         if node.op_type in ("QuantizeLinear", "DequantizeLinear"):
@@ -134,5 +155,6 @@ def _onnx_costs(path: Path) -> list[OpCost]:
             getattr(producers.get(n), "op_type", None) == "DequantizeLinear" and not from_const(n)
             for n in node.input
         ) or node.op_type.startswith("QLinear") or node.op_type.endswith("Integer")
-        costs.append(op_cost(node.op_type, ins, outs, "int8" if quantized else "fp32"))
+        cost = op_cost(node.op_type, ins, outs, "int8" if quantized else "fp32")
+        costs.append(replace(cost, fused=True) if not quantized and fused_into_producer(node) else cost)
     return costs

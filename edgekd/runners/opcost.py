@@ -82,6 +82,10 @@ class OpCost:
         precision: ``int8`` or ``fp32`` — which throughput coefficient applies.
         macs: multiply-accumulates (one op per element for non-MAC kinds).
         bytes: bytes read and written.
+        shape: ``conv`` ops: ``dw`` (depthwise), ``pw`` (1x1) or ``std``; empty for other kinds.
+        in_bytes, weight_bytes, out_bytes: ``bytes`` split into activations read, constants read, output written.
+        fused: the runtime folds this op into the one before it (ONNX Runtime fuses an activation or batch norm
+            into the convolution it follows), so it costs nothing of its own.
     """
 
     op: str
@@ -89,6 +93,11 @@ class OpCost:
     precision: str
     macs: int
     bytes: int
+    shape: str = ""
+    in_bytes: int = 0
+    weight_bytes: int = 0
+    out_bytes: int = 0
+    fused: bool = False
 
 
 def op_cost(op: str, inputs: Sequence[Optional[Tensor]], outputs: Sequence[Tensor], precision: str) -> OpCost:
@@ -107,16 +116,19 @@ def op_cost(op: str, inputs: Sequence[Optional[Tensor]], outputs: Sequence[Tenso
     """
     kind = KINDS.get(op, "other")
     ins = [t for t in inputs if t is not None]
+    shape = ""
     out_elems = sum(t.elements for t in outputs)
     if kind == "conv" and len(inputs) > 1 and inputs[1] is not None:
         w = inputs[1].shape
         if op == "DEPTHWISE_CONV_2D":  # [1, kh, kw, C]: kh x kw per output element
             per_out = int(np.prod(w[1:3]))
+            shape = "dw"
         elif op == "TRANSPOSE_CONV":  # inputs: output_shape, weights [Cout, kh, kw, Cin], input
             per_out = int(np.prod(w[1:]))
             ins = ins[1:]
         else:  # [Cout, ...reduced dims...] in both formats
             per_out = int(np.prod(w[1:])) if len(w) > 1 else 1
+            shape = _conv_shape(op, w, inputs[0].shape if inputs[0] is not None else ())
         macs = out_elems * per_out
     elif kind == "matmul" and len(ins) >= 2:
         a, b = ins[0].shape, ins[1].shape
@@ -134,5 +146,22 @@ def op_cost(op: str, inputs: Sequence[Optional[Tensor]], outputs: Sequence[Tenso
     if kind == "view":
         return OpCost(op, kind, precision, 0, 0)
     itemsize = 1 if precision == "int8" else 4
-    moved = (sum(t.elements for t in ins) + out_elems) * itemsize
-    return OpCost(op, kind, precision, int(macs), int(moved))
+    acts = sum(t.elements for t in ins if not t.const) * itemsize
+    weights = sum(t.elements for t in ins if t.const) * itemsize
+    out = out_elems * itemsize
+    return OpCost(op, kind, precision, int(macs), int(acts + weights + out), shape, int(acts), int(weights), int(out))
+
+
+def _conv_shape(op: str, w: tuple[int, ...], x: tuple[int, ...]) -> str:
+    """``dw``, ``pw`` or ``std`` for a convolution from its weight (and input) shape.
+
+    TFLite ``CONV_2D`` weights are ``[Cout, kh, kw, Cin]``; ONNX ``Conv`` weights ``[Cout, Cin/group, kh, kw]``,
+    depthwise when ``Cin/group`` is 1 and the input has ``Cout`` channels.
+    """
+    if op.startswith("CONV") or op == "TRANSPOSE_CONV":
+        spatial = w[1:-1]
+    else:
+        if len(w) >= 2 and w[1] == 1 and len(x) >= 2 and x[1] == w[0] and w[0] > 1:
+            return "dw"
+        spatial = w[2:]
+    return "pw" if spatial and all(int(d) == 1 for d in spatial) else "std"

@@ -26,6 +26,8 @@ class BenchOptions:
         min_runs: timed runs before the CV target may stop the loop.
         frontend: a ``edgekd.runners.frontend.FrontendJob`` (the step list and the real items to time it on,
             on the same runner as the model), or None: the front-end is not timed.
+        calibration: the ``estimate`` runner's calibration file (``edgekd targets calibrate``) instead of the one
+            the profile names or that is found beside it.
     """
 
     runs: int = 200
@@ -36,6 +38,7 @@ class BenchOptions:
     timeout_s: float = 300.0
     min_runs: int = 30
     frontend: Optional[Any] = None
+    calibration: Optional[str] = None
 
     def __post_init__(self) -> None:
         import math
