@@ -70,6 +70,8 @@ def test_a_killed_sweep_resumes_where_it_stopped(tmp_path):
     retry = [r for r in s["trials"] if r["retry_of"] == 1]
     assert len(retry) == 1 and retry[0]["state"] == "COMPLETE" and retry[0]["parameters"] == rows[1]["parameters"]
     assert s["counts"]["COMPLETE"] == 2 and s["final"]
+    assert s["latency"]["judged_on"] == {"model": "measured", "runner": "local"}  # no estimate: nothing re-measured
+    assert s["latency"]["front_remeasured"]["done"] is False
     front = [r for r in s["trials"] if r["pareto"]]
     assert front and all(0 <= r["test"]["metric"] <= 1 and r["test"]["n"] == 48 for r in front)  # only the front
     assert all("test" not in r for r in s["trials"] if not r["pareto"])

@@ -105,11 +105,15 @@ def write_results(study: Any, space: Any, plan: Any, out: Path, context: dict, *
     on_front = front(rows, objectives)
     for r in rows:
         r["pareto"] = r["number"] in on_front  # on the feasible front
+    remeasured = None
     if worker is not None:
         scores = _test_scores([r for r in rows if r["pareto"]], worker, out, log)
         for r in rows:
             if r["number"] in scores:
                 r["test"] = scores[r["number"]]
+        from edgekd.sweep.remeasure import remeasure_front
+
+        remeasured = remeasure_front(rows, plan.target, space.runner, plan.recipe.bench, plan.budgets, out, log)
     counts: dict[str, int] = {}
     for r in rows:
         counts[r["state"]] = counts.get(r["state"], 0) + 1
@@ -126,6 +130,7 @@ def write_results(study: Any, space: Any, plan: Any, out: Path, context: dict, *
                    "budgets": plan.budgets},
         "objectives": [{"name": o, "direction": OBJECTIVES[o]} for o in objectives],
         "measured_on": "validation split, by running each trial's exported file; the front also on the test split",
+        "latency": _latency_summary(rows, space, plan, remeasured),
         "counts": counts,
         "front": on_front,
         "baseline": baseline_verdict(rows, on_front, objectives),
@@ -137,6 +142,14 @@ def write_results(study: Any, space: Any, plan: Any, out: Path, context: dict, *
     write_json(out / "sweep.json", summary)
     _write_html(summary, out)
     return summary
+
+
+def _latency_summary(rows: list[dict], space: Any, plan: Any, remeasured: Optional[dict]) -> dict:
+    """How the trials' latency was judged (measured, or which estimate), and whether the front was re-measured."""
+    bases = [(r.get("figures") or {}).get("latency_basis") for r in rows]
+    bases = [b for b in bases if b]
+    judged = bases[-1] if bases else {"model": "estimate" if space.runner == "estimate" else "measured"}
+    return {"judged_on": judged, "front_remeasured": remeasured or {"done": False, "why": "not final yet"}}
 
 
 def _plot(summary: dict, axis: str) -> bytes:
@@ -205,6 +218,15 @@ def _fmt_ci(m: Mapping[str, Any]) -> str:
     return text + f" (n={m.get('n', '?')})"
 
 
+def _fmt_remeasured(m: Optional[Mapping[str, Any]]) -> str:
+    if not m:
+        return "–"
+    if "p90_ms" not in m:
+        return html.escape(str(m.get("skipped", "–")))
+    verdict = {True: "", False: " over budget", None: ""}[m.get("meets_latency_budget")]
+    return f"{m['p90_ms']:.3f} ({m['estimate_error_pct']:+.0f} % est.){verdict}"
+
+
 def _write_html(summary: dict, out: Path) -> None:
     from edgekd.atomic import write_bytes, write_text
 
@@ -232,7 +254,8 @@ def _write_html(summary: dict, out: Path) -> None:
     except ModuleNotFoundError:
         parts.append("<p>(matplotlib is not installed: no plots)</p>")
     parts.append("<h2>The front (feasible, non-dominated)</h2><table><tr><th>trial</th><th>values</th>"
-                 "<th>validation metric</th><th>size KiB</th><th>p90 ms</th><th>test metric</th></tr>")
+                 "<th>validation metric</th><th>size KiB</th><th>p90 ms</th><th>p90 ms on the device</th>"
+                 "<th>test metric</th></tr>")
     for r in summary["trials"]:
         if not r["pareto"]:
             continue
@@ -241,7 +264,8 @@ def _write_html(summary: dict, out: Path) -> None:
         parts.append(f"<tr><td>{r['number']}{' (recipe)' if r['baseline'] else ''}</td>"
                      f"<td><code>{e(json.dumps(r['parameters']))}</code></td>"
                      f"<td>{e(_fmt_ci({**f['val'], 'metric': f['metric']}))}</td><td class=n>{f['size_kb']:.1f}</td>"
-                     f"<td class=n>{f['latency_p90_ms']:.3f}</td>"
+                     f"<td class=n>{f['latency_p90_ms']:.3f}{' (est.)' if f.get('latency_estimated') else ''}</td>"
+                     f"<td class=n>{_fmt_remeasured(r.get('remeasured'))}</td>"
                      f"<td>{e(_fmt_ci(test) if 'metric' in test else test.get('skipped', 'not scored yet'))}</td></tr>")
     parts.append("</table><h2>Every trial</h2><table><tr><th>trial</th><th>state</th><th>values</th><th>metric</th>"
                  "<th>size KiB</th><th>p90 ms</th><th>budgets</th><th>note</th></tr>")

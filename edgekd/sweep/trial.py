@@ -169,6 +169,7 @@ def _measure(worker: Worker, recipe: Recipe, data: Any, records: list) -> dict:
     """Every figure of the judged file, from running it: validation score, size, latency, and the gate rows."""
     import edgekd
     from edgekd.audit import inspect_artifact
+    from edgekd.sweep.remeasure import latency_basis
 
     precision = measured_precision(recipe, worker.target)
     scores, measured = {}, {}
@@ -198,6 +199,7 @@ def _measure(worker: Worker, recipe: Recipe, data: Any, records: list) -> dict:
         "latency_p90_ms": bench["p90_ms"],
         "latency_runner": bench.get("runner"),
         "latency_estimated": bool(bench.get("estimated", False)),
+        "latency_basis": latency_basis(bench),
         "precision": precision,
         "scores_by_precision": scores,
         "artifact": str(record.path),
