@@ -8,6 +8,7 @@ name and the SHA-256 of the file it was made from, so a later change to the base
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any, Optional
@@ -66,11 +67,15 @@ def derive_profile(base: str | Path, name: str, *, runner: Optional[str] = None,
     tree["derived_from"] = f"{source.stem} (sha256 {file_sha256(source)[:16]}, {source.name})"
     where = f"the derived profile {name!r}"
     check_runner(tree.get("runner"), where)
-    profile: TargetProfile = validate(TargetProfile, tree, where)
-    if profile.runner.kind == "estimate" and profile.estimate is None:
-        raise InputError(f"{where}: runner estimate needs the 'estimate' coefficients, and {source.stem} has "
-                         "none: give them with --set estimate.int8_gmacs=... and the other estimate keys (edgekd targets schema)")
     path = Path(out) if out is not None else Path("targets") / f"{name}.yaml"
+    calibration = _base_calibration(source, tree)
+    if calibration is not None:  # the base's calibration stays the new profile's (it is the same device)
+        tree["calibration"] = os.path.relpath(calibration.resolve(), path.resolve().parent)
+    profile: TargetProfile = validate(TargetProfile, tree, where)
+    if profile.runner.kind == "estimate" and profile.estimate is None and calibration is None:
+        raise InputError(f"{where}: runner estimate needs a calibration of {source.stem} (edgekd targets calibrate "
+                         f"{source.stem}) or the 'estimate' coefficients, and {source.stem} has neither: give them "
+                         "with --set estimate.int8_gmacs=... and the other estimate keys (edgekd targets schema)")
     if path.resolve() == source.resolve():
         raise InputError(f"{path}: that is the base profile itself; give another --out")
     if path.exists() and not force:
@@ -80,3 +85,24 @@ def derive_profile(base: str | Path, name: str, *, runner: Optional[str] = None,
     path.parent.mkdir(parents=True, exist_ok=True)
     write_text(path, header + yaml.safe_dump(tree, sort_keys=False, allow_unicode=True, width=116))
     return path
+
+
+def _base_calibration(source: Path, tree: dict[str, Any]) -> Optional[Path]:
+    """The calibration file the new profile should estimate with: the tree's ``calibration`` (as the base file
+    means it, relative to the base's folder, or as given to ``--set``, relative to here), else the base's
+    ``BASE.calibration.json`` where profiles are searched; ``None`` when there is none."""
+    from edgekd.targets import targets_dirs
+
+    own = tree.get("calibration")
+    if own:
+        path = Path(str(own)).expanduser()
+        for candidate in ([path] if path.is_absolute() else [source.parent / path, Path.cwd() / path]):
+            if candidate.is_file():
+                return candidate
+        raise InputError(f"the derived profile's calibration {own!r}: no such file (relative to {source.parent} "
+                         "or here)")
+    for folder in [source.parent, *targets_dirs()]:
+        candidate = folder / f"{source.stem}.calibration.json"
+        if candidate.is_file():
+            return candidate
+    return None

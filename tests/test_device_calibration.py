@@ -145,7 +145,7 @@ def test_calibrate_times_the_suite_here_and_the_estimate_uses_it(tmp_path, capsy
     cal = read_calibration(out)
     assert cal.data.runner == "local" and set(cal.data.models) == {"onnx"}
     assert cal.data.identity.runtimes["onnx"].runtime == "onnxruntime"
-    assert json.loads(printed)["error"]["onnx"]["int8"]["n"] == 4
+    assert json.loads(printed)["error"]["onnx"]["int8"]["n"] == 8
     assert sum(1 for m in json.loads(out.read_text())["measurements"] if m["ms"] > 0) == 8
     result = run_estimate(ONNX, load_target("x86_64"), BenchOptions(calibration=str(out)))
     assert result["calibration"]["matches"] is True and result["p50_ms"] > 0

@@ -81,7 +81,7 @@ def test_estimate_without_coefficients_says_what_to_give(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     base = tmp_path / "bare.yaml"
     base.write_text("name: bare\narch: aarch64\nformats: [tflite]\nprecisions: [int8]\n")
-    with pytest.raises(InputError, match="needs the 'estimate' coefficients"):
+    with pytest.raises(InputError, match="needs a calibration of bare .* or the .estimate. coefficients"):
         derive_profile(base, "bare-est", runner="estimate")
 
 
@@ -95,3 +95,20 @@ def test_the_cli_derives_lists_and_prints_the_schema(tmp_path, monkeypatch, caps
     assert main(["targets", "schema"]) == 0
     assert json.loads(capsys.readouterr().out)["title"] == "edgekd target profile"
     assert main(["targets", "derive", "rpi4", "--name", "lab-pi"]) == 2
+
+
+def test_a_derived_profile_keeps_its_bases_calibration(tmp_path, monkeypatch):
+    """A device calibrated as `lab` and derived as `lab-offline --runner estimate` estimates with lab's file."""
+    from edgekd.runners.calibrated import find_calibration
+
+    folder = tmp_path / "targets"
+    folder.mkdir()
+    (folder / "lab.yaml").write_text("arch: x86_64\nformats: [tflite]\nprecisions: [int8]\nrunner: {kind: local}\n")
+    (folder / "lab.calibration.json").write_text("{}")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("EDGEKD_TARGETS", str(folder))
+    path = derive_profile("lab", "lab-offline", runner="estimate", out=tmp_path / "mine" / "lab-offline.yaml")
+    profile = load_target(path)
+    assert profile.calibration == "../targets/lab.calibration.json"
+    with pytest.raises(InputError, match="lab.calibration.json: .*"):  # found, then read (and refused: not one)
+        find_calibration(profile)

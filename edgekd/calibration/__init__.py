@@ -20,7 +20,7 @@ Example:
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
@@ -64,14 +64,14 @@ def error_stats(predicted: Sequence[float], measured: Sequence[float]) -> dict:
 
 
 def cross_validated(rows: Sequence[dict], graphs: dict[str, Any], runtime: str, version: str,
-                    folds: int = 5) -> dict[str, float]:
+                    folds: int = 5, cache_kb: float = 0.0) -> dict[str, tuple[float, float]]:
     """Each row's prediction by a fit on the other folds' cases (files of one case stay in one fold).
 
     Args:
-        rows: ``{"file", "case", "ms"}`` of one format. graphs: file → its op costs.
+        rows: ``{"file", "case", "ms", "ms_ctx"}`` of one format. graphs: file → its op costs.
 
     Returns:
-        file → predicted ms.
+        file → (predicted ms alone, predicted ms in a cache-filling network's context).
     """
     from edgekd.runners.kernelmodel import fit
 
@@ -83,10 +83,25 @@ def cross_validated(rows: Sequence[dict], graphs: dict[str, Any], runtime: str, 
         test = [r for r in rows if fold_of[r["case"]] == k]
         if not train or not test:
             continue
-        model = fit([graphs[r["file"]] for r in train], [r["ms"] for r in train], runtime, version)
+        model = fit([graphs[r["file"]] for r in train], [r["ms"] for r in train], runtime, version,
+                    context_ms=_context(train), cache_kb=cache_kb)
+        hot = replace(model, ctx={}, ctx_invoke_us=0.0, cache_kb=0.0)
+        cold = replace(model, coef=_summed(model.coef, model.ctx), invoke_us=model.invoke_us + model.ctx_invoke_us,
+                       ctx={}, ctx_invoke_us=0.0, cache_kb=0.0)
         for r in test:
-            out[r["file"]] = model.predict(graphs[r["file"]])["latency_ms"]
+            out[r["file"]] = (hot.predict(graphs[r["file"]])["latency_ms"],
+                              cold.predict(graphs[r["file"]])["latency_ms"])
     return out
+
+
+def _context(rows: Sequence[dict]) -> Optional[list[float]]:
+    """The rows' in-context times, when every row has one."""
+    return [r["ms_ctx"] for r in rows] if rows and all(r.get("ms_ctx") for r in rows) else None
+
+
+def _summed(a: dict, b: dict) -> dict:
+    return {k: {f: a.get(k, {}).get(f, 0.0) + b.get(k, {}).get(f, 0.0) for f in {*a.get(k, {}), *b.get(k, {})}}
+            for k in {*a, *b}}
 
 
 def calibrate(target: Any, *, suite: str = "standard", formats: Optional[Sequence[str]] = None,
@@ -146,26 +161,34 @@ def calibrate(target: Any, *, suite: str = "standard", formats: Optional[Sequenc
     files = [m["file"] for m in made if "file" in m]
     timed = time_suite(folder, files, profile, threads=threads, rounds=rounds, timeout_s=timeout_s, log=log)
     results = timed["results"]
+    cache_kb = float((timed["host"].get("cache_kb") or {}).get("L2", 0))
     measurements, models, error = [], {}, {}
     for fmt in wanted:
-        rows = [{**m, "ms": results[m["file"]]["ms"], "spread": results[m["file"]]["spread"]}
+        rows = [{**m, "ms": results[m["file"]]["ms"], "ms_ctx": results[m["file"]].get("ms_ctx"),
+                 "spread": results[m["file"]]["spread"]}
                 for m in made if m.get("format") == fmt and "ms" in results.get(m.get("file", ""), {})]
         if not rows:
             continue
         runtime = timed["runtimes"].get(fmt, {"runtime": "?", "version": "?"})
         graphs = {r["file"]: graph_costs(folder / r["file"]) for r in rows}
-        model = fit([graphs[r["file"]] for r in rows], [r["ms"] for r in rows], runtime["runtime"], runtime["version"])
+        model = fit([graphs[r["file"]] for r in rows], [r["ms"] for r in rows], runtime["runtime"], runtime["version"],
+                    context_ms=_context(rows), cache_kb=cache_kb)
         models[fmt] = model.to_dict()
-        held = cross_validated(rows, graphs, runtime["runtime"], runtime["version"])
+        held = cross_validated(rows, graphs, runtime["runtime"], runtime["version"], cache_kb=cache_kb)
         error[fmt] = {}
         for precision in ("int8", "fp32"):
             sub = [r for r in rows if r["precision"] == precision and r["file"] in held]
-            error[fmt][precision] = error_stats([held[r["file"]] for r in sub], [r["ms"] for r in sub])
+            predicted = [held[r["file"]][0] for r in sub] + [held[r["file"]][1] for r in sub if r.get("ms_ctx")]
+            measured = [r["ms"] for r in sub] + [r["ms_ctx"] for r in sub if r.get("ms_ctx")]
+            error[fmt][precision] = error_stats(predicted, measured)
         for r in rows:
+            cv = held.get(r["file"])
             measurements.append({"file": r["file"], "case": r["case"], "kind": r["kind"], "format": fmt,
-                                 "precision": r["precision"], "ms": round(r["ms"], 6), "spread": round(r["spread"], 4),
-                                 "cv_predicted_ms": round(held.get(r["file"], float("nan")), 6)
-                                 if r["file"] in held else None})
+                                 "precision": r["precision"], "ms": round(r["ms"], 6),
+                                 "ms_ctx": round(r["ms_ctx"], 6) if r.get("ms_ctx") else None,
+                                 "spread": round(r["spread"], 4),
+                                 "cv_predicted_ms": None if cv is None else round(cv[0], 6),
+                                 "cv_predicted_ms_ctx": None if cv is None else round(cv[1], 6)})
     if not models:
         raise InputError(f"target {profile.name!r}: no suite file could be timed on the device "
                          f"({sum(1 for r in results.values() if 'error' in r)} refused by its runtime)")
@@ -175,7 +198,8 @@ def calibrate(target: Any, *, suite: str = "standard", formats: Optional[Sequenc
     identity = {"machine": _ARCH.get(str(host.get("machine", "")).lower(), host.get("machine")),
                 "cpu": host.get("cpu", ""), "isa": host.get("isa", []), "threads": threads,
                 "runtimes": {f: timed["runtimes"][f] for f in models}, "cores": host.get("cores"),
-                "usable_cores": host.get("usable_cores"), "python": host.get("python"), "numpy": host.get("numpy")}
+                "usable_cores": host.get("usable_cores"), "cache_kb": host.get("cache_kb"),
+                "python": host.get("python"), "numpy": host.get("numpy")}
     data = {
         "kind": "edgekd-calibration", "format_version": 1, "target": profile.name, "arch": profile.arch,
         "taken": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
@@ -188,7 +212,8 @@ def calibrate(target: Any, *, suite: str = "standard", formats: Optional[Sequenc
                                 if "error" in m]},
         "models": models,
         "error": error,
-        "error_method": "leave-cases-out: 5 folds over the suite's cases, each case predicted by a fit without it",
+        "error_method": "leave-cases-out: 5 folds over the suite's cases, each case predicted by a fit without it "
+                        "(alone and in a network's context: n counts both)",
         "versions": versions(),
         "measurements": measurements,
     }

@@ -69,6 +69,9 @@ class ModelData(BaseModel):
     version: str
     invoke_us: float = Field(ge=0)
     coef: dict[str, dict[str, float]]
+    ctx_invoke_us: float = Field(0.0, ge=0)
+    ctx: dict[str, dict[str, float]] = {}
+    cache_kb: float = Field(0.0, ge=0)
 
 
 class CalibrationFile(BaseModel):

@@ -86,6 +86,9 @@ class OpCost:
         in_bytes, weight_bytes, out_bytes: ``bytes`` split into activations read, constants read, output written.
         fused: the runtime folds this op into the one before it (ONNX Runtime fuses an activation or batch norm
             into the convolution it follows), so it costs nothing of its own.
+        cin, cout, window, pixels: ``conv`` and ``matmul`` ops: input channels reduced per output (per group),
+            output channels, kernel window (kh x kw; 1 for matmul) and output positions (outputs / cout), which
+            set how well the runtime's tiles are filled; 0 for other kinds.
     """
 
     op: str
@@ -98,6 +101,10 @@ class OpCost:
     weight_bytes: int = 0
     out_bytes: int = 0
     fused: bool = False
+    cin: int = 0
+    cout: int = 0
+    window: int = 0
+    pixels: int = 0
 
 
 def op_cost(op: str, inputs: Sequence[Optional[Tensor]], outputs: Sequence[Tensor], precision: str) -> OpCost:
@@ -117,18 +124,28 @@ def op_cost(op: str, inputs: Sequence[Optional[Tensor]], outputs: Sequence[Tenso
     kind = KINDS.get(op, "other")
     ins = [t for t in inputs if t is not None]
     shape = ""
+    cin = cout = window = 0
     out_elems = sum(t.elements for t in outputs)
     if kind == "conv" and len(inputs) > 1 and inputs[1] is not None:
         w = inputs[1].shape
         if op == "DEPTHWISE_CONV_2D":  # [1, kh, kw, C]: kh x kw per output element
             per_out = int(np.prod(w[1:3]))
             shape = "dw"
+            cin, cout, window = 1, int(w[-1]), per_out
         elif op == "TRANSPOSE_CONV":  # inputs: output_shape, weights [Cout, kh, kw, Cin], input
             per_out = int(np.prod(w[1:]))
             ins = ins[1:]
+            cin, cout, window = int(w[-1]), int(w[0]), int(np.prod(w[1:-1]))
         else:  # [Cout, ...reduced dims...] in both formats
             per_out = int(np.prod(w[1:])) if len(w) > 1 else 1
             shape = _conv_shape(op, w, inputs[0].shape if inputs[0] is not None else ())
+            cout = int(w[0])
+            if op.startswith("CONV"):  # TFLite [Cout, kh, kw, Cin]
+                cin, window = int(w[-1]) if len(w) > 1 else 1, int(np.prod(w[1:-1])) if len(w) > 2 else 1
+            else:  # ONNX [Cout, Cin/group, kh, kw]
+                cin, window = int(w[1]) if len(w) > 1 else 1, int(np.prod(w[2:])) if len(w) > 2 else 1
+            if shape == "dw":
+                cin = 1
         macs = out_elems * per_out
     elif kind == "matmul" and len(ins) >= 2:
         a, b = ins[0].shape, ins[1].shape
@@ -137,6 +154,8 @@ def op_cost(op: str, inputs: Sequence[Optional[Tensor]], outputs: Sequence[Tenso
         else:
             reduced = a[-1] if a else 1  # A [.., M, K]: K (Gemm transA is rare in exported models)
         macs = out_elems * int(reduced)
+        out_shape = outputs[0].shape if outputs else ()
+        cin, cout, window = int(reduced), int(out_shape[-1]) if out_shape else 1, 1
     elif kind == "pool":
         macs = ins[0].elements if ins else out_elems
     elif kind in ("copy", "view"):
@@ -149,7 +168,9 @@ def op_cost(op: str, inputs: Sequence[Optional[Tensor]], outputs: Sequence[Tenso
     acts = sum(t.elements for t in ins if not t.const) * itemsize
     weights = sum(t.elements for t in ins if t.const) * itemsize
     out = out_elems * itemsize
-    return OpCost(op, kind, precision, int(macs), int(acts + weights + out), shape, int(acts), int(weights), int(out))
+    pixels = out_elems // cout if cout else 0
+    return OpCost(op, kind, precision, int(macs), int(acts + weights + out), shape, int(acts), int(weights), int(out),
+                  cin=cin, cout=cout, window=window, pixels=int(pixels))
 
 
 def _conv_shape(op: str, w: tuple[int, ...], x: tuple[int, ...]) -> str:

@@ -82,13 +82,12 @@ def _parse(stdout: str, where: str) -> dict:
         raise BackendError(f"{where}: the suite timing printed no JSON: {stdout.strip()[-300:]!r}") from None
 
 
-def _relay(proc: subprocess.Popen, log: Optional[Callable[[str], None]]) -> str:
-    """Forward the child's progress lines (stderr) to ``log``; return its stdout."""
-    assert proc.stderr is not None and proc.stdout is not None
+def _relay(proc: subprocess.Popen, log: Optional[Callable[[str], None]]) -> None:
+    """Forward the child's progress lines (stderr) to ``log`` until it closes them."""
+    assert proc.stderr is not None
     for line in proc.stderr:
         if log is not None and line.strip():
             log(f"calibrate: {line.strip()}")
-    return proc.stdout.read()
 
 
 def _time_here(folder: Path, files: Sequence[str], threads: int, rounds: int, timeout_s: float,
@@ -98,16 +97,21 @@ def _time_here(folder: Path, files: Sequence[str], threads: int, rounds: int, ti
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
     argv = [sys.executable, "-m", "edgekd.runtime.suitebench", str(listing), "--threads", str(threads),
             "--rounds", str(rounds)]
-    try:
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-        t0 = time.monotonic()
-        out = _relay(proc, log)
-        code = proc.wait(timeout=max(1.0, timeout_s - (time.monotonic() - t0)))
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        raise BackendError(f"timing the calibration suite took longer than {timeout_s:.0f} s (killed)") from None
-    finally:
-        listing.unlink(missing_ok=True)
+    # stdout (the JSON, larger than a pipe holds) goes to a file, so the child never blocks on it while the
+    # progress lines on stderr are being relayed
+    with tempfile.TemporaryFile("w+") as result:
+        try:
+            proc = subprocess.Popen(argv, stdout=result, stderr=subprocess.PIPE, text=True, env=env)
+            t0 = time.monotonic()
+            _relay(proc, log)
+            code = proc.wait(timeout=max(1.0, timeout_s - (time.monotonic() - t0)))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise BackendError(f"timing the calibration suite took longer than {timeout_s:.0f} s (killed)") from None
+        finally:
+            listing.unlink(missing_ok=True)
+        result.seek(0)
+        out = result.read()
     if code != 0:
         raise BackendError(f"timing the calibration suite failed (exit {code})")
     return _parse(out, "this machine")

@@ -44,6 +44,7 @@ def host_info() -> dict:
         pass
     cpu = model or platform.processor() or ""
     return {
+        "cache_kb": cache_sizes_kb(),
         "machine": platform.machine(),
         "cpu": cpu,
         "isa": [f for f in SPEED_FLAGS if f in flags],
@@ -53,6 +54,37 @@ def host_info() -> dict:
         "python": sys.version.split()[0],
         "numpy": np.__version__,
     }
+
+
+def cache_sizes_kb() -> dict[str, int]:
+    """CPU 0's data/unified cache sizes in KiB by level (``{"L1": 48, "L2": 2048, "L3": 491520}``), from sysfs;
+    empty where the system does not say (macOS, some containers)."""
+    out: dict[str, int] = {}
+    base = "/sys/devices/system/cpu/cpu0/cache"
+    try:
+        entries = sorted(os.listdir(base))
+    except OSError:
+        return out
+    for entry in entries:
+        if not entry.startswith("index"):
+            continue
+        try:
+            with open(f"{base}/{entry}/level") as f:
+                level = f.read().strip()
+            with open(f"{base}/{entry}/type") as f:
+                kind = f.read().strip()
+            with open(f"{base}/{entry}/size") as f:
+                size = f.read().strip().upper()
+        except OSError:
+            continue
+        if kind == "Instruction":
+            continue
+        factor = 1024 if size.endswith("M") else 1
+        try:
+            out[f"L{level}"] = int(size.rstrip("KM")) * factor
+        except ValueError:
+            continue
+    return out
 
 
 def sample_input(artifact: Artifact, seed: int = 0) -> np.ndarray:

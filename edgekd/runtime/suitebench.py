@@ -7,6 +7,12 @@ both ``min_invokes`` and ``batch_ms`` are reached), keeping the batch's median. 
 its round medians, and ``spread`` the range of the round medians over that: interleaving puts a burst of load
 from another process into one round of every file instead of all rounds of a few.
 
+Each file is timed in two contexts. ``ms``: alone, invoke after invoke, its weights and the runtime's code hot in
+the caches (how a small network runs: all of it fits). ``ms_ctx``: each timed invoke follows a few untimed invokes
+of other files of the same format, so its weights, the runtime's structures and the branch predictors start where
+a layer deep in a larger network finds them (evicted by the layers before). A network's time lies between the
+two, by how much of the cache its working set fills (``edgekd.runners.kernelmodel``).
+
 Needs numpy and a runtime only (shipped to a device with ``benchmain.SHIPPED_FILES``).
 
 Example:
@@ -33,13 +39,16 @@ from edgekd.runtime.artifact import load_artifact
 from edgekd.runtime.latency import host_info, sample_input
 
 
-def _batch(invoke: Any, x: np.ndarray, warm: int, min_invokes: int, batch_ms: float) -> float:
-    """The median ms of one batch of invokes after ``warm`` untimed ones."""
+def _batch(invoke: Any, x: np.ndarray, warm: int, min_invokes: int, batch_ms: float,
+           between: Sequence[tuple[Any, np.ndarray]] = ()) -> float:
+    """The median ms of one batch of invokes after ``warm`` untimed ones (each after the ``between`` invokes)."""
     for _ in range(warm):
         invoke(x)
     times: list[float] = []
     start = time.perf_counter()
     while len(times) < min_invokes or (time.perf_counter() - start) * 1e3 < batch_ms:
+        for other, y in between:
+            other(y)
         t0 = time.perf_counter()
         invoke(x)
         times.append((time.perf_counter() - t0) * 1e3)
@@ -49,12 +58,14 @@ def _batch(invoke: Any, x: np.ndarray, warm: int, min_invokes: int, batch_ms: fl
 
 
 def time_files(paths: Sequence[str], *, threads: int = 1, rounds: int = 5, warm: int = 3, min_invokes: int = 15,
-               batch_ms: float = 25.0, seed: int = 0, progress: Optional[Any] = None) -> dict:
+               batch_ms: float = 25.0, seed: int = 0, neighbours: int = 3, progress: Optional[Any] = None) -> dict:
     """Median invoke time of each file, from interleaved rounds.
 
     Args:
         paths: ``.tflite`` / ``.onnx`` files. threads: runtime threads. rounds: interleaved rounds.
         warm, min_invokes, batch_ms: one batch: untimed invokes, then at least this many and this long.
+        neighbours: untimed invokes of other files before each timed one in the ``ms_ctx`` context (drawn from
+            the quicker half of the same format's files, so the context costs little time).
         progress: called with a line after each round.
 
     Returns:
@@ -76,20 +87,32 @@ def time_files(paths: Sequence[str], *, threads: int = 1, rounds: int = 5, warm:
         fmt = os.path.splitext(p)[1].lstrip(".").lower()
         runtimes.setdefault(fmt, {"runtime": art.runtime, "version": art.runtime_version})
     per: dict[str, list[float]] = {p: [] for p in loaded}
+    ctx: dict[str, list[float]] = {p: [] for p in loaded}
     order = list(loaded)
     rng = random.Random(seed)
+    quick: dict[str, list[str]] = {}
     for r in range(rounds):
         rng.shuffle(order)
         t0 = time.perf_counter()
         for p in order:
             art, x = loaded[p]
             per[p].append(_batch(art.invoke_raw, x, warm, min_invokes, batch_ms))
+        if not quick:  # after the first round: the quicker half of each format's files are the neighbours
+            for p in sorted(loaded, key=lambda q: per[q][0]):
+                quick.setdefault(os.path.splitext(p)[1], []).append(p)
+            quick = {k: v[: max(1, len(v) // 2)] for k, v in quick.items()}
+        for p in order:
+            art, x = loaded[p]
+            pool = [q for q in quick[os.path.splitext(p)[1]] if q != p] or [p]
+            between = [(loaded[q][0].invoke_raw, loaded[q][1]) for q in rng.sample(pool, min(neighbours, len(pool)))]
+            ctx[p].append(_batch(art.invoke_raw, x, 1, min_invokes, batch_ms / 2, between))
         if progress is not None:
             progress(f"round {r + 1}/{rounds}: {len(order)} files in {time.perf_counter() - t0:.1f} s")
     for p, ms in per.items():
         med = float(np.median(ms))
         results[p] = {"ms": med, "spread": float((max(ms) - min(ms)) / med) if med > 0 else 0.0,
-                      "rounds_ms": [round(v, 6) for v in ms]}
+                      "ms_ctx": float(np.median(ctx[p])), "rounds_ms": [round(v, 6) for v in ms],
+                      "rounds_ms_ctx": [round(v, 6) for v in ctx[p]]}
     return {"host": host_info(), "threads": threads, "rounds": rounds, "runtimes": runtimes, "results": results}
 
 
