@@ -227,3 +227,17 @@ def test_the_front_end_is_timed_on_the_device_beside_the_model(device, tmp_path,
     assert (fe["runner"], fe["emulated"], fe["items"], fe["windows_per_item"]["p50"]) == ("ssh", False, 1, 22)
     assert e2e["p50_ms"] == pytest.approx(fe["per_item"]["p50_ms"] + result["p50_ms"] * 22, rel=1e-12)
     assert list((tmp_path / "remote").iterdir()) == []  # items and all removed with the run folder
+
+
+def test_calibrate_times_the_suite_on_the_ssh_device(device, tmp_path, capsys):
+    """`edgekd targets calibrate` over ssh: the suite is copied once, timed by the device's Python, and the
+    calibration carries the device's identity (its runtime, not the host's)."""
+    out = tmp_path / "loopback.calibration.json"
+    code = main(["targets", "calibrate", str(_profile(device, tmp_path)), "--suite", "smoke", "--formats", "tflite",
+                 "--rounds", "1", "--out", str(out), "--cache", str(tmp_path / "cache")])
+    assert code == 0, capsys.readouterr().err
+    data = json.loads(out.read_text())
+    assert data["runner"] == "ssh" and data["device"]["executable"].startswith(str(ROOT / ".venv-device"))
+    assert data["identity"]["runtimes"]["tflite"]["runtime"] == "tflite-runtime"
+    assert len(data["measurements"]) == 8 and all(m["ms"] > 0 and m["ms_ctx"] > 0 for m in data["measurements"])
+    assert list((tmp_path / "remote").iterdir()) == []  # the run folder was removed
