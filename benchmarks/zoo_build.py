@@ -17,7 +17,7 @@ torch/edgekd versions and the host's CPU at the top, then per model ``name, fami
 (``edgekd.models.complexity``) and per file ``path`` (relative to OUT), ``format``, ``precision``,
 ``size_bytes``, ``export_s`` or ``error``.
 
-Run:  .venv/bin/python benchmarks/zoo_build.py [--out runs/latency-zoo] [--only NAME ...] [--list]
+Run:  .venv/bin/python benchmarks/zoo_build.py [--out runs/latency-zoo] [--only NAME ...] [--list] [--threads 1]
 """
 
 from __future__ import annotations
@@ -73,6 +73,15 @@ def first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def reset_torch_state() -> None:
+    """Drop torch.export/dynamo caches and garbage between models (a long process holds many exported graphs)."""
+    try:
+        torch._dynamo.reset()
+    except Exception:  # noqa: BLE001 - an optimisation only
+        pass
+    gc.collect()
+
+
 def rel(p: Path, out: Path) -> str:
     return p.relative_to(out).as_posix()
 
@@ -125,7 +134,11 @@ def main() -> int:
     ap.add_argument("--out", default=str(ROOT / "runs" / "latency-zoo"), help="output folder (default runs/latency-zoo)")
     ap.add_argument("--only", nargs="+", metavar="NAME", help="export only these zoo models")
     ap.add_argument("--list", action="store_true", help="list the zoo (name, family, input shape) and exit")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads (default 1: on a shared 2-core machine two threads made the int8 TFLite "
+                         "calibration 5-8x slower whenever another process ran; the files do not depend on it)")
     args = ap.parse_args()
+    torch.set_num_threads(max(1, args.threads))
 
     models = zoo()
     names = [z.name for z in models]
@@ -174,7 +187,7 @@ def main() -> int:
         manifest["models"] = [records[n] for n in names if n in records]
         manifest["build_s"] = round(time.perf_counter() - start, 1)
         write_manifest(manifest_path, manifest)
-        gc.collect()
+        reset_torch_state()
 
     done = [m for m in manifest["models"] if m["name"] in {z.name for z in chosen}]
     files = [f for m in done for f in m.get("files", [])]
