@@ -98,3 +98,15 @@ def test_profile_without_coefficients_cannot_estimate():
                          runner={"kind": "estimate"}, source="board.yaml")
     with pytest.raises(InputError, match="board.yaml: the estimate runner needs a calibration .* or an .estimate. section"):
         run_estimate(TFLITE, bare, BenchOptions())
+
+
+def test_the_ops_shape_and_channels_are_read_for_the_kernel_predictors():
+    """A 1-channel input's convolution is TFLite's depthwise with a depth multiplier (its own slow kernel), told
+    apart from a true depthwise; channels, window and output positions come from the weights."""
+    out = Tensor((1, 32, 188, 8))
+    dwm = op_cost("DEPTHWISE_CONV_2D", [Tensor((1, 32, 188, 1)), Tensor((1, 5, 5, 8), True)], [out], "int8")
+    dw = op_cost("DEPTHWISE_CONV_2D", [Tensor((1, 32, 188, 8)), Tensor((1, 3, 3, 8), True)], [out], "int8")
+    pw = op_cost("Conv", [Tensor((1, 24, 16, 16)), Tensor((40, 24, 1, 1), True)], [Tensor((1, 40, 16, 16))], "fp32")
+    assert (dwm.shape, dw.shape, pw.shape) == ("dwm", "dw", "pw")
+    assert (pw.cin, pw.cout, pw.window, pw.pixels) == (24, 40, 1, 256) and pw.macs == 24 * 40 * 256
+    assert (pw.in_bytes, pw.weight_bytes, pw.out_bytes) == (4 * 24 * 256, 4 * 40 * 24, 4 * 40 * 256)

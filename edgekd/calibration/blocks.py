@@ -66,6 +66,57 @@ class ChannelsLast(nn.Module):
         return y.permute(0, 2, 3, 1) if y.ndim == 4 else y
 
 
+class InvertedResidual(nn.Module):
+    """MobileNetV2/V3's block: 1x1 expansion, k x k depthwise, optional squeeze-excite, 1x1 projection (+ input)."""
+
+    def __init__(self, cin: int, cout: int, expand: int, k: int, stride: int, se: bool, hswish: bool) -> None:
+        super().__init__()
+        mid = max(cin * expand, 4)
+        act = nn.Hardswish if hswish else nn.ReLU6
+        layers: list[nn.Module] = [] if expand == 1 else [nn.Conv2d(cin, mid, 1), act()]
+        layers += [nn.Conv2d(mid, mid, k, stride, k // 2, groups=mid), act()]
+        if se:
+            layers.append(SqueezeExcite(mid))
+        layers.append(nn.Conv2d(mid, cout, 1))
+        self.body = nn.Sequential(*layers)
+        self.residual = stride == 1 and cin == cout
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.body(x)
+        return x + y if self.residual else y
+
+
+def random_network(case: Case) -> nn.Module:
+    """A small random network of the suite's layer vocabulary (``case.variant`` is its seed): a strided stem, 3-7
+    blocks (inverted residuals with or without squeeze-excite, plain 3x3 convolutions, max pooling) with channel
+    counts aligned or odd, then a global average and a dense head. Timed whole, these teach the fit what layers
+    cost next to each other (the runtime's layout changes between them, their caches), which one-kernel files
+    cannot."""
+    import random
+
+    rng = random.Random(f"edgekd-net-{case.variant}")
+    c = rng.choice((8, 12, 16, 24, 32))
+    layers: list[nn.Module] = [nn.Conv2d(case.cin, c, 3, 2, 1), nn.ReLU()]
+    size = -(-case.h // 2)
+    for _ in range(rng.randint(3, 7)):
+        cout = rng.choice((c, c, int(c * rng.uniform(1.2, 2.0)), max(4, int(c * rng.uniform(0.6, 1.0)))))
+        if rng.random() < 0.3:
+            cout = cout // 8 * 8 or 8
+        stride = 2 if size >= 8 and rng.random() < 0.35 else 1
+        kind = rng.random()
+        if kind < 0.65:
+            layers.append(InvertedResidual(c, cout, rng.choice((1, 3, 4, 6)), rng.choice((3, 3, 5)), stride,
+                                           rng.random() < 0.3, rng.random() < 0.4))
+        elif kind < 0.9:
+            layers += [nn.Conv2d(c, cout, 3, stride, 1), nn.ReLU()]
+        else:
+            layers += [nn.MaxPool2d(2, 2)] if size >= 4 else []
+            cout, stride = c, 2 if size >= 4 else 1
+        c, size = cout, -(-size // stride)
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c, 10)]
+    return nn.Sequential(*layers)
+
+
 def build_module(case: Case, *, channels_last_output: bool = False) -> nn.Module:
     """The case as a module in eval mode with fixed random weights.
 
@@ -77,6 +128,40 @@ def build_module(case: Case, *, channels_last_output: bool = False) -> nn.Module
         InputError: an unknown kind.
     """
     c = case
+    if c.kind == "net":
+        body: nn.Module = random_network(c)
+    elif c.kind in ("add", "act"):  # stem convolution, the op `repeat` times at cin channels, a narrow tail
+        op = (lambda: Residual(nn.Conv2d(c.cin, c.cin, 1))) if c.kind == "add" else (
+            (lambda: nn.Hardswish()) if c.variant == "hswish" else (lambda: SqueezeExcite(c.cin)))
+        body = nn.Sequential(nn.Conv2d(c.cin, c.cin, 1), *[op() for _ in range(c.repeat)],
+                                        nn.Conv2d(c.cin, 8, 1))
+    else:
+        body = _block(case)
+        for _ in range(case.repeat - 1):  # the later copies keep the shape: stride 1, cout -> cout
+            body = nn.Sequential(body, _block(_follower(case)))
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in body.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen) * 0.1)
+    return (ChannelsLast(body) if channels_last_output else body).eval()
+
+
+def _follower(c: Case) -> Case:
+    """The shape-keeping copy of a case that follows it in a ``repeat`` chain."""
+    from dataclasses import replace
+
+    if c.kind in ("conv", "pw", "dense"):
+        return replace(c, cin=c.cout, stride=1, h=-(-c.h // c.stride), w=-(-c.w // c.stride), repeat=1)
+    if c.kind == "dw":
+        return replace(c, stride=1, repeat=1)
+    if c.kind == "pool":  # after a pooling the map is smaller; pool again only where it still can
+        h, w = (1, 1) if c.variant == "global" else (c.h // c.stride, c.w // c.stride)
+        return replace(c, h=h, w=w, variant="global" if min(h, w) < c.k else c.variant, repeat=1)
+    return replace(c, cin=2 * c.cout, repeat=1)  # concat: the joined map is the next input
+
+
+def _block(c: Case) -> nn.Module:
+    """One copy of the case's op (with its stem/tail convolutions)."""
     if c.kind == "conv":
         body: nn.Module = nn.Sequential(nn.Conv2d(c.cin, c.cout, c.k, c.stride, c.k // 2), nn.ReLU())
     elif c.kind == "pw":
@@ -88,18 +173,8 @@ def build_module(case: Case, *, channels_last_output: bool = False) -> nn.Module
     elif c.kind == "pool":
         body = nn.Sequential(nn.Conv2d(c.cin, c.cin, 1), {"max": nn.MaxPool2d(c.k, c.stride),
                              "avg": nn.AvgPool2d(c.k, c.stride), "global": nn.AdaptiveAvgPool2d(1)}[c.variant])
-    elif c.kind == "add":
-        body = nn.Sequential(nn.Conv2d(c.cin, c.cin, 1), Residual(nn.Conv2d(c.cin, c.cin, 1)),
-                             nn.Conv2d(c.cin, 8, 1))
-    elif c.kind == "act":
-        body = nn.Sequential(nn.Conv2d(c.cin, c.cin, 1),
-                             nn.Hardswish() if c.variant == "hswish" else SqueezeExcite(c.cin), nn.Conv2d(c.cin, 8, 1))
     elif c.kind == "concat":
         body = Concat(nn.Conv2d(c.cin, c.cout, 1), nn.Conv2d(c.cin, c.cout, 1))
     else:
         raise InputError(f"unknown calibration case kind {c.kind!r} (known: {', '.join(KINDS)})")
-    gen = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for p in body.parameters():
-            p.copy_(torch.randn(p.shape, generator=gen) * 0.1)
-    return (ChannelsLast(body) if channels_last_output else body).eval()
+    return body

@@ -8,7 +8,13 @@ user's artifacts go through, so the micro-benchmarks hold the same op types, fus
 * ``conv``: a k x k convolution + ReLU (stride 1 or 2), ``pw``: a 1x1 convolution, ``dw``: a depthwise
   k x k convolution + ReLU6, ``dense``: a fully connected layer,
 * ``pool``: max or average pooling, or a global average, ``add``: a residual add after a 1x1 convolution,
-* ``act``: hard-swish / sigmoid-gate (squeeze-excite) elementwise work, ``concat``: two 1x1 branches joined.
+* ``act``: hard-swish / sigmoid-gate (squeeze-excite) elementwise work, ``concat``: two 1x1 branches joined,
+* ``net``: a small random network of these layers (``blocks.random_network``), so the fit also sees layers next to
+  each other, as a runtime runs them (its layout changes between layers, what stays in the caches).
+
+Half the cases hold their op three times in a row (``repeat``; the later copies keep the shape): a file's
+boundary work (quantizing the input, the runtime's layout changes) is the same once or three times, so the fit can
+tell the op's own cost from it, as a layer inside a network pays it.
 
 Sizes are drawn once (a fixed seed) across the range MobileNet/EfficientNet-Lite-like networks at 96-224 px and
 the heart-sound spectrogram models span, so the fit interpolates instead of extrapolating.
@@ -32,7 +38,7 @@ from typing import Any
 
 from edgekd.errors import InputError
 
-KINDS = ("conv", "pw", "dw", "dense", "pool", "add", "act", "concat")
+KINDS = ("conv", "pw", "dw", "dense", "pool", "add", "act", "concat", "net")
 SUITES = ("smoke", "quick", "standard")
 
 
@@ -48,12 +54,14 @@ class Case:
     k: int = 1
     stride: int = 1
     variant: str = ""
+    repeat: int = 1
 
     @property
     def name(self) -> str:
         """A file-safe name that says what the case is."""
         extra = f"-{self.variant}" if self.variant else ""
-        return (f"{self.kind}{extra}-c{self.cin}x{self.cout}-{self.h}x{self.w}-k{self.k}s{self.stride}"
+        depth = f"-r{self.repeat}" if self.repeat > 1 else ""
+        return (f"{self.kind}{extra}-c{self.cin}x{self.cout}-{self.h}x{self.w}-k{self.k}s{self.stride}{depth}"
                 .replace("x0-", "-"))
 
     @property
@@ -104,19 +112,27 @@ def _draw(rng: random.Random, kind: str, n: int) -> list[Case]:
         elif kind == "act":
             c = Case("act", rng.choice(ch[2:]), h, w, 0, 1, 1, rng.choice(("hswish", "se")))
             ok = 2e3 <= c.cin * h * w <= 2e6 and c.cin * c.cin * h * w <= 3e7
+        elif kind == "net":  # a small random network (blocks.random_network), its seed in `variant`
+            size = rng.choice((32, 48, 64, 80, 96, 112))
+            c = Case("net", rng.choice((1, 3, 3)), size, size if rng.random() < 0.8 else size // 2, 0, 1, 1,
+                     f"n{rng.randrange(10**6)}")
+            ok = True
         else:  # concat
             c = Case("concat", rng.choice(ch[2:12]), h, w, rng.choice(ch[2:12]), 1, 1)
             ok = 1e4 <= c.cin * h * w <= 1e6
         if ok:
+            if kind != "net" and rng.random() < 0.5:  # the op three times in a row: same boundary ops, three times the op's own cost
+                c = Case(c.kind, c.cin, c.h, c.w, c.cout, c.k, c.stride, c.variant, repeat=3)
             out.setdefault(c.name, c)
     return list(out.values())
 
 
 #: how many cases of each kind each suite draws
 SIZES = {
-    "smoke": {"conv": 1, "pw": 1, "dw": 1, "dense": 1, "pool": 0, "add": 0, "act": 0, "concat": 0},
-    "quick": {"conv": 4, "pw": 4, "dw": 3, "dense": 2, "pool": 2, "add": 1, "act": 1, "concat": 1},
-    "standard": {"conv": 36, "pw": 36, "dw": 28, "dense": 12, "pool": 12, "add": 10, "act": 10, "concat": 8},
+    "smoke": {"conv": 1, "pw": 1, "dw": 1, "dense": 1, "pool": 0, "add": 0, "act": 0, "concat": 0, "net": 0},
+    "quick": {"conv": 4, "pw": 4, "dw": 3, "dense": 2, "pool": 2, "add": 1, "act": 1, "concat": 1, "net": 1},
+    "standard": {"conv": 36, "pw": 36, "dw": 28, "dense": 12, "pool": 12, "add": 10, "act": 10, "concat": 8,
+                 "net": 100},
 }
 
 

@@ -31,14 +31,16 @@ import numpy as np
 
 from edgekd.runners.opcost import OpCost
 
-_CONV = ("ops", "mmacs", "tile16", "tile64", "taps", "pixels", "in_mb", "w_mb", "out_mb", "over1_mb", "over4_mb")
+_CONV = ("ops", "mmacs", "tile16", "tile64", "tilek64", "rem16", "kremc", "odd16", "taps", "pixels", "in_mb", "w_mb", "out_mb",
+         "over1_mb", "over4_mb")
 _SPILL = ("over1_mb", "over4_mb")
 #: group → the features its predictor is linear in (see ``feature_values``)
 FEATURES: dict[str, tuple[str, ...]] = {
     "conv-std": _CONV,
     "conv-pw": _CONV,
-    "conv-dw": ("ops", "mmacs", "tile16", "taps", "pixels", "in_mb", "out_mb", *_SPILL),
-    "dense": ("ops", "mmacs", "tile16", "tile64", "w_mb", *_SPILL),
+    "conv-dw": ("ops", "mmacs", "tile16", "rem16", "odd16", "taps", "pixels", "in_mb", "out_mb", *_SPILL),
+    "conv-dwm": ("ops", "mmacs", "taps", "pixels", "in_mb", "out_mb", *_SPILL),
+    "dense": ("ops", "mmacs", "tile16", "tile64", "tilek64", "rem16", "kremc", "w_mb", *_SPILL),
     "pool-max": ("ops", "in_mb", "out_mb", *_SPILL),
     "pool-avg": ("ops", "in_mb", "out_mb", *_SPILL),
     "pool-mean": ("ops", "in_mb", "out_mb", *_SPILL),
@@ -50,7 +52,8 @@ FEATURES: dict[str, tuple[str, ...]] = {
     "fused": ("ops", "mb"),
 }
 #: what an op of a group the calibration never saw is predicted with (recorded as ``borrowed``)
-FALLBACK = {"conv-std": "conv-pw", "conv-pw": "conv-std", "conv-dw": "conv-std", "dense": "conv-pw",
+FALLBACK = {"conv-std": "conv-pw", "conv-pw": "conv-std", "conv-dw": "conv-std", "conv-dwm": "conv-dw",
+            "dense": "conv-pw",
             "pool-max": "pool-mean", "pool-avg": "pool-mean", "pool-mean": "eltwise", "binary": "eltwise",
             "act": "eltwise", "convert": "eltwise", "copy": "eltwise", "fused": "eltwise", "eltwise": "binary"}
 _CONVERT = ("QUANTIZE", "DEQUANTIZE", "QuantizeLinear", "DequantizeLinear", "Cast", "CAST")
@@ -95,9 +98,13 @@ def feature_values(c: OpCost) -> dict[str, float]:
     """
     taps = c.pixels * max(c.window, 1)
     mb = c.bytes / 1e6
+    cin = max(c.cin, 1)
     return {"ops": 1.0, "over1_mb": max(0.0, mb - 1.0), "over4_mb": max(0.0, mb - 4.0), "mmacs": c.macs / 1e6,
             "tile16": taps * _up(c.cin, 4) * _up(c.cout, 16) / 1e6 if c.cout else c.macs / 1e6,
             "tile64": taps * _up(c.cin, 4) * _up(c.cout, 64) / 1e6 if c.cout else c.macs / 1e6,
+            "tilek64": taps * _up(c.cin, 64) * _up(c.cout, 16) / 1e6 if c.cout else c.macs / 1e6,
+            "rem16": taps * cin * (c.cout % 16) / 1e6, "kremc": taps * (c.cin % 16) * c.cout / 1e6,
+            "odd16": c.macs / 1e6 if c.cout and (c.cout % 16 or (c.cin > 1 and c.cin % 16)) else 0.0,
             "taps": taps / 1e6, "pixels": c.pixels / 1e6,
             "in_mb": c.in_bytes / 1e6, "w_mb": c.weight_bytes / 1e6, "out_mb": c.out_bytes / 1e6, "mb": c.bytes / 1e6}
 
@@ -240,7 +247,9 @@ def fit(graphs: Sequence[Sequence[OpCost]], measured_ms: Sequence[float], runtim
     x = np.stack(rows)
     used = np.flatnonzero(x.any(axis=0))
     scale = x[:, used].max(axis=0)  # columns of similar size, so NNLS is well conditioned
-    theta_used, _ = nnls(x[:, used] / scale / y[:, None], np.ones(len(y)), maxiter=50 * len(used) + 500)
+    a = x[:, used] / scale / y[:, None]
+    b = np.ones(len(y))
+    theta_used, _ = nnls(a, b, maxiter=50 * len(used) + 500)
     theta = np.zeros(x.shape[1])
     theta[used] = theta_used / scale
     names = columns()

@@ -82,7 +82,8 @@ class OpCost:
         precision: ``int8`` or ``fp32`` — which throughput coefficient applies.
         macs: multiply-accumulates (one op per element for non-MAC kinds).
         bytes: bytes read and written.
-        shape: ``conv`` ops: ``dw`` (depthwise), ``pw`` (1x1) or ``std``; empty for other kinds.
+        shape: ``conv`` ops: ``dw`` (depthwise), ``dwm`` (depthwise with a depth multiplier: TFLite's form of a
+            convolution of a 1-channel input), ``pw`` (1x1) or ``std``; empty for other kinds.
         in_bytes, weight_bytes, out_bytes: ``bytes`` split into activations read, constants read, output written.
         fused: the runtime folds this op into the one before it (ONNX Runtime fuses an activation or batch norm
             into the convolution it follows), so it costs nothing of its own.
@@ -130,7 +131,8 @@ def op_cost(op: str, inputs: Sequence[Optional[Tensor]], outputs: Sequence[Tenso
         w = inputs[1].shape
         if op == "DEPTHWISE_CONV_2D":  # [1, kh, kw, C]: kh x kw per output element
             per_out = int(np.prod(w[1:3]))
-            shape = "dw"
+            x = inputs[0].shape if inputs[0] is not None else ()
+            shape = "dwm" if x and int(x[-1]) != int(w[-1]) else "dw"  # dwm: a depth multiplier (C_in -> k x C_in)
             cin, cout, window = 1, int(w[-1]), per_out
         elif op == "TRANSPOSE_CONV":  # inputs: output_shape, weights [Cout, kh, kw, Cin], input
             per_out = int(np.prod(w[1:]))
