@@ -17,7 +17,11 @@ torch/edgekd versions and the host's CPU at the top, then per model ``name, fami
 (``edgekd.models.complexity``) and per file ``path`` (relative to OUT), ``format``, ``precision``,
 ``size_bytes``, ``export_s`` or ``error``.
 
-Run:  .venv/bin/python benchmarks/zoo_build.py [--out runs/latency-zoo] [--only NAME ...] [--list] [--threads 1]
+``--set fresh`` builds the held-out set (``zoo_models.fresh()``, 12 architectures the estimator's tuning never saw)
+instead of the zoo; its default output folder is runs/latency-zoo-fresh.
+
+Run:  .venv/bin/python benchmarks/zoo_build.py [--set {zoo,fresh}] [--out runs/latency-zoo] [--only NAME ...] [--list]
+      [--threads 1]
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ import torch  # noqa: E402
 
 import edgekd  # noqa: E402
 from edgekd.models.complexity import count_macs, count_params  # noqa: E402
-from zoo_models import ZooModel, zoo  # noqa: E402
+from zoo_models import ZooModel, fresh, zoo  # noqa: E402
 
 FILES = (("tflite", "fp32"), ("tflite", "int8"), ("onnx", "fp32"), ("onnx", "int8"))
 N_CAL = 32
@@ -131,7 +135,9 @@ def build_one(z: ZooModel, out: Path, previous: dict) -> dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", default=str(ROOT / "runs" / "latency-zoo"), help="output folder (default runs/latency-zoo)")
+    ap.add_argument("--set", dest="which", choices=("zoo", "fresh"), default="zoo",
+                    help="which list to build: the zoo (default) or the fresh held-out set (zoo_models.fresh())")
+    ap.add_argument("--out", help="output folder (default runs/latency-zoo, or runs/latency-zoo-fresh with --set fresh)")
     ap.add_argument("--only", nargs="+", metavar="NAME", help="export only these zoo models")
     ap.add_argument("--list", action="store_true", help="list the zoo (name, family, input shape) and exit")
     ap.add_argument("--threads", type=int, default=1,
@@ -140,7 +146,7 @@ def main() -> int:
     args = ap.parse_args()
     torch.set_num_threads(max(1, args.threads))
 
-    models = zoo()
+    models = fresh() if args.which == "fresh" else zoo()
     names = [z.name for z in models]
     if len(set(names)) != len(names):
         raise SystemExit("zoo_models: duplicate model names")
@@ -157,7 +163,7 @@ def main() -> int:
     else:
         chosen = models
 
-    out = Path(args.out).resolve()
+    out = Path(args.out or ROOT / "runs" / ("latency-zoo-fresh" if args.which == "fresh" else "latency-zoo")).resolve()
     out.mkdir(parents=True, exist_ok=True)
     manifest_path = out / "zoo.json"
     previous: dict = {}
@@ -173,6 +179,7 @@ def main() -> int:
         "edgekd": edgekd.__version__,
         "host": {"cpu": host_cpu(), "processor": platform.processor(), "machine": platform.machine(),
                  "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads()},
+        "set": args.which,
         "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
         "calibration": {"examples": N_CAL, "distribution": "standard normal", "dtype": "float32", "seed": 0},
         "layout": "NAME/{tflite,onnx}/{fp32,int8}.{tflite,onnx}, each with its NAME.edgekd.json sidecar",

@@ -407,3 +407,352 @@ def zoo() -> list[ZooModel]:
     add("mlp_784", "mlp", lambda: MLP((1, 28, 28), (1024, 512)), (1, 28, 28))
     add("mlp_kws_250", "mlp", lambda: MLP((250,), (144, 144, 144), num_classes=12), (250,))
     return m
+
+
+# ================================================================================================ fresh held-out set
+# Twelve architectures the estimator's tuning never saw (``fresh()``; built by ``zoo_build.py --set fresh`` into
+# runs/latency-zoo-fresh). None is a width/resolution variant of a ``zoo()`` entry.
+class SE(nn.Module):
+    """Squeeze-excite with a fixed-size average pool; ``act``/``gate`` chosen per family (ReLU/sigmoid, SiLU/sigmoid)."""
+
+    def __init__(self, c: int, squeeze: int, hw: int, act: type = nn.ReLU, gate: type = nn.Sigmoid) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.AvgPool2d(hw), nn.Conv2d(c, squeeze, 1), act(), nn.Conv2d(squeeze, c, 1), gate())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.body(x)
+
+
+class MBConv(nn.Module):
+    """Expand 1x1, kxk depthwise, optional SE, project 1x1; residual when shapes allow (MnasNet, EfficientNet-B0)."""
+
+    def __init__(self, c_in: int, c_out: int, k: int, stride: int, expand: int, se: float, act: type, hw_out: int,
+                 se_act: type = nn.ReLU) -> None:
+        super().__init__()
+        hidden = c_in * expand
+        layers: list[nn.Module] = [cbn(c_in, hidden, 1, act=act)] if expand != 1 else []
+        layers.append(cbn(hidden, hidden, k, stride, groups=hidden, act=act))
+        if se:
+            layers.append(SE(hidden, max(1, int(c_in * se)), hw_out, se_act))
+        layers.append(cbn(hidden, c_out, 1, act=None))
+        self.body = nn.Sequential(*layers)
+        self.residual = stride == 1 and c_in == c_out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x) if self.residual else self.body(x)
+
+
+class MBNet(nn.Module):
+    """Stem 3x3/2, MBConv stages ``(expand, k, c_out, repeats, stride, se)``, 1x1 head, classifier."""
+
+    def __init__(self, stages: tuple, res: int, act: type, stem: int = 32, head: int = 1280, se_act: type = nn.ReLU,
+                 first_sep: int = 0, num_classes: int = 1000) -> None:
+        super().__init__()
+        hw = _out(res, [2])
+        layers: list[nn.Module] = [cbn(3, stem, 3, 2, act=act)]
+        c = stem
+        if first_sep:  # MnasNet: a separable 3x3 (no expansion, no residual) before the stages
+            layers += [cbn(c, c, 3, groups=c, act=act), cbn(c, first_sep, 1, act=None)]
+            c = first_sep
+        for e, k, out, n, s, se in stages:
+            for j in range(n):
+                st = s if j == 0 else 1
+                hw = _out(hw, [st])
+                layers.append(MBConv(c, out, k, st, e, se, act, hw, se_act))
+                c = out
+        layers.append(cbn(c, head, 1, act=act))
+        self.features = nn.Sequential(*layers)
+        self.head = classifier(head, (hw, hw), num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+# MnasNet-A1 (Tan et al., CVPR 2019, fig. 7): SE ratio 0.25 of the block input in three stages
+MNAS_A1 = ((6, 3, 24, 2, 2, 0), (3, 5, 40, 3, 2, 0.25), (6, 3, 80, 4, 2, 0), (6, 3, 112, 2, 1, 0.25),
+           (6, 5, 160, 3, 2, 0.25), (6, 3, 320, 1, 1, 0))
+# EfficientNet-B0 (Tan & Le, 2019, table 1): SE 0.25 everywhere, swish
+EFF_B0 = ((1, 3, 16, 1, 1, 0.25), (6, 3, 24, 2, 2, 0.25), (6, 5, 40, 2, 2, 0.25), (6, 3, 80, 3, 2, 0.25),
+          (6, 5, 112, 3, 1, 0.25), (6, 5, 192, 4, 2, 0.25), (6, 3, 320, 1, 1, 0.25))
+
+
+class ShuffleUnit(nn.Module):
+    """ShuffleNetV2 unit: stride 1 splits the channels in two (one half through 1x1-dw3x3-1x1), concat, shuffle."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int) -> None:
+        super().__init__()
+        self.stride = stride
+        half = c_out // 2
+        c_branch = c_in if stride == 2 else c_in // 2
+        self.branch = nn.Sequential(cbn(c_branch, half, 1, act=nn.ReLU), cbn(half, half, 3, stride, groups=half, act=None),
+                                    cbn(half, half, 1, act=nn.ReLU))
+        self.proj = (nn.Sequential(cbn(c_in, c_in, 3, 2, groups=c_in, act=None), cbn(c_in, half, 1, act=nn.ReLU))
+                     if stride == 2 else None)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.stride == 1:
+            a, b = x.chunk(2, dim=1)
+            y = torch.cat((a, self.branch(b)), 1)
+        else:
+            y = torch.cat((self.proj(x), self.branch(x)), 1)
+        n, c, h, w = y.shape
+        return y.reshape(n, 2, c // 2, h, w).transpose(1, 2).reshape(n, c, h, w)
+
+
+class ShuffleNetV2(nn.Module):
+    def __init__(self, widths: tuple = (48, 96, 192), repeats: tuple = (4, 8, 4), res: int = 128, last: int = 1024,
+                 num_classes: int = 1000) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [cbn(3, 24, 3, 2, act=nn.ReLU), nn.MaxPool2d(3, 2, 1)]
+        c, hw = 24, _out(res, [2, 2])
+        for w, n in zip(widths, repeats):
+            for j in range(n):
+                layers.append(ShuffleUnit(c, w, 2 if j == 0 else 1))
+                c = w
+            hw = _out(hw, [2])
+        layers.append(cbn(c, last, 1, act=nn.ReLU))
+        self.features = nn.Sequential(*layers)
+        self.head = classifier(last, (hw, hw), num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+class GhostModule(nn.Module):
+    """Half the outputs from a 1x1 conv, the other half a cheap 3x3 depthwise of those; concatenated."""
+
+    def __init__(self, c_in: int, c_out: int, relu: bool = True) -> None:
+        super().__init__()
+        half = c_out // 2
+        act = nn.ReLU if relu else None
+        self.primary = cbn(c_in, half, 1, act=act)
+        self.cheap = cbn(half, c_out - half, 3, groups=half, act=act) if c_out - half == half else \
+            cbn(half, c_out - half, 3, act=act)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.primary(x)
+        return torch.cat((y, self.cheap(y)), 1)
+
+
+class GhostBottleneck(nn.Module):
+    def __init__(self, c_in: int, hidden: int, c_out: int, k: int, stride: int, se: bool, hw_out: int) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [GhostModule(c_in, hidden)]
+        if stride == 2:
+            layers.append(cbn(hidden, hidden, k, 2, groups=hidden, act=None))
+        if se:
+            layers.append(SE(hidden, make8(hidden / 4, 4), hw_out, nn.ReLU, nn.Hardsigmoid))
+        layers.append(GhostModule(hidden, c_out, relu=False))
+        self.body = nn.Sequential(*layers)
+        self.shortcut = (nn.Identity() if stride == 1 and c_in == c_out else
+                         nn.Sequential(cbn(c_in, c_in, k, stride, groups=c_in, act=None), cbn(c_in, c_out, 1, act=None)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x) + self.shortcut(x)
+
+
+# GhostNet 1.0 (Han et al., CVPR 2020, table 7), trimmed: (kernel, hidden, out, SE, stride)
+GHOST = ((3, 16, 16, False, 1), (3, 48, 24, False, 2), (3, 72, 24, False, 1), (5, 72, 40, True, 2),
+         (5, 120, 40, True, 1), (3, 240, 80, False, 2), (3, 200, 80, False, 1), (3, 480, 112, True, 1),
+         (5, 672, 160, True, 2), (5, 960, 160, True, 1))
+
+
+class GhostNet(nn.Module):
+    def __init__(self, res: int = 160, num_classes: int = 1000) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [cbn(3, 16, 3, 2, act=nn.ReLU)]
+        c, hw = 16, _out(res, [2])
+        for k, hidden, out, se, s in GHOST:
+            hw = _out(hw, [s])
+            layers.append(GhostBottleneck(c, hidden, out, k, s, se, hw))
+            c = out
+        layers.append(cbn(c, 960, 1, act=nn.ReLU))
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Sequential(nn.AvgPool2d(hw), nn.Conv2d(960, 1280, 1), nn.ReLU(), nn.Flatten(),
+                                  nn.Linear(1280, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+class Fire(nn.Module):
+    def __init__(self, c_in: int, squeeze: int, expand: int) -> None:
+        super().__init__()
+        self.squeeze = nn.Sequential(nn.Conv2d(c_in, squeeze, 1), nn.ReLU())
+        self.e1 = nn.Sequential(nn.Conv2d(squeeze, expand, 1), nn.ReLU())
+        self.e3 = nn.Sequential(nn.Conv2d(squeeze, expand, 3, padding=1), nn.ReLU())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s = self.squeeze(x)
+        return torch.cat((self.e1(s), self.e3(s)), 1)
+
+
+class SqueezeNet(nn.Module):
+    """SqueezeNet 1.1 (fire modules, no batch norm, biased convs), max-pools padded instead of ceil_mode."""
+
+    def __init__(self, res: int = 128, num_classes: int = 1000) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 64, 3, 2, 1), nn.ReLU(), nn.MaxPool2d(3, 2, 1), Fire(64, 16, 64), Fire(128, 16, 64),
+            nn.MaxPool2d(3, 2, 1), Fire(128, 32, 128), Fire(256, 32, 128), nn.MaxPool2d(3, 2, 1),
+            Fire(256, 48, 192), Fire(384, 48, 192), Fire(384, 64, 256), Fire(512, 64, 256))
+        hw = _out(res, [2, 2, 2, 2])
+        self.head = nn.Sequential(nn.Conv2d(512, num_classes, 1), nn.ReLU(), nn.AvgPool2d(hw), nn.Flatten())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+class DenseLayer(nn.Module):
+    """Pre-activation bottleneck (BN-ReLU-1x1, BN-ReLU-3x3) whose ``growth`` outputs are appended to the input."""
+
+    def __init__(self, c_in: int, growth: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.BatchNorm2d(c_in), nn.ReLU(), nn.Conv2d(c_in, 4 * growth, 1, bias=False),
+                                  nn.BatchNorm2d(4 * growth), nn.ReLU(), nn.Conv2d(4 * growth, growth, 3, 1, 1, bias=False))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat((x, self.body(x)), 1)
+
+
+class DenseNetTiny(nn.Module):
+    def __init__(self, growth: int = 16, blocks: tuple = (4, 6, 8), res: int = 96, num_classes: int = 100) -> None:
+        super().__init__()
+        c = 2 * growth
+        layers: list[nn.Module] = [cbn(3, c, 3, 2, act=nn.ReLU)]
+        hw = _out(res, [2])
+        for i, n in enumerate(blocks):
+            for _ in range(n):
+                layers.append(DenseLayer(c, growth))
+                c += growth
+            if i < len(blocks) - 1:  # transition: BN-ReLU-1x1 halving the channels, 2x2 average pool
+                layers += [nn.BatchNorm2d(c), nn.ReLU(), nn.Conv2d(c, c // 2, 1, bias=False), nn.AvgPool2d(2)]
+                c, hw = c // 2, hw // 2
+        layers += [nn.BatchNorm2d(c), nn.ReLU()]
+        self.features = nn.Sequential(*layers)
+        self.head = classifier(c, (hw, hw), num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+class UNetEncoder(nn.Module):
+    """A U-Net contracting path: double 3x3 Conv-BN-ReLU per level, 2x2 max-pool between levels; no decoder."""
+
+    def __init__(self, widths: tuple = (16, 32, 64, 128, 256), in_shape: tuple = (3, 96, 96), num_classes: int = 10) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        c, hw = in_shape[0], in_shape[1]
+        for i, w in enumerate(widths):
+            if i:
+                layers.append(nn.MaxPool2d(2))
+                hw //= 2
+            layers += [cbn(c, w, 3, act=nn.ReLU), cbn(w, w, 3, act=nn.ReLU)]
+            c = w
+        self.features = nn.Sequential(*layers)
+        self.head = classifier(c, (hw, hw), num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+class RegNetBlock(nn.Module):
+    """RegNetX block: 1x1, 3x3 group conv (groups of ``group_width`` channels, carries the stride), 1x1; residual."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int, group_width: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(cbn(c_in, c_out, 1, act=nn.ReLU),
+                                  cbn(c_out, c_out, 3, stride, groups=c_out // group_width, act=nn.ReLU),
+                                  cbn(c_out, c_out, 1, act=None))
+        self.shortcut = nn.Identity() if stride == 1 and c_in == c_out else cbn(c_in, c_out, 1, stride, act=None)
+        self.act = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.body(x) + self.shortcut(x))
+
+
+class RegNetX(nn.Module):
+    def __init__(self, widths: tuple = (24, 56, 152, 368), depths: tuple = (1, 1, 4, 7), group_widths: tuple = (8, 8, 8, 8),
+                 res: int = 128, num_classes: int = 1000) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [cbn(3, 32, 3, 2, act=nn.ReLU)]
+        c, hw = 32, _out(res, [2])
+        for w, d, g in zip(widths, depths, group_widths):
+            for j in range(d):
+                layers.append(RegNetBlock(c, w, 2 if j == 0 else 1, g))
+                c = w
+            hw = _out(hw, [2])
+        self.features = nn.Sequential(*layers)
+        self.head = classifier(c, (hw, hw), num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+class StridedNet(nn.Module):
+    """Conv-BN-ReLU layers given as ``(c_out, kernel, stride)`` (ints or pairs), then a classifier."""
+
+    def __init__(self, spec: tuple, in_shape: tuple, num_classes: int = 10, pools: tuple = ()) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        c, h, w = in_shape
+        for i, (c_out, k, s) in enumerate(spec):
+            k2, s2 = (k, k) if isinstance(k, int) else k, (s, s) if isinstance(s, int) else s
+            layers += [nn.Conv2d(c, c_out, k2, s2, (k2[0] // 2, k2[1] // 2), bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
+            h, w = _out(h, [s2[0]]), _out(w, [s2[1]])
+            if i in pools:
+                layers.append(nn.MaxPool2d(2))
+                h, w = h // 2, w // 2
+            c = c_out
+        self.features = nn.Sequential(*layers)
+        self.head = classifier(c, (h, w), num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+class MobileNetV1(nn.Module):
+    SPEC = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2)) + ((512, 1),) * 5 + ((1024, 2), (1024, 1))
+
+    def __init__(self, width: float = 0.5, res: int = 128, num_classes: int = 1000) -> None:
+        super().__init__()
+        c = int(32 * width)
+        layers: list[nn.Module] = [cbn(3, c, 3, 2, act=nn.ReLU)]
+        hw = _out(res, [2])
+        for out, s in self.SPEC:
+            out = int(out * width)
+            layers += [cbn(c, c, 3, s, groups=c, act=nn.ReLU), cbn(c, out, 1, act=nn.ReLU)]
+            c, hw = out, _out(hw, [s])
+        self.features = nn.Sequential(*layers)
+        self.head = classifier(c, (hw, hw), num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+def fresh() -> list[ZooModel]:
+    """The held-out set: 12 architectures not in ``zoo()`` (for an estimator tuned on the zoo), about 1-300 M MACs."""
+    m: list[ZooModel] = []
+
+    def add(name: str, family: str, fn: Callable[[], nn.Module], shape: tuple) -> None:
+        m.append(ZooModel(name, family, _seeded(fn), tuple(shape)))
+
+    add("shufflenetv2_050_128", "shufflenetv2", lambda: ShuffleNetV2((48, 96, 192), (4, 8, 4), 128), (3, 128, 128))
+    add("mnasnet_a1_100_160", "mnasnet", lambda: MBNet(MNAS_A1, 160, nn.ReLU, 32, 1280, first_sep=16), (3, 160, 160))
+    add("ghostnet_100_160", "ghostnet", lambda: GhostNet(160), (3, 160, 160))
+    add("squeezenet11_128", "squeezenet", lambda: SqueezeNet(128), (3, 128, 128))
+    add("densenet_tiny_k16_96", "densenet", lambda: DenseNetTiny(16, (4, 6, 8), 96), (3, 96, 96))
+    add("unet_encoder_96", "unet", lambda: UNetEncoder((16, 32, 64, 128, 256), (3, 96, 96)), (3, 96, 96))
+    add("regnetx_200mf_128", "regnet", lambda: RegNetX((24, 56, 152, 368), (1, 1, 4, 7), (8, 8, 8, 8), 128),
+        (3, 128, 128))
+    add("audio_cnn_logmel_64x64", "audio", lambda: StridedNet(((32, 5, 2), (64, 3, 1), (96, 3, 1), (128, 3, 1)),
+                                                              (1, 64, 64), 35, pools=(1, 2)), (1, 64, 64))
+    add("wave_cnn_1x4000", "audio", lambda: StridedNet(((32, (1, 9), (1, 4)), (64, (1, 9), (1, 4)), (96, (1, 9), (1, 4)),
+                                                        (128, (1, 9), (1, 4)), (128, (1, 3), 1)), (1, 1, 4000), 12),
+        (1, 1, 4000))
+    add("mobilenetv1_050_128", "mobilenetv1", lambda: MobileNetV1(0.5, 128), (3, 128, 128))
+    add("wide_shallow_256_64", "plain", lambda: StridedNet(((64, 3, 2), (256, 3, 2), (256, 3, 1)), (3, 64, 64), 10),
+        (3, 64, 64))
+    add("efficientnet_b0_112", "efficientnet_b0", lambda: MBNet(EFF_B0, 112, nn.SiLU, 32, 1280, se_act=nn.SiLU),
+        (3, 112, 112))
+    return m
