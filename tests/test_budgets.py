@@ -38,6 +38,20 @@ def test_estimated_latency_fails_closed_unless_the_target_allows_estimates_or_sk
     assert allowed.status == "fail" and "estimated" in allowed.message
 
 
+def test_an_estimate_from_another_devices_calibration_is_not_gated(artifacts):
+    """Even where estimates are accepted, one whose calibration was taken on another CPU fails closed."""
+    a = _by_name(artifacts, "student-tflite-int8")
+    a["latency"] = {**a["latency"], "estimated": True, "runner": "estimate", "p90_ms": 0.5,
+                    "calibration": {"file": "targets/x86_64.calibration.json", "taken": "2026-12-06"},
+                    "calibration_mismatch": ["cpu: calibrated on 'AMD EPYC', here 'Intel Xeon'"]}
+    flagged = _one(check_artifact(a, artifacts, Budgets(latency_p90_ms=20, allow_estimated_latency=True)),
+                   "latency_p90_ms")
+    assert flagged.status == "fail" and "another device identity" in flagged.message and "AMD EPYC" in flagged.message
+    del a["latency"]["calibration_mismatch"]
+    ok = _one(check_artifact(a, artifacts, Budgets(latency_p90_ms=20, allow_estimated_latency=True)), "latency_p90_ms")
+    assert ok.status == "pass" and "with the calibration targets/x86_64.calibration.json" in ok.message
+
+
 def test_estimate_runner_profile_accepts_estimates():
     p = TargetProfile(name="m4", arch="cortex-m", formats=["tflite"], precisions=["int8"],
                       budgets=Budgets(latency_p90_ms=50), runner={"kind": "estimate"})

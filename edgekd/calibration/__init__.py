@@ -104,6 +104,49 @@ def _summed(a: dict, b: dict) -> dict:
             for k in {*a, *b}}
 
 
+def fit_format(rows: Sequence[dict], folder: Path, runtime: dict, cache_kb: float) -> tuple[dict, dict, list[dict]]:
+    """One format's kernel model, its leave-cases-out error per precision, and its timings as the file keeps them.
+
+    Args:
+        rows: the format's timed suite files (``file``, ``case``, ``kind``, ``precision``, ``ms``, ``ms_ctx``,
+            ``spread``). folder: where they are. runtime: ``{"runtime", "version"}``. cache_kb: the device's L2.
+    """
+    from edgekd.runners.graphcost import graph_costs
+    from edgekd.runners.kernelmodel import fit
+
+    graphs = {r["file"]: graph_costs(folder / r["file"]) for r in rows}
+    model = fit([graphs[r["file"]] for r in rows], [r["ms"] for r in rows], runtime["runtime"], runtime["version"],
+                context_ms=_context(rows), cache_kb=cache_kb)
+    held = cross_validated(rows, graphs, runtime["runtime"], runtime["version"], cache_kb=cache_kb)
+    error = {}
+    for precision in ("int8", "fp32"):
+        sub = [r for r in rows if r["precision"] == precision and r["file"] in held]
+        predicted = [held[r["file"]][0] for r in sub] + [held[r["file"]][1] for r in sub if r.get("ms_ctx")]
+        measured = [r["ms"] for r in sub] + [r["ms_ctx"] for r in sub if r.get("ms_ctx")]
+        error[precision] = error_stats(predicted, measured)
+    timings = []
+    for r in rows:
+        cv = held.get(r["file"])
+        timings.append({"file": r["file"], "case": r["case"], "kind": r["kind"], "format": Path(r["file"]).suffix[1:],
+                        "precision": r["precision"], "ms": round(r["ms"], 6),
+                        "ms_ctx": round(r["ms_ctx"], 6) if r.get("ms_ctx") else None, "spread": round(r["spread"], 4),
+                        "cv_predicted_ms": None if cv is None else round(cv[0], 6),
+                        "cv_predicted_ms_ctx": None if cv is None else round(cv[1], 6)})
+    return model.to_dict(), error, timings
+
+
+def _identity(timed: dict, threads: int, models: dict) -> dict:
+    """The device identity a calibration is stored with, from what the device reported."""
+    from edgekd.runners.calibrated import _ARCH
+
+    host = timed["host"]
+    return {"machine": _ARCH.get(str(host.get("machine", "")).lower(), host.get("machine")),
+            "cpu": host.get("cpu", ""), "isa": host.get("isa", []), "threads": threads,
+            "runtimes": {f: timed["runtimes"][f] for f in models}, "cores": host.get("cores"),
+            "usable_cores": host.get("usable_cores"), "cache_kb": host.get("cache_kb"),
+            "python": host.get("python"), "numpy": host.get("numpy")}
+
+
 def calibrate(target: Any, *, suite: str = "standard", formats: Optional[Sequence[str]] = None,
               threads: Optional[int] = None, rounds: int = 5, out: Optional[str | Path] = None,
               cache: Optional[str | Path] = None, timeout_s: float = 7200.0, log: Optional[Log] = None) -> CalibrationResult:
@@ -129,8 +172,6 @@ def calibrate(target: Any, *, suite: str = "standard", formats: Optional[Sequenc
     from edgekd.atomic import write_json
     from edgekd.calibration.build import build_suite, suite_folder
     from edgekd.calibration.suite import suite as suite_cases, suite_hash
-    from edgekd.runners.graphcost import graph_costs
-    from edgekd.runners.kernelmodel import fit
     from edgekd.runners.suiterun import check_can_time, time_suite
     from edgekd.targets import TargetProfile, load_target
     from edgekd.versions import versions
@@ -167,39 +208,14 @@ def calibrate(target: Any, *, suite: str = "standard", formats: Optional[Sequenc
         rows = [{**m, "ms": results[m["file"]]["ms"], "ms_ctx": results[m["file"]].get("ms_ctx"),
                  "spread": results[m["file"]]["spread"]}
                 for m in made if m.get("format") == fmt and "ms" in results.get(m.get("file", ""), {})]
-        if not rows:
-            continue
-        runtime = timed["runtimes"].get(fmt, {"runtime": "?", "version": "?"})
-        graphs = {r["file"]: graph_costs(folder / r["file"]) for r in rows}
-        model = fit([graphs[r["file"]] for r in rows], [r["ms"] for r in rows], runtime["runtime"], runtime["version"],
-                    context_ms=_context(rows), cache_kb=cache_kb)
-        models[fmt] = model.to_dict()
-        held = cross_validated(rows, graphs, runtime["runtime"], runtime["version"], cache_kb=cache_kb)
-        error[fmt] = {}
-        for precision in ("int8", "fp32"):
-            sub = [r for r in rows if r["precision"] == precision and r["file"] in held]
-            predicted = [held[r["file"]][0] for r in sub] + [held[r["file"]][1] for r in sub if r.get("ms_ctx")]
-            measured = [r["ms"] for r in sub] + [r["ms_ctx"] for r in sub if r.get("ms_ctx")]
-            error[fmt][precision] = error_stats(predicted, measured)
-        for r in rows:
-            cv = held.get(r["file"])
-            measurements.append({"file": r["file"], "case": r["case"], "kind": r["kind"], "format": fmt,
-                                 "precision": r["precision"], "ms": round(r["ms"], 6),
-                                 "ms_ctx": round(r["ms_ctx"], 6) if r.get("ms_ctx") else None,
-                                 "spread": round(r["spread"], 4),
-                                 "cv_predicted_ms": None if cv is None else round(cv[0], 6),
-                                 "cv_predicted_ms_ctx": None if cv is None else round(cv[1], 6)})
+        if rows:
+            runtime = timed["runtimes"].get(fmt, {"runtime": "?", "version": "?"})
+            models[fmt], error[fmt], timings = fit_format(rows, folder, runtime, cache_kb)
+            measurements += timings
     if not models:
         raise InputError(f"target {profile.name!r}: no suite file could be timed on the device "
                          f"({sum(1 for r in results.values() if 'error' in r)} refused by its runtime)")
-    host = timed["host"]
-    from edgekd.runners.calibrated import _ARCH
-
-    identity = {"machine": _ARCH.get(str(host.get("machine", "")).lower(), host.get("machine")),
-                "cpu": host.get("cpu", ""), "isa": host.get("isa", []), "threads": threads,
-                "runtimes": {f: timed["runtimes"][f] for f in models}, "cores": host.get("cores"),
-                "usable_cores": host.get("usable_cores"), "cache_kb": host.get("cache_kb"),
-                "python": host.get("python"), "numpy": host.get("numpy")}
+    identity = _identity(timed, threads, models)
     data = {
         "kind": "edgekd-calibration", "format_version": 1, "target": profile.name, "arch": profile.arch,
         "taken": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),

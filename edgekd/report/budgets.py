@@ -17,7 +17,8 @@ Rules (the gate fails closed: a figure it cannot read is a failure, never a pass
 * ``size_kb``: ``size_bytes / 1024`` (KiB; ``ram_kb`` likewise).
 * ``latency_p90_ms``: the measured ``latency.p90_ms``. An estimated figure
   (``latency.estimated``) is gated only when the budgets allow it
-  (``allow_estimated_latency``), and the message says "estimated"; otherwise it is
+  (``allow_estimated_latency``) and its calibration is the device's (an estimate flagged with
+  ``calibration_mismatch`` counts as unmeasured), and the message says "estimated"; otherwise it is
   unmeasured. An emulated figure (``latency.emulated``, qemu) is never gated: unmeasured.
 * ``latency_end_to_end_p90_ms``: per item, ``latency.end_to_end.p90_ms`` (the front-end's p90 per item + the
   model's p90 x invokes per item, timed on the target's runner). No front-end timing (no test items, a runner
@@ -239,9 +240,15 @@ def check_artifact(artifact: Mapping[str, Any], artifacts: list[Mapping[str, Any
             elif lat.get("emulated"):
                 unmeasured("latency_p90_ms", limit, "ms",
                            f"only an emulated figure ({p90:.3g} ms under qemu), which says nothing about the device")
+            elif lat.get("estimated") and lat.get("calibration_mismatch"):
+                unmeasured("latency_p90_ms", limit, "ms",
+                           f"only an estimate ({p90:.3g} ms) from a calibration taken on another device identity "
+                           f"({'; '.join(map(str, lat['calibration_mismatch']))[:200]}): calibrate this device")
             elif lat.get("estimated"):
                 if budgets.allow_estimated_latency:
-                    judge("latency_p90_ms", p90, limit, "ms", f"estimated by the {lat.get('runner', '?')} runner")
+                    cal = lat.get("calibration") or {}
+                    how = f" with the calibration {cal.get('file')} ({cal.get('taken')})" if cal.get("file") else ""
+                    judge("latency_p90_ms", p90, limit, "ms", f"estimated by the {lat.get('runner', '?')} runner{how}")
                 else:
                     unmeasured("latency_p90_ms", limit, "ms",
                                f"only an estimated figure ({p90:.3g} ms) and the target does not accept estimates")
