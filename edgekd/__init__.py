@@ -35,7 +35,8 @@ from edgekd.errors import BackendError, EdgekdError, InputError, PluginError
 
 __version__ = "0.1.0"
 
-_VERBS = ("prepare", "distill", "prune", "export", "evaluate", "bench", "gate", "compress", "model", "write_report")
+_VERBS = ("prepare", "distill", "prune", "export", "evaluate", "bench", "gate", "compress", "model", "write_report",
+          "calibrate")
 
 __all__ = ["BackendError", "EdgekdError", "InputError", "PluginError", "__version__", *_VERBS]
 
@@ -45,6 +46,10 @@ def __getattr__(name: str) -> Any:
         from edgekd.flow.compress import compress
 
         return compress
+    if name == "calibrate":  # a device's latency model: edgekd.calibration, above the API (it exports its suite)
+        from edgekd.calibration import calibrate
+
+        return calibrate
     if name in _VERBS:
         from edgekd import api
 

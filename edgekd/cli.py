@@ -262,7 +262,7 @@ def cmd_targets_calibrate(args: argparse.Namespace) -> int:
     from edgekd.calibration import calibrate
 
     result = calibrate(args.name, suite=args.suite, formats=args.formats, threads=args.threads, rounds=args.rounds,
-                       out=args.out, cache=args.cache, log=lambda s: print(s, file=sys.stderr))
+                       out=args.out, cache=args.cache, force=args.force, log=lambda s: print(s, file=sys.stderr))
     if args.json:
         print(json.dumps(result.to_dict()))
         return 0
@@ -499,6 +499,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds per file (default 5)")
     q.add_argument("--out", help="the calibration file (default: targets/NAME.calibration.json here)")
     q.add_argument("--cache", help="where the suite files are built (default ~/.cache/edgekd/calibration-suite)")
+    q.add_argument("--force", action="store_true", help="replace an existing calibration file")
     q.set_defaults(func=cmd_targets_calibrate)
     q = tsub.add_parser("schema", help="print the JSON Schema of a profile file (for editors and CI)")
     q.set_defaults(func=cmd_targets_schema)

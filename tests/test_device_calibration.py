@@ -37,6 +37,18 @@ def test_the_fit_recovers_the_per_kernel_costs_it_was_timed_with():
     assert model.predict(unseen)["latency_ms"] == pytest.approx(truth(unseen), rel=0.02)
 
 
+def test_a_network_that_fills_the_cache_pays_the_context_extra():
+    """Timed alone each conv costs 3 µs + 20 µs/M MAC; timed after other files 2 µs more: a graph whose working set
+    fills the L2 is predicted with the extra, a small one without."""
+    graphs = [[_conv(m)] * n for m in (10_000, 200_000, 1_000_000, 5_000_000) for n in (1, 2, 3)]
+    alone = [(5.0 + sum(3.0 + 20.0 * c.macs / 1e6 for c in g)) / 1e3 for g in graphs]
+    after = [t + 2.0 * len(g) / 1e3 for t, g in zip(alone, graphs)]
+    model = fit(graphs, alone, "rt", "1", context_ms=after, cache_kb=64)
+    small, big = [_conv(10_000)], [_conv(5_000_000)] * 2  # 300 B vs 150 KB of weights + outputs
+    assert model.predict(small)["cache_share"] < 0.01 and model.predict(big)["cache_share"] == 1.0
+    assert model.predict(big)["latency_ms"] == pytest.approx((5.0 + 2 * (3.0 + 100.0 + 2.0)) / 1e3, rel=0.02)
+
+
 def test_an_op_of_a_group_never_calibrated_is_borrowed_and_said():
     model = KernelModel("rt", "1", 1.0, {"int8/conv-std": {"ops": 2.0, "mmacs": 10.0}})
     out = model.predict([_conv(1_000_000, shape="pw")])
@@ -126,6 +138,14 @@ def test_the_estimate_runner_cannot_calibrate(capsys):
     code = main(["targets", "calibrate", "android-arm64", "--suite", "smoke"])
     err = capsys.readouterr().err
     assert code == 2 and "cannot calibrate on its 'estimate' runner" in err
+
+
+def test_an_existing_calibration_is_not_replaced_without_force(tmp_path, capsys):
+    out = tmp_path / "x86_64.calibration.json"
+    out.write_text("{}")
+    code = main(["targets", "calibrate", "x86_64", "--suite", "smoke", "--out", str(out), "--cache", str(tmp_path / "c")])
+    assert code == 2 and "exists" in capsys.readouterr().err and "--force" not in out.read_text()
+    assert out.read_text() == "{}" and not (tmp_path / "c").exists()  # refused before anything was built
 
 
 def test_an_ssh_target_without_its_key_is_refused_before_anything_is_built(tmp_path, capsys):

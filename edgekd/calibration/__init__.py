@@ -12,8 +12,8 @@ Stages, each a function with plain inputs and outputs:
 4. ``calibrate`` writes ``targets/NAME.calibration.json`` (atomically), which the ``estimate`` runner then uses.
 
 Example:
-    >>> from edgekd.calibration import calibrate
-    >>> cal = calibrate("x86_64", suite="quick")  # doctest: +SKIP
+    >>> import edgekd
+    >>> cal = edgekd.calibrate("x86_64", suite="quick")  # doctest: +SKIP
     >>> cal.path, cal.error["tflite"]["int8"]["mae_pct"]  # doctest: +SKIP
 """
 
@@ -149,7 +149,8 @@ def _identity(timed: dict, threads: int, models: dict) -> dict:
 
 def calibrate(target: Any, *, suite: str = "standard", formats: Optional[Sequence[str]] = None,
               threads: Optional[int] = None, rounds: int = 5, out: Optional[str | Path] = None,
-              cache: Optional[str | Path] = None, timeout_s: float = 7200.0, log: Optional[Log] = None) -> CalibrationResult:
+              cache: Optional[str | Path] = None, timeout_s: float = 7200.0, force: bool = False,
+              log: Optional[Log] = None) -> CalibrationResult:
     """Calibrate ``target``'s latency model on its runner and write the calibration file.
 
     Args:
@@ -160,6 +161,7 @@ def calibrate(target: Any, *, suite: str = "standard", formats: Optional[Sequenc
         rounds: interleaved timing rounds per file.
         out: the calibration file (default ``targets/NAME.calibration.json`` here, where estimates look).
         cache: where the suite's files are built (default ``~/.cache/edgekd/calibration-suite``).
+        force: replace an existing calibration file (refused otherwise, before anything is timed).
         log: progress lines.
 
     Returns:
@@ -188,6 +190,9 @@ def calibrate(target: Any, *, suite: str = "standard", formats: Optional[Sequenc
         raise InputError(f"calibrate --threads: {threads!r} is not a positive integer")
     if not isinstance(rounds, int) or isinstance(rounds, bool) or rounds < 1:
         raise InputError(f"calibrate --rounds: {rounds!r} is not a positive integer")
+    path = Path(out) if out is not None else Path("targets") / f"{profile.name}.calibration.json"
+    if path.exists() and not force:
+        raise InputError(f"{path}: exists (an earlier calibration?); give --force to replace it, or another --out")
     check_can_time(profile)
     if profile.runner.kind == "local":
         from edgekd.runners.registry import host_arch
@@ -233,7 +238,6 @@ def calibrate(target: Any, *, suite: str = "standard", formats: Optional[Sequenc
         "versions": versions(),
         "measurements": measurements,
     }
-    path = Path(out) if out is not None else Path("targets") / f"{profile.name}.calibration.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     write_json(path, data)
     return CalibrationResult(path=path, data=data)
