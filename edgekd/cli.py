@@ -272,6 +272,8 @@ def cmd_targets_calibrate(args: argparse.Namespace) -> int:
           f"({', '.join(ident['isa']) or 'no listed SIMD flags'}), {ident['threads']} thread(s), {d['runner']} runner")
     print(f"suite {d['suite']['name']}: {d['suite']['cases']} cases, {d['suite']['files']} files; "
           f"error of each case predicted by a fit without it ({d['error_method'].split(':')[0]}):")
+    if d["suite"]["name"] != "standard":
+        print(f"  (the {d['suite']['name']} suite checks the machinery: too few cases for estimates you can trust)")
     print(f"  {'format':8s} {'runtime':24s} {'precision':9s} {'n':>4s} {'MAE %':>7s} {'within 15 %':>12s} {'worst %':>8s}")
     for fmt, per in d["error"].items():
         rt = d["models"][fmt]

@@ -68,7 +68,7 @@ def derive_profile(base: str | Path, name: str, *, runner: Optional[str] = None,
     where = f"the derived profile {name!r}"
     check_runner(tree.get("runner"), where)
     path = Path(out) if out is not None else Path("targets") / f"{name}.yaml"
-    calibration = _base_calibration(source, tree)
+    calibration = _base_calibration(source, tree, path.resolve().parent)
     if calibration is not None:  # the base's calibration stays the new profile's (it is the same device)
         tree["calibration"] = os.path.relpath(calibration.resolve(), path.resolve().parent)
     profile: TargetProfile = validate(TargetProfile, tree, where)
@@ -87,7 +87,7 @@ def derive_profile(base: str | Path, name: str, *, runner: Optional[str] = None,
     return path
 
 
-def _base_calibration(source: Path, tree: dict[str, Any]) -> Optional[Path]:
+def _base_calibration(source: Path, tree: dict[str, Any], new_folder: Path) -> Optional[Path]:
     """The calibration file the new profile should estimate with: the tree's ``calibration`` (as the base file
     means it, relative to the base's folder, or as given to ``--set``, relative to here), else the base's
     ``BASE.calibration.json`` where profiles are searched; ``None`` when there is none."""
@@ -96,11 +96,12 @@ def _base_calibration(source: Path, tree: dict[str, Any]) -> Optional[Path]:
     own = tree.get("calibration")
     if own:
         path = Path(str(own)).expanduser()
-        for candidate in ([path] if path.is_absolute() else [source.parent / path, Path.cwd() / path]):
+        places = [new_folder, source.parent, Path.cwd()]
+        for candidate in ([path] if path.is_absolute() else [p / path for p in places]):
             if candidate.is_file():
                 return candidate
-        raise InputError(f"the derived profile's calibration {own!r}: no such file (relative to {source.parent} "
-                         "or here)")
+        raise InputError(f"the derived profile's calibration {own!r}: no such file (relative to the new profile's "
+                         f"folder {new_folder}, to the base's {source.parent}, or here)")
     for folder in [source.parent, *targets_dirs()]:
         candidate = folder / f"{source.stem}.calibration.json"
         if candidate.is_file():

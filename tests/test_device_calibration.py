@@ -134,6 +134,11 @@ def test_a_calibration_beside_the_profile_is_found_by_name(tmp_path, monkeypatch
     assert result["calibration"]["file"] == str(folder / "my-box.calibration.json")
 
 
+def test_a_calibration_given_to_a_measuring_bench_is_refused(tmp_path, capsys):
+    code = main(["bench", str(TFLITE), "--target", "x86_64", "--calibration", str(_calibration(tmp_path))])
+    assert code == 2 and "give runner='estimate' / --runner estimate to use it" in capsys.readouterr().err
+
+
 def test_the_estimate_runner_cannot_calibrate(capsys):
     code = main(["targets", "calibrate", "android-arm64", "--suite", "smoke"])
     err = capsys.readouterr().err

@@ -91,3 +91,19 @@ def test_weight_precisions_run(residual, tmp_path, backend, precision):
     audit = inspect_artifact(path)
     want = "float16" if precision == "fp16" else "int8"
     assert audit["weight_dtypes"].get(want, 0) >= 1 and audit["input_dtypes"] == ["float32"]
+
+
+def test_a_second_format_of_the_same_name_does_not_take_the_first_ones_sidecar(tmp_path):
+    """NAME.tflite then NAME.onnx would share NAME.edgekd.json: the second export is refused, the first file keeps
+    its sidecar (a new user lost a TFLite file's sidecar this way)."""
+    import torch
+
+    import edgekd
+    from edgekd.errors import InputError
+
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 2)).eval()
+    first = edgekd.export(net, tmp_path / "net.onnx", example=torch.zeros(1, 1, 4, 4), log=lambda s: None)
+    before = first.sidecar_path.read_bytes()
+    with pytest.raises(InputError, match="net.edgekd.json is the sidecar of net.onnx.*give this file another name"):
+        edgekd.export(net, tmp_path / "net.tflite", example=torch.zeros(1, 1, 4, 4), log=lambda s: None)
+    assert first.sidecar_path.read_bytes() == before and not (tmp_path / "net.tflite").exists()

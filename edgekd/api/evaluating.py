@@ -128,6 +128,9 @@ def bench(artifact: Union[str, Path], target: Any = None, *, runs: int = 200, wa
     opts = BenchOptions(runs=runs, warmup=warmup, threads=threads, max_seconds=max_seconds, cv_target=cv_target,
                         timeout_s=timeout, frontend=job, calibration=None if calibration is None else str(calibration))
     profile = target_of(target)
+    if calibration is not None and (runner or (profile.runner.kind if profile is not None else "local")) != "estimate":
+        raise InputError(f"calibration {calibration}: a calibration is what the estimate runner estimates with; this "
+                         "bench measures (give runner='estimate' / --runner estimate to use it)")
     if profile is not None and (runner or profile.runner.kind) == profile.runner.kind:
         check_runner_ready(profile, "target")
     return Benchmark.from_dict(run_bench(path, profile, opts, runner=runner, frontend_reason=reason))

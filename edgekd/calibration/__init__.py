@@ -201,6 +201,9 @@ def calibrate(target: Any, *, suite: str = "standard", formats: Optional[Sequenc
             raise InputError(f"target {profile.name!r} is {profile.arch} and its runner is local, but this machine is "
                              f"{host_arch()}: run calibrate on the device, or give the profile an ssh runner")
     cases = suite_cases(suite)
+    if suite != "standard":
+        log(f"calibrate: the {suite} suite checks the machinery; its fit is not fit for estimates (use the standard "
+            "suite for that)")
     folder = suite_folder(suite, cache)
     log(f"calibrate: {len(cases)} cases x {len(wanted)} format(s) x 2 precisions, built in {folder}")
     made = build_suite(cases, folder, wanted, log=log)

@@ -139,6 +139,26 @@ def choose_decision(path: Path, data: ThresholdData, labels: Sequence[str], posi
     }
 
 
+def check_sidecar_free(path: Path, fmt: str) -> None:
+    """Refuse an export whose sidecar (``NAME.edgekd.json``) belongs to another file of the same name: ``NAME.tflite``
+    and ``NAME.onnx`` would share it, and the second export would silently break the first file.
+
+    Raises:
+        InputError: ``NAME.edgekd.json`` describes another format and that format's ``NAME`` file is there.
+    """
+    sidecar = path.with_suffix(".edgekd.json")
+    if not sidecar.is_file():
+        return
+    from edgekd.inputfile import read_cache_json
+
+    other = (read_cache_json(sidecar) or {}).get("format")
+    suffix = {"tflite": ".tflite", "onnx": ".onnx", "pte": ".pte"}.get(str(other))
+    if other != fmt and suffix is not None and path.with_suffix(suffix).is_file():
+        raise InputError(f"{path}: its sidecar {sidecar.name} is the sidecar of {path.with_suffix(suffix).name}, and "
+                         f"a .{fmt} file of the same name would replace it: give this file another name "
+                         f"(e.g. {path.stem}-{fmt}{path.suffix})")
+
+
 def write_artifact(
     model: Any,
     path: Path,
@@ -181,6 +201,7 @@ def write_artifact(
     from edgekd.versions import versions
 
     fmt = format_of(path)
+    check_sidecar_free(path, fmt)
     t0 = time.perf_counter()
     path.parent.mkdir(parents=True, exist_ok=True)
     if reuse is not None:

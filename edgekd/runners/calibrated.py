@@ -104,6 +104,7 @@ class Calibration:
         """What an estimate records about the calibration it used."""
         d = self.data
         return {"file": str(self.path), "sha256": self.sha256, "target": d.target, "taken": d.taken,
+                "suite": d.suite.get("name"),
                 "runner": d.runner, "identity": d.identity.model_dump(),
                 "fit_error": {p: e.model_dump() for p, e in d.error.get(fmt, {}).items()}}
 
@@ -118,9 +119,9 @@ def read_calibration(path: str | os.PathLike[str]) -> Calibration:
     from edgekd.yamlconf import validate
 
     path = Path(path).expanduser()
-    regular_file(path, "calibration file")
+    regular_file(path, "calibration")
     raw = path.read_bytes()
-    tree = parse_json(raw, path, "calibration file")
+    tree = parse_json(raw, path, "calibration")
     if not isinstance(tree, dict):
         raise InputError(f"{path}: a calibration file is a JSON object (from edgekd targets calibrate)")
     data: CalibrationFile = validate(CalibrationFile, tree, str(path))
@@ -191,7 +192,7 @@ def check_use(cal: Calibration, profile: TargetProfile, fmt: str, threads: int) 
     arch = _ARCH.get(ident.machine.lower(), ident.machine)
     where = f"{cal.path} (calibrated on {ident.cpu or ident.machine})"
     if arch != profile.arch:
-        raise InputError(f"{where}: taken on a {arch} device, and target {profile.name!r} is {profile.arch}: "
+        raise InputError(f"{where}: taken on an {arch} device, and target {profile.name!r} is {profile.arch}: "
                          "a calibration from another architecture is refused")
     if ident.threads != threads:
         raise InputError(f"{where}: timed with {ident.threads} thread(s), the estimate asks for {threads}: "

@@ -134,9 +134,10 @@ def _calibrated(cal: "Calibration", costs: Sequence[OpCost], profile: TargetProf
     flag = (f"; FLAGGED: the calibration is not this device's ({'; '.join(differences)})" if differences else "")
     out = {
         **_spread(ms),
-        "method": (f"estimated, not measured: {len(costs)} ops, {macs / 1e6:.2f} M MACs, with the kernel model "
-                   f"{cal.data.target!r} was calibrated with on {cal.data.identity.cpu or cal.data.identity.machine} "
-                   f"({model.runtime} {model.version}, {cal.data.taken}){flag}; no spread (p50 = p90 = p99)"),
+        "method": (f"estimated, not measured: {len(costs)} ops, {macs / 1e6:.2f} M MACs, with the kernel model of "
+                   f"{cal.path.name} (target {cal.data.target!r} calibrated on "
+                   f"{cal.data.identity.cpu or cal.data.identity.machine}, {model.runtime} {model.version}, "
+                   f"{cal.data.taken}, {cal.data.suite.get('name', '?')} suite){flag}; no spread (p50 = p90 = p99)"),
         "estimate": {"model": "calibrated", "invoke_ms": parts["invoke_ms"], "groups_ms": parts["groups"],
                      "borrowed": parts["borrowed"], "macs": macs, "ops": len(costs)},
         "calibration": summary,
