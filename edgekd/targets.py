@@ -275,6 +275,19 @@ def load_target(name_or_path: str | Path) -> TargetProfile:
     return profile.model_copy(update={"source": str(path)})
 
 
+_MACHINE_ARCH = {"amd64": "x86_64", "x64": "x86_64", "arm64": "aarch64", "armv7l": "armv7", "armv8l": "armv7"}
+
+
+def arch_of(machine: str) -> str:
+    """A machine name as ``uname -m``/``platform.machine()`` gives it, in a profile's words.
+
+    >>> arch_of("arm64"), arch_of("AMD64"), arch_of("x86_64")
+    ('aarch64', 'x86_64', 'x86_64')
+    """
+    m = str(machine).lower()
+    return _MACHINE_ARCH.get(m, m)
+
+
 def check_runner(section: Any, source: str) -> None:
     """Validate a profile's ``runner`` section against its kind's typed settings, with messages
     that name the key as written (``runner.hsot``), not pydantic's union branch.

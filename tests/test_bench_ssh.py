@@ -10,24 +10,24 @@ from __future__ import annotations
 
 import getpass
 import json
-import os
 import shutil
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from edgekd.cli import main
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sshserver import SSHD, free_port as _free_port, keygen, sshd  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
 TFLITE = DATA / "heart-student-tflite-int8.tflite"
 ONNX = DATA / "heart-student-onnx-int8.onnx"
 DEVICE_PYTHON = ROOT / ".venv-device" / "bin" / "python"
-SSHD = Path("/usr/sbin/sshd")
 
 pytestmark = [
     pytest.mark.skipif(not SSHD.is_file() or shutil.which("ssh") is None,
@@ -36,61 +36,15 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _keygen(path: Path) -> None:
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "edgekd-test", "-f", str(path)],
-                   check=True, capture_output=True)
-
-
-def _wait_for_port(port: int, proc: subprocess.Popen, seconds: float = 15.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"sshd exited: {proc.stderr.read() if proc.stderr else ''}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"sshd did not listen on {port} within {seconds} s")
-
-
 @pytest.fixture(scope="module")
 def device(tmp_path_factory):
     """A loopback sshd: yields its port, the user key, the pinned known_hosts and a spare host key."""
     d = tmp_path_factory.mktemp("sshd")
-    for name in ("host_key", "user_key", "other_host_key"):
-        _keygen(d / name)
-    (d / "authorized_keys").write_text((d / "user_key.pub").read_text())
-    port = _free_port()
-    pub = (d / "host_key.pub").read_text().split()[:2]
-    (d / "known_hosts").write_text(f"[127.0.0.1]:{port} {' '.join(pub)}\n")
-    other = (d / "other_host_key.pub").read_text().split()[:2]
-    (d / "wrong_known_hosts").write_text(f"[127.0.0.1]:{port} {' '.join(other)}\n")
-    (d / "sshd_config").write_text(
-        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {d / 'host_key'}\nPidFile {d / 'sshd.pid'}\n"
-        f"AuthorizedKeysFile {d / 'authorized_keys'}\nPasswordAuthentication no\n"
-        "KbdInteractiveAuthentication no\nPubkeyAuthentication yes\nPermitRootLogin prohibit-password\n"
-        "StrictModes no\nUsePAM no\nSubsystem sftp internal-sftp\nLogLevel ERROR\n"
-    )
-    if os.geteuid() == 0:
-        Path("/run/sshd").mkdir(parents=True, exist_ok=True)  # privilege-separation dir sshd needs as root
-    proc = subprocess.Popen([str(SSHD), "-D", "-e", "-f", str(d / "sshd_config")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        _wait_for_port(port, proc)
-        yield {"dir": d, "port": port}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with sshd(d) as server:
+        keygen(d / "other_host_key")
+        other = (d / "other_host_key.pub").read_text().split()[:2]
+        (d / "wrong_known_hosts").write_text(f"[127.0.0.1]:{server['port']} {' '.join(other)}\n")
+        yield server
 
 
 def _profile(device, tmp_path, **changes) -> Path:

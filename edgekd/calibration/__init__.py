@@ -137,10 +137,10 @@ def fit_format(rows: Sequence[dict], folder: Path, runtime: dict, cache_kb: floa
 
 def _identity(timed: dict, threads: int, models: dict) -> dict:
     """The device identity a calibration is stored with, from what the device reported."""
-    from edgekd.runners.calibrated import _ARCH
+    from edgekd.targets import arch_of
 
     host = timed["host"]
-    return {"machine": _ARCH.get(str(host.get("machine", "")).lower(), host.get("machine")),
+    return {"machine": arch_of(str(host.get("machine", ""))),
             "cpu": host.get("cpu", ""), "isa": host.get("isa", []), "threads": threads,
             "runtimes": {f: timed["runtimes"][f] for f in models}, "cores": host.get("cores"),
             "usable_cores": host.get("usable_cores"), "cache_kb": host.get("cache_kb"),

@@ -31,9 +31,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from edgekd.errors import InputError
 from edgekd.runners.kernelmodel import KernelModel
-from edgekd.targets import TargetProfile, targets_dirs
+from edgekd.targets import TargetProfile, arch_of, targets_dirs
 
-_ARCH = {"amd64": "x86_64", "x64": "x86_64", "arm64": "aarch64", "armv7l": "armv7", "armv8l": "armv7"}
 
 
 class RuntimeId(BaseModel):
@@ -157,7 +156,7 @@ def identity_here(fmt: str, threads: int) -> dict:
         runtimes[fmt] = {"runtime": name, "version": version}
     except InputError:
         pass
-    return {"machine": _ARCH.get(host["machine"].lower(), host["machine"]), "cpu": host["cpu"], "isa": host["isa"],
+    return {"machine": arch_of(host["machine"]), "cpu": host["cpu"], "isa": host["isa"],
             "threads": threads, "runtimes": runtimes}
 
 
@@ -189,7 +188,7 @@ def check_use(cal: Calibration, profile: TargetProfile, fmt: str, threads: int) 
         InputError: another architecture, another thread count, or no model for ``fmt``.
     """
     ident = cal.data.identity
-    arch = _ARCH.get(ident.machine.lower(), ident.machine)
+    arch = arch_of(ident.machine)
     where = f"{cal.path} (calibrated on {ident.cpu or ident.machine})"
     if arch != profile.arch:
         raise InputError(f"{where}: taken on an {arch} device, and target {profile.name!r} is {profile.arch}: "

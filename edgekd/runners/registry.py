@@ -100,9 +100,9 @@ def host_arch() -> str:
     """This machine's architecture in a profile's words (``x86_64``, ``aarch64``, ``armv7``)."""
     import platform
 
-    machine = platform.machine().lower()
-    return {"amd64": "x86_64", "x64": "x86_64", "arm64": "aarch64", "armv7l": "armv7", "armv8l": "armv7"}.get(
-        machine, machine)
+    from edgekd.targets import arch_of
+
+    return arch_of(platform.machine())
 
 
 def run_bench(

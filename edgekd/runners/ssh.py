@@ -33,10 +33,8 @@ from typing import Optional
 
 from edgekd.runners.options import BenchOptions
 from edgekd.errors import BackendError, EdgekdError, InputError
-from edgekd.targets import SshRunner, TargetProfile
+from edgekd.targets import SshRunner, TargetProfile, arch_of
 
-_ARCH = {"aarch64": "aarch64", "arm64": "aarch64", "x86_64": "x86_64", "amd64": "x86_64",
-         "armv7l": "armv7", "armv8l": "armv7"}
 _RUNTIME_MODULES = {"tflite": ("ai_edge_litert", "tflite_runtime"), "onnx": ("onnxruntime",), "pte": ("executorch",)}
 _RUNTIME_PIP = {"tflite": "ai-edge-litert (or tflite-runtime)", "onnx": "onnxruntime",
                 "pte": "executorch (with torch: its Python runtime links libtorch)"}
@@ -169,7 +167,7 @@ def probe(device: SshDevice, profile: TargetProfile, fmt: str, timeout: float) -
     proc = device.run(command, timeout, "probing the device", stdin=_PROBE)
     lines = [line.strip() for line in proc.stdout.splitlines() if line.strip()]
     machine = lines[0] if lines else "?"
-    arch = _ARCH.get(machine, machine)
+    arch = arch_of(machine)
     if arch != profile.arch:
         raise InputError(f"{device.where}: the device is {machine} ({arch}) but profile {profile.name!r} "
                          f"({profile.source}) says arch {profile.arch}: wrong host or wrong profile")
