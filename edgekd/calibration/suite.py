@@ -39,7 +39,6 @@ from typing import Any
 from edgekd.errors import InputError
 
 KINDS = ("conv", "pw", "dw", "dense", "pool", "add", "act", "concat", "net")
-SUITES = ("smoke", "quick", "standard")
 
 
 @dataclass(frozen=True)

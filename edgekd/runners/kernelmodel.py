@@ -163,9 +163,6 @@ class KernelModel:
     ctx: dict[str, dict[str, float]] = field(default_factory=dict)
     cache_kb: float = 0.0
 
-    def has(self, key: str) -> bool:
-        return key in self.coef
-
     def predict(self, costs: Sequence[OpCost]) -> dict:
         """Predicted latency of a graph: ``{"latency_ms", "invoke_ms", "groups": {key: ms}, "borrowed": [...],
         "cache_share"}``.

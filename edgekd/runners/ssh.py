@@ -199,16 +199,21 @@ def probe(device: SshDevice, profile: TargetProfile, fmt: str, timeout: float) -
     return info
 
 
+def copy_device_runtime(pkg: Path, extra: tuple[str, ...] = ()) -> None:
+    """Copy the device-side edgekd files (``benchmain.SHIPPED_FILES`` and ``extra``) under ``pkg``, as on the host."""
+    from edgekd.runtime.benchmain import SHIPPED_FILES
+
+    root = Path(__file__).resolve().parents[2]  # the folder that holds edgekd/
+    for rel in (*SHIPPED_FILES, *extra):
+        dest = pkg / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(root / rel, dest)
+
+
 def stage(artifact: Path, into: Path, frontend: Optional[object] = None) -> list[Path]:
     """Lay out what the device receives: ``pkg/edgekd/...`` (the runtime) and the artifact + sidecar under fixed names;
     with a front-end job (``FrontendJob``), ``items/`` and ``frontend.json`` (item paths relative to it)."""
-    root = Path(__file__).resolve().parents[2]  # the folder that holds edgekd/
-    from edgekd.runtime.benchmain import SHIPPED_FILES
-
-    for rel in SHIPPED_FILES:
-        dest = into / "pkg" / rel
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(root / rel, dest)
+    copy_device_runtime(into / "pkg")
     name = "artifact" + artifact.suffix.lower()
     shutil.copyfile(artifact, into / name)
     files = [into / "pkg", into / name]

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -24,9 +23,9 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from edgekd.errors import BackendError, EdgekdError, InputError
+from edgekd.runners.probe import MEASURING
 from edgekd.targets import SshRunner, TargetProfile
 
-MEASURING = ("local", "ssh")
 DEVICE_FILES = ("edgekd/runtime/suitebench.py",)  # beside benchmain.SHIPPED_FILES
 
 
@@ -119,8 +118,7 @@ def _time_here(folder: Path, files: Sequence[str], threads: int, rounds: int, ti
 
 def _time_over_ssh(folder: Path, files: Sequence[str], profile: TargetProfile, threads: int, rounds: int,
                    timeout_s: float, log: Optional[Callable[[str], None]]) -> dict:
-    from edgekd.runners.ssh import _REMOTE_PREFIX, SshDevice, _tail, probe
-    from edgekd.runtime.benchmain import SHIPPED_FILES
+    from edgekd.runners.ssh import _REMOTE_PREFIX, SshDevice, _tail, copy_device_runtime, probe
 
     runner = profile.runner
     if not isinstance(runner, SshRunner):
@@ -136,14 +134,10 @@ def _time_over_ssh(folder: Path, files: Sequence[str], profile: TargetProfile, t
     remote = made.stdout.strip().splitlines()[-1] if made.stdout.strip() else ""
     if made.returncode != 0 or _REMOTE_PREFIX not in remote:
         raise BackendError(f"{device.where}: cannot make a run folder in {runner.workdir}: {_tail(made.stderr)}")
-    root = Path(__file__).resolve().parents[2]
     try:
         with tempfile.TemporaryDirectory(prefix="edgekd-suite-") as tmp:
             stage = Path(tmp)
-            for rel in (*SHIPPED_FILES, *DEVICE_FILES):
-                dest = stage / "pkg" / rel
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(root / rel, dest)
+            copy_device_runtime(stage / "pkg", DEVICE_FILES)
             (stage / "suite").mkdir()
             (stage / "suite" / "list.json").write_text(json.dumps({"files": list(files)}))
             size_mb = sum((folder / name).stat().st_size for name in files) / 1e6
