@@ -104,19 +104,22 @@ def _summed(a: dict, b: dict) -> dict:
             for k in {*a, *b}}
 
 
-def fit_format(rows: Sequence[dict], folder: Path, runtime: dict, cache_kb: float) -> tuple[dict, dict, list[dict]]:
+def fit_format(rows: Sequence[dict], folder: Path, runtime: dict, cache_kb: float,
+               layout: str = "") -> tuple[dict, dict, list[dict]]:
     """One format's kernel model, its leave-cases-out error per precision, and its timings as the file keeps them.
 
     Args:
         rows: the format's timed suite files (``file``, ``case``, ``kind``, ``precision``, ``ms``, ``ms_ctx``,
             ``spread``). folder: where they are. runtime: ``{"runtime", "version"}``. cache_kb: the device's L2.
+        layout: the device's ONNX Runtime layout class (``ortlayout.layout_for``) ONNX files are read with; empty:
+            as written.
     """
     from edgekd.runners.graphcost import graph_costs
     from edgekd.runners.kernelmodel import fit
 
-    graphs = {r["file"]: graph_costs(folder / r["file"]) for r in rows}
+    graphs = {r["file"]: graph_costs(folder / r["file"], onnx_layout=layout) for r in rows}
     model = fit([graphs[r["file"]] for r in rows], [r["ms"] for r in rows], runtime["runtime"], runtime["version"],
-                context_ms=_context(rows), cache_kb=cache_kb)
+                context_ms=_context(rows), cache_kb=cache_kb, layout=layout)
     held = cross_validated(rows, graphs, runtime["runtime"], runtime["version"], cache_kb=cache_kb)
     error = {}
     for precision in ("int8", "fp32"):
@@ -145,6 +148,19 @@ def _identity(timed: dict, threads: int, models: dict) -> dict:
             "runtimes": {f: timed["runtimes"][f] for f in models}, "cores": host.get("cores"),
             "usable_cores": host.get("usable_cores"), "cache_kb": host.get("cache_kb"),
             "python": host.get("python"), "numpy": host.get("numpy")}
+
+
+def _onnx_layout(host: dict, log: Log) -> str:
+    """The device's ONNX Runtime layout class, when this machine's onnxruntime can show its optimized graphs."""
+    from edgekd.runners.ortlayout import can_reproduce, layout_for
+    from edgekd.targets import arch_of
+
+    layout = layout_for(arch_of(str(host.get("machine", ""))), host.get("isa") or [])
+    if can_reproduce(layout):
+        return layout
+    log(f"calibrate: the device's ONNX Runtime layout ({layout}) differs from this machine's, so ONNX files are "
+        "costed as written, without ONNX Runtime's per-layer kernel choices")
+    return ""
 
 
 def calibrate(target: Any, *, suite: str = "standard", formats: Optional[Sequence[str]] = None,
@@ -211,6 +227,7 @@ def calibrate(target: Any, *, suite: str = "standard", formats: Optional[Sequenc
     timed = time_suite(folder, files, profile, threads=threads, rounds=rounds, timeout_s=timeout_s, log=log)
     results = timed["results"]
     cache_kb = float((timed["host"].get("cache_kb") or {}).get("L2", 0))
+    layout = _onnx_layout(timed["host"], log) if "onnx" in wanted else ""
     measurements, models, error = [], {}, {}
     for fmt in wanted:
         rows = [{**m, "ms": results[m["file"]]["ms"], "ms_ctx": results[m["file"]].get("ms_ctx"),
@@ -218,7 +235,8 @@ def calibrate(target: Any, *, suite: str = "standard", formats: Optional[Sequenc
                 for m in made if m.get("format") == fmt and "ms" in results.get(m.get("file", ""), {})]
         if rows:
             runtime = timed["runtimes"].get(fmt, {"runtime": "?", "version": "?"})
-            models[fmt], error[fmt], timings = fit_format(rows, folder, runtime, cache_kb)
+            models[fmt], error[fmt], timings = fit_format(rows, folder, runtime, cache_kb,
+                                                          layout if fmt == "onnx" else "")
             measurements += timings
     if not models:
         raise InputError(f"target {profile.name!r}: no suite file could be timed on the device "

@@ -150,7 +150,7 @@ def _follower(c: Case) -> Case:
     """The shape-keeping copy of a case that follows it in a ``repeat`` chain."""
     from dataclasses import replace
 
-    if c.kind in ("conv", "pw", "dense"):
+    if c.kind in ("conv", "pw", "dense", "gconv"):
         return replace(c, cin=c.cout, stride=1, h=-(-c.h // c.stride), w=-(-c.w // c.stride), repeat=1)
     if c.kind == "dw":
         return replace(c, stride=1, repeat=1)
@@ -166,6 +166,9 @@ def _block(c: Case) -> nn.Module:
         body: nn.Module = nn.Sequential(nn.Conv2d(c.cin, c.cout, c.k, c.stride, c.k // 2), nn.ReLU())
     elif c.kind == "pw":
         body = nn.Conv2d(c.cin, c.cout, 1)
+    elif c.kind == "gconv":
+        groups = c.cin // int(c.variant[1:])
+        body = nn.Sequential(nn.Conv2d(c.cin, c.cout, c.k, c.stride, c.k // 2, groups=groups), nn.ReLU())
     elif c.kind == "dw":
         body = nn.Sequential(nn.Conv2d(c.cin, c.cin, c.k, c.stride, c.k // 2, groups=c.cin), nn.ReLU6())
     elif c.kind == "dense":

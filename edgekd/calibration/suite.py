@@ -9,6 +9,9 @@ user's artifacts go through, so the micro-benchmarks hold the same op types, fus
   k x k convolution + ReLU6, ``dense``: a fully connected layer,
 * ``pool``: max or average pooling, or a global average, ``add``: a residual add after a 1x1 convolution,
 * ``act``: hard-swish / sigmoid-gate (squeeze-excite) elementwise work, ``concat``: two 1x1 branches joined,
+* ``conv``/``pw``/``dw`` again with few channels (3-64, a third cut to odd counts) on 28-112 px maps, as the
+  first layers of small and pruned networks have them (``KIND-narrow`` draws),
+* ``gconv``: a grouped k x k convolution + ReLU (ResNeXt/RegNet blocks; ``variant`` ``gN``: N channels per group),
 * ``net``: a small random network of these layers (``blocks.random_network``), so the fit also sees layers next to
   each other, as a runtime runs them (its layout changes between layers, what stays in the caches).
 
@@ -38,7 +41,7 @@ from typing import Any
 
 from edgekd.errors import InputError
 
-KINDS = ("conv", "pw", "dw", "dense", "pool", "add", "act", "concat", "net")
+KINDS = ("conv", "pw", "dw", "dense", "pool", "add", "act", "concat", "net", "gconv")
 
 
 @dataclass(frozen=True)
@@ -70,22 +73,25 @@ class Case:
 
 def _conv_macs(c: Case) -> int:
     ho, wo = -(-c.h // c.stride), -(-c.w // c.stride)
-    per = c.k * c.k * (1 if c.kind == "dw" else c.cin)
+    per = c.k * c.k * (1 if c.kind == "dw" else int(c.variant[1:]) if c.kind == "gconv" else c.cin)
     return ho * wo * (c.cin if c.kind == "dw" else c.cout) * per
 
 
-def _draw(rng: random.Random, kind: str, n: int) -> list[Case]:
-    """``n`` distinct cases of ``kind`` whose work lies in the range real edge layers have."""
+def _draw(rng: random.Random, draw: str, n: int) -> list[Case]:
+    """``n`` distinct cases of ``draw`` (a kind, or ``KIND-narrow``: few channels on a large map, as the first layers
+    of small and pruned networks have) whose work lies in the range real edge layers have."""
     out: dict[str, Case] = {}
     tries = 0
+    kind, narrow = draw.split("-")[0], draw.endswith("-narrow")
     while len(out) < n and tries < 20000:
         tries += 1
-        h = rng.choice((4, 7, 8, 14, 16, 28, 32, 40, 56, 64, 96, 112))
+        h = rng.choice((28, 32, 40, 56, 64, 80, 96, 112) if narrow else (4, 7, 8, 14, 16, 28, 32, 40, 56, 64, 96, 112))
         w = h if rng.random() < 0.8 else rng.choice((16, 32, 64, 100, 128))
         # a third of the channel counts are cut to an odd share, as a pruned network's are (kernels pad them to
         # their tile width, and some runtimes leave their fast layouts for them)
-        ch = tuple(max(2, int(c * rng.uniform(0.45, 0.95))) if rng.random() < 0.35 else c
-                   for c in (3, 8, 16, 24, 32, 40, 48, 64, 96, 120, 144, 192, 240, 256, 320, 384, 480, 576, 672, 960))
+        widths = ((3, 4, 6, 8, 12, 16, 24, 32, 40, 48, 56, 64) if narrow else
+                  (3, 8, 16, 24, 32, 40, 48, 64, 96, 120, 144, 192, 240, 256, 320, 384, 480, 576, 672, 960))
+        ch = tuple(max(2, int(c * rng.uniform(0.45, 0.95))) if rng.random() < 0.35 else c for c in widths)
         if kind == "conv":  # one or three input channels: a spectrogram's or a photo's first layer
             c = Case("conv", rng.choice((1, 3) + ch[1:12]), h, w, rng.choice(ch[1:14]), rng.choice((3, 3, 3, 5, 7)),
                      rng.choice((1, 1, 2)))
@@ -116,6 +122,11 @@ def _draw(rng: random.Random, kind: str, n: int) -> list[Case]:
             c = Case("net", rng.choice((1, 3, 3)), size, size if rng.random() < 0.8 else size // 2, 0, 1, 1,
                      f"n{rng.randrange(10**6)}")
             ok = True
+        elif kind == "gconv":  # channels a multiple of the group width, as RegNetX/ResNeXt blocks have them
+            width = rng.choice((4, 8, 8, 16, 16, 24, 32, 48))
+            c = Case("gconv", width * rng.randint(2, 24), h, w, 0, 3, rng.choice((1, 1, 2)), f"g{width}")
+            c = Case("gconv", c.cin, h, w, c.cin, 3, c.stride, c.variant)
+            ok = 2e5 <= _conv_macs(c) <= 6e7
         else:  # concat
             c = Case("concat", rng.choice(ch[2:12]), h, w, rng.choice(ch[2:12]), 1, 1)
             ok = 1e4 <= c.cin * h * w <= 1e6
@@ -126,12 +137,14 @@ def _draw(rng: random.Random, kind: str, n: int) -> list[Case]:
     return list(out.values())
 
 
-#: how many cases of each kind each suite draws
+#: the draws of a suite, in order (new draws go last, so the earlier cases, and their built files, stay the same)
+DRAWS = (*KINDS, "conv-narrow", "pw-narrow", "dw-narrow")
+#: how many cases of each draw each suite makes
 SIZES = {
-    "smoke": {"conv": 1, "pw": 1, "dw": 1, "dense": 1, "pool": 0, "add": 0, "act": 0, "concat": 0, "net": 0},
-    "quick": {"conv": 4, "pw": 4, "dw": 3, "dense": 2, "pool": 2, "add": 1, "act": 1, "concat": 1, "net": 1},
+    "smoke": {"conv": 1, "pw": 1, "dw": 1, "dense": 1, "pool": 0, "add": 0, "act": 0, "concat": 0, "net": 0, "gconv": 0},
+    "quick": {"conv": 4, "pw": 4, "dw": 3, "dense": 2, "pool": 2, "add": 1, "act": 1, "concat": 1, "net": 1, "gconv": 1, "dw-narrow": 1},
     "standard": {"conv": 36, "pw": 36, "dw": 28, "dense": 12, "pool": 12, "add": 10, "act": 10, "concat": 8,
-                 "net": 100},
+                 "net": 100, "gconv": 16, "conv-narrow": 12, "pw-narrow": 16, "dw-narrow": 16},
 }
 
 
@@ -146,9 +159,12 @@ def suite(name: str = "standard", seed: int = 0) -> list[Case]:
         raise InputError(f"unknown calibration suite {name!r} (known: {', '.join(SIZES)})")
     rng = random.Random(f"edgekd-suite-{seed}")
     cases: list[Case] = []
-    for kind in KINDS:
-        cases += _draw(rng, kind, SIZES[name][kind])
-    return cases
+    for draw in DRAWS:
+        cases += _draw(rng, draw, SIZES[name].get(draw, 0))
+    unique: dict[str, Case] = {}
+    for c in cases:  # a case drawn twice is kept once, where it came first
+        unique.setdefault(c.name, c)
+    return list(unique.values())
 
 
 def suite_hash(cases: list[Case]) -> str:

@@ -71,6 +71,7 @@ class ModelData(BaseModel):
     ctx_invoke_us: float = Field(0.0, ge=0)
     ctx: dict[str, dict[str, float]] = {}
     cache_kb: float = Field(0.0, ge=0)
+    layout: str = ""
 
 
 class CalibrationFile(BaseModel):

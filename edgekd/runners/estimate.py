@@ -33,6 +33,7 @@ from edgekd.targets import EstimateCoefficients, TargetProfile
 
 if TYPE_CHECKING:
     from edgekd.runners.calibrated import Calibration
+    from edgekd.runners.kernelmodel import KernelModel
 
 
 def estimate_ms(costs: Sequence[OpCost], coeffs: EstimateCoefficients, threads: int) -> dict:
@@ -83,7 +84,9 @@ def run_estimate(artifact: Path, profile: TargetProfile, opts: BenchOptions) -> 
         raise InputError(f"{profile.source or profile.name}: the estimate runner needs a calibration (edgekd targets "
                          f"calibrate {profile.name} on the device) or an 'estimate' section (int8_gmacs, fp32_gmacs, "
                          "mem_gbps, op_overhead_us, sources) in the profile")
-    costs = graph_costs(artifact)
+    use = calibration is not None and (fmt in calibration.data.models or profile.estimate is None)
+    layout = _layout(calibration.model(fmt)) if use and fmt == "onnx" else ""
+    costs = graph_costs(artifact, onnx_layout=layout)
     base = {
         "artifact": str(artifact),
         "runtime": profile.runtime.get(fmt, "any"),
@@ -98,7 +101,7 @@ def run_estimate(artifact: Path, profile: TargetProfile, opts: BenchOptions) -> 
                  "estimated_on": platform.machine()},
     }
     macs = int(sum(c.macs for c in costs if c.kind in ("conv", "matmul")))
-    if calibration is not None and (fmt in calibration.data.models or profile.estimate is None):
+    if use:
         return {**base, **_calibrated(calibration, costs, profile, fmt, threads, macs)}
     parts = estimate_ms(costs, profile.estimate, threads)
     ms = parts["latency_ms"]
@@ -113,6 +116,16 @@ def run_estimate(artifact: Path, profile: TargetProfile, opts: BenchOptions) -> 
         "estimate": {"model": "roofline", **{k: v for k, v in parts.items() if k != "latency_ms"}},
         "coefficients": profile.estimate.model_dump(),
     }
+
+
+def _layout(model: Optional[KernelModel]) -> str:
+    """The ONNX Runtime layout class to read an ONNX file with: the calibration's, when this machine can show it
+    (``ortlayout.can_reproduce``); else the graph as written (the estimate's ``onnx_layout`` says which)."""
+    from edgekd.runners.ortlayout import can_reproduce
+
+    if model is None or not model.layout:
+        return ""
+    return model.layout if can_reproduce(model.layout) else ""
 
 
 def _spread(ms: float) -> dict:
@@ -139,12 +152,26 @@ def _calibrated(cal: "Calibration", costs: Sequence[OpCost], profile: TargetProf
                    f"{cal.data.identity.cpu or cal.data.identity.machine}, {model.runtime} {model.version}, "
                    f"{cal.data.taken}, {cal.data.suite.get('name', '?')} suite){flag}; no spread (p50 = p90 = p99)"),
         "estimate": {"model": "calibrated", "invoke_ms": parts["invoke_ms"], "groups_ms": parts["groups"],
-                     "borrowed": parts["borrowed"], "macs": macs, "ops": len(costs)},
+                     "borrowed": parts["borrowed"], "macs": macs, "ops": len(costs),
+                     "onnx_layout": _layout_note(model, costs) if fmt == "onnx" else None},
         "calibration": summary,
     }
     if differences:
         out["calibration_mismatch"] = differences
     return out
+
+
+def _layout_note(model: KernelModel, costs: Sequence[OpCost]) -> str:
+    """How the ONNX graph was read: with ONNX Runtime's per-layer kernel choices, or as written (and why)."""
+    if not model.layout:
+        return "as written (the calibration predates ONNX Runtime layouts)"
+    if not any(c.layout for c in costs) and _layout(model) != model.layout:
+        return (f"as written: the calibration's device runs ONNX Runtime layout {model.layout}, which this machine's "
+                "onnxruntime cannot show; convolutions are not split into blocked and plain ones")
+    blocked = sum(1 for c in costs if c.layout == "nchwc")
+    inserted = sum(1 for c in costs if c.layout == "inserted")
+    return (f"{model.layout}: read through this machine's onnxruntime optimizer as the device runs it "
+            f"({blocked} blocked convolutions, {inserted} inserted layout ops)")
 
 
 def _run_mcu(artifact: Path, profile: TargetProfile, opts: BenchOptions) -> dict:

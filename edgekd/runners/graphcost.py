@@ -19,11 +19,17 @@ from edgekd.runners.opcost import OpCost, Tensor, op_cost
 from edgekd.errors import InputError
 
 _INT8 = ("int8", "uint8", "int16")
+_INT8_TYPES = (2, 3, 5)  # onnx.TensorProto UINT8, INT8, INT16
 _FUSED_ACTIVATIONS = ("Relu", "Clip", "Sigmoid", "Tanh", "LeakyRelu", "HardSigmoid")
 
 
-def graph_costs(path: str | os.PathLike[str]) -> list[OpCost]:
+def graph_costs(path: str | os.PathLike[str], *, onnx_layout: str = "") -> list[OpCost]:
     """The cost of every op of a ``.tflite`` or ``.onnx`` file's main graph, in order.
+
+    ``onnx_layout``: for an ``.onnx`` file, the ONNX Runtime layout class of the device (``ortlayout.layout_for``):
+    the file is run through this machine's onnxruntime optimizer as that device would, float convolutions it
+    blocks get ``layout="nchwc"`` and the layout ops it inserts are added (``layout="inserted"``). Empty: the
+    graph as written.
 
     Raises:
         InputError: unknown suffix, missing or unreadable file, ``onnx`` not installed for an ``.onnx``.
@@ -34,7 +40,7 @@ def graph_costs(path: str | os.PathLike[str]) -> list[OpCost]:
         raise InputError(f"{path}: cannot estimate {suffix or 'a file without suffix'} (expected .tflite or .onnx)")
     if not path.is_file():
         raise InputError(f"{path}: artifact not found")
-    return _tflite_costs(path) if suffix == ".tflite" else _onnx_costs(path)
+    return _tflite_costs(path) if suffix == ".tflite" else _onnx_costs(path, onnx_layout)
 
 
 def _tflite_costs(path: Path) -> list[OpCost]:
@@ -77,7 +83,7 @@ def _tflite_costs(path: Path) -> list[OpCost]:
     return costs
 
 
-def _onnx_costs(path: Path) -> list[OpCost]:
+def _onnx_costs(path: Path, layout: str = "") -> list[OpCost]:
     """Op costs of an ONNX file; QDQ pairs are folded into the int8 op they surround, as ONNX Runtime does."""
     try:
         import onnx
@@ -140,6 +146,28 @@ def _onnx_costs(path: Path) -> list[OpCost]:
             return kind in ("Conv", "ConvTranspose")
         return False
 
+    first_reader = {}
+    for n in reversed(graph.node):
+        if n.input:
+            first_reader[n.input[0]] = n
+
+    def fused_outputs(node: Any) -> list[str]:
+        """Outputs of the ops fused into ``node`` (Conv + BatchNorm + activation), which the fused op writes."""
+        out: list[str] = []
+        while node.output and consumers.get(node.output[0], 0) == 1:
+            nxt = first_reader.get(node.output[0])
+            if nxt is None or not fused_into_producer(nxt):
+                break
+            out += list(nxt.output)
+            node = nxt
+        return out
+
+    ort = None
+    if layout:
+        from edgekd.runners.ortlayout import optimized_graph
+
+        ort = optimized_graph(path, layout, inferred)
+    types = {v.name: v.type.tensor_type.elem_type for v in [*graph.input, *graph.output, *graph.value_info]}
     costs = []
     for node in graph.node:
         if node.op_type in ("QuantizeLinear", "DequantizeLinear"):
@@ -156,5 +184,14 @@ def _onnx_costs(path: Path) -> list[OpCost]:
             for n in node.input
         ) or node.op_type.startswith("QLinear") or node.op_type.endswith("Integer")
         cost = op_cost(node.op_type, ins, outs, "int8" if quantized else "fp32")
-        costs.append(replace(cost, fused=True) if not quantized and fused_into_producer(node) else cost)
+        if not quantized and fused_into_producer(node):
+            cost = replace(cost, fused=True)
+        elif ort is not None and not quantized and cost.kind == "conv" and ort.blocked and not (
+                {*node.input[1:2], *node.output, *fused_outputs(node)} & ort.plain):
+            cost = replace(cost, layout="nchwc")
+        costs.append(cost)
+    for op, name in ort.inserted if ort is not None else ():
+        t = Tensor(shapes.get(name, (1,)))
+        precision = "int8" if types.get(name) in _INT8_TYPES else "fp32"
+        costs.append(replace(op_cost("Transpose", [t], [t], precision), op=op, layout="inserted"))
     return costs

@@ -1,7 +1,8 @@
 """A device's latency model from its calibration: per-kernel predictors, one set per runtime, fitted on timings.
 
-Every op of a graph (``graph_costs``) falls in a group — a standard, depthwise or pointwise convolution, a dense
-layer, max/average/mean pooling, a binary op, an activation, other elementwise work, (de)quantize, a copy, or an
+Every op of a graph (``graph_costs``) falls in a group — a standard, depthwise, grouped or pointwise convolution
+(ONNX Runtime's blocked NCHWc ones apart, see ``ortlayout``), a dense layer, max/average/mean pooling, a binary
+op, an activation, other elementwise work, (de)quantize, a copy, a layout reorder ONNX Runtime inserts, or an
 op the runtime fuses into the one before it — at its precision (int8 or fp32). Each group predicts the op's time
 as a non-negative linear function of its work (``feature_values``): a fixed cost per op, multiply-accumulates as
 counted and as the kernel's tiles really do them (channels rounded up), window taps and output positions, bytes
@@ -40,6 +41,10 @@ FEATURES: dict[str, tuple[str, ...]] = {
     "conv-pw": _CONV,
     "conv-dw": ("ops", "mmacs", "tile16", "rem16", "odd16", "taps", "pixels", "in_mb", "out_mb", *_SPILL),
     "conv-dwm": ("ops", "mmacs", "taps", "pixels", "in_mb", "out_mb", *_SPILL),
+    "conv-grp": _CONV,
+    "conv-std-b": _CONV,
+    "conv-pw-b": _CONV,
+    "conv-dw-b": ("ops", "mmacs", "tile16", "taps", "pixels", "in_mb", "out_mb", *_SPILL),
     "dense": ("ops", "mmacs", "tile16", "tile64", "tilek64", "rem16", "kremc", "w_mb", *_SPILL),
     "pool-max": ("ops", "in_mb", "out_mb", *_SPILL),
     "pool-avg": ("ops", "in_mb", "out_mb", *_SPILL),
@@ -49,13 +54,17 @@ FEATURES: dict[str, tuple[str, ...]] = {
     "eltwise": ("ops", "mb"),
     "convert": ("ops", "mb"),
     "copy": ("ops", "mb"),
+    "reorder": ("ops", "mb", *_SPILL),
     "fused": ("ops", "mb"),
 }
 #: what an op of a group the calibration never saw is predicted with (recorded as ``borrowed``)
 FALLBACK = {"conv-std": "conv-pw", "conv-pw": "conv-std", "conv-dw": "conv-std", "conv-dwm": "conv-dw",
-            "dense": "conv-pw",
+            "conv-grp": "conv-std", "conv-std-b": "conv-std", "conv-pw-b": "conv-pw", "conv-dw-b": "conv-dw",
+            "reorder": "copy", "dense": "conv-pw",
             "pool-max": "pool-mean", "pool-avg": "pool-mean", "pool-mean": "eltwise", "binary": "eltwise",
             "act": "eltwise", "convert": "eltwise", "copy": "eltwise", "fused": "eltwise", "eltwise": "binary"}
+#: an average pool reducing at least this many inputs per output is costed as a global mean (``pool-mean``)
+GLOBAL = 16
 _CONVERT = ("QUANTIZE", "DEQUANTIZE", "QuantizeLinear", "DequantizeLinear", "Cast", "CAST")
 _MAX = ("MAX_POOL_2D", "MaxPool", "GlobalMaxPool", "REDUCE_MAX", "ReduceMax")
 _AVG = ("AVERAGE_POOL_2D", "AveragePool")
@@ -71,12 +80,15 @@ def group_of(c: OpCost) -> Optional[str]:
         return None
     if c.fused:
         return "fused"
+    if c.layout == "inserted":
+        return "reorder"
     if c.kind == "conv":
-        return f"conv-{c.shape or 'std'}"
+        blocked = "-b" if c.layout == "nchwc" and c.shape in ("std", "pw", "dw") else ""
+        return f"conv-{c.shape or 'std'}{blocked}"
     if c.kind == "matmul":
         return "dense"
-    if c.kind == "pool":
-        return "pool-max" if c.op in _MAX else "pool-avg" if c.op in _AVG else "pool-mean"
+    if c.kind == "pool":  # an average pool over a whole map (window = the map) is a global mean
+        return "pool-max" if c.op in _MAX else "pool-avg" if c.op in _AVG and c.window < GLOBAL else "pool-mean"
     if c.kind == "copy":
         return "copy"
     if c.op in _CONVERT:
@@ -153,7 +165,8 @@ def design_row(costs: Iterable[OpCost], share: float = 0.0) -> np.ndarray:
 @dataclass
 class KernelModel:
     """One runtime's fitted predictors: µs per invoke, per ``PRECISION/GROUP`` the coefficient of each feature when
-    hot (``coef``) and the extra deep in a cache-filling network (``ctx``), and the cache size that scales it."""
+    hot (``coef``) and the extra deep in a cache-filling network (``ctx``), the cache size that scales it, and the
+    ONNX Runtime layout class its graphs were read with (``layout``; empty: as written)."""
 
     runtime: str
     version: str
@@ -162,6 +175,7 @@ class KernelModel:
     ctx_invoke_us: float = 0.0
     ctx: dict[str, dict[str, float]] = field(default_factory=dict)
     cache_kb: float = 0.0
+    layout: str = ""
 
     def predict(self, costs: Sequence[OpCost]) -> dict:
         """Predicted latency of a graph: ``{"latency_ms", "invoke_ms", "groups": {key: ms}, "borrowed": [...],
@@ -202,7 +216,8 @@ class KernelModel:
 
     def to_dict(self) -> dict:
         return {"runtime": self.runtime, "version": self.version, "invoke_us": self.invoke_us, "coef": self.coef,
-                "ctx_invoke_us": self.ctx_invoke_us, "ctx": self.ctx, "cache_kb": self.cache_kb}
+                "ctx_invoke_us": self.ctx_invoke_us, "ctx": self.ctx, "cache_kb": self.cache_kb,
+                "layout": self.layout}
 
     @classmethod
     def from_dict(cls, d: dict) -> "KernelModel":
@@ -211,11 +226,12 @@ class KernelModel:
 
         return cls(runtime=str(d["runtime"]), version=str(d["version"]), invoke_us=float(d["invoke_us"]),
                    coef=table(d["coef"]), ctx_invoke_us=float(d.get("ctx_invoke_us", 0.0)),
-                   ctx=table(d.get("ctx", {})), cache_kb=float(d.get("cache_kb", 0.0)))
+                   ctx=table(d.get("ctx", {})), cache_kb=float(d.get("cache_kb", 0.0)),
+                   layout=str(d.get("layout", "")))
 
 
 def fit(graphs: Sequence[Sequence[OpCost]], measured_ms: Sequence[float], runtime: str, version: str, *,
-        context_ms: Optional[Sequence[float]] = None, cache_kb: float = 0.0) -> KernelModel:
+        context_ms: Optional[Sequence[float]] = None, cache_kb: float = 0.0, layout: str = "") -> KernelModel:
     """Fit a runtime's predictors to graphs and their measured ms (relative-error NNLS).
 
     Args:
@@ -223,6 +239,7 @@ def fit(graphs: Sequence[Sequence[OpCost]], measured_ms: Sequence[float], runtim
         context_ms: each graph's time after other graphs ran (``suitebench``'s ``ms_ctx``): fits the ``ctx`` extra
             (a graph timed so counts as filling the cache). None: a hot-only model.
         cache_kb: the device's per-core (L2) cache, which a network's working set is compared with.
+        layout: the ONNX Runtime layout class ``graphs`` were read with (kept, so estimates read files the same way).
 
     Only groups some graph uses get coefficients; a group never seen stays absent (``predict`` borrows).
 
@@ -262,4 +279,4 @@ def fit(graphs: Sequence[Sequence[OpCost]], measured_ms: Sequence[float], runtim
     for key in ctx:  # a group with a context extra has its hot predictor too (the two share their columns)
         coef.setdefault(key, {})
     return KernelModel(runtime=runtime, version=version, invoke_us=float(theta[0]), coef=coef,
-                       ctx_invoke_us=float(theta[half]), ctx=ctx, cache_kb=float(cache_kb))
+                       ctx_invoke_us=float(theta[half]), ctx=ctx, cache_kb=float(cache_kb), layout=layout)

@@ -83,13 +83,17 @@ class OpCost:
         macs: multiply-accumulates (one op per element for non-MAC kinds).
         bytes: bytes read and written.
         shape: ``conv`` ops: ``dw`` (depthwise), ``dwm`` (depthwise with a depth multiplier: TFLite's form of a
-            convolution of a 1-channel input), ``pw`` (1x1) or ``std``; empty for other kinds.
+            convolution of a 1-channel input), ``grp`` (grouped, more than one input channel per group), ``pw``
+            (1x1) or ``std``; empty for other kinds.
         in_bytes, weight_bytes, out_bytes: ``bytes`` split into activations read, constants read, output written.
         fused: the runtime folds this op into the one before it (ONNX Runtime fuses an activation or batch norm
             into the convolution it follows), so it costs nothing of its own.
         cin, cout, window, pixels: ``conv`` and ``matmul`` ops: input channels reduced per output (per group),
             output channels, kernel window (kh x kw; 1 for matmul) and output positions (outputs / cout), which
-            set how well the runtime's tiles are filled; 0 for other kinds.
+            set how well the runtime's tiles are filled; ``pool`` ops: ``window`` is inputs per output; 0 for
+            other kinds.
+        layout: the kernel layout the runtime runs the op in when it chooses one per op (``nchwc``: ONNX Runtime's
+            blocked x86 convolution; see ``ortlayout``); empty when unknown or the runtime has one.
     """
 
     op: str
@@ -106,6 +110,7 @@ class OpCost:
     cout: int = 0
     window: int = 0
     pixels: int = 0
+    layout: str = ""
 
 
 def op_cost(op: str, inputs: Sequence[Optional[Tensor]], outputs: Sequence[Tensor], precision: str) -> OpCost:
@@ -160,6 +165,7 @@ def op_cost(op: str, inputs: Sequence[Optional[Tensor]], outputs: Sequence[Tenso
         cin, cout, window = int(reduced), int(out_shape[-1]) if out_shape else 1, 1
     elif kind == "pool":
         macs = ins[0].elements if ins else out_elems
+        window = max(1, macs // max(out_elems, 1))  # inputs per output: a global pool reduces a whole map
     elif kind in ("copy", "view"):
         macs = 0
     else:
@@ -176,15 +182,19 @@ def op_cost(op: str, inputs: Sequence[Optional[Tensor]], outputs: Sequence[Tenso
 
 
 def _conv_shape(op: str, w: tuple[int, ...], x: tuple[int, ...]) -> str:
-    """``dw``, ``pw`` or ``std`` for a convolution from its weight (and input) shape.
+    """``dw``, ``grp``, ``pw`` or ``std`` for a convolution from its weight (and input) shape.
 
     TFLite ``CONV_2D`` weights are ``[Cout, kh, kw, Cin]``; ONNX ``Conv`` weights ``[Cout, Cin/group, kh, kw]``,
     depthwise when ``Cin/group`` is 1 and the input has ``Cout`` channels.
     """
     if op.startswith("CONV") or op == "TRANSPOSE_CONV":
         spatial = w[1:-1]
+        if op == "CONV_2D" and len(w) == 4 and len(x) == 4 and int(x[-1]) != int(w[-1]):
+            return "grp"  # [Cout, kh, kw, Cin/groups] on an input of Cin channels
     else:
         if len(w) >= 2 and w[1] == 1 and len(x) >= 2 and x[1] == w[0] and w[0] > 1:
             return "dw"
+        if len(w) >= 2 and len(x) >= 2 and int(x[1]) != int(w[1]):
+            return "grp"  # [Cout, Cin/group, kh, kw]
         spatial = w[2:]
     return "pw" if spatial and all(int(d) == 1 for d in spatial) else "std"
