@@ -81,6 +81,21 @@ def test_an_estimate_names_the_calibration_it_came_from(tmp_path):
     assert "calibration_mismatch" not in result and result["p50_ms"] > 0
 
 
+def test_an_onnx_estimate_says_how_its_graph_was_read(tmp_path):
+    """A calibration that predates ONNX Runtime layouts reads the file as written; one with this host's layout
+    class reads it through the optimizer, as the device runs it (``estimate.onnx_layout``)."""
+    from edgekd.runners.ortlayout import host_layout
+
+    cal = _calibration(tmp_path)
+    old = run_estimate(ONNX, load_target("x86_64"), BenchOptions(calibration=str(cal)))
+    assert old["estimate"]["onnx_layout"].startswith("as written (the calibration predates")
+    data = json.loads(cal.read_text())
+    data["models"]["onnx"]["layout"] = host_layout()
+    cal.write_text(json.dumps(data))
+    new = run_estimate(ONNX, load_target("x86_64"), BenchOptions(calibration=str(cal)))
+    assert new["estimate"]["onnx_layout"].startswith(f"{host_layout()}: read through this machine's onnxruntime")
+
+
 def test_a_calibration_taken_on_another_cpu_is_flagged(tmp_path, capsys):
     cal = _calibration(tmp_path, cpu="AMD EPYC 7B13 64-Core Processor", isa=["avx2", "fma"])
     code = main(["bench", str(TFLITE), "--target", "x86_64", "--runner", "estimate", "--calibration", str(cal),
