@@ -21,7 +21,8 @@ from edgekd.yamlconf import read_yaml_mapping, validate
 
 Format = Literal["tflite", "onnx", "pte"]  # pte: ExecuTorch (XNNPACK), run in the main environment
 # int8-qat: full-integer int8 after quantization-aware fine-tuning (edgekd.quantize.qat)
-Precision = Literal["fp32", "fp16", "int8", "int8-dynamic", "int8-qat", "int4-weights", "mixed"]
+# int8-ac: int8 with accuracy control (NNCF): the costliest ops kept in float within budgets.accuracy_drop_pp
+Precision = Literal["fp32", "fp16", "int8", "int8-dynamic", "int8-qat", "int8-ac", "int4-weights", "mixed"]
 
 
 class Budgets(BaseModel):

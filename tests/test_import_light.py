@@ -7,7 +7,7 @@ import pytest
 
 pytestmark = pytest.mark.device
 
-HEAVY = ("torch", "tensorflow", "onnx", "litert_torch", "ai_edge_litert", "onnxruntime", "executorch")
+HEAVY = ("torch", "tensorflow", "onnx", "litert_torch", "ai_edge_litert", "onnxruntime", "executorch", "nncf")
 
 
 def _loaded_after(code: str) -> set[str]:

@@ -22,7 +22,7 @@ def export(model: Any, path: Union[str, Path], *, format: Optional[str] = None, 
            classes: Optional[Sequence[str]] = None, positive: Optional[str] = None, backend: Optional[str] = None,
            calibration_method: Union[None, str, dict] = None, mixed_size_kb: Optional[float] = None, qat: Any = None,
            name: Optional[str] = None, describe: Optional[dict] = None, log: Optional[Callable[[str], None]] = None,
-           validation: Any = None) -> Exported:
+           validation: Any = None, max_drop_pp: Optional[float] = None, nncf: Optional[dict] = None) -> Exported:
     """Export ``model`` to ``path`` and write the sidecar ``NAME.edgekd.json`` beside it.
 
     API rules: the model first, everything else by keyword; ``model`` is not changed; validation data is ``val=``
@@ -30,15 +30,15 @@ def export(model: Any, path: Union[str, Path], *, format: Optional[str] = None, 
     ``calibration=`` gives its train split, as ``val=`` its val split, and either gives the task, classes and
     positive class; ``target`` is a device profile. One artifact per call. The backend is the target's (its
     ``backends`` pin, ``fully_integer``) or the format's default: litert-torch for TFLite (NHWC input; int8 through
-    PT2E, per-channel), ONNX Runtime for ONNX (int8 QDQ U8S8, per-channel), ``onnx2tf`` for fully integer TFLite,
-    ExecuTorch for ``.pte`` (XNNPACK). The sidecar records the front-end, class names (output order), I/O,
-    quantization, versions and, with ``val`` and a ``positive`` class, the threshold chosen by running the file.
+    PT2E, per-channel), ONNX Runtime for ONNX (int8 QDQ U8S8, per-channel; ``nncf`` when pinned, and for ``int8-ac``),
+    ``onnx2tf`` for fully integer TFLite, ExecuTorch for ``.pte`` (XNNPACK). The sidecar records the front-end, class
+    names (output order), I/O, quantization, versions and, with ``val`` and a ``positive`` class, the threshold.
 
     Args:
         model: an ``nn.Module`` in eval mode on the CPU. path: ``NAME.tflite``, ``NAME.onnx`` or ``NAME.pte``.
         format: ``tflite``, ``onnx`` or ``pte`` (default: the suffix).
-        precision: ``fp32``, ``fp16``, ``int8``, ``int8-dynamic``, ``int8-qat`` (needs ``qat``), ``int4-weights``
-            or ``mixed`` (needs ``val`` and a size budget).
+        precision: ``fp32``, ``fp16``, ``int8``, ``int8-dynamic``, ``int8-qat`` (needs ``qat``), ``int8-ac`` (ONNX,
+            NNCF accuracy control: needs ``val``), ``int4-weights`` or ``mixed`` (needs ``val`` and a size budget).
         example: a batch of one input ``(1, *input_shape)``; default: a zero example of the task's input shape,
             or the first val/calibration example.
         calibration: inputs for integer precisions: an array ``(N, *input_shape)``, or any data ``edgekd.distill``
@@ -50,19 +50,20 @@ def export(model: Any, path: Union[str, Path], *, format: Optional[str] = None, 
         task, classes, positive: the task (its front-end goes into the sidecar; default: the ``Prepared``'s, else
             ``tensor-classification``), class names in output order (default: the data's, else ``"0"``, ...), the
             positive class of a two-class screener.
-        backend: force ``litert-torch``, ``onnx2tf``, ``onnxruntime`` or ``executorch``. calibration_method: a
-            method name, or ``{backend: method}``. mixed_size_kb: ``mixed``'s file-size budget in KiB (default:
-            the target's ``size_kb``). qat: the ``QATModel`` (``edgekd.quantize.qat.qat_finetune``) for
-            ``int8-qat``. name: the artifact's name (default: the file stem). describe: more sidecar entries.
-            log: progress lines.
+        backend: force ``litert-torch``, ``onnx2tf``, ``onnxruntime``, ``nncf`` or ``executorch``. calibration_method:
+            a method name, or ``{backend: method}``. mixed_size_kb: ``mixed``'s file-size budget in KiB (default: the
+            target's ``size_kb``). qat: the ``QATModel`` (``edgekd.quantize.qat.qat_finetune``) for ``int8-qat``.
+            name: the artifact's name (default: the file stem). describe: more sidecar entries. log: progress lines.
+            max_drop_pp: ``int8-ac``'s validation drop limit in points (default: the target's ``accuracy_drop_pp``).
+            nncf: ``{"preset": "performance"|"mixed", "fast_bias_correction": True, "subset_size": 300}``.
 
     Returns:
         ``Exported``: the paths, size, backend and the sidecar written.
 
     Raises:
         InputError: a model in training mode or on another device, an ``example`` the model cannot run, a format
-            or precision no backend (or the target) offers, calibration data of the wrong shape. BackendError: the
-            converter failed on this model.
+            or precision no backend (or the target) offers, calibration data of the wrong shape, an ``int8-ac`` file
+            with float ops for a ``fully_integer`` target. BackendError: the converter failed on this model.
 
     Example:
         >>> import tempfile, pathlib, torch, edgekd
@@ -93,13 +94,13 @@ def export(model: Any, path: Union[str, Path], *, format: Optional[str] = None, 
         raise InputError(f"positive: {positive!r} is not one of the classes ({', '.join(names)})")
     info = {"name": name or path.stem, **task_obj.sidecar(), "labels": names, "positive": positive,
             "model": _model_info(model, shape), **(describe or {})}
-    return _write(model, path, fmt, precision, example=example_t, calibration=calibration, val_ws=val_ws,
-                  task=task_obj, names=names, positive=positive, profile=profile, backend=backend, qat=qat, info=info,
-                  calibration_method=calibration_method, mixed_size_kb=mixed_size_kb, log=log)
+    return _write(model, path, fmt, precision, example=example_t, calibration=calibration, val_ws=val_ws, task=task_obj,
+                  names=names, positive=positive, profile=profile, backend=backend, qat=qat, info=info, log=log,
+                  calibration_method=calibration_method, mixed_size_kb=mixed_size_kb, max_drop_pp=max_drop_pp, nncf=nncf)
 
 
-#: what a precision's file asks of the device's kernels
-RUNS_AS = {"int8-qat": "int8", "int8-dynamic": "fp32", "int4-weights": "fp32", "mixed": "fp32"}
+#: what a precision's file asks of the device's kernels (int8-ac: int8 kernels, with the ops it kept in float)
+RUNS_AS = {"int8-qat": "int8", "int8-ac": "int8", "int8-dynamic": "fp32", "int4-weights": "fp32", "mixed": "fp32"}
 
 
 def _checked_target(target: Any, fmt: str, precision: str) -> Any:
@@ -131,7 +132,8 @@ def _model_info(model: Any, shape: tuple[int, ...]) -> dict:
 def _write(model: Any, path: Path, fmt: str, precision: str, *, example: Any, calibration: Any, val_ws: Any,
            task: Any, names: list[str], positive: Optional[str], profile: Any, backend: Optional[str],
            calibration_method: Any, mixed_size_kb: Optional[float], qat: Any, info: dict,
-           log: Optional[Callable[[str], None]]) -> Exported:
+           log: Optional[Callable[[str], None]], max_drop_pp: Optional[float] = None,
+           nncf: Optional[dict] = None) -> Exported:
     """Choose the backend, write the file and its sidecar (threshold chosen on ``val_ws`` by running the file);
     ``calibration`` is any data form, turned into inputs here."""
     from edgekd.exporting.backends import choose_backend
@@ -150,10 +152,15 @@ def _write(model: Any, path: Path, fmt: str, precision: str, *, example: Any, ca
         def score(logits: np.ndarray) -> float:
             return score_of(recording_metrics(logits, val_ws, names, positive, task.aggregation))
 
-        validation_ctx = Validation(val_ws.x, score)
+        validation_ctx = Validation(val_ws.x, score, items=val_ws.rec,
+                                    item_score=_item_score(val_ws, names, positive, task.aggregation))
     budget = mixed_size_kb or (profile.budgets.size_kb if profile is not None else None)
+    if max_drop_pp is None and profile is not None:
+        max_drop_pp = profile.budgets.accuracy_drop_pp
     context = ExportContext(calibration_method=calibration_method, validation=validation_ctx, mixed_size_kb=budget,
-                            qat_model=qat, latency_probe=latency_probe(profile),
+                            qat_model=qat, max_drop_pp=max_drop_pp, nncf=nncf,
+                            fully_integer=bool(profile is not None and profile.fully_integer),
+                            latency_probe=latency_probe(profile),
                             log=log or (lambda s: print(s, file=sys.stderr, flush=True)))
     threshold = ThresholdData(val_ws.x, val_ws.rec, val_ws.y_rec) if val_ws is not None else None
     record = write_artifact(model, path, precision=precision, backend=chosen, example=example, calibration=calibration,
@@ -161,6 +168,21 @@ def _write(model: Any, path: Path, fmt: str, precision: str, *, example: Any, ca
                             threads=profile.threads if profile is not None else None,
                             target=profile.name if profile is not None else None)
     return Exported.from_record(record)
+
+
+def _item_score(val_ws: Any, names: list[str], positive: Optional[str], aggregation: str) -> Callable:
+    """``(logits of some windows, their items) -> (metric over those items, {item: probability of its true class})``:
+    the validation metric of ``int8-ac``, aggregated per item as the task does."""
+    from edgekd.runtime.metrics import softmax
+    from edgekd.runtime.scoring import aggregate, item_metrics, score_of
+
+    def item_score(logits: np.ndarray, items: np.ndarray) -> tuple[float, dict[int, float]]:
+        metric = score_of(item_metrics(logits, items, val_ws.y_rec, names, positive, how=aggregation))
+        ids, probs = aggregate(softmax(np.asarray(logits)), items, aggregation)
+        true = np.asarray(val_ws.y_rec)[ids]
+        return metric, {int(i): float(p[t]) for i, p, t in zip(ids, probs, true)}
+
+    return item_score
 
 
 def _run_example(model: Any, example: Any, where: str) -> Any:

@@ -6,8 +6,13 @@ backend        format  precisions                                             in
 litert-torch   tflite  fp32, fp16, int8-dynamic, int8, int8-qat              float residual ADD
 onnx2tf        tflite  fp32, fp16, int8-dynamic, int8                          fully integer
 onnxruntime    onnx    fp32, int8-dynamic, int8, int8-qat, int4-weights, mixed QDQ
+nncf           onnx    int8, int8-ac                                          QDQ (int8-ac: some float)
 executorch     pte     fp32, int8                                             XNNPACK int8
 =============  ======  =====================================================  ==============
+
+``int8-ac`` (int8 with accuracy control, ``nncf.quantize_with_accuracy_control``) keeps the operations whose
+quantization costs most on the validation split in float until the drop is within the target's
+``budgets.accuracy_drop_pp``; it is made by the ``nncf`` backend only.
 
 A profile picks a backend per format with ``backends: {tflite: onnx2tf}``; with
 ``fully_integer: true`` and no pin, full-integer precisions go to a backend
@@ -33,7 +38,7 @@ from edgekd.registry import Registry
 Exporter = Callable[..., ExportOutput]
 
 #: precisions whose every op should be integer (what ``fully_integer`` targets need)
-INTEGER_PRECISIONS = ("int8", "int8-qat")
+INTEGER_PRECISIONS = ("int8", "int8-qat", "int8-ac")
 DEFAULT_BACKENDS = {"tflite": "litert-torch", "onnx": "onnxruntime", "pte": "executorch"}
 
 
@@ -202,6 +207,57 @@ def _mixed(fp32: Path, path: Path, ctx: ExportContext, name: str) -> ExportOutpu
     return ExportOutput(path, {"mixed": details})
 
 
+# ---------------------------------------------------------------- nncf
+def _nncf(precision: str) -> Exporter:
+    def export(model: Any, example: Any, path: Path, calibration: Optional[np.ndarray] = None, *,
+               context: Optional[ExportContext] = None) -> ExportOutput:
+        from edgekd.exporting.nncf_quantize import CALIBRATION_METHODS, NncfOptions, quantize_nncf
+        from edgekd.exporting.onnx_export import export_onnx
+
+        ctx = context or ExportContext()
+        name = type(model).__name__
+        check_calibration(calibration, tuple(example.shape[1:]), name)
+        method = ctx.method_for("nncf", CALIBRATION_METHODS)
+        options = NncfOptions.of(ctx.nncf, "export.nncf")
+        with temp_dir("nncf") as tmp:
+            fp32 = export_onnx(model, example, Path(tmp) / "fp32.onnx")
+            if precision == "int8":
+                return ExportOutput(Path(path), quantize_nncf(fp32, Path(path), calibration, options=options,
+                                                              method=method))
+            return _nncf_ac(fp32, Path(path), calibration, ctx, options, method, name)
+
+    how = "post-training quantization" if precision == "int8" else "quantization with accuracy control"
+    export.__doc__ = f"{precision} ONNX (torch dynamo export, then NNCF {how})."
+    return export
+
+
+def _nncf_ac(fp32: Path, path: Path, calibration: np.ndarray, ctx: ExportContext, options: Any, method: str,
+             name: str) -> ExportOutput:
+    """``int8-ac``: NNCF accuracy control within ``ctx.max_drop_pp`` on ``ctx.validation``; refused on a fully
+    integer target when ops were kept in float."""
+    from edgekd.exporting.nncf_quantize import ItemValidation, quantize_nncf_ac
+
+    if ctx.max_drop_pp is None:
+        raise InputError("int8-ac needs an accuracy budget: set the target's budgets.accuracy_drop_pp (a recipe: "
+                         "export.budgets.TARGET.accuracy_drop_pp; the API: max_drop_pp=)")
+    val = ctx.validation
+    if val is None or val.items is None or val.item_score is None:
+        raise InputError("int8-ac needs labelled validation data (val=) to measure the accuracy drop")
+    details = quantize_nncf_ac(fp32, path, calibration, validation=ItemValidation(val.x, val.items, val.item_score),
+                               max_drop_pp=ctx.max_drop_pp, options=options, method=method, log=ctx.log)
+    kept = details["accuracy_control"]["kept_float"]
+    if ctx.fully_integer and kept:
+        path.unlink(missing_ok=True)
+        ac = details["accuracy_control"]
+        raise InputError(
+            f"int8-ac: the target needs fully integer graphs (fully_integer: true), but holding {name}'s validation "
+            f"drop within accuracy_drop_pp = {ctx.max_drop_pp:g} pp kept {len(kept)} op(s) in float "
+            f"({', '.join(kept[:6])}{', ...' if len(kept) > 6 else ''}); plain int8 drops "
+            f"{ac['ptq_drop_pp']:.2f} pp on validation: export int8 or int8-qat for this target, or relax its "
+            "accuracy_drop_pp")
+    return ExportOutput(path, details)
+
+
 # ---------------------------------------------------------------- executorch
 def _executorch(precision: str) -> Exporter:
     def export(model: Any, example: Any, path: Path, calibration: Optional[np.ndarray] = None, *,
@@ -241,6 +297,14 @@ _register(Backend(
     calibration_methods=("minmax", "entropy", "percentile"),
     fully_integer=False,
     describe="torch.onnx (dynamo) + onnxruntime.quantization / edgekd weight quantization",
+))
+_register(Backend(
+    "nncf", "onnx",
+    {p: _nncf(p) for p in ("int8", "int8-ac")},
+    calibration_methods=("mean_minmax", "minmax"),
+    fully_integer=False,
+    describe="torch.onnx (dynamo) + NNCF (nncf.quantize: per-channel, bias correction; "
+             "int8-ac: nncf.quantize_with_accuracy_control)",
 ))
 _register(Backend(
     "executorch", "pte",

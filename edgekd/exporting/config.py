@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional, Union
+from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from edgekd.training.config import DistillSpec, LossSpec, Objective, follow_up_objective
-from edgekd.targets import Precision
+from edgekd.targets import Format, Precision
 
 
 class _Strict(BaseModel):
@@ -38,6 +38,14 @@ class MixedSpec(_Strict):
     size_kb: Optional[float] = Field(None, gt=0)  # default: the target's budgets.size_kb
 
 
+class NncfSpec(_Strict):
+    """The ``nncf`` ONNX backend's settings (``int8`` with ``backends: {onnx: nncf}``, and ``int8-ac``)."""
+
+    preset: Literal["performance", "mixed"] = "performance"  # mixed: asymmetric activations
+    fast_bias_correction: bool = True  # false: NNCF's slower full Bias Correction
+    subset_size: int = Field(300, ge=1)  # calibration inputs NNCF collects statistics on
+
+
 class ExportSpec(_Strict):
     targets: list[str] = Field(["x86_64"], min_length=1)
     calibration_windows: int = Field(256, ge=8)
@@ -46,6 +54,9 @@ class ExportSpec(_Strict):
     calibration: CalibrationSpec = CalibrationSpec()
     qat: QATSpec = QATSpec()
     mixed: MixedSpec = MixedSpec()
+    nncf: NncfSpec = NncfSpec()
+    # Export backend per format for every target, over each profile's own ``backends`` (e.g. {onnx: nncf}).
+    backends: dict[Format, str] = {}
     # The product's budgets per target, layered over the device profile's (e.g. {x86_64: {size_kb: 256}}):
     # a profile says what the device can take, the recipe what this model's release must meet.
     budgets: dict[str, dict[str, Any]] = {}

@@ -31,6 +31,11 @@ class Validation:
 
     x: np.ndarray
     score: Callable[[np.ndarray], float]
+    #: item index per window (recording, photo), for metrics over a subset of items (``int8-ac``)
+    items: Optional[np.ndarray] = None
+    #: ``(logits of some windows, their item indices) -> (metric over those items, {item: aggregated
+    #: probability of its true class})``; ``None``: ``int8-ac`` cannot use this validation data
+    item_score: Optional[Callable[[np.ndarray, np.ndarray], tuple[float, Mapping[int, float]]]] = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,11 @@ class ExportContext:
         qat_model: the quantization-aware fine-tuned model (``edgekd.quantize.qat.QATModel``) an
             ``int8-qat`` export converts; made once by ``qat_finetune`` and shared by the TFLite and
             ONNX exports.
+        max_drop_pp: ``int8-ac``: the largest validation drop against fp32, in points (the target's
+            ``budgets.accuracy_drop_pp`` unless given).
+        nncf: the ``nncf`` backend's options (``edgekd.exporting.nncf_quantize.NncfOptions`` or a mapping).
+        fully_integer: the target runs only fully integer graphs: an ``int8-ac`` file that kept ops in float
+            is refused.
         latency_probe: the target's runner as an ``edgekd.exporting.ort_forms.LatencyProbe``: where the
             ONNX int8 export times its candidate forms; ``None``: no measuring, the default form.
         log: progress lines.
@@ -54,6 +64,9 @@ class ExportContext:
     validation: Optional[Validation] = None
     mixed_size_kb: Optional[float] = None
     qat_model: Any = None
+    max_drop_pp: Optional[float] = None
+    nncf: Any = None
+    fully_integer: bool = False
     latency_probe: Any = None
     log: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True)
 

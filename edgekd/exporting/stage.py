@@ -103,8 +103,10 @@ def target_backend(target: Any, fmt: str, precision: str) -> Backend:
 
 
 def check_export_plan(targets: Sequence[Any], precisions: Optional[Sequence[str]],
-                      calibration_method: Any, mixed_kb: Callable[[Any], Optional[float]]) -> None:
-    """Before any work: every (format, precision) has a backend, calibration methods exist, mixed has a budget.
+                      calibration_method: Any, mixed_kb: Callable[[Any], Optional[float]],
+                      accuracy_drop: Optional[Callable[[Any], Optional[float]]] = None) -> None:
+    """Before any work: every (format, precision) has a backend, calibration methods exist, mixed has a budget,
+    ``int8-ac`` has an accuracy budget (``accuracy_drop``: target -> its ``accuracy_drop_pp``; default: the profile's).
 
     Raises:
         InputError: naming the target and what is possible.
@@ -118,6 +120,11 @@ def check_export_plan(targets: Sequence[Any], precisions: Optional[Sequence[str]
             if precision == "mixed" and mixed_kb(target) is None:
                 raise InputError(f"target {target.name!r} asks for mixed precision, which needs a size budget: "
                                  "set export.mixed.size_kb or the target's budgets.size_kb")
+            drop = accuracy_drop(target) if accuracy_drop is not None else target.budgets.accuracy_drop_pp
+            if precision == "int8-ac" and drop is None:
+                raise InputError(f"target {target.name!r} asks for int8-ac (int8 with accuracy control), which needs "
+                                 "an accuracy budget: set export.budgets.<target>.accuracy_drop_pp or the target's "
+                                 "budgets.accuracy_drop_pp")
 
 
 def choose_decision(path: Path, data: ThresholdData, labels: Sequence[str], positive: str,

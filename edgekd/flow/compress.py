@@ -73,17 +73,19 @@ def check_compress(student: Any, *, task: Any, targets: Union[Any, Sequence[Any]
     from edgekd.exporting.stage import check_export_plan
     from edgekd.report.budgets import layered_budgets
 
-    profiles = resolve_targets(targets, runner)
+    profiles = [p.model_copy(update={"backends": {**p.backends, **export.backends}}) if export.backends else p
+                for p in resolve_targets(targets, runner)]  # export.backends pins a backend on every target
     check_objective(objective, where="student")
     check_objective(Objective(loss=export.qat_loss(objective.loss), distill=export.qat.distill), where="export.qat")
-    check_export_plan(profiles, export.precisions, export.calibration.method,
-                      lambda t: export.mixed.size_kb or t.budgets.size_kb)
     names = [p.name for p in profiles]
     for name in export.budgets:
         if name not in names:
             raise InputError(f"export.budgets: {name!r} is not one of export.targets ({', '.join(names)})")
     for p in profiles:
         layered_budgets(p, export.budgets.get(p.name))
+    check_export_plan(profiles, export.precisions, export.calibration.method,
+                      lambda t: export.mixed.size_kb or t.budgets.size_kb,
+                      accuracy_drop=lambda t: layered_budgets(t, export.budgets.get(t.name)).accuracy_drop_pp)
     plan = None
     if prune is not None:
         from edgekd.pruning.check import check_prune

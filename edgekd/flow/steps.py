@@ -121,6 +121,7 @@ def export_all(roles: Sequence[Role], d: Any, profiles: Sequence[Any], export: A
     import torch
 
     from edgekd.quantize.calibration import calibration_windows
+    from edgekd.report.budgets import layered_budgets
     from edgekd.runners.probe import latency_probe
 
     tr = d.windows["train"]
@@ -138,13 +139,17 @@ def export_all(roles: Sequence[Role], d: Any, profiles: Sequence[Any], export: A
                 name = f"{role}-{fmt}-{precision}"  # unique per format: each has its own sidecar
                 path = out / "artifacts" / target.name / f"{name}.{fmt}"
                 mixed_kb = (export.mixed.size_kb or target.budgets.size_kb) if precision == "mixed" else None
+                # int8-ac: the release's accuracy budget on this target (the recipe's export.budgets over the profile's)
+                max_drop = (layered_budgets(target, export.budgets.get(target.name)).accuracy_drop_pp
+                            if precision == "int8-ac" else None)
                 record = _export_one(model, role, name, path, fmt, precision, target, d, export, qat, example,
-                                     calibration, mixed_kb, probe, made, log)
+                                     calibration, mixed_kb, probe, made, log, max_drop)
                 extra = {"backend": record.backend, "fully_integer_required": target.fully_integer}
                 if "mixed" in record.details:
                     extra["mixed"] = {k: v for k, v in record.details["mixed"].items() if k != "sensitivity"}
-                if "qat" in record.details:
-                    extra["qat"] = record.details["qat"]
+                for key in ("qat", "quantizer", "accuracy_control"):
+                    if key in record.details:
+                        extra[key] = record.details[key]
                 log(f"  {target.name}/{path.name}: {record.size_bytes / 1024:.1f} KiB ({record.seconds:.1f} s)")
                 done.append((role, target, record, extra))
     return done
@@ -152,7 +157,7 @@ def export_all(roles: Sequence[Role], d: Any, profiles: Sequence[Any], export: A
 
 def _export_one(model: Any, role: str, name: str, path: Path, fmt: str, precision: str, target: Any, d: Any,
                 export: Any, qat: dict, example: Any, calibration: Any, mixed_kb: Any, probe: Any, made: dict,
-                log: Log) -> Any:
+                log: Log, max_drop: Optional[float] = None) -> Any:
     """One file through ``edgekd.export``, or a copy of the identical file made for an earlier target."""
     from edgekd.api.exporting import export as export_verb
     from edgekd.api.results import Exported
@@ -161,7 +166,8 @@ def _export_one(model: Any, role: str, name: str, path: Path, fmt: str, precisio
 
     backend = target_backend(target, fmt, precision)
     # an ONNX int8 form chosen by timing on one runner is not reused for another
-    key = (role, fmt, precision, backend.name, mixed_kb, probe.where if probe and fmt == "onnx" else None)
+    key = (role, fmt, precision, backend.name, mixed_kb, probe.where if probe and fmt == "onnx" else None,
+           max_drop, target.fully_integer if precision == "int8-ac" else None)
     describe = {"model": {"name": type(model).__name__, "role": role, "params": count_params(model),
                           "macs": count_macs(model, d.task.input_shape)},
                 "calibration_source": "training split, round-robin over recordings"}
@@ -179,7 +185,8 @@ def _export_one(model: Any, role: str, name: str, path: Path, fmt: str, precisio
     out = export_verb(model.eval(), path, format=fmt, precision=precision, example=example, calibration=calibration,
                       val=d.windows["val"], target=target, task=d.task, classes=d.classes, positive=d.positive,
                       calibration_method=export.calibration.method, mixed_size_kb=mixed_kb,
-                      qat=qat.get(role), name=name, describe=describe, log=log)
+                      qat=qat.get(role), name=name, describe=describe, log=log, max_drop_pp=max_drop,
+                      nncf=export.nncf.model_dump())
     made[key] = _as_reusable(out)
     return out
 

@@ -15,6 +15,7 @@ def audit_flags(artifact: Mapping[str, Any]) -> list[str]:
     """Short warnings for one artifact (empty when nothing stands out).
 
     * an int8 artifact that is not fully integer, or has float ops inside the quantized graph;
+    * the ops an ``int8-ac`` artifact kept in float (NNCF accuracy control) and its validation drop;
     * a quantized artifact with float ops on a target that needs fully integer graphs;
     * parity: the artifact's top-1 class differs from the fp32 torch model's on more than 1 % of test windows;
     * layout transposes left in the graph;
@@ -29,8 +30,18 @@ def audit_flags(artifact: Mapping[str, Any]) -> list[str]:
     if float_ops and artifact.get("precision") != "fp32":
         names = ", ".join(map(str, float_ops[:4])) + (", …" if len(float_ops) > 4 else "")
         flags.append(f"{len(float_ops)} float op(s) in the quantized graph ({names})")
-    elif artifact.get("precision") in ("int8", "int8-qat") and audit.get("fully_integer") is False:
+    elif artifact.get("precision") in ("int8", "int8-qat", "int8-ac") and audit.get("fully_integer") is False:
         flags.append("int8 but not fully integer")
+    ac = artifact.get("accuracy_control")
+    if isinstance(ac, Mapping):
+        kept = ac.get("kept_float") or []
+        names = ", ".join(map(str, kept[:4])) + (", …" if len(kept) > 4 else "")
+        try:
+            drops = f"validation drop {float(ac['ptq_drop_pp']):.2f} pp plain int8 → {float(ac['drop_pp']):.2f} pp"
+        except (KeyError, TypeError, ValueError):
+            drops = "validation drop not recorded"
+        flags.append(f"accuracy control kept {len(kept)} op(s) in float{f' ({names})' if kept else ''}: {drops} "
+                     f"(budget {ac.get('max_drop_pp')} pp{'' if ac.get('met') else ', not met'})")
     if artifact.get("fully_integer_required") and audit.get("quantized") and not audit.get("fully_integer"):
         flags.append("the target needs a fully integer graph and this one is not")
     par = artifact.get("parity") or {}
