@@ -1,0 +1,163 @@
+"""The four ONNX int8 routes on one model, side by side: ONNX Runtime static QDQ, NNCF PTQ, NNCF with accuracy
+control, and (given a QAT model) quantization-aware training (issue 29, item 3 calls ``compare_quantizers``).
+
+Every figure comes from running the written file with edgekd's device-side code: the test-split metric and its
+paired drop against the fp32 ONNX twin (per-item flips, exact one-sided test: ``edgekd.report.paired``), the
+validation drop accuracy control worked to (from the sidecar), file size, the audit (float ops, fully integer), the
+ops accuracy control kept in float, and optionally the latency on a target's runner.
+
+``compare_quantizers(model, data, out, max_drop_pp=...)`` is the building block: one model, one seed. The
+benchmark of issue 29 loops it over the shipped heart and plant students, a teacher and seeds, and adds the
+LiteRT files (``edgekd.export(..., "x.tflite", precision="int8")``) for the int8/fp32 latency on LiteRT.
+
+Run (a smoke run on the bundled heart sample with a model fitted in seconds; not the benchmark's figures):
+    taskset -c 0 .venv/bin/python benchmarks/nncf_compare.py --out runs/nncf-compare --max-drop-pp 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: (row name, edgekd.export backend, precision)
+ROUTES = (
+    ("fp32", "onnxruntime", "fp32"),
+    ("ort-int8", "onnxruntime", "int8"),
+    ("nncf-int8", "nncf", "int8"),
+    ("nncf-int8-ac", "nncf", "int8-ac"),
+    ("qat-int8", "onnxruntime", "int8-qat"),
+)
+
+
+def compare_quantizers(model: Any, data: Any, out: str | Path, *, max_drop_pp: float, qat: Any = None,
+                       nncf: Optional[dict] = None, bench_target: Any = None, bench_runs: int = 0,
+                       log: Callable[[str], None] = lambda s: print(s, file=sys.stderr)) -> list[dict]:
+    """Export ``model`` through each ONNX int8 route and measure every file.
+
+    Args:
+        model: the trained torch model (eval mode).
+        data: a ``Prepared`` (``edgekd.prepare``): calibration from its train split, accuracy control and the
+            decision threshold on its val split, the figures on its test split.
+        out: folder for the files (``NAME.onnx`` and sidecars).
+        max_drop_pp: ``int8-ac``'s validation drop limit (the target's ``accuracy_drop_pp``).
+        qat: a ``QATModel`` (``edgekd.quantize.qat.qat_finetune``); None: the QAT row is left out.
+        nncf: the nncf backend's options (``{"preset", "fast_bias_correction", "subset_size"}``).
+        bench_target, bench_runs: with ``bench_runs > 0``, each file's p50/p90 on that target's runner
+            (``edgekd.bench``; None: this machine).
+        log: progress lines.
+
+    Returns:
+        One row per file: ``route``, ``backend``, ``precision``, ``path``, ``size_kb``, ``metric`` (name),
+        ``test`` (the metric on test), ``test_ci95``, ``drop_pp`` and ``drop_lower_pp``/``p_value`` (paired, against
+        the fp32 twin, on test), ``val_drop_pp`` (int8-ac: what accuracy control measured), ``kept_float``,
+        ``float_ops``, ``fully_integer``, ``quantizer``, ``seconds`` (export), ``p50_ms``/``p90_ms`` when benched.
+    """
+    import time
+
+    import edgekd
+    from edgekd.audit.inspect import inspect_artifact
+    from edgekd.report.paired import paired_drop
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows, reference = [], None
+    for route, backend, precision in ROUTES:
+        if precision == "int8-qat" and qat is None:
+            continue
+        t0 = time.perf_counter()
+        art = edgekd.export(model, out / f"{route}.onnx", precision=precision, backend=backend, calibration=data,
+                            val=data, qat=qat, max_drop_pp=max_drop_pp, nncf=nncf, log=log)
+        seconds = time.perf_counter() - t0
+        ev = edgekd.evaluate(art.path, data).to_dict()
+        key = "macc" if ev.get("macc") is not None else "balanced_accuracy"
+        audit = inspect_artifact(art.path)
+        control = art.sidecar.get("accuracy_control") or {}
+        row = {"route": route, "backend": backend, "precision": precision, "path": str(art.path),
+               "size_kb": art.size_bytes / 1024, "metric": key, "test": ev[key], "test_ci95": (ev.get("ci95") or {}).get(key),
+               "val_drop_pp": control.get("drop_pp"), "val_ptq_drop_pp": control.get("ptq_drop_pp"),
+               "kept_float": control.get("kept_float", []), "float_ops": len(audit["float_ops"]),
+               "fully_integer": audit["fully_integer"], "quantizer": art.sidecar.get("quantizer"), "seconds": seconds}
+        if reference is None:
+            reference = ev
+            row.update(drop_pp=0.0, drop_lower_pp=None, p_value=None)
+        else:
+            paired = paired_drop(reference, ev, key)
+            row.update(drop_pp=paired.drop_pp, drop_lower_pp=paired.lower_pp, p_value=paired.p_value)
+        if bench_runs > 0:
+            lat = edgekd.bench(art.path, bench_target, runs=bench_runs, warmup=min(20, bench_runs)).to_dict()
+            row.update(p50_ms=lat.get("p50_ms"), p90_ms=lat.get("p90_ms"))
+        log(f"  {route}: {key} {row['test']:.3f}, drop {row['drop_pp']:.2f} pp, {row['size_kb']:.1f} KiB")
+        rows.append(row)
+    return rows
+
+
+def render(rows: list[dict], title: str = "ONNX int8 routes") -> str:
+    """A markdown table of ``compare_quantizers``' rows."""
+    lines = [f"### {title}", "",
+             "| route | size KiB | test metric [95 % CI] | drop vs fp32 pp (95 % lower, p) | val drop pp | "
+             "kept float | float ops | fully int | p50 ms |",
+             "|---|---:|---:|---:|---:|---|---:|---|---:|"]
+    for r in rows:
+        ci = r.get("test_ci95")
+        ci_text = f" [{ci[0]:.3f}, {ci[1]:.3f}]" if isinstance(ci, (list, tuple)) and len(ci) == 2 else ""
+        paired = (f" ({r['drop_lower_pp']:.2f}, p={r['p_value']:.3f})" if r.get("p_value") is not None else "")
+        val = f"{r['val_drop_pp']:.2f}" if r.get("val_drop_pp") is not None else "–"
+        p50 = f"{r['p50_ms']:.3f}" if r.get("p50_ms") is not None else "–"
+        lines.append(f"| {r['route']} | {r['size_kb']:.1f} | {r['metric']} {r['test']:.3f}{ci_text} | "
+                     f"{r['drop_pp']:.2f}{paired} | {val} | {', '.join(r['kept_float']) or '–'} | {r['float_ops']} | "
+                     f"{'yes' if r['fully_integer'] else 'no'} | {p50} |")
+    return "\n".join(lines) + "\n"
+
+
+def _smoke_model(data: Any) -> Any:
+    """A small CNN fitted in seconds on ``data``'s train split (the smoke run's model, not a shipped student)."""
+    import numpy as np
+    import torch
+
+    torch.manual_seed(0)
+    tr = data.windows["train"]
+    x, y = torch.from_numpy(tr.x), torch.from_numpy(tr.y.astype(np.int64))
+    nn = torch.nn
+    net = nn.Sequential(nn.BatchNorm2d(x.shape[1]), nn.Conv2d(x.shape[1], 8, 3, stride=2), nn.ReLU(),
+                        nn.Conv2d(8, 8, 3, stride=2), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                        nn.Linear(8, len(data.classes)))
+    opt = torch.optim.Adam(net.parameters(), lr=0.01)
+    for _ in range(40):
+        batch = torch.randint(0, len(x), (256,))
+        loss = nn.functional.cross_entropy(net(x[batch]), y[batch])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return net.eval()
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    import torch
+
+    import edgekd
+    from edgekd.atomic import write_text
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", default=str(ROOT / "data" / "heart-sample"))
+    parser.add_argument("--task", default="audio-classification")
+    parser.add_argument("--positive", default="abnormal")
+    parser.add_argument("--out", default="runs/nncf-compare")
+    parser.add_argument("--max-drop-pp", type=float, default=5.0)
+    parser.add_argument("--bench-runs", type=int, default=0)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    data = edgekd.prepare(args.data, task=args.task, positive=args.positive)
+    rows = compare_quantizers(_smoke_model(data), data, args.out, max_drop_pp=args.max_drop_pp,
+                              bench_runs=args.bench_runs)
+    text = render(rows, f"ONNX int8 routes, smoke model on {args.data}")
+    write_text(Path(args.out) / "nncf_compare.md", text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
