@@ -184,6 +184,23 @@ def test_report_flags_the_ops_accuracy_control_kept_in_float():
            "(budget 5.0 pp)" in audit_flags(row)
 
 
+def test_nncf_keeps_stdout_clean(model, heart, tmp_path, capsys):
+    edgekd.export(model, tmp_path / "m.onnx", precision="int8", backend="nncf", calibration=heart, **QUIET)
+    assert capsys.readouterr().out == ""  # NNCF's INFO lines and progress bars go to stdout, where --json goes
+
+
+def test_nncf_options_are_checked_in_the_recipe_and_the_api():
+    from edgekd.exporting.config import ExportSpec
+    from edgekd.exporting.nncf_quantize import NncfOptions
+
+    spec = ExportSpec(precisions=["int8", "int8-ac"], backends={"onnx": "nncf"}, nncf={"preset": "mixed"})
+    assert NncfOptions.of(spec.nncf.model_dump()) == NncfOptions(preset="mixed")
+    with pytest.raises(InputError, match=r"export.nncf.preset: 'fast' is not one of performance, mixed"):
+        NncfOptions.of({"preset": "fast"}, "export.nncf")
+    with pytest.raises(InputError, match=r"unknown option\(s\) bias"):
+        NncfOptions.of({"bias": True})
+
+
 def test_nncf_is_imported_lazily():
     code = ("import sys, edgekd, edgekd.exporting.backends, edgekd.exporting.nncf_quantize\n"
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('nncf', 'torch', 'onnx')))")

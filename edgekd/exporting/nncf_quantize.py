@@ -25,10 +25,11 @@ not quantized in the accuracy-controlled file.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Iterator, Mapping, Optional
 
 import numpy as np
 
@@ -111,6 +112,29 @@ def _require_nncf() -> Any:
     return nncf
 
 
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """NNCF's INFO log lines and progress bars (both on stdout, where a ``--json`` output goes) held back, unless
+    ``EDGEKD_VERBOSE=1``; its warnings still show."""
+    import io
+    import logging
+
+    from edgekd.runtime.native_log import verbose
+
+    if verbose():
+        yield
+        return
+    from nncf.common.logging import nncf_logger
+
+    level = nncf_logger.level
+    nncf_logger.setLevel(logging.WARNING)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        nncf_logger.setLevel(level)
+
+
 def _settings(nncf: Any, options: NncfOptions, method: str, calibration: np.ndarray) -> dict[str, Any]:
     from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters
     from nncf.quantization.range_estimator import RangeEstimatorParametersSet
@@ -148,9 +172,10 @@ def quantize_nncf(fp32: str | os.PathLike[str], out: str | os.PathLike[str], cal
     calibration = _check_calibration(calibration)
     model = onnx.load(str(fp32))
     s = _settings(nncf, options, method, calibration)
-    quantized = nncf.quantize(model, _dataset(nncf, calibration, model.graph.input[0].name), preset=s["preset"],
-                              fast_bias_correction=s["fast_bias_correction"], subset_size=s["subset_size"],
-                              advanced_parameters=s["advanced"])
+    with _quiet():
+        quantized = nncf.quantize(model, _dataset(nncf, calibration, model.graph.input[0].name), preset=s["preset"],
+                                  fast_bias_correction=s["fast_bias_correction"], subset_size=s["subset_size"],
+                                  advanced_parameters=s["advanced"])
     _save(quantized, Path(out))
     return {"quantizer": quantizer_entry(options, method, calibration)}
 
@@ -249,12 +274,13 @@ def quantize_nncf_ac(fp32: str | os.PathLike[str], out: str | os.PathLike[str], 
                 metric += TIE_BREAK * float(np.mean(values))
             return metric, values
 
-        plain = nncf.quantize(model, cal, preset=s["preset"], fast_bias_correction=s["fast_bias_correction"],
-                              subset_size=s["subset_size"], advanced_parameters=s["advanced"])
-        result = nncf.quantize_with_accuracy_control(
-            model, cal, nncf.Dataset(item_ids), validation_fn, max_drop=max_drop_pp / 100.0,
-            drop_type=nncf.DropType.ABSOLUTE, preset=s["preset"], fast_bias_correction=s["fast_bias_correction"],
-            subset_size=s["subset_size"], advanced_quantization_parameters=s["advanced"])
+        with _quiet():
+            plain = nncf.quantize(model, cal, preset=s["preset"], fast_bias_correction=s["fast_bias_correction"],
+                                  subset_size=s["subset_size"], advanced_parameters=s["advanced"])
+            result = nncf.quantize_with_accuracy_control(
+                model, cal, nncf.Dataset(item_ids), validation_fn, max_drop=max_drop_pp / 100.0,
+                drop_type=nncf.DropType.ABSOLUTE, preset=s["preset"], fast_bias_correction=s["fast_bias_correction"],
+                subset_size=s["subset_size"], advanced_quantization_parameters=s["advanced"])
         fp32_score = measure(model, item_ids)[0]
         ptq_score = measure(plain, item_ids)[0]
         score = measure(result, item_ids)[0]
