@@ -125,6 +125,20 @@ def test_nncf_int8_runs_in_onnxruntime_and_agrees_with_fp32(nncf_int8, model, he
     assert audit["per_channel_weights"] >= 3 and audit["per_tensor_weights"] == 0  # conv, conv, linear: per channel
 
 
+def test_audit_counts_what_onnxruntime_fuses_in_nncf_graphs_as_integer(nncf_int8, tmp_path):
+    import onnx
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+    ort.InferenceSession(str(nncf_int8.path), opts, providers=["CPUExecutionProvider"])
+    ops = [n.op_type for n in onnx.load(opts.optimized_model_filepath).graph.node]
+    assert ops.count("QLinearConv") == 2 and "Relu" not in ops  # DQ → Conv (float bias) → Relu → Q: one int8 op
+    float_ops = inspect_artifact(nncf_int8.path)["float_ops"]
+    assert not [op for op in float_ops if "conv" in op.lower() or "relu" in op.lower()], float_ops
+    assert "Gemm" in ops and any("linear" in op for op in float_ops)  # the last layer's float output: a real float op
+
+
 def test_sidecar_names_the_quantizer(nncf_int8):
     from importlib.metadata import version
 

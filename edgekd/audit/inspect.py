@@ -13,7 +13,9 @@ The dictionary returned by ``inspect_artifact``:
 - ``fully_integer``: quantized and no op computes in float, except a Quantize
   of a graph input and a Dequantize into a graph output; for ONNX QDQ a compute
   node is integer when its float inputs come from DequantizeLinear and its float
-  outputs go only to QuantizeLinear; in the QOperator form (QLinearConv, QGemm,
+  outputs go only to QuantizeLinear (a Conv/Gemm's float constant bias, and a Relu
+  into a QuantizeLinear whose zero point is the type's minimum, are folded by ONNX
+  Runtime's QDQ fusion, as in NNCF's graphs); in the QOperator form (QLinearConv, QGemm,
   QLinearMatMul, QLinear*), the float scales are quantization parameters, not float inputs;
 - ``float_ops``: the ops that break that rule (empty for an unquantized graph),
   ONNX node names or ``"OP_TYPE#index"`` for TFLite;
@@ -263,19 +265,38 @@ def _onnx_graph(model: Any) -> dict[str, Any]:
     def is_float(name: str) -> bool:
         return types.get(name, "float32").startswith(("float", "bfloat"))
 
+    def folds_into_quantize(node: Any) -> bool:
+        """A Relu whose output goes only to QuantizeLinears with the zero point at the type's minimum: ONNX Runtime
+        removes it (ReluQuantFusion: the clamp is the quantization's own), so Conv → Relu → Q runs as one
+        integer op. NNCF's QDQ graphs quantize after the activation; ONNX Runtime's quantizer drops the Relu."""
+        users = consumers.get(node.output[0], []) if node.op_type == "Relu" else []
+        return bool(users) and all(
+            n.op_type == "QuantizeLinear" and len(n.input) > 2 and n.input[2] in consts
+            and consts[n.input[2]].dtype.name in ("uint8", "int8") and consts[n.input[2]].size == 1
+            and int(consts[n.input[2]].ravel()[0]) == (0 if consts[n.input[2]].dtype.name == "uint8" else -128)
+            for n in users)
+
+    folded = {id(node) for node in graph.node if folds_into_quantize(node)}
+
+    def to_quantize(node: Any) -> bool:
+        return node.op_type == "QuantizeLinear" or id(node) in folded
+
     float_ops = []
     for i, node in enumerate(graph.node):
-        if node.op_type in ("QuantizeLinear", "DequantizeLinear", "Constant"):
+        if node.op_type in ("QuantizeLinear", "DequantizeLinear", "Constant") or id(node) in folded:
             continue
         bad_in = any(
             name and is_float(name) and getattr(producers.get(name), "op_type", None) != "DequantizeLinear"
             and _qoperator_role(node, name) != "param"
-            for name in node.input
+            # a float constant bias of a Conv/Gemm whose other inputs are dequantized (NNCF's QDQ graphs):
+            # ONNX Runtime's QDQ fusion quantizes it to int32 itself (measured: DQ → Conv → Q became QLinearConv)
+            and not (node.op_type in _FLOAT_BIAS_OK and k == 2 and name in consts)
+            for k, name in enumerate(node.input)
             if name not in consts or consts[name].dtype.kind == "f"
         )
         bad_out = any(
             is_float(name)
-            and (not consumers.get(name) or any(n.op_type != "QuantizeLinear" for n in consumers[name]))
+            and (not consumers.get(name) or not all(to_quantize(n) for n in consumers[name]))
             for name in node.output
         )
         if node.op_type in _MOVES:  # no arithmetic: in float only if float leaves it for a compute op
@@ -295,6 +316,8 @@ def _onnx_graph(model: Any) -> dict[str, Any]:
     )
 
 
+# compute ops whose float constant bias ONNX Runtime quantizes when it fuses DQ → op → Q
+_FLOAT_BIAS_OK = ("Conv", "ConvTranspose", "Gemm")
 # ops that move or reshape data without arithmetic
 _MOVES = ("Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose", "Identity")
 _TYPE_PRESERVING = _MOVES + ("MaxPool", "Concat", "Slice", "Split", "Pad")

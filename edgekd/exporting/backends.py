@@ -6,7 +6,7 @@ backend        format  precisions                                             in
 litert-torch   tflite  fp32, fp16, int8-dynamic, int8, int8-qat              float residual ADD
 onnx2tf        tflite  fp32, fp16, int8-dynamic, int8                          fully integer
 onnxruntime    onnx    fp32, int8-dynamic, int8, int8-qat, int4-weights, mixed QDQ
-nncf           onnx    int8, int8-ac                                          QDQ (int8-ac: some float)
+nncf           onnx    fp32, int8, int8-ac                                    QDQ (int8-ac: some float)
 executorch     pte     fp32, int8                                             XNNPACK int8
 =============  ======  =====================================================  ==============
 
@@ -214,6 +214,8 @@ def _nncf(precision: str) -> Exporter:
         from edgekd.exporting.nncf_quantize import CALIBRATION_METHODS, NncfOptions, quantize_nncf
         from edgekd.exporting.onnx_export import export_onnx
 
+        if precision == "fp32":  # the same file as onnxruntime's, so that a profile pinning nncf still has fp32
+            return ExportOutput(export_onnx(model, example, path))
         ctx = context or ExportContext()
         name = type(model).__name__
         check_calibration(calibration, tuple(example.shape[1:]), name)
@@ -226,8 +228,9 @@ def _nncf(precision: str) -> Exporter:
                                                               method=method))
             return _nncf_ac(fp32, Path(path), calibration, ctx, options, method, name)
 
-    how = "post-training quantization" if precision == "int8" else "quantization with accuracy control"
-    export.__doc__ = f"{precision} ONNX (torch dynamo export, then NNCF {how})."
+    how = {"fp32": "torch dynamo export", "int8": "torch dynamo export, then NNCF post-training quantization",
+           "int8-ac": "torch dynamo export, then NNCF quantization with accuracy control"}[precision]
+    export.__doc__ = f"{precision} ONNX ({how})."
     return export
 
 
@@ -300,7 +303,7 @@ _register(Backend(
 ))
 _register(Backend(
     "nncf", "onnx",
-    {p: _nncf(p) for p in ("int8", "int8-ac")},
+    {p: _nncf(p) for p in ("fp32", "int8", "int8-ac")},
     calibration_methods=("mean_minmax", "minmax"),
     fully_integer=False,
     describe="torch.onnx (dynamo) + NNCF (nncf.quantize: per-channel, bias correction; "
