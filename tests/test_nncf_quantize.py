@@ -188,6 +188,25 @@ def test_int8_ac_without_an_accuracy_budget_is_refused_before_any_work():
         check_export_plan([profile], ["int8-ac"], None, lambda t: None)
 
 
+def test_a_recipe_pins_nncf_on_every_target():
+    from torch import nn
+
+    from edgekd.api.distilling import objective_of
+    from edgekd.api.inputs import resolve_task
+    from edgekd.exporting.config import ExportSpec
+    from edgekd.exporting.stage import export_plan, target_backend
+    from edgekd.flow.compress import check_compress
+
+    export = ExportSpec(precisions=["fp32", "int8", "int8-ac"], backends={"onnx": "nncf"})
+    profiles, _ = check_compress(nn.Sequential(nn.Flatten(), nn.Linear(16, 2)),  # what edgekd run checks first
+                                 task=resolve_task(None).for_input((16,)), targets=["x86_64", "rpi4"],
+                                 objective=objective_of("ce", None, True, "student"), prune=None, export=export,
+                                 runner="estimate")
+    assert {target_backend(p, "onnx", q).name for p in profiles for q in ("fp32", "int8", "int8-ac")} == {"nncf"}
+    assert export_plan(["tflite", "onnx"], ["int8", "int8-ac"]) == [("tflite", "int8"), ("onnx", "int8"),
+                                                                     ("onnx", "int8-ac")]  # int8-ac: ONNX only
+
+
 def test_report_flags_the_ops_accuracy_control_kept_in_float():
     from edgekd.report.flags import audit_flags
 
