@@ -207,12 +207,14 @@ def test_a_recipe_pins_nncf_on_every_target():
                                                                      ("onnx", "int8-ac")]  # int8-ac: ONNX only
 
 
-def test_report_flags_the_ops_accuracy_control_kept_in_float():
-    from edgekd.report.flags import audit_flags
+def test_report_names_the_quantizer_and_flags_the_ops_accuracy_control_kept_in_float():
+    from edgekd.report.flags import audit_flags, quantizer_text
 
     row = {"precision": "int8-ac", "audit": {"quantized": True, "fully_integer": False, "float_ops": ["node_Gemm_1"]},
            "accuracy_control": {"kept_float": ["node_Gemm_1"], "ptq_drop_pp": 20.0, "drop_pp": 0.0, "max_drop_pp": 5.0,
-                                "met": True}}
+                                "met": True},
+           "quantizer": {"name": "nncf", "version": "3.4.0", "preset": "mixed", "bias_correction": "full"}}
+    assert quantizer_text(row) == "nncf 3.4.0, mixed, full bias correction"  # report.md and report.html
     assert "accuracy control kept 1 op(s) in float (node_Gemm_1): validation drop 20.00 pp plain int8 → 0.00 pp " \
            "(budget 5.0 pp)" in audit_flags(row)
 

@@ -63,3 +63,11 @@ def audit_flags(artifact: Mapping[str, Any]) -> list[str]:
     if (lat.get("cv") or 0) > NOISY_CV:
         flags.append(f"noisy latency (cv {lat['cv']:.2f})")
     return flags
+
+
+def quantizer_text(artifact: Mapping[str, Any]) -> str:
+    """``nncf 3.4.0, performance, fast bias correction`` when the sidecar named the quantizer, else ``""``."""
+    q = artifact.get("quantizer")
+    if not isinstance(q, Mapping):
+        return ""
+    return f"{q.get('name')} {q.get('version')}, {q.get('preset')}, {q.get('bias_correction')} bias correction"

@@ -17,7 +17,7 @@ from typing import Any, Mapping, Optional
 
 from edgekd.atomic import write_bytes, write_text
 from edgekd.report.budgets import metric_name, metric_value
-from edgekd.report.flags import audit_flags
+from edgekd.report.flags import audit_flags, quantizer_text
 from edgekd.report.plots import AXES, front_of, plot_name
 
 #: Images by target, then axis (``size`` / ``latency``): PNG bytes.
@@ -144,7 +144,8 @@ def _target_section(report: Mapping[str, Any], target: str, images: Optional[Map
         est = " (est.)" if lat.get("estimated") else ""
         out.append(
             f'<tr class="{cls}"><td><code>{_e(a["name"])}</code></td><td>{_e(a.get("role", ""))}</td>'
-            f'<td>{_e(a["format"])}</td><td>{_e(a["precision"])}</td>'
+            f'<td>{_e(a["format"])}</td><td>{_e(a["precision"])}'
+            + (f'<br><small>{_e(quantizer_text(a))}</small>' if quantizer_text(a) else "") + '</td>'
             f'<td class="n">{a["size_bytes"] / 1024:.1f}</td>'
             f'<td class="n">{metric_value(m):.3f}{_ci(m, "macc" if "macc" in m else "balanced_accuracy")}</td>'
             f'<td class="n">{_num(m.get("sensitivity"), ".3f")}{_ci(m, "sensitivity")}</td>'

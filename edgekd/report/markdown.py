@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from edgekd.report.flags import audit_flags
+from edgekd.report.flags import audit_flags, quantizer_text
 from edgekd.report.plots import AXES, front_of, plot_name
 from edgekd.runtime.sidecar import item_noun
 
@@ -140,7 +140,7 @@ def render_markdown(report: dict) -> str:
         for a in rows:
             au, par = a["audit"], a.get("parity") or {}
             lines.append(
-                f"| `{a['path'].split('/')[-1]}` | {a.get('backend', '–')}{_quantizer(a)} | "
+                f"| `{a['path'].split('/')[-1]}` | {a.get('backend', '–')}{f' ({quantizer_text(a)})' if quantizer_text(a) else ''} | "
                 f"{au.get('quantize_ops', 0)}/{au.get('dequantize_ops', 0)} | {au.get('transposes', 0)} | "
                 f"{au.get('per_channel_weights', 0)}/{au.get('per_tensor_weights', 0)} | "
                 f"{','.join(au.get('input_dtypes', []))}→{','.join(au.get('output_dtypes', []))} | "
@@ -165,14 +165,6 @@ def render_markdown(report: dict) -> str:
     lines += render_pruning(report)  # before/after figures when the run pruned the student
     lines += ["", "## Versions", "", ", ".join(f"{k} {v}" for k, v in report["versions"].items()), ""]
     return "\n".join(lines)
-
-
-def _quantizer(artifact: dict) -> str:
-    """`` (nncf 3.4.0, performance, fast bias correction)`` when the sidecar named the quantizer, else ``""``."""
-    q = artifact.get("quantizer")
-    if not isinstance(q, dict):
-        return ""
-    return f" ({q.get('name')} {q.get('version')}, {q.get('preset')}, {q.get('bias_correction')} bias correction)"
 
 
 def _env(lat: dict) -> str:
