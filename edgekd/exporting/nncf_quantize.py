@@ -250,6 +250,8 @@ def quantize_nncf_ac(fp32: str | os.PathLike[str], out: str | os.PathLike[str], 
     import onnx
 
     nncf = _require_nncf()
+    from nncf.quantization.advanced_parameters import AdvancedAccuracyRestorerParameters
+
     calibration = _check_calibration(calibration)
     if max_drop_pp is None or not np.isfinite(max_drop_pp) or max_drop_pp < 0:
         raise InputError(f"int8-ac: max_drop_pp must be a number >= 0, got {max_drop_pp!r}")
@@ -280,7 +282,9 @@ def quantize_nncf_ac(fp32: str | os.PathLike[str], out: str | os.PathLike[str], 
             result = nncf.quantize_with_accuracy_control(
                 model, cal, nncf.Dataset(item_ids), validation_fn, max_drop=max_drop_pp / 100.0,
                 drop_type=nncf.DropType.ABSOLUTE, preset=s["preset"], fast_bias_correction=s["fast_bias_correction"],
-                subset_size=s["subset_size"], advanced_quantization_parameters=s["advanced"])
+                subset_size=s["subset_size"], advanced_quantization_parameters=s["advanced"],
+                # one ranking worker: the candidates run through edgekd.runtime one at a time, reproducibly
+                advanced_accuracy_restorer_parameters=AdvancedAccuracyRestorerParameters(num_ranking_workers=1))
         fp32_score = measure(model, item_ids)[0]
         ptq_score = measure(plain, item_ids)[0]
         score = measure(result, item_ids)[0]
