@@ -144,8 +144,8 @@ def compress(
         split: ``{"train": .6, "val": .2, "test": .2, "seed": None, "keep_together_s": None}``.
         loss, method, training: the student's objective and trainer settings (``{"epochs": 30, ...}``, as in
             ``edgekd.distill``; ``train=`` is data in every verb, so the settings' old name ``train=`` is deprecated).
-        prune: ``PruneSpec`` settings (``{"target": {"macs_ratio": 0.5}, ...}``) or None.
-        export: ``ExportSpec`` settings (``precisions``, ``calibration``, ``qat``, ``budgets``, ``teacher``).
+        prune: ``PruneSpec`` settings (``{"target": {"macs_ratio": 0.5}, ...}``) or None. export: ``ExportSpec``
+            settings (``precisions``, ``calibration``, ``qat``, ``budgets``, ``teacher``, ``backends``, ``nncf``).
         bench: ``{"runs": 200, "warmup": 20, "max_seconds": 20}``. seed, out: the seed and the run folder.
         names, recipe, log: the models' names, the settings the report records, progress lines. runner: one for
             every target (``"estimate"``: an ``rpi4`` without the Pi) or ``{target: runner}``.
