@@ -75,6 +75,15 @@ def test_a_qat_int8_file_runs_on_a_target_that_runs_int8(tmp_path):
     assert run_bench(art, load_target("rpi4"), QUICK, runner="estimate")["estimated"] is True  # rpi4: fp32, int8
 
 
+def test_an_accuracy_controlled_int8_file_runs_on_a_target_that_runs_int8(tmp_path):
+    """``int8-ac`` (NNCF with accuracy control) is an int8 graph with some ops kept in float: rpi4 runs int8."""
+    onnx_file = tmp_path / "student.onnx"
+    shutil.copyfile(ONNX, onnx_file)
+    meta = json.loads(ONNX.with_suffix(".edgekd.json").read_text())
+    onnx_file.with_suffix(".edgekd.json").write_text(json.dumps({**meta, "precision": "int8-ac"}))
+    assert run_bench(onnx_file, load_target("rpi4"), QUICK, runner="estimate")["estimated"] is True
+
+
 def test_unknown_target_exits_2(capsys):
     assert main(["bench", str(TFLITE), "--target", "rpi-4"]) == 2
     assert "unknown target 'rpi-4'" in capsys.readouterr().err

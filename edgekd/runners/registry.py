@@ -88,8 +88,10 @@ def check_runs_on(artifact: Path, profile: TargetProfile) -> str:
             precision = parse_json(sidecar.read_bytes(), sidecar, "sidecar").get("precision")
         except (OSError, ValueError, AttributeError, InputError):  # nested too deep, not JSON: parse_json says
             precision = None  # an unreadable sidecar is the runtime's business, not the format check's
-        # int8-qat is how an int8 graph was trained, not another kind of graph: a target running int8 runs it
-        runs_as = {"int8-qat": "int8"}.get(precision, precision) if isinstance(precision, str) else precision
+        # int8-qat and int8-ac say how an int8 graph was made (trained, or quantized with accuracy control), not
+        # another kind of graph: a target running int8 runs them
+        runs_as = ({"int8-qat": "int8", "int8-ac": "int8"}.get(precision, precision) if isinstance(precision, str)
+                   else precision)
         if isinstance(precision, str) and precision not in profile.precisions and runs_as not in profile.precisions:
             raise InputError(f"{artifact}: precision {precision!r} (from {sidecar.name}) is not one the {where} "
                              f"runs ({', '.join(profile.precisions)})")
