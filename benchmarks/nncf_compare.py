@@ -59,8 +59,6 @@ def compare_quantizers(model: Any, data: Any, out: str | Path, *, max_drop_pp: f
     import time
 
     import edgekd
-    from edgekd.audit.inspect import inspect_artifact
-    from edgekd.report.paired import paired_drop
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -72,27 +70,81 @@ def compare_quantizers(model: Any, data: Any, out: str | Path, *, max_drop_pp: f
         art = edgekd.export(model, out / f"{route}.onnx", precision=precision, backend=backend, calibration=data,
                             val=data, qat=qat, max_drop_pp=max_drop_pp, nncf=nncf, log=log)
         seconds = time.perf_counter() - t0
-        ev = edgekd.evaluate(art.path, data).to_dict()
-        key = "macc" if ev.get("macc") is not None else "balanced_accuracy"
-        audit = inspect_artifact(art.path)
-        control = art.sidecar.get("accuracy_control") or {}
-        row = {"route": route, "backend": backend, "precision": precision, "path": str(art.path),
-               "size_kb": art.size_bytes / 1024, "metric": key, "test": ev[key], "test_ci95": (ev.get("ci95") or {}).get(key),
-               "val_drop_pp": control.get("drop_pp"), "val_ptq_drop_pp": control.get("ptq_drop_pp"),
-               "kept_float": control.get("kept_float", []), "float_ops": len(audit["float_ops"]),
-               "fully_integer": audit["fully_integer"], "quantizer": art.sidecar.get("quantizer"), "seconds": seconds}
-        if reference is None:
-            reference = ev
-            row.update(drop_pp=0.0, drop_lower_pp=None, p_value=None)
-        else:
-            paired = paired_drop(reference, ev, key)
-            row.update(drop_pp=paired.drop_pp, drop_lower_pp=paired.lower_pp, p_value=paired.p_value)
+        row, ev = measure_file(art, data, reference, route=route, backend=backend, precision=precision)
+        row["seconds"] = seconds
+        key = row["metric"]
+        reference = reference or ev
         if bench_runs > 0:
             lat = edgekd.bench(art.path, bench_target, runs=bench_runs, warmup=min(20, bench_runs)).to_dict()
             row.update(p50_ms=lat.get("p50_ms"), p90_ms=lat.get("p90_ms"))
         log(f"  {route}: {key} {row['test']:.3f}, drop {row['drop_pp']:.2f} pp, {row['size_kb']:.1f} KiB")
         rows.append(row)
     return rows
+
+
+def measure_file(art: Any, data: Any, reference: Optional[dict], **fields: Any) -> tuple[dict, dict]:
+    """One exported file run on ``data``'s test split: its row (as ``compare_quantizers``' rows; ``drop_*`` against
+    ``reference``, the fp32 twin's evaluation, or 0 when ``reference`` is None) and its evaluation."""
+    import edgekd
+    from edgekd.audit.inspect import inspect_artifact
+    from edgekd.report.paired import paired_drop
+
+    ev = edgekd.evaluate(art.path, data).to_dict()
+    key = "macc" if ev.get("macc") is not None else "balanced_accuracy"
+    audit = inspect_artifact(art.path)
+    control = art.sidecar.get("accuracy_control") or {}
+    row = {**fields, "path": str(art.path), "size_kb": art.size_bytes / 1024, "metric": key, "test": ev[key],
+           "test_ci95": (ev.get("ci95") or {}).get(key), "accuracy": ev.get("accuracy"), "n": ev.get("n"),
+           "val_drop_pp": control.get("drop_pp"), "val_ptq_drop_pp": control.get("ptq_drop_pp"),
+           "kept_float": control.get("kept_float", []), "float_ops": len(audit["float_ops"]),
+           "float_op_types": _op_types(art.path, audit["float_ops"]),
+           "fully_integer": audit["fully_integer"], "quantizer": art.sidecar.get("quantizer")}
+    if reference is None:
+        row.update(drop_pp=0.0, drop_lower_pp=None, p_value=None, drop_ci95_pp=None, became_wrong=0, became_right=0)
+    else:
+        paired = paired_drop(reference, ev, key)
+        row.update(drop_pp=paired.drop_pp, drop_lower_pp=paired.lower_pp, p_value=paired.p_value,
+                   drop_ci95_pp=paired_bootstrap_ci(reference, ev, key), became_wrong=paired.became_wrong,
+                   became_right=paired.became_right)
+    return row, ev
+
+
+def _op_types(path: Path, names: list[str]) -> dict[str, int]:
+    """How many of the float operations ``names`` are of each ONNX op type (``{}`` for other formats)."""
+    from collections import Counter
+
+    if Path(path).suffix != ".onnx" or not names:
+        return {}
+    import onnx
+
+    kinds = {n.name: n.op_type for n in onnx.load(str(path), load_external_data=False).graph.node}
+    return dict(Counter(kinds.get(n, "?") for n in names))
+
+
+def paired_bootstrap_ci(reference: dict, new: dict, key: str, draws: int = 2000, seed: int = 0) -> list[float]:
+    """A two-sided 95 % interval of the drop (points) of ``new`` against ``reference`` on the same test items:
+    percentile bootstrap over items, resampled within each true class (the class sizes stay as tested), both
+    files' decisions on the same resampled items."""
+    import numpy as np
+
+    from edgekd.report.paired import read_per_item
+
+    a, b = read_per_item(reference, "reference"), read_per_item(new, "new")
+    ids = sorted(a)
+    true = np.array([a[i][0] for i in ids])
+    ra = np.array([a[i][0] == a[i][1] for i in ids], dtype=float)
+    rb = np.array([b[i][0] == b[i][1] for i in ids], dtype=float)
+    k = len(reference["labels"])
+    classes = [np.flatnonzero(true == c) for c in range(k) if (true == c).any()]
+    rng = np.random.default_rng(seed)
+    out = np.empty(draws)
+    for d in range(draws):
+        diffs = []
+        for idx in classes:  # mean of recalls (MAcc for two classes, balanced accuracy otherwise)
+            pick = idx[rng.integers(0, len(idx), len(idx))]
+            diffs.append(ra[pick].mean() - rb[pick].mean())
+        out[d] = 100 * float(np.mean(diffs))
+    return [float(np.percentile(out, 2.5)), float(np.percentile(out, 97.5))]
 
 
 def render(rows: list[dict], title: str = "ONNX int8 routes") -> str:
