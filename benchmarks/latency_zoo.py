@@ -116,6 +116,10 @@ def summarize(rows: list[dict], key: str) -> dict:
             cells[f"{fmt}/{precision}"] = error_stats([r[key] for r in sub], [r["measured_ms"] for r in sub])
     cells["all"] = error_stats([r[key] for r in rows if r.get(key) is not None],
                                [r["measured_ms"] for r in rows if r.get(key) is not None])
+    for cell, stats in cells.items():  # the measurement's own noise: how far apart its passes were
+        fmt, _, precision = cell.partition("/")
+        sub = [r for r in rows if cell == "all" or (r["format"] == fmt and r["precision"] == precision)]
+        stats["pass_spread_median_pct"] = round(100 * float(np.median([r["pass_spread"] for r in sub])), 1) if sub else 0.0
     return cells
 
 
@@ -208,12 +212,13 @@ def render(report: dict) -> str:
                   + ", ".join(f"{k}: {v['runtime']} {v['version']}" for k, v in ident["runtimes"].items())
                   + f"; suite {c['suite']['name']} ({c['suite']['cases']} cases, {c['suite']['files']} files); a copy is "
                   f"`benchmarks/results/calibrations/{Path(c['file']).name}`.", "",
-                  "| format / precision | n | MAE % | within ±15 % | worst % | roofline MAE % | roofline within ±15 % |",
-                  "|---|---:|---:|---:|---:|---:|---:|"]
+                  "| format / precision | n | MAE % | within ±15 % | worst % | roofline MAE % | roofline within ±15 % "
+                  "| pass-to-pass spread, median % |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
         for cell, s in r["summary"].items():
             o = r["roofline_summary"][cell]
             lines.append(f"| {cell} | {s['n']} | {s['mae_pct']:.1f} | {s['within_15_pct']:.0f} % | {s['worst_pct']:+.0f} "
-                         f"| {o['mae_pct']:.1f} | {o['within_15_pct']:.0f} % |")
+                         f"| {o['mae_pct']:.1f} | {o['within_15_pct']:.0f} % | {s.get('pass_spread_median_pct', 0):.1f} |")
         lines += ["", "<details><summary>every file</summary>", "",
                   "| model | family | M MACs | file | measured ms | (pass spread) | estimate ms | error % |",
                   "|---|---|---:|---|---:|---:|---:|---:|"]
@@ -265,6 +270,9 @@ def main() -> int:
         for kind in args.runners:
             report["runners"].append(run_one(kind, files, work, args, stack))
     name = "latency_zoo" if len(args.runners) == 2 else f"latency_zoo-{args.runners[0]}"
+    for r in report["runners"]:  # the calibrations the table was made with, beside it
+        src = ROOT / r["calibration"]["file"] if not Path(r["calibration"]["file"]).is_absolute() else Path(r["calibration"]["file"])
+        write_text(RESULTS / "calibrations" / src.name, src.read_text())
     write_json(RESULTS / f"{name}.json", report)
     write_text(RESULTS / f"{name}.md", render(report))
     for r in report["runners"]:

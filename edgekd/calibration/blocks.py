@@ -131,8 +131,9 @@ def build_module(case: Case, *, channels_last_output: bool = False) -> nn.Module
     if c.kind == "net":
         body: nn.Module = random_network(c)
     elif c.kind in ("add", "act"):  # stem convolution, the op `repeat` times at cin channels, a narrow tail
+        acts = {"hswish": nn.Hardswish, "silu": nn.SiLU, "sigmoid": nn.Sigmoid}
         op = (lambda: Residual(nn.Conv2d(c.cin, c.cin, 1))) if c.kind == "add" else (
-            (lambda: nn.Hardswish()) if c.variant == "hswish" else (lambda: SqueezeExcite(c.cin)))
+            acts[c.variant] if c.variant in acts else (lambda: SqueezeExcite(c.cin)))
         body = nn.Sequential(nn.Conv2d(c.cin, c.cin, 1), *[op() for _ in range(c.repeat)],
                                         nn.Conv2d(c.cin, 8, 1))
     else:

@@ -8,7 +8,7 @@ user's artifacts go through, so the micro-benchmarks hold the same op types, fus
 * ``conv``: a k x k convolution + ReLU (stride 1 or 2), ``pw``: a 1x1 convolution, ``dw``: a depthwise
   k x k convolution + ReLU6, ``dense``: a fully connected layer,
 * ``pool``: max or average pooling, or a global average, ``add``: a residual add after a 1x1 convolution,
-* ``act``: hard-swish / sigmoid-gate (squeeze-excite) elementwise work, ``concat``: two 1x1 branches joined,
+* ``act``: hard-swish / sigmoid-gate (squeeze-excite) / SiLU / sigmoid elementwise work, ``concat``: two 1x1 branches joined,
 * ``conv``/``pw``/``dw`` again with few channels (3-64, a third cut to odd counts) on 28-112 px maps, as the
   first layers of small and pruned networks have them (``KIND-narrow`` draws),
 * ``gconv``: a grouped k x k convolution + ReLU (ResNeXt/RegNet blocks; ``variant`` ``gN``: N channels per group),
@@ -114,8 +114,9 @@ def _draw(rng: random.Random, draw: str, n: int) -> list[Case]:
         elif kind == "add":  # two cin x cin 1x1 convolutions around it
             c = Case("add", rng.choice(ch[2:]), h, w, 0, 1, 1)
             ok = 2e3 <= c.cin * h * w <= 2e6 and c.cin * c.cin * h * w <= 3e7
-        elif kind == "act":
-            c = Case("act", rng.choice(ch[2:]), h, w, 0, 1, 1, rng.choice(("hswish", "se")))
+        elif kind == "act":  # the extra draw: SiLU (EfficientNet) and a plain sigmoid
+            c = Case("act", rng.choice(ch[2:]), h, w, 0, 1, 1,
+                     rng.choice(("silu", "sigmoid") if draw == "act-extra" else ("hswish", "se")))
             ok = 2e3 <= c.cin * h * w <= 2e6 and c.cin * c.cin * h * w <= 3e7
         elif kind == "net":  # a small random network (blocks.random_network), its seed in `variant`
             size = rng.choice((32, 48, 64, 80, 96, 112))
@@ -138,13 +139,14 @@ def _draw(rng: random.Random, draw: str, n: int) -> list[Case]:
 
 
 #: the draws of a suite, in order (new draws go last, so the earlier cases, and their built files, stay the same)
-DRAWS = (*KINDS, "conv-narrow", "pw-narrow", "dw-narrow")
+DRAWS = (*KINDS, "conv-narrow", "pw-narrow", "dw-narrow", "act-extra")
 #: how many cases of each draw each suite makes
 SIZES = {
     "smoke": {"conv": 1, "pw": 1, "dw": 1, "dense": 1, "pool": 0, "add": 0, "act": 0, "concat": 0, "net": 0, "gconv": 0},
     "quick": {"conv": 4, "pw": 4, "dw": 3, "dense": 2, "pool": 2, "add": 1, "act": 1, "concat": 1, "net": 1, "gconv": 1, "dw-narrow": 1},
     "standard": {"conv": 36, "pw": 36, "dw": 28, "dense": 12, "pool": 12, "add": 10, "act": 10, "concat": 8,
-                 "net": 100, "gconv": 16, "conv-narrow": 12, "pw-narrow": 16, "dw-narrow": 16},
+                 "net": 100, "gconv": 16, "conv-narrow": 12, "pw-narrow": 16, "dw-narrow": 16,
+                 "act-extra": 8},
 }
 
 

@@ -32,19 +32,20 @@ import numpy as np
 
 from edgekd.runners.opcost import OpCost
 
-_CONV = ("ops", "mmacs", "tile16", "tile64", "tilek64", "rem16", "kremc", "odd16", "taps", "pixels", "in_mb", "w_mb", "out_mb",
-         "over1_mb", "over4_mb")
+_CONV = ("ops", "mmacs", "tile16", "tile64", "tilek64", "rem16", "kremc", "odd16", "orem16", "taps", "pixels", "in_mb",
+         "w_mb", "out_mb", "over1_mb", "over4_mb")
+_DW = ("ops", "mmacs", "tile16", "rem16", "rem8", "odd16", "orem16", "narrow", "taps", "pixels", "in_mb", "out_mb")
 _SPILL = ("over1_mb", "over4_mb")
 #: group → the features its predictor is linear in (see ``feature_values``)
 FEATURES: dict[str, tuple[str, ...]] = {
     "conv-std": _CONV,
     "conv-pw": _CONV,
-    "conv-dw": ("ops", "mmacs", "tile16", "rem16", "odd16", "taps", "pixels", "in_mb", "out_mb", *_SPILL),
+    "conv-dw": (*_DW, *_SPILL),
     "conv-dwm": ("ops", "mmacs", "taps", "pixels", "in_mb", "out_mb", *_SPILL),
     "conv-grp": _CONV,
     "conv-std-b": _CONV,
     "conv-pw-b": _CONV,
-    "conv-dw-b": ("ops", "mmacs", "tile16", "taps", "pixels", "in_mb", "out_mb", *_SPILL),
+    "conv-dw-b": (*_DW, *_SPILL),
     "dense": ("ops", "mmacs", "tile16", "tile64", "tilek64", "rem16", "kremc", "w_mb", *_SPILL),
     "pool-max": ("ops", "in_mb", "out_mb", *_SPILL),
     "pool-avg": ("ops", "in_mb", "out_mb", *_SPILL),
@@ -106,7 +107,10 @@ def feature_values(c: OpCost) -> dict[str, float]:
     ``mmacs``: millions of MACs; ``tile16``/``tile64``: MACs with the output channels rounded up to a 16- or
     64-wide kernel tile and the reduced channels to 4 (the work a SIMD/matrix kernel really does on odd channel
     counts); ``taps``: millions of output positions x window (indirection/im2col work, whatever the channels);
-    ``pixels``: millions of output positions; ``*_mb``: megabytes read and written.
+    ``pixels``: millions of output positions; ``*_mb``: megabytes read and written; ``orem16``: output values per
+    position beyond a multiple of 16 channels (a kernel's scalar tail: requantizing an int8 output of 113 channels
+    costs far more per value than of 112); ``rem8``: MACs on channels beyond a multiple of 8; ``narrow``: output
+    positions of a layer under 16 channels wide (per-position overhead no SIMD lane amortizes).
     """
     taps = c.pixels * max(c.window, 1)
     mb = c.bytes / 1e6
@@ -117,6 +121,8 @@ def feature_values(c: OpCost) -> dict[str, float]:
             "tilek64": taps * _up(c.cin, 64) * _up(c.cout, 16) / 1e6 if c.cout else c.macs / 1e6,
             "rem16": taps * cin * (c.cout % 16) / 1e6, "kremc": taps * (c.cin % 16) * c.cout / 1e6,
             "odd16": c.macs / 1e6 if c.cout and (c.cout % 16 or (c.cin > 1 and c.cin % 16)) else 0.0,
+            "orem16": c.pixels * (c.cout % 16) / 1e6, "rem8": taps * cin * (c.cout % 8) / 1e6,
+            "narrow": c.pixels / 1e6 if 0 < c.cout < 16 else 0.0,
             "taps": taps / 1e6, "pixels": c.pixels / 1e6,
             "in_mb": c.in_bytes / 1e6, "w_mb": c.weight_bytes / 1e6, "out_mb": c.out_bytes / 1e6, "mb": c.bytes / 1e6}
 
