@@ -107,3 +107,14 @@ def test_a_second_format_of_the_same_name_does_not_take_the_first_ones_sidecar(t
     with pytest.raises(InputError, match="net.edgekd.json is the sidecar of net.onnx.*give this file another name"):
         edgekd.export(net, tmp_path / "net.tflite", example=torch.zeros(1, 1, 4, 4), log=lambda s: None)
     assert first.sidecar_path.read_bytes() == before and not (tmp_path / "net.tflite").exists()
+
+
+def test_an_onnx_runtime_int8_file_names_its_quantizer(residual, tmp_path):
+    """Both ONNX int8 quantizers say in the sidecar which made the file (the nncf one: tests/test_nncf_quantize.py)."""
+    import onnxruntime
+
+    model, x = residual
+    out = BACKENDS.get("onnxruntime").exporters["int8"](model, x[:1], tmp_path / "r.onnx", x.numpy())
+    q = out.details["quantizer"]
+    assert (q["name"], q["version"]) == ("onnxruntime", onnxruntime.__version__)
+    assert q["preset"] == out.details["ort_form"]["chosen"] and q["activations_range"] == "minmax"

@@ -179,7 +179,7 @@ def _ort(precision: str) -> Exporter:
                 method = ctx.method_for("onnxruntime", ("minmax", "entropy", "percentile"))
                 form = quantize_fastest(fp32, Path(path), calibration, method=method, probe=ctx.latency_probe,
                                         log=ctx.log)
-                return ExportOutput(Path(path), {"ort_form": form})
+                return ExportOutput(Path(path), {"ort_form": form, "quantizer": _ort_quantizer(form, method)})
             if precision == "int8-dynamic":
                 return ExportOutput(quantize_onnx_dynamic(fp32, path))
             if precision == "int4-weights":
@@ -190,6 +190,15 @@ def _ort(precision: str) -> Exporter:
 
     export.__doc__ = f"{precision} ONNX (torch dynamo export, then ONNX Runtime / edgekd weight quantization)."
     return export
+
+
+def _ort_quantizer(form: dict, method: str) -> dict:
+    """The sidecar's ``quantizer`` for an ONNX Runtime int8 file (the ``nncf`` backend writes its own)."""
+    import onnxruntime
+
+    return {"name": "onnxruntime", "version": onnxruntime.__version__, "preset": form.get("chosen"),
+            "bias_correction": "no", "weights": "int8 symmetric, per channel", "activations_range": method,
+            "form": form.get("describe")}
 
 
 def _mixed(fp32: Path, path: Path, ctx: ExportContext, name: str) -> ExportOutput:
