@@ -2,8 +2,8 @@
 
 Every op of a graph (``graph_costs``) falls in a group — a standard, depthwise, grouped or pointwise convolution
 (ONNX Runtime's blocked NCHWc ones apart, see ``ortlayout``), a dense layer, max/average/mean pooling, a binary
-op, an activation, other elementwise work, (de)quantize, a copy, a layout reorder ONNX Runtime inserts, or an
-op the runtime fuses into the one before it — at its precision (int8 or fp32). Each group predicts the op's time
+op, a hard (piecewise-linear) or other activation, other elementwise work, (de)quantize, a copy, a layout reorder
+ONNX Runtime inserts, or an op the runtime fuses into the one before it — at its precision (int8 or fp32). Each group predicts the op's time
 as a non-negative linear function of its work (``feature_values``): a fixed cost per op, multiply-accumulates as
 counted and as the kernel's tiles really do them (channels rounded up), window taps and output positions, bytes
 read and written, and the bytes beyond 1 and 4 MB (data that no longer fits in a core's cache streams from
@@ -52,6 +52,7 @@ FEATURES: dict[str, tuple[str, ...]] = {
     "pool-mean": ("ops", "in_mb", "out_mb", *_SPILL),
     "binary": ("ops", "mb", *_SPILL),
     "act": ("ops", "mb"),
+    "act-hard": ("ops", "mb"),
     "eltwise": ("ops", "mb"),
     "convert": ("ops", "mb"),
     "copy": ("ops", "mb"),
@@ -61,7 +62,7 @@ FEATURES: dict[str, tuple[str, ...]] = {
 #: what an op of a group the calibration never saw is predicted with (recorded as ``borrowed``)
 FALLBACK = {"conv-std": "conv-pw", "conv-pw": "conv-std", "conv-dw": "conv-std", "conv-dwm": "conv-dw",
             "conv-grp": "conv-std", "conv-std-b": "conv-std", "conv-pw-b": "conv-pw", "conv-dw-b": "conv-dw",
-            "reorder": "copy", "dense": "conv-pw",
+            "reorder": "copy", "act-hard": "act", "dense": "conv-pw",
             "pool-max": "pool-mean", "pool-avg": "pool-mean", "pool-mean": "eltwise", "binary": "eltwise",
             "act": "eltwise", "convert": "eltwise", "copy": "eltwise", "fused": "eltwise", "eltwise": "binary"}
 #: an average pool reducing at least this many inputs per output is costed as a global mean (``pool-mean``)
@@ -71,6 +72,9 @@ _MAX = ("MAX_POOL_2D", "MaxPool", "GlobalMaxPool", "REDUCE_MAX", "ReduceMax")
 _AVG = ("AVERAGE_POOL_2D", "AveragePool")
 _ACT = ("HARD_SWISH", "LOGISTIC", "TANH", "GELU", "EXP", "SOFTMAX", "LOG_SOFTMAX", "HardSwish", "HardSigmoid",
         "Sigmoid", "Tanh", "Gelu", "Erf", "Exp", "Softmax", "LogSoftmax")
+#: piecewise-linear activations (hard-swish, hard-sigmoid): arithmetic, where sigmoid/tanh/exp are lookup tables
+#: or polynomials in int8 kernels, so the two cost differently per value
+_HARD = ("HARD_SWISH", "HardSwish", "HardSigmoid")
 _BINARY = ("ADD", "SUB", "MUL", "DIV", "SQUARED_DIFFERENCE", "MAXIMUM", "MINIMUM", "Add", "Sub", "Mul", "Div",
            "Max", "Min")
 
@@ -94,6 +98,8 @@ def group_of(c: OpCost) -> Optional[str]:
         return "copy"
     if c.op in _CONVERT:
         return "convert"
+    if c.op in _HARD:
+        return "act-hard"
     return "act" if c.op in _ACT else "binary" if c.op in _BINARY else "eltwise"
 
 
