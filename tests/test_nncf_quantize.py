@@ -173,7 +173,7 @@ def test_fully_integer_target_refuses_int8_ac_that_kept_float_ops(spread, heart,
     profile.write_text("arch: x86_64\nformats: [onnx]\nprecisions: [fp32, int8]\nfully_integer: true\n"
                        f"budgets: {{accuracy_drop_pp: {BUDGET_PP}}}\n", encoding="utf-8")
     out = tmp_path / "ac.onnx"
-    with pytest.raises(InputError, match=r"fully integer graphs \(fully_integer: true\).* kept \d+ op\(s\) in float"):
+    with pytest.raises(InputError, match=r"fully integer graphs \(fully_integer: true\).* has \d+ float op\(s\)"):
         edgekd.export(spread, out, precision="int8-ac", target=str(profile), calibration=heart, val=heart, **QUIET)
     assert not out.exists() and not out.with_suffix(".edgekd.json").exists()
 
@@ -241,3 +241,39 @@ def test_nncf_is_imported_lazily():
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('nncf', 'torch', 'onnx')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"precision": "int8-ac", "max_drop_pp": "2"}, r"max_drop_pp: expected a number of points >= 0.*'2'"),
+    ({"precision": "int8-ac", "max_drop_pp": True}, r"max_drop_pp: expected a number"),
+    ({"precision": "int8", "max_drop_pp": 1.0}, r"max_drop_pp applies to precision='int8-ac' only"),
+    ({"precision": "int8", "nncf": {"preset": "mixed"}}, r"nncf= options apply where NNCF quantizes"),
+])
+def test_a_quantizer_option_that_would_be_ignored_or_is_malformed_is_refused_before_any_work(kwargs, message,
+                                                                                              tmp_path):
+    import torch
+
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 2)).eval()
+    out = tmp_path / "net.onnx"
+    with pytest.raises(InputError, match=message):
+        edgekd.export(net, out, example=torch.zeros(1, 1, 4, 4), **kwargs, **QUIET)
+    assert not out.exists()
+
+
+def test_a_report_written_through_the_api_keeps_the_quantizer(heart, tmp_path):
+    """``Exported.measured`` carries what made the file, as ``edgekd run`` does: a report (and the gate) built from the
+    API says which quantizer wrote each int8 file."""
+    import json
+
+    art = edgekd.export(_linear_heart(heart), tmp_path / "artifacts" / "net.onnx", precision="int8", backend="nncf",
+                        calibration=heart, val=heart, **QUIET)
+    record = art.measured(edgekd.evaluate(art.path, heart))
+    report = json.loads(edgekd.write_report(tmp_path / "report.json", [record]).read_text())
+    assert report["artifacts"][0]["quantizer"]["name"] == "nncf"
+
+
+def _linear_heart(heart):
+    import torch
+
+    shape = heart.windows["val"].x.shape[1:]
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(int(np.prod(shape)), 2)).eval()

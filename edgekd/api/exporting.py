@@ -76,6 +76,7 @@ def export(model: Any, path: Union[str, Path], *, format: Optional[str] = None, 
     """
     from edgekd.exporting.stage import format_of
 
+    _check_quantizer_options(precision, max_drop_pp)
     val = renamed("validation", "val", validation, val, verb="export")
     task, classes, positive = with_prepared(val, calibration, task=task, classes=classes, positive=positive)
     calibration, val = split_of(calibration, "train"), split_of(val, "val")
@@ -97,6 +98,20 @@ def export(model: Any, path: Union[str, Path], *, format: Optional[str] = None, 
     return _write(model, path, fmt, precision, example=example_t, calibration=calibration, val_ws=val_ws, task=task_obj,
                   names=names, positive=positive, profile=profile, backend=backend, qat=qat, info=info, log=log,
                   calibration_method=calibration_method, mixed_size_kb=mixed_size_kb, max_drop_pp=max_drop_pp, nncf=nncf)
+
+
+def _check_quantizer_options(precision: str, max_drop_pp: Any) -> None:
+    """Before any work: ``max_drop_pp`` is a number >= 0 and only for ``int8-ac`` (never silently ignored)."""
+    import math
+    import numbers
+
+    if max_drop_pp is not None:
+        if isinstance(max_drop_pp, bool) or not isinstance(max_drop_pp, numbers.Real) or not math.isfinite(
+                max_drop_pp) or max_drop_pp < 0:
+            raise InputError(f"max_drop_pp: expected a number of points >= 0 (e.g. 2.0), got {max_drop_pp!r}")
+        if precision != "int8-ac":
+            raise InputError(f"max_drop_pp applies to precision='int8-ac' only (accuracy control), not "
+                             f"{precision!r}: drop it, or export int8-ac")
 
 
 #: what a precision's file asks of the device's kernels (int8-ac: int8 kernels, with the ops it kept in float)
@@ -143,6 +158,9 @@ def _write(model: Any, path: Path, fmt: str, precision: str, *, example: Any, ca
 
     chosen = (choose_backend(fmt, precision, pinned=backend) if backend is not None
               else target_backend(profile, fmt, precision))
+    if nncf is not None and chosen.name != "nncf":  # an option that would be silently ignored
+        raise InputError(f"nncf= options apply where NNCF quantizes (backend='nncf', or precision='int8-ac'); this "
+                         f"{fmt} {precision} export is made by {chosen.name}: add backend='nncf', or drop nncf=")
     calibration = calibration_of(calibration, task, names, precision)
     validation_ctx = None
     if val_ws is not None:

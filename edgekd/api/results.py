@@ -99,11 +99,15 @@ class Exported:
         from edgekd.audit import inspect_artifact
         from edgekd.report.record import artifact_record
 
+        # what made the file, as `edgekd run` records it: the quantizer, accuracy control's decisions, QAT, mixed
+        made = {k: self.sidecar[k] for k in ("quantizer", "accuracy_control", "qat", "mixed") if k in self.sidecar}
+        if isinstance(made.get("mixed"), dict):
+            made["mixed"] = {k: v for k, v in made["mixed"].items() if k != "sensitivity"}
         return artifact_record(name=self.sidecar.get("name", self.path.stem), role=role, target=self.target or "local",
                                format=self.format, precision=self.precision, path=self.path.resolve(),
                                metrics=evaluation.to_dict(),
                                latency=benchmark.to_dict() if benchmark is not None else None,
-                               audit=inspect_artifact(self.path), backend=self.backend)
+                               audit=inspect_artifact(self.path), backend=self.backend, **made)
 
 
 class _JsonRecord:

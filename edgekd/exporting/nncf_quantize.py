@@ -114,10 +114,11 @@ def _require_nncf() -> Any:
 
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
-    """NNCF's INFO log lines and progress bars (both on stdout, where a ``--json`` output goes) held back, unless
-    ``EDGEKD_VERBOSE=1``; its warnings still show."""
+    """NNCF's INFO log lines and progress bars (both on stdout, where a ``--json`` output goes) and Python's warning
+    about forking with JAX loaded held back, unless ``EDGEKD_VERBOSE=1``; NNCF's own warnings still show."""
     import io
     import logging
+    import warnings
 
     from edgekd.runtime.native_log import verbose
 
@@ -129,7 +130,9 @@ def _quiet() -> Iterator[None]:
     level = nncf_logger.level
     nncf_logger.setLevel(logging.WARNING)
     try:
-        with contextlib.redirect_stdout(io.StringIO()):
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            # NNCF starts helper processes; with JAX loaded (litert-torch imports it) Python warns about every fork
+            warnings.filterwarnings("ignore", message=r"os\.fork\(\) was called", category=RuntimeWarning)
             yield
     finally:
         nncf_logger.setLevel(level)

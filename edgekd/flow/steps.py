@@ -186,7 +186,7 @@ def _export_one(model: Any, role: str, name: str, path: Path, fmt: str, precisio
                       val=d.windows["val"], target=target, task=d.task, classes=d.classes, positive=d.positive,
                       calibration_method=export.calibration.method, mixed_size_kb=mixed_kb,
                       qat=qat.get(role), name=name, describe=describe, log=log, max_drop_pp=max_drop,
-                      nncf=export.nncf.model_dump())
+                      nncf=export.nncf.model_dump() if backend.name == "nncf" else None)
     made[key] = _as_reusable(out)
     return out
 
