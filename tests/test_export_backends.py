@@ -118,3 +118,12 @@ def test_an_onnx_runtime_int8_file_names_its_quantizer(residual, tmp_path):
     q = out.details["quantizer"]
     assert (q["name"], q["version"]) == ("onnxruntime", onnxruntime.__version__)
     assert q["preset"] == out.details["ort_form"]["chosen"] and q["activations_range"] == "minmax"
+
+
+def test_a_misspelt_backend_in_the_calibration_methods_is_refused():
+    """``export.calibration.method: {nnfc: minmax}`` would be silently ignored: refused, naming the key."""
+    from edgekd.exporting.stage import check_export_plan
+    from edgekd.targets import load_target
+
+    with pytest.raises(InputError, match=r"export.calibration.method: unknown backend\(s\) nnfc \(known: .*nncf"):
+        check_export_plan([load_target("x86_64")], ["int8"], {"nnfc": "minmax"}, lambda t: None)

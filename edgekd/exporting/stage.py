@@ -111,6 +111,13 @@ def check_export_plan(targets: Sequence[Any], precisions: Optional[Sequence[str]
     Raises:
         InputError: naming the target and what is possible.
     """
+    from edgekd.exporting.backends import BACKENDS
+
+    if isinstance(calibration_method, Mapping):  # {backend: method}: a misspelt backend would be silently ignored
+        unknown = sorted(str(k) for k in calibration_method if k not in BACKENDS)
+        if unknown:
+            raise InputError(f"export.calibration.method: unknown backend(s) {', '.join(unknown)} (known: "
+                             f"{', '.join(sorted(BACKENDS))})")
     ctx = ExportContext(calibration_method=calibration_method)
     for target in targets:
         for fmt, precision in export_plan(target.formats, precisions or target.precisions):
