@@ -180,7 +180,7 @@ def litert_rows(net: Any, data: Any, qat: Any, out: Path) -> list[dict]:
             continue
         t0 = time.perf_counter()
         art = edgekd.export(net, out / f"litert-{route}.tflite", precision=precision, calibration=data, val=data,
-                            qat=qat, log=lambda s: log(f"    {s}"))
+                            qat=qat if precision == "int8-qat" else None, log=lambda s: log(f"    {s}"))
         row, ev = measure_file(art, data, reference, route=route, backend="litert", precision=precision)
         row["seconds"] = time.perf_counter() - t0
         reference = reference or ev
@@ -395,12 +395,13 @@ def prune_finding(prune_run: Optional[dict]) -> list[str]:
     """What ``nncf.prune`` (nncf 3.4.0) is, read from its source, against ``edgekd.pruning``."""
     lines = [
         "- `nncf.prune(model, mode, ratio, ignored_scope, examples_inputs)` (`nncf/pruning/prune_model.py`, nncf "
-        "3.4.0, marked experimental) accepts a `torch.nn.Module` only: any other backend (ONNX, OpenVINO, TF) raises "
+        "3.4.0) accepts a `torch.nn.Module` only: any other backend (ONNX, OpenVINO, TF) raises "
         "`nncf.InternalError('Pruning is not supported for the ... backend')`. Modes (`nncf/parameters.py::PruneMode`): "
         "`UNSTRUCTURED_MAGNITUDE_LOCAL`, `UNSTRUCTURED_MAGNITUDE_GLOBAL` and `UNSTRUCTURED_REGULARIZATION_BASED` "
         "(`nncf/torch/function_hook/pruning/`): every one of them is unstructured: it adds a binary mask to each "
-        "weight (`UnstructuredPruningMask` hooks on Conv/Linear weights) and zeroes individual weights; it never "
-        "removes a channel, so the tensors keep their shapes.",
+        "weight (`UnstructuredPruningMask` or `RBPruningMask` hooks on the weights of Conv, Linear, MatMul and "
+        "Embedding ops) and zeroes individual weights; it never removes a channel, so the tensors keep their shapes. "
+        "The package has no structured (filter/channel) pruning at all: no `filter_pruning` code is left in 3.4.0.",
         "- `edgekd.pruning` removes whole channels (structured: Taylor/magnitude importance per channel group, "
         "`scope: uniform`, a MACs/params/int8-KB/latency target, `round_to` the target's SIMD width) and rebuilds the "
         "smaller network; the exported TFLite/ONNX file is smaller and faster because the layers are narrower.",

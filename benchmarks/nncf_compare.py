@@ -67,8 +67,11 @@ def compare_quantizers(model: Any, data: Any, out: str | Path, *, max_drop_pp: f
         if precision == "int8-qat" and qat is None:
             continue
         t0 = time.perf_counter()
+        # each option only where it applies (edgekd.export refuses one that would be ignored)
         art = edgekd.export(model, out / f"{route}.onnx", precision=precision, backend=backend, calibration=data,
-                            val=data, qat=qat, max_drop_pp=max_drop_pp, nncf=nncf, log=log)
+                            val=data, qat=qat if precision == "int8-qat" else None,
+                            max_drop_pp=max_drop_pp if precision == "int8-ac" else None,
+                            nncf=nncf if backend == "nncf" else None, log=log)
         seconds = time.perf_counter() - t0
         row, ev = measure_file(art, data, reference, route=route, backend=backend, precision=precision)
         row["seconds"] = seconds
