@@ -76,7 +76,6 @@ def export(model: Any, path: Union[str, Path], *, format: Optional[str] = None, 
     """
     from edgekd.exporting.stage import format_of
 
-    _check_quantizer_options(precision, max_drop_pp)
     val = renamed("validation", "val", validation, val, verb="export")
     task, classes, positive = with_prepared(val, calibration, task=task, classes=classes, positive=positive)
     calibration, val = split_of(calibration, "train"), split_of(val, "val")
@@ -101,7 +100,7 @@ def export(model: Any, path: Union[str, Path], *, format: Optional[str] = None, 
 
 
 def _check_quantizer_options(precision: str, max_drop_pp: Any) -> None:
-    """Before any work: ``max_drop_pp`` is a number >= 0 and only for ``int8-ac`` (never silently ignored)."""
+    """Before the export: ``max_drop_pp`` is a number >= 0 and only for ``int8-ac`` (never silently ignored)."""
     import math
     import numbers
 
@@ -156,6 +155,7 @@ def _write(model: Any, path: Path, fmt: str, precision: str, *, example: Any, ca
     from edgekd.exporting.stage import ThresholdData, target_backend, write_artifact
     from edgekd.runners.probe import latency_probe
 
+    _check_quantizer_options(precision, max_drop_pp)
     chosen = (choose_backend(fmt, precision, pinned=backend) if backend is not None
               else target_backend(profile, fmt, precision))
     if nncf is not None and chosen.name != "nncf":  # an option that would be silently ignored
