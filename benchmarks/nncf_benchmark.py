@@ -274,7 +274,7 @@ MODELS_NOTE = (
     "loaded with `weights_only=True`, no training. QAT = `export.qat` defaults (fake-quantized fine-tuning distilled "
     "from the teacher), then exported by ONNX Runtime's QDQ path (ONNX) and litert-torch (LiteRT).")
 
-LITERT_NAMES = {"fp32": "fp32", "int8": "LiteRT PTQ int8 (PT2E)", "qat-int8": "QAT int8"}
+LITERT_NAMES = {"fp32": "fp32", "int8": "PTQ int8 (PT2E)", "qat-int8": "QAT int8"}
 
 
 def aggregate(sets: list[dict]) -> dict:
@@ -341,6 +341,25 @@ def summary_lines(sets: list[dict], agg: dict, max_drop_pp: float) -> list[str]:
                 + ", ".join(f"{LITERT_NAMES[k]} "
                             f"{_ms(v['p50_ms'], '{:.3f}')} ({statistics.mean(v['speedup']):.2f}x)" for k, v in tfl.items())
                 + ".")
+    for model in agg:
+        files = [(fmt, r) for s in sets if s["model"] == model for fmt in ("onnx", "tflite") for r in s[fmt]
+                 if r.get("p50_ms") is not None]
+        if not files:
+            continue
+        by: dict[tuple, list[float]] = {}
+        for fmt, r in files:
+            by.setdefault((fmt, r["route"]), []).append(r["p50_ms"])
+        mean = {k: statistics.mean(v) for k, v in by.items()}
+        label = lambda k: (("ONNX Runtime " + ROUTE_NAMES[k[1]]) if k[0] == "onnx"  # noqa: E731
+                           else ("LiteRT " + LITERT_NAMES[k[1]]))
+        fastest = min(mean, key=mean.get)
+        fastest_int8 = min((k for k in mean if k[1] != "fp32"), key=mean.get)
+        fp32 = {k: v for k, v in mean.items() if k[1] == "fp32"}
+        lines.append(f"- **{model}** fastest file overall: {label(fastest)} ({mean[fastest]:.3f} ms); fastest int8: "
+                     f"{label(fastest_int8)} ({mean[fastest_int8]:.3f} ms); fp32: "
+                     + ", ".join(f"{label(k)} {v:.3f} ms" for k, v in fp32.items())
+                     + (". Every int8 file is slower than the fp32 file of its runtime for this model" if all(
+                         mean[k] > mean[(k[0], "fp32")] for k in mean if k[1] != "fp32") else "") + ".")
     lines += overall_lines(sets)
     return lines
 
@@ -372,6 +391,27 @@ def overall_lines(sets: list[dict]) -> list[str]:
                        for crit in wins)
            + ". Test drop within the budget: " + ", ".join(f"{ROUTE_NAMES[r]} {within[r]}/{cases[r]}" for r in int8 if cases[r])
            + "."]
+    faster, slower, overlap = [], [], 0
+    for s in sets:
+        rows = {r["route"]: r for r in s["onnx"]}
+        ref = rows.get("ort-int8")
+        if ref is None or ref.get("speedup_ci95") is None:
+            continue
+        for route in ("nncf-int8", "nncf-int8-ac", "qat-int8"):
+            r = rows.get(route)
+            if r is None or r.get("speedup_ci95") is None:
+                continue
+            tag = f"{ROUTE_NAMES[route]} on {s['model']}" + (f" s{s['seed']}" if s["seed"] is not None else "")
+            if r["speedup_ci95"][0] > ref["speedup_ci95"][1]:
+                faster.append(tag)
+            elif r["speedup_ci95"][1] < ref["speedup_ci95"][0]:
+                slower.append(tag)
+            else:
+                overlap += 1
+    out.append(f"- **Speed against ORT static QDQ int8** (speed-up intervals disjoint): faster in {len(faster)} "
+               f"comparisons{' (' + '; '.join(faster) + ')' if faster else ''}, slower in {len(slower)}"
+               f"{' (' + '; '.join(slower) + ')' if slower else ''}, indistinguishable in {overlap}. The speed 'wins' "
+               "above that are not in these lists are within the measurement noise.")
     ac = [(s, r) for s in sets for r in s["onnx"] if r["route"] == "nncf-int8-ac"]
     ptq = {(s["model"], s["seed"]): r for s in sets for r in s["onnx"] if r["route"] == "nncf-int8"}
     if ac:
@@ -530,8 +570,8 @@ def render(meta: dict, sets: list[dict], summary: list[str], prune_lines: list[s
         "Data: " + "; ".join(f"{k} `{v['path']}` hash `{v['hash'][:16]}` ({v['test_items']} test items)"
                              for k, v in meta["data"].items()) + ".  ",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items() if v) + ".  ",
-        f"Host: {meta['host']['cpu']} ({meta['host']['machine']}, {meta['host']['cores']} cores, this process pinned to "
-        f"{meta['host']['usable_cores']}; ISA {', '.join(meta['host']['isa'])}).  ",
+        f"Host: {meta['host']['cpu']} ({meta['host']['machine']}, {meta['host']['cores']} cores; this process pinned to "
+        f"core {', '.join(map(str, meta['latency']['affinity']))}; ISA {', '.join(meta['host']['isa'])}).  ",
         f"accuracy control `max_drop` = {meta['max_drop_pp']} pp (targets/x86_64.yaml `accuracy_drop_pp`), validated on "
         "the validation split; every other figure is on the test split.",
         "",
@@ -549,7 +589,8 @@ def render(meta: dict, sets: list[dict], summary: list[str], prune_lines: list[s
         "speed-up = fp32 p50 / file p50 per round, median over rounds with a bootstrap 95 % interval. Load average "
         f"(1/5/15 min) {', '.join(f'{v:.2f}' for v in meta['latency']['loadavg_1_5_15']['before'])} before and "
         f"{', '.join(f'{v:.2f}' for v in meta['latency']['loadavg_1_5_15']['after'])} after the timing (the machine "
-        "is shared: the load average counts other users' jobs, which ran on the other core).",
+        "is shared: the load average includes other users' jobs, which were pinned to the other core while this "
+        "benchmark ran).",
         "",
         "## Summary: when each route wins", "",
         *summary, "",
