@@ -155,22 +155,27 @@ def run_one(kind: str, files: list[dict], work: Path, args, stack: contextlib.Ex
         "rows": rows}
 
 
-#: what the per-file rows of the 2026-12-06 run show (read from them; kept with the table it explains)
+#: what the per-file rows show (read from them and from ONNX Runtime's per-node profiles; kept with the table)
 KNOWN = [
-    "What the misses are (2026-12-06 run, Intel Xeon with AMX):",
+    "What the model knows now, and what the misses are (2026-12-06, Intel Xeon with AMX):",
     "",
-    "- **Grouped convolutions** (RegNetX, group width 8): no suite case has them, so they are predicted as a "
-    "standard convolution of 8 input channels: -46 to -65 %. tflite-runtime 2.14 runs them 9x slower than "
-    "ai-edge-litert 2.3 (9.7 vs 1.1 ms: a reference kernel), which only a calibration with grouped cases can know.",
-    "- **ONNX Runtime picks kernels per layer from its neighbours**: its graph optimizer turns a convolution into "
-    "an NCHWc kernel, a plain FusedConv or an NHWC QLinearConv depending on channel alignment and the layers "
-    "around it, and inserts layout reorders between them. A pruned MobileNetV2 (odd channels) runs 2x slower than "
-    "its MACs suggest (-51 to -57 %), tiny networks faster (heart students +55 %). The per-op features see channel "
-    "remainders, not those decisions.",
-    "- **Tiny graphs** (MLPs under 0.05 ms): the fixed per-invoke and per-op costs dominate and vary by runtime "
-    "path (+42 to +165 %).",
-    "- **Measurement**: the median pass-to-pass spread is 4-5 % (p90 12 %), so part of the ±15 % band is noise "
-    "of a shared 2-core machine.",
+    "- **ONNX Runtime's per-layer layout is read, not guessed**: every ONNX file is run through this machine's "
+    "onnxruntime optimizer as the device runs it (`edgekd/runners/ortlayout.py`), so blocked NCHWc convolutions, "
+    "plain ones (a pruned depthwise layer of 30 channels) and the reorders between them are costed apart. This "
+    "took the pruned MobileNetV2 fp32 files from -54/-57 % to about -20 %, RegNetX fp32 from -46 % to -20 %.",
+    "- **Grouped convolutions** (RegNetX) have their own group and 16 suite cases (-46 to -65 % before); "
+    "**global average pools** written as AveragePool (MobileNetV3's squeeze-excite) are costed as global means "
+    "(a 28x28 pool had been predicted 20x too slow); **hard activations** are apart from sigmoid/SiLU (which "
+    "the suite now times too); **few-channel layers on large maps** (28 suite cases) and the output-channel "
+    "tail of a kernel (`orem16`) have features.",
+    "- **Tiny graphs** (under ~0.1 ms: the MLPs, the keyword-spotting CNNs, conv1d): the per-invoke and per-op "
+    "costs of each runtime path dominate and the fit's fixed costs are averages: +20 to +110 %.",
+    "- **ONNX Runtime int8 on pruned odd-channel networks**: its NHWC QLinearConv path runs odd channel counts "
+    "2-3x slower per MAC than the suite's cases teach (-17 to -31 % on the pruned plant students and MobileNetV2).",
+    "- **The calibration itself moves**: a calibration of nearly the same suite an hour earlier gave a zoo-wide "
+    "local MAE of 8.6 % (within ±15 %: 84 %); one taken while the other core trained a model predicted almost "
+    "every network 15-20 % too slow. Calibrate on a quiet device.",
+    "- **Measurement**: the last column is each cell's median pass-to-pass spread of the measured p50.",
 ]
 
 
