@@ -57,8 +57,12 @@ def host_layout() -> str:
 
 
 def can_reproduce(layout: str) -> bool:
-    """Whether this machine's onnxruntime can show the graph a device of ``layout`` runs: the same blocked width,
-    or no blocked layout (the transformer is switched off)."""
+    """Whether this machine's onnxruntime can show the graph a device of ``layout`` runs: onnxruntime and onnx are
+    installed, and the device has the same blocked width or no blocked layout (the transformer is switched off)."""
+    import importlib.util
+
+    if importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec("onnx") is None:
+        return False  # nothing here can show the optimized graph: the file is read as written, and the estimate says so
     return layout == "ort" or layout == host_layout()
 
 
